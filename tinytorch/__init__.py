@@ -1,0 +1,30 @@
+"""tinytorch: a small deep-learning compiler with a PyTorch-shaped API.
+
+    import tinytorch as tt
+    x = tt.Tensor([[1.0, 2.0], [3.0, 4.0]])
+    y = (x @ x.T).relu().sum(1)      # builds a lazy UOp graph
+    print(y.numpy())                  # schedules, compiles and runs the kernels
+"""
+
+from .dtype import DType, dtypes
+from .dtype import dtypes as _d
+from .helpers import Context
+from .runtime.device import Device, register_device
+from .tensor import Tensor, cat, from_numpy, manual_seed, no_grad, stack, where
+
+float32, float16, bfloat16, float64 = _d.float32, _d.float16, _d.bfloat16, _d.float64
+int8, uint8, int32, int64, bool = _d.int8, _d.uint8, _d.int32, _d.int64, _d.bool  # noqa: A001
+half, double, long = _d.half, _d.double, _d.long
+float = _d.float32  # noqa: A001
+int = _d.int32  # noqa: A001
+
+__all__ = ["Tensor", "DType", "dtypes", "Context", "Device", "register_device", "cat", "stack", "where", "no_grad",
+           "manual_seed", "from_numpy", "tensor", "zeros", "ones", "full", "arange", "randn", "rand", "eye"]
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):  # type: ignore[no-untyped-def]
+    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+zeros, ones, full, arange, randn, rand, eye = (Tensor.zeros, Tensor.ones, Tensor.full, Tensor.arange, Tensor.randn,
+                                               Tensor.rand, Tensor.eye)

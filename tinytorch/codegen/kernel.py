@@ -1,0 +1,107 @@
+"""Kernel analysis: the loop space of one kernel AST.
+
+Takes: a kernel AST from the scheduler (SINK of one STORE; LOADs and CONSTs carry views).
+Produces: a `Kernel`: every view expressed over one shape — output (global) axes first,
+reduce axes last — with adjacent axes merged wherever every view allows it, plus the facts
+the optimizer needs (per-view strides, dtypes, the reduce op).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..dtype import DType
+from ..helpers import prod
+from ..ops.uop import GroupOp, Ops, UOp, toposort
+from ..ops.view import ViewStack
+
+
+@dataclass
+class Kernel:
+    ast: UOp
+    store: UOp
+    shape: tuple[int, ...]  # merged loop space: globals then reduces
+    n_global: int
+    reduce: UOp | None  # the REDUCE_AXIS node, if any
+    views: dict[UOp, ViewStack]  # VIEW node -> its view over `shape`
+    pre_reduce: list[UOp]  # nodes under the reduce, sources first
+    epilogue: list[UOp]  # the rest of the value graph, sources first
+    dtypes: list[DType]
+
+    @property
+    def global_shape(self) -> tuple[int, ...]:
+        return self.shape[:self.n_global]
+
+    @property
+    def reduce_shape(self) -> tuple[int, ...]:
+        return self.shape[self.n_global:]
+
+    def store_view(self) -> ViewStack:
+        return self.views[self.store.src[1]]
+
+    def loads(self) -> list[UOp]:
+        return [u for u in self.pre_reduce + self.epilogue if u.op is Ops.LOAD]
+
+    @property
+    def flops(self) -> int:
+        pre = sum(1 for u in self.pre_reduce if u.op in GroupOp.ALU and u.op is not Ops.CAST)
+        post = sum(1 for u in self.epilogue if u.op in GroupOp.ALU and u.op is not Ops.CAST)
+        return pre * prod(self.shape) + (post + (1 if self.reduce is not None else 0)) * prod(self.global_shape) \
+            if self.reduce is not None else (pre + post) * prod(self.shape)
+
+
+def analyze(ast: UOp) -> Kernel:
+    store = ast.src[0]
+    value = store.src[2]
+    nodes = toposort([value])
+    reduce = next((u for u in nodes if u.op is Ops.REDUCE_AXIS), None)
+    if reduce is not None:
+        pre = toposort([reduce.src[0]])
+        pre_set = set(pre)
+        epi = [u for u in nodes if u not in pre_set]
+        full = reduce.src[0].shape
+        axes = reduce.arg[1]
+    else:
+        pre, epi = [], nodes
+        full = store.src[1].arg.shape
+        axes = ()
+    assert full is not None
+    view_nodes = [store.src[1]] + [u.src[-1] if u.op is Ops.LOAD else u.src[0] for u in nodes
+                                   if (u.op is Ops.LOAD or (u.op is Ops.CONST and u.src))]
+    views: dict[UOp, ViewStack] = {}
+    order = [i for i in range(len(full)) if i not in axes] + list(axes)
+    for v in view_nodes:
+        vs = v.arg
+        if vs.shape != full:
+            vs = vs.expand(full)
+        views[v] = vs.permute(tuple(order))
+    shape = tuple(full[i] for i in order)
+    kinds = [i >= len(full) - len(axes) for i in range(len(full))]  # True = reduce axis
+    shape, kinds, views = _merge(shape, kinds, views)
+    n_global = sum(1 for k in kinds if not k)
+    dts = sorted({u.dtype.scalar for u in nodes if u.dtype.count >= 1 and u.dtype.name != "void"},
+                 key=lambda d: d.priority) + [store.src[0].dtype.scalar]
+    return Kernel(ast, store, shape, n_global, reduce, views, pre, epi, dts)
+
+
+def _merge(shape: tuple[int, ...], kinds: list[bool], views: dict[UOp, ViewStack]):
+    """Drop size-1 axes, then merge neighbours of the same kind where every view allows it."""
+    keep = [i for i, s in enumerate(shape) if s != 1]
+    if len(keep) != len(shape):
+        new_shape = tuple(shape[i] for i in keep)
+        views = {k: _reshape(v, new_shape) for k, v in views.items()}
+        shape, kinds = new_shape, [kinds[i] for i in keep]
+    i = len(shape) - 2
+    while i >= 0:
+        if kinds[i] == kinds[i + 1]:
+            cand = shape[:i] + (shape[i] * shape[i + 1],) + shape[i + 2:]
+            tops = [v.view.reshape(cand) for v in views.values()]
+            if all(t is not None for t in tops):
+                views = {k: ViewStack((*v.views[:-1], t)) for (k, v), t in zip(views.items(), tops)}  # type: ignore
+                shape, kinds = cand, kinds[:i + 1] + kinds[i + 2:]
+        i -= 1
+    return shape, kinds, views
+
+
+def _reshape(vs: ViewStack, shape: tuple[int, ...]) -> ViewStack:
+    return vs.reshape(shape)

@@ -1,0 +1,302 @@
+"""Lowering: a kernel AST plus its `Opts` becomes a linear program of UOps.
+
+Takes: `Kernel` (codegen/kernel.py) and `Opts` (codegen/opt.py).
+Produces: an ordered list of UOps — DEFINE_GLOBAL/DEFINE_VAR parameters, RANGE ... ENDRANGE
+loops, DEFINE_ACC accumulators, LOAD/STORE with index arithmetic from the views, ALU ops
+on scalars or SIMD vectors — that a renderer turns into text line by line.
+
+Unrolled axes are expanded into straight-line code per unroll position ("combo"); the
+vector axis becomes lanes. A load whose view has stride 1 along the lane axis is one vector
+load, stride 0 is a scalar load broadcast, anything else is gathered lane by lane.
+Half-precision values are computed in float32 and rounded when stored.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from ..dtype import DType, dtypes
+from ..ops import sym
+from ..ops.uop import GroupOp, Ops, UOp, toposort
+from .kernel import Kernel
+from .opt import Opts
+
+IDX = dtypes.index
+_HALF = (dtypes.float16, dtypes.bfloat16)
+
+
+def compute_dtype(dt: DType) -> DType:
+    return dtypes.float32 if dt.scalar in _HALF else dt.scalar
+
+
+def identity(op: Ops, dt: DType) -> Any:
+    if op is Ops.ADD:
+        return 0.0 if dt.is_float else 0
+    if op is Ops.MUL:
+        return 1.0 if dt.is_float else 1
+    return dt.min
+
+
+class Emitter:
+    """Appends UOps in dependency order; a loop's body is a scope, forgotten at its end."""
+
+    def __init__(self) -> None:
+        self.prog: list[UOp] = []
+        self.scopes: list[set[UOp]] = [set()]
+
+    def visible(self, u: UOp) -> bool:
+        return any(u in s for s in self.scopes)
+
+    def emit(self, u: UOp) -> UOp:
+        if self.visible(u):
+            return u
+        for n in toposort([u], stop=self.visible):
+            if not self.visible(n):
+                self.prog.append(n)
+                self.scopes[-1].add(n)
+        return u
+
+    def statement(self, u: UOp) -> None:
+        for s in u.src:
+            self.emit(s)
+        self.prog.append(u)
+        self.scopes[-1].add(u)
+
+    def open(self, rng: UOp) -> None:
+        for s in rng.src:
+            self.emit(s)
+        self.prog.append(rng)
+        self.scopes.append({rng})
+
+    def close(self, rng: UOp) -> None:
+        self.prog.append(UOp(Ops.ENDRANGE, dtypes.void, (rng,)))
+        self.scopes.pop()
+
+
+class _Lowerer:
+    def __init__(self, k: Kernel, opts: Opts):
+        self.k, self.o = k, opts
+        self.em = Emitter()
+        self.n = len(k.shape)
+        self.count = [k.shape[a] // opts.factor(a) for a in range(self.n)]
+        self.rng: dict[int, UOp | None] = {}
+        self.outer_count = 1
+        self.acc_id = 0
+        self._bool_views = {u.src[1] for u in k.loads() if u.dtype.is_bool}
+        if k.store.src[0].dtype.scalar.is_bool:
+            self._bool_views.add(k.store.src[1])
+
+    # indices -------------------------------------------------------------------------------
+    def axis_idx(self, a: int, u: int, lane: int) -> UOp:
+        r = self.rng.get(a)
+        base = sym.mul(r, self.o.factor(a)) if r is not None else sym.const(0)
+        step = self.o.width if a == self.o.vec_axis else 1
+        return sym.add(base, sym.const(u * step + lane))
+
+    def idxs(self, combo: dict[int, int], lane: int = 0) -> list[UOp]:
+        return [self.axis_idx(a, combo.get(a, 0), lane if a == self.o.vec_axis else 0) for a in range(self.n)]
+
+    def lane_mode(self, view: UOp) -> str:
+        if self.o.vec_axis is None:
+            return "scalar"
+        st = self.k.views[view].real_strides()[self.o.vec_axis]
+        if st == 1 and self.k.views[view].view.mask is not None:
+            return "gather"  # a masked vector load would need a per-lane mask
+        if st == 1 and view in self._bool_views:
+            return "gather"  # bool lanes are wider in registers than in memory
+        return "bcast" if st == 0 else "vec" if st == 1 else "gather"
+
+    def index(self, view: UOp, combo: dict[int, int], lane: int = 0) -> tuple[UOp, UOp | None]:
+        idx, valid = self.k.views[view].expr(self.idxs(combo, lane))
+        idx = sym.simplify(idx)
+        if valid is not None:
+            valid = sym.simplify(valid)
+            if valid.op is Ops.CONST and valid.arg is True:
+                valid = None
+        return idx, valid
+
+    # values ---------------------------------------------------------------------------------
+    def vec(self, u: UOp) -> UOp:
+        """Broadcast a scalar to the lane count."""
+        if u.dtype.count > 1 or self.o.width == 1:
+            return u
+        return UOp(Ops.VECTORIZE, u.dtype.vec(self.o.width), (u,) * self.o.width)
+
+    def load(self, node: UOp, combo: dict[int, int]) -> UOp:
+        buf, view = node.src
+        dt = node.dtype.scalar
+        mode = self.lane_mode(view)
+        if mode == "gather":
+            lanes = [self._load1(buf, dt, *self.index(view, combo, lane)) for lane in range(self.o.width)]
+            out = UOp(Ops.VECTORIZE, dt.vec(self.o.width), tuple(lanes))
+        else:
+            idx, valid = self.index(view, combo)
+            ldt = dt.vec(self.o.width) if mode == "vec" else dt
+            out = self._load1(buf, ldt, idx, valid)
+        cdt = compute_dtype(dt)
+        return UOp(Ops.CAST, cdt.vec(out.dtype.count), (out,)) if cdt != dt else out
+
+    def _load1(self, buf: UOp, dt: DType, idx: UOp, valid: UOp | None) -> UOp:
+        if valid is not None and valid.op is Ops.CONST and valid.arg is False:
+            return UOp(Ops.CONST, dt, (), identity(Ops.ADD, dt) if dt.count == 1 else 0) if dt.count == 1 else \
+                UOp(Ops.VECTORIZE, dt, (UOp(Ops.CONST, dt.scalar, (), 0),) * dt.count)
+        return UOp(Ops.LOAD, dt, (buf, idx) if valid is None else (buf, idx, valid))
+
+    def const(self, node: UOp, combo: dict[int, int]) -> UOp:
+        dt = compute_dtype(node.dtype)
+        c = UOp(Ops.CONST, dt, (), node.arg if not dt.is_float else float(node.arg))
+        if not node.src or self.k.views[node.src[0]].view.mask is None and len(self.k.views[node.src[0]].views) == 1:
+            return c
+        view = node.src[0]
+        zero = UOp(Ops.CONST, dt, (), 0.0 if dt.is_float else (False if dt.is_bool else 0))
+        if self.lane_mode(view) == "gather":
+            lanes = []
+            for lane in range(self.o.width):
+                _, valid = self.index(view, combo, lane)
+                lanes.append(c if valid is None else UOp(Ops.WHERE, dt, (valid, c, zero)))
+            return UOp(Ops.VECTORIZE, dt.vec(self.o.width), tuple(lanes))
+        _, valid = self.index(view, combo)
+        return c if valid is None else UOp(Ops.WHERE, dt, (valid, c, zero))
+
+    def alu(self, node: UOp, srcs: list[UOp]) -> UOp:
+        w = max(s.dtype.count for s in srcs)
+        if w > 1:
+            srcs = [self.vec(s) for s in srcs]
+        out = compute_dtype(node.dtype)
+        if node.op is Ops.CAST and srcs[0].dtype.scalar == out:
+            return srcs[0]
+        return UOp(node.op, out.vec(w), tuple(srcs), node.arg)
+
+    def eval(self, nodes: list[UOp], combo: dict[int, int], vals: dict[UOp, UOp]) -> None:
+        for u in nodes:
+            if u in vals or u.op is Ops.VIEW or u.op is Ops.DEFINE_GLOBAL:
+                continue
+            if u.op is Ops.LOAD:
+                vals[u] = self.load(u, combo)
+            elif u.op is Ops.CONST:
+                vals[u] = self.const(u, combo)
+            elif u.op in GroupOp.ALU:
+                vals[u] = self.alu(u, [vals[s] for s in u.src])
+            else:
+                raise NotImplementedError(f"lower: cannot lower {u.op} inside a kernel")
+
+    # the program -----------------------------------------------------------------------------
+    def combos(self, axes: list[int]) -> list[dict[int, int]]:
+        ax = [a for a in axes if self.o.unroll_of(a) > 1]
+        return [dict(zip(ax, c)) for c in itertools.product(*[range(self.o.unroll_of(a)) for a in ax])]
+
+    def lower(self) -> list[UOp]:
+        k, o, em = self.k, self.o, self.em
+        globals_ = sorted({u for u in toposort([k.ast]) if u.op is Ops.DEFINE_GLOBAL}, key=lambda u: u.arg)
+        for g in globals_:
+            em.emit(g)
+        start = UOp(Ops.DEFINE_VAR, IDX, (), ("core_start", 0, 1 << 40))
+        end = UOp(Ops.DEFINE_VAR, IDX, (), ("core_end", 0, 1 << 40))
+        em.emit(start)
+        em.emit(end)
+        ng = k.n_global
+        opened: list[UOp] = []
+        first = True
+        for a in o.order:
+            if self.count[a] <= 1:
+                self.rng[a] = None
+                continue
+            if first:
+                r = UOp(Ops.RANGE, IDX, (start, end), a)
+                self.outer_count, first = self.count[a], False
+            else:
+                r = UOp(Ops.RANGE, IDX, (sym.const(0), sym.const(self.count[a])), a)
+            self.rng[a] = r
+            em.open(r)
+            opened.append(r)
+        gcombos = self.combos(list(range(ng)))
+        red_vals: dict[int, UOp] = {}
+        if k.reduce is not None:
+            red_vals = self.lower_reduce(gcombos)
+        store = k.store
+        buf, view, _ = store.src
+        out_dt = buf.dtype.scalar
+        for gi, combo in enumerate(gcombos):
+            vals: dict[UOp, UOp] = {}
+            if k.reduce is not None:
+                vals[k.reduce] = red_vals[gi]
+            self.eval(k.epilogue, combo, vals)
+            v = vals[store.src[2]]
+            mode = self.lane_mode(view) if o.vec_axis is not None and o.vec_axis < ng else "scalar"
+            if mode == "vec":
+                v = self.vec(v)
+                v = UOp(Ops.CAST, out_dt.vec(v.dtype.count), (v,)) if v.dtype.scalar != out_dt else v
+                idx, valid = self.index(view, combo)
+                em.statement(UOp(Ops.STORE, dtypes.void, (buf, idx, v) if valid is None else (buf, idx, v, valid)))
+            elif v.dtype.count > 1 or mode == "gather":
+                v = self.vec(v) if mode == "gather" else v
+                for lane in range(o.width):
+                    lv = UOp(Ops.GEP, v.dtype.scalar, (v,), lane)
+                    lv = UOp(Ops.CAST, out_dt, (lv,)) if lv.dtype != out_dt else lv
+                    idx, valid = self.index(view, combo, lane)
+                    em.statement(UOp(Ops.STORE, dtypes.void, (buf, idx, lv) if valid is None else (buf, idx, lv, valid)))
+            else:
+                v = UOp(Ops.CAST, out_dt, (v,)) if v.dtype != out_dt else v
+                idx, valid = self.index(view, combo)
+                em.statement(UOp(Ops.STORE, dtypes.void, (buf, idx, v) if valid is None else (buf, idx, v, valid)))
+        for r in reversed(opened):
+            em.close(r)
+        return em.prog
+
+    def lower_reduce(self, gcombos: list[dict[int, int]]) -> dict[int, UOp]:
+        k, o, em = self.k, self.o, self.em
+        red = k.reduce
+        assert red is not None
+        op = red.arg[0]
+        dt = compute_dtype(red.dtype)
+        w = o.width if o.vec_axis is not None else 1
+        adt = dt.vec(w)
+        rcombos = self.combos(list(range(k.n_global, self.n)))
+        init = UOp(Ops.CONST, dt, (), identity(op, dt))
+        init_v = init if w == 1 else UOp(Ops.VECTORIZE, adt, (init,) * w)
+        accs: dict[tuple[int, int], UOp] = {}
+        for gi in range(len(gcombos)):
+            for ri in range(len(rcombos)):
+                acc = UOp(Ops.DEFINE_ACC, adt, (init_v,), self.acc_id)
+                self.acc_id += 1
+                em.statement(acc)
+                accs[(gi, ri)] = acc
+        opened = []
+        for a in range(k.n_global, self.n):
+            if self.count[a] <= 1:
+                self.rng[a] = None
+                continue
+            r = UOp(Ops.RANGE, IDX, (sym.const(0), sym.const(self.count[a])), a)
+            self.rng[a] = r
+            em.open(r)
+            opened.append(r)
+        for gi, gc in enumerate(gcombos):
+            for ri, rc in enumerate(rcombos):
+                vals: dict[UOp, UOp] = {}
+                self.eval(k.pre_reduce, {**gc, **rc}, vals)
+                v = vals[red.src[0]]
+                v = self.vec(v) if w > 1 else v
+                acc = accs[(gi, ri)]
+                em.statement(UOp(Ops.ASSIGN, adt, (acc, UOp(op, adt, (acc, v)))))
+        for r in reversed(opened):
+            em.close(r)
+        out: dict[int, UOp] = {}
+        for gi in range(len(gcombos)):
+            total = accs[(gi, 0)]
+            for ri in range(1, len(rcombos)):
+                total = UOp(op, adt, (total, accs[(gi, ri)]))
+            if w > 1 and o.vec_axis is not None and o.vec_axis >= k.n_global:  # horizontal reduce over lanes
+                lanes = [UOp(Ops.GEP, dt, (total,), i) for i in range(w)]
+                while len(lanes) > 1:
+                    lanes = [UOp(op, dt, (lanes[i], lanes[i + 1])) for i in range(0, len(lanes), 2)]
+                total = lanes[0]
+            out[gi] = total
+        return out
+
+
+def lower(k: Kernel, opts: Opts) -> tuple[list[UOp], int]:
+    """The linear program and the trip count of its outermost (thread-split) loop."""
+    lw = _Lowerer(k, opts)
+    prog = lw.lower()
+    return prog, lw.outer_count

@@ -1,0 +1,117 @@
+"""Optimization choices for one kernel: which axis becomes SIMD lanes, what is unrolled
+into registers, the loop order, and whether the outer loop is split across threads.
+
+Takes: a `Kernel` (codegen/kernel.py) and the device's vector width.
+Produces: `Opts`, applied by codegen/lower.py. Each choice is a small readable rule:
+
+- vectorize (upcast to SIMD lanes) the output axis that is contiguous in memory, or, when
+  the output has none, the innermost reduce axis when the inputs are contiguous along it;
+- matmul-shaped reduces (one input broadcast along the lane axis, another along a second
+  output axis) get a register tile: rows unrolled x vectors unrolled, and the lane axis
+  becomes the outer loop so a column panel of the right operand stays in cache (tiling);
+- reduces over a contiguous axis keep several accumulators (instruction-level parallelism);
+- small reduces (<= 16 elements, e.g. a 3x3 window) are fully unrolled;
+- kernels with enough work split their outermost loop across threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..helpers import NOOPT, num_threads, prod, vector_bytes
+from .kernel import Kernel
+
+
+@dataclass(frozen=True)
+class Opts:
+    vec_axis: int | None = None  # axis whose iterations become SIMD lanes
+    width: int = 1  # lanes
+    unroll: tuple[tuple[int, int], ...] = ()  # (axis, factor) unrolled into straight-line code
+    split_acc: int = 1  # independent accumulators along the vector reduce axis
+    order: tuple[int, ...] = ()  # order of the global loops, outermost first
+    threads: int = 1
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def factor(self, axis: int) -> int:
+        f = self.width if axis == self.vec_axis else 1
+        for a, u in self.unroll:
+            if a == axis:
+                f *= u
+        return f
+
+    def unroll_of(self, axis: int) -> int:
+        return dict(self.unroll).get(axis, 1)
+
+
+THREAD_MIN_WORK = 1 << 16  # elements touched before a kernel is worth splitting across threads
+
+
+def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
+    shape, ng = k.shape, k.n_global
+    order = tuple(range(ng))
+    if NOOPT:
+        return Opts(order=order, notes=("NOOPT",))
+    vbytes = vbytes or vector_bytes()
+    itemsize = max(d.itemsize for d in k.dtypes if d.itemsize > 0)
+    width = max(1, vbytes // max(itemsize, 4))
+    notes: list[str] = []
+    vec_axis: int | None = None
+    unroll: list[tuple[int, int]] = []
+    split_acc = 1
+    store_strides = k.store_view().real_strides()
+    loads = k.loads()
+    load_strides = [k.views[ld.src[1]].real_strides() for ld in loads]
+
+    # 1. SIMD lanes on the contiguous output axis, else on the contiguous reduce axis
+    if ng and store_strides[ng - 1] == 1 and shape[ng - 1] % width == 0 and width > 1:
+        vec_axis = ng - 1
+        notes.append(f"vectorize output axis {vec_axis} x{width}")
+    elif k.reduce is not None and len(shape) > ng and width > 1:
+        last = len(shape) - 1
+        contiguous = [s[last] == 1 for s in load_strides]
+        if shape[last] % width == 0 and contiguous and sum(contiguous) * 2 >= len(contiguous):
+            vec_axis = last
+            notes.append(f"vectorize reduce axis {last} x{width}")
+            chunks = shape[last] // width
+            for acc in (4, 2):
+                if chunks % acc == 0 and chunks >= 4 * acc:
+                    split_acc = acc
+                    unroll.append((last, acc))
+                    notes.append(f"{acc} accumulators")
+                    break
+
+    # 2. register tile for matmul-shaped kernels
+    if k.reduce is not None and vec_axis is not None and vec_axis < ng and prod(k.reduce_shape) >= 16:
+        bcast_on_vec = any(s[vec_axis] == 0 for s in load_strides)
+        row_axis = next((a for a in range(ng - 1, -1, -1) if a != vec_axis and
+                         any(s[a] == 0 for s in load_strides) and shape[a] >= 4), None)
+        if bcast_on_vec and row_axis is not None:
+            rows = next((r for r in (4, 2) if shape[row_axis] % r == 0), 1)
+            vecs = next((v for v in (2,) if (shape[vec_axis] // width) % v == 0), 1)
+            if rows > 1:
+                unroll.append((row_axis, rows))
+            if vecs > 1:
+                unroll.append((vec_axis, vecs))
+            order = (vec_axis, *[a for a in range(ng) if a != vec_axis])
+            notes.append(f"register tile {rows}x{vecs * width} (axes {row_axis},{vec_axis}), lane axis outermost")
+
+    # 3. small reduces are unrolled completely
+    if k.reduce is not None and vec_axis is None or (vec_axis is not None and vec_axis < ng):
+        for a in range(ng, len(shape)):
+            if prod(k.reduce_shape) <= 16 and shape[a] > 1:
+                unroll.append((a, shape[a]))
+        if prod(k.reduce_shape) <= 16 and len(shape) > ng:
+            notes.append("unroll small reduce")
+
+    # 4. threads on the outermost loop
+    threads = 1
+    work = prod(shape) if shape else 1
+    if order:
+        outer = order[0]
+        f = (width if outer == vec_axis else 1) * dict(unroll).get(outer, 1)
+        iters = shape[outer] // f
+        if work >= THREAD_MIN_WORK and iters >= 2:
+            threads = min(num_threads(), iters)
+    if threads > 1:
+        notes.append(f"{threads} threads on axis {order[0]}")
+    return Opts(vec_axis, width if vec_axis is not None else 1, tuple(unroll), split_acc, order, threads, tuple(notes))

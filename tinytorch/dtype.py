@@ -1,0 +1,187 @@
+"""Data types and the promotion table.
+
+Takes: Python scalars, numpy dtypes, dtype names.
+Produces: `DType` objects (scalar, vector and pointer forms used by codegen) and
+`promote(a, b)`, the result type of a binary op.
+
+Promotion follows PyTorch's categories: bool < integers < floats. Within integers the
+wider type wins (uint8 with int8 -> int16 does not exist here, so -> int32); within floats
+the wider wins, and float16 with bfloat16 -> float32. A Python scalar does not widen a
+tensor of the same category: `int8_tensor + 1` stays int8, `half_tensor * 2.0` stays half,
+`int_tensor * 0.5` becomes the default float (float32).
+
+| a \\ b    | bool  | uint8 | int8  | int32 | int64 | f16  | bf16 | f32 | f64 |
+|----------|-------|-------|-------|-------|-------|------|------|-----|-----|
+| bool     | bool  | uint8 | int8  | int32 | int64 | f16  | bf16 | f32 | f64 |
+| uint8    |       | uint8 | int32 | int32 | int64 | f16  | bf16 | f32 | f64 |
+| int8     |       |       | int8  | int32 | int64 | f16  | bf16 | f32 | f64 |
+| int32    |       |       |       | int32 | int64 | f16  | bf16 | f32 | f64 |
+| int64    |       |       |       |       | int64 | f16  | bf16 | f32 | f64 |
+| float16  |       |       |       |       |       | f16  | f32  | f32 | f64 |
+| bfloat16 |       |       |       |       |       |      | bf16 | f32 | f64 |
+| float32  |       |       |       |       |       |      |      | f32 | f64 |
+| float64  |       |       |       |       |       |      |      |     | f64 |
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=True)
+class DType:
+    name: str  # "float32"
+    itemsize: int  # bytes of one scalar
+    kind: str  # "b" bool, "u" unsigned, "i" signed, "f" float
+    priority: int  # order inside the promotion lattice
+    count: int = 1  # >1 for a vector type (codegen only)
+    is_ptr: bool = False  # pointer to `scalar` (codegen only)
+
+    def __repr__(self) -> str:
+        base = f"tinytorch.{self.name}"
+        if self.count > 1:
+            base += f"x{self.count}"
+        return base + ("*" if self.is_ptr else "")
+
+    @property
+    def scalar(self) -> DType:
+        return SCALARS[self.name]
+
+    def vec(self, n: int) -> DType:
+        return self if n == 1 else DType(self.name, self.itemsize, self.kind, self.priority, n)
+
+    def ptr(self) -> DType:
+        return DType(self.name, self.itemsize, self.kind, self.priority, 1, True)
+
+    @property
+    def is_float(self) -> bool:
+        return self.kind == "f"
+
+    @property
+    def is_int(self) -> bool:
+        return self.kind in "ui"
+
+    @property
+    def is_bool(self) -> bool:
+        return self.kind == "b"
+
+    @property
+    def np(self) -> np.dtype:
+        # numpy has no bfloat16: we store it as the upper 16 bits, i.e. in a uint16 array
+        return np.dtype("uint16") if self.name == "bfloat16" else np.dtype(self.name)
+
+    @property
+    def min(self) -> float | int | bool:
+        if self.is_bool:
+            return False
+        if self.is_int:
+            return int(np.iinfo(self.np).min)
+        return -math.inf
+
+    @property
+    def max(self) -> float | int | bool:
+        if self.is_bool:
+            return True
+        if self.is_int:
+            return int(np.iinfo(self.np).max)
+        return math.inf
+
+
+class dtypes:
+    void = DType("void", 0, "v", -1)  # type of statements (STORE, SINK) in kernels
+    bool = DType("bool", 1, "b", 0)
+    uint8 = DType("uint8", 1, "u", 1)
+    int8 = DType("int8", 1, "i", 2)
+    int16 = DType("int16", 2, "i", 3)  # internal: only appears as a bitcast partner of bfloat16
+    int32 = DType("int32", 4, "i", 4)
+    int64 = DType("int64", 8, "i", 5)
+    float16 = DType("float16", 2, "f", 6)
+    bfloat16 = DType("bfloat16", 2, "f", 7)
+    float32 = DType("float32", 4, "f", 8)
+    float64 = DType("float64", 8, "f", 9)
+    # aliases with PyTorch's names
+    half, float, double, int, long = float16, float32, float64, int32, int64
+    default_float = float32
+    default_int = int64  # like torch: Tensor([1, 2]) is int64
+    index = int64  # type of index arithmetic in kernels
+
+
+SCALARS: dict[str, DType] = {
+    d.name: d
+    for d in (dtypes.void, dtypes.bool, dtypes.uint8, dtypes.int8, dtypes.int16, dtypes.int32, dtypes.int64,
+              dtypes.float16, dtypes.bfloat16, dtypes.float32, dtypes.float64)
+}
+PUBLIC = [n for n in SCALARS if n not in ("int16", "void")]
+_ALIASES = {"float": "float32", "double": "float64", "half": "float16", "int": "int32", "long": "int64"}
+
+
+def to_dtype(x: Any) -> DType:
+    """Accept a DType, a name ('float32'), a numpy dtype or a Python type."""
+    if isinstance(x, DType):
+        return x.scalar if x.count > 1 or x.is_ptr else x
+    if x is bool:
+        return dtypes.bool
+    if x is int:
+        return dtypes.default_int
+    if x is float:
+        return dtypes.default_float
+    if isinstance(x, str):
+        name = _ALIASES.get(x, x)
+        if name in PUBLIC:
+            return SCALARS[name]
+        raise TypeError(f"unknown dtype {x!r}; expected one of {PUBLIC}")
+    try:
+        nd = np.dtype(x)
+    except TypeError:
+        raise TypeError(f"unknown dtype {x!r}; expected one of {PUBLIC}") from None
+    if nd.name in PUBLIC:
+        return SCALARS[nd.name]
+    if nd.name in ("int16", "uint16", "uint32", "uint64"):
+        raise TypeError(f"numpy dtype {nd.name} is not supported; convert to one of {PUBLIC}")
+    raise TypeError(f"numpy dtype {nd} is not supported; expected one of {PUBLIC}")
+
+
+def promote(a: DType, b: DType) -> DType:
+    """Result dtype of a binary op between tensors of dtypes a and b (see the table above)."""
+    if a == b:
+        return a
+    if a.priority > b.priority:
+        a, b = b, a
+    if a.is_bool:
+        return b
+    if a.is_int and b.is_int:
+        return dtypes.int32 if {a, b} == {dtypes.uint8, dtypes.int8} else b
+    if a.is_float and b.is_float and {a, b} == {dtypes.float16, dtypes.bfloat16}:
+        return dtypes.float32
+    return b
+
+
+def scalar_dtype(x: Any, other: DType) -> DType:
+    """dtype a Python scalar takes when combined with a tensor of dtype `other`."""
+    if isinstance(x, bool):
+        return other
+    if isinstance(x, int):
+        return other if not other.is_bool else dtypes.default_int
+    if isinstance(x, float):
+        return other if other.is_float else dtypes.default_float
+    raise TypeError(f"expected a Python number, got {type(x).__name__}")
+
+
+def cast_scalar(x: Any, dt: DType) -> Any:
+    """Python value of constant x stored in dtype dt."""
+    if dt.is_bool:
+        return bool(x)
+    if dt.is_int:
+        if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
+            return 0
+        v = int(x)
+        bits = dt.itemsize * 8
+        v &= (1 << bits) - 1
+        if dt.kind == "i" and v >= 1 << (bits - 1):
+            v -= 1 << bits
+        return v
+    return float(x)

@@ -1,0 +1,486 @@
+"""The scheduler: cut a tensor graph into kernels.
+
+Takes: the UOps under the tensors being realized.
+Produces: a `Plan` — kernel ASTs in run order, each with the buffer slots it reads and
+writes, plus the memory plan (intermediate slots reused once dead) and how each target
+tensor maps onto the result. A Plan speaks of slots, not of concrete Buffers, so the same
+Plan serves every graph of the same structure (see engine/realize.py).
+
+Fusion rules (ARCHITECTURE.md §3):
+- elementwise chains fuse, and movement ops are pushed down to the loads as views;
+- elementwise producers fuse into a reduce's input, elementwise consumers into its epilogue;
+- one reduce per kernel: a reduced value is realized when it is broadcast back (any
+  movement op but a reshape), feeds another reduce, meets a second reduce, or has more
+  than one consumer;
+- a PAD is pushed only through ops that keep zero at zero; otherwise its source is realized;
+- an EXPAND of an expensive elementwise graph realizes it (recompute would cost more than
+  a store);
+- ASSIGN and CONTIGUOUS always end a kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..helpers import SPLIT_REDUCE, prod
+from ..ops.uop import GroupOp, Ops, UOp, toposort
+from ..ops.view import ViewStack
+
+# a slot is where a kernel finds a buffer: ("in", i) the i-th input leaf, ("new", j) a planned buffer
+Slot = tuple[str, int]
+
+
+@dataclass
+class KernelSpec:
+    ast: UOp  # SINK(STORE(DEFINE_GLOBAL(0), VIEW, value))
+    slots: list[Slot]  # slots[k] is the buffer of DEFINE_GLOBAL(k); slots[0] is written
+    tag: str | None = None  # user source line that created the output
+    reads_old: set[Slot] = field(default_factory=set)  # input buffers read as they were before this realize
+    reads_nodes: set[int] = field(default_factory=set)  # ids of realized nodes read
+    node: int = 0  # id of the realized node this kernel computes
+
+    @property
+    def out_slot(self) -> Slot:
+        return self.slots[0]
+
+
+@dataclass
+class TargetResult:
+    kind: str  # "same" (already a buffer view), "view" (chain over a slot), "assign"
+    slot: Slot | None = None
+    base_shape: tuple[int, ...] = ()
+    chain: tuple[tuple[Ops, Any], ...] = ()  # movement ops (inner first) over the slot's buffer
+
+
+@dataclass
+class Plan:
+    kernels: list[KernelSpec]
+    n_inputs: int
+    new_bufs: list[tuple[int, Any]]  # (size, dtype) per planned buffer
+    results: list[TargetResult]
+    assigned_inputs: list[int] = field(default_factory=list)  # input leaves written in place
+    n_ops: int = 0
+
+
+# movement ops we may strip from a target: storing the base is never more work than the view
+_CHEAP_VIEW = frozenset({Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.FLIP})
+_EXPAND_COST_LIMIT = 8
+
+
+def resolve(u: UOp) -> UOp:
+    return u._realized if u._realized is not None else u
+
+
+def _stop(u: UOp) -> bool:
+    return u.op is Ops.BUFFER or u._realized is not None
+
+
+def graph_nodes(roots: list[UOp]) -> list[UOp]:
+    """All nodes under roots (realized nodes replaced by their buffer views), sources first."""
+    order = toposort(roots, stop=_stop)
+    extra = [u._realized for u in order if u._realized is not None]
+    if extra:
+        order = toposort(extra + roots, stop=_stop)
+    return order
+
+
+class _Builder:
+    def __init__(self, targets: list[UOp]):
+        self.targets = targets
+        self.nodes = graph_nodes(targets)
+        self.realize: dict[UOp, None] = {}  # ordered set of nodes that become kernel outputs
+        self.leaf_index: dict[int, int] = {}  # id(Buffer) -> input slot
+        self.leaf_bufs: list[Any] = []
+        self.cur_old: set[Slot] = set()  # filled while one kernel is built
+        self.cur_nodes: set[int] = set()
+
+    def src_of(self, u: UOp) -> tuple[UOp, ...]:
+        return tuple(resolve(s) for s in u.src)
+
+    def _mark(self, u: UOp) -> None:
+        """Realize u (or the base of a cheap view chain over it)."""
+        while u.op in _CHEAP_VIEW and u.src[0].op not in (Ops.BUFFER, Ops.CONST):
+            u = resolve(u.src[0])
+        if u.op not in (Ops.BUFFER, Ops.CONST) and not (u.op in GroupOp.Movement and u.base.op in (Ops.BUFFER, Ops.CONST)):
+            self.realize[u] = None
+
+    def decide(self) -> None:
+        consumers: dict[UOp, int] = {}
+        for n in self.nodes:
+            for s in self.src_of(n):
+                consumers[s] = consumers.get(s, 0) + 1
+        red: dict[UOp, UOp | None] = {}
+        cost: dict[UOp, int] = {}
+        padsafe: dict[UOp, bool] = {}
+        for t in self.targets:
+            t = resolve(t)
+            if t.op is Ops.ASSIGN or t.op is Ops.CONTIGUOUS:
+                continue
+            chain = t
+            while chain.op in GroupOp.Movement:
+                chain = chain.src[0]
+            if chain.op in (Ops.BUFFER,) or chain._realized is not None:
+                continue
+            if chain.op is Ops.CONST:  # a broadcast constant becomes real memory
+                self.realize[t] = None
+                continue
+            if t.op in GroupOp.Movement and any(u.op not in _CHEAP_VIEW for u in _chain_nodes(t)):
+                self.realize[t] = None
+            else:
+                self._mark(t)
+        for n in self.nodes:
+            srcs = self.src_of(n)
+            if n.op in (Ops.BUFFER, Ops.CONST) or n._realized is not None:
+                red[n], cost[n], padsafe[n] = None, 0, True
+                continue
+            if n.op is Ops.REDUCE_AXIS:
+                if red[srcs[0]] is not None:
+                    self._mark(srcs[0])
+                red[n], cost[n], padsafe[n] = n, 1, False
+            elif n.op in GroupOp.Movement:
+                s = srcs[0]
+                if red[s] is not None and n.op is not Ops.RESHAPE:
+                    self._mark(s)
+                elif n.op is Ops.PAD and not padsafe[s]:
+                    self._mark(s)
+                elif n.op is Ops.EXPAND and cost[s] > _EXPAND_COST_LIMIT:
+                    self._mark(s)
+                fresh = s in self.realize
+                red[n] = None if fresh else red[s]
+                cost[n] = 0 if fresh else cost[s]
+                padsafe[n] = True if fresh else padsafe[s]
+            elif n.op in (Ops.ASSIGN, Ops.CONTIGUOUS):
+                self.realize[n] = None
+                red[n], cost[n], padsafe[n] = None, 0, True
+            else:  # ALU
+                reds = [red[s] for s in srcs if red[s] is not None]
+                if len({id(r) for r in reds}) > 1:
+                    first = reds[0]
+                    for s in srcs:
+                        if red[s] is not None and red[s] is not first:
+                            self._mark(s)
+                red[n] = next((red[s] for s in srcs if red[s] is not None and s not in self.realize), None)
+                w = 4 if n.op in GroupOp.Transcendental else 1
+                cost[n] = w + sum(cost[s] for s in srcs if s not in self.realize)
+                padsafe[n] = n.op in GroupOp.ZeroPreserving and all(padsafe[s] or s in self.realize for s in srcs)
+            # a reduced value used twice would be computed twice: store it once instead
+            if red[n] is not None and consumers.get(n, 0) > 1 and n not in self.targets:
+                self._mark(n)
+            if n in self.realize:
+                red[n], cost[n], padsafe[n] = None, 0, True
+
+    # kernel ASTs -----------------------------------------------------------------------------
+    def leaf_slot(self, buf: Any) -> Slot:
+        i = self.leaf_index.get(id(buf))
+        if i is None:
+            i = self.leaf_index[id(buf)] = len(self.leaf_bufs)
+            self.leaf_bufs.append(buf)
+        return ("in", i)
+
+
+def _chain_nodes(u: UOp) -> list[UOp]:
+    out = []
+    while u.op in GroupOp.Movement:
+        out.append(u)
+        u = u.src[0]
+    return out
+
+
+def _apply(vs: ViewStack, moves: tuple[tuple[Ops, Any], ...]) -> ViewStack:
+    """Apply pending movement ops (listed outermost first) to a view of the leaf."""
+    for op, arg in reversed(moves):
+        vs = _MOVE[op](vs, arg)
+    return vs
+
+
+_MOVE = {
+    Ops.RESHAPE: lambda vs, a: vs.reshape(a), Ops.PERMUTE: lambda vs, a: vs.permute(a),
+    Ops.EXPAND: lambda vs, a: vs.expand(a), Ops.PAD: lambda vs, a: vs.pad(a),
+    Ops.SHRINK: lambda vs, a: vs.shrink(a), Ops.FLIP: lambda vs, a: vs.flip(a),
+}
+
+
+def _push(moves: tuple[tuple[Ops, Any], ...], op: Ops, arg: Any) -> tuple[tuple[Ops, Any], ...]:
+    if op is Ops.RESHAPE and moves and moves[-1][0] is Ops.RESHAPE:
+        return moves  # reshape(a) then reshape(b) is reshape(b)
+    return (*moves, (op, arg))
+
+
+def build_kernel(b: _Builder, root: UOp, slot_of: dict[UOp, Slot]) -> KernelSpec:
+    """The kernel that computes `root` (a realized node) from loads of other realized nodes."""
+    slots: list[Slot] = [slot_of[root]]
+    gidx: dict[Slot, int] = {slots[0]: 0}
+
+    def global_for(slot: Slot, dtype: Any) -> UOp:
+        if slot not in gidx:
+            gidx[slot] = len(slots)
+            slots.append(slot)
+        return UOp(Ops.DEFINE_GLOBAL, dtype.ptr(), (), gidx[slot])
+
+    value_root = resolve(root.src[1]) if root.op is Ops.ASSIGN else resolve(root.src[0]) \
+        if root.op is Ops.CONTIGUOUS else root
+    # find the reduce of this kernel (at most one) to fix the output space
+    reduce_node = None
+    stack = [value_root]
+    seen: set[int] = set()
+    while stack:
+        u = stack.pop()
+        if id(u) in seen or (u is not value_root and (u in b.realize or _stop(u))):
+            continue
+        seen.add(id(u))
+        if u.op is Ops.REDUCE_AXIS:
+            reduce_node = u
+            continue
+        stack.extend(resolve(s) for s in u.src)
+    out_shape = reduce_node.shape if reduce_node is not None else value_root.shape
+    assert out_shape is not None
+    top_moves: tuple[tuple[Ops, Any], ...] = ()
+    if value_root.shape != out_shape:
+        top_moves = ((Ops.RESHAPE, out_shape),)
+
+    # iterative post-order over (node, pending moves)
+    memo: dict[tuple[UOp, tuple], UOp] = {}
+    work: list[tuple[UOp, tuple, bool]] = [(value_root, top_moves, False)]
+    while work:
+        u, moves, expanded = work.pop()
+        key = (u, moves)
+        if key in memo:
+            continue
+        is_leaf = u is not value_root and (u in b.realize or _stop(u))
+        if is_leaf or u.op in (Ops.BUFFER, Ops.CONST):
+            memo[key] = _leaf(b, u, moves, slot_of, global_for)
+            continue
+        if u.op in GroupOp.Movement:
+            inner = _push(moves, u.op, u.arg)
+            src = resolve(u.src[0])
+            if (src, inner) in memo:
+                memo[key] = memo[(src, inner)]
+            elif expanded:
+                raise RuntimeError("scheduler: unresolved movement op")
+            else:
+                work.append((u, moves, True))
+                work.append((src, inner, False))
+            continue
+        child_moves = () if u.op is Ops.REDUCE_AXIS else moves
+        kids = [(resolve(s), child_moves) for s in u.src]
+        if not expanded:
+            work.append((u, moves, True))
+            work.extend((s, m, False) for s, m in reversed(kids) if (s, m) not in memo)
+            continue
+        new_src = tuple(memo[k] for k in kids)
+        memo[key] = UOp(u.op, u.dtype, new_src, u.arg)
+    value = memo[(value_root, top_moves)]
+
+    if root.op is Ops.ASSIGN:
+        target = resolve(root.src[0])
+        chain = _chain_nodes(target)
+        base = target.base
+        vs = _apply(ViewStack.contiguous(base.shape), tuple((m.op, m.arg) for m in chain))
+        if vs.shape != out_shape:
+            vs = vs.reshape(out_shape)
+        store_vs = vs
+    else:
+        store_vs = ViewStack.contiguous(root.shape).reshape(out_shape)
+    out = UOp(Ops.DEFINE_GLOBAL, root.dtype.ptr(), (), 0)
+    store = UOp(Ops.STORE, _void(), (out, UOp(Ops.VIEW, _void(), (), store_vs), value))
+    spec = KernelSpec(UOp(Ops.SINK, _void(), (store,)), slots, root._tag or value_root._tag)
+    spec.reads_old, spec.reads_nodes, spec.node = set(b.cur_old), set(b.cur_nodes), id(root)
+    b.cur_old.clear()
+    b.cur_nodes.clear()
+    return spec
+
+
+def _void() -> Any:
+    from ..dtype import dtypes
+
+    return dtypes.void
+
+
+def _leaf(b: _Builder, u: UOp, moves: tuple, slot_of: dict[UOp, Slot], global_for: Any) -> UOp:
+    if u.op is Ops.CONST:
+        vs = _apply(ViewStack.contiguous(()), moves)
+        return UOp(Ops.CONST, u.dtype, (UOp(Ops.VIEW, _void(), (), vs),), u.arg)
+    if u.op is Ops.BUFFER:
+        slot = b.leaf_slot(u.arg[0])
+        vs = _apply(ViewStack.contiguous(u.shape), moves)
+        b.cur_old.add(slot)
+    elif u.op in GroupOp.Movement and u.base.op is Ops.BUFFER:  # a realized view
+        chain = tuple((m.op, m.arg) for m in _chain_nodes(u))
+        slot = b.leaf_slot(u.base.arg[0])
+        vs = _apply(ViewStack.contiguous(u.base.shape), (*moves, *chain))
+        b.cur_old.add(slot)
+    else:
+        slot = slot_of[u]
+        b.cur_nodes.add(id(u))
+        if u.op is Ops.ASSIGN:  # reading an assigned value reads its target through the target's view
+            target = resolve(u.src[0])
+            vs = _apply(ViewStack.contiguous(target.base.shape),
+                        (*moves, *tuple((m.op, m.arg) for m in _chain_nodes(target))))
+        else:
+            vs = _apply(ViewStack.contiguous(u.shape), moves)
+    g = global_for(slot, u.dtype)
+    return UOp(Ops.LOAD, u.dtype, (g, UOp(Ops.VIEW, _void(), (), vs.simplify())))
+
+
+def split_large_reduces(targets: list[UOp]) -> list[UOp]:
+    """Rewrite reduces of many elements into few outputs as two reduces, so both cores work:
+    (..., R) -> (..., s, R/s) summed over the last axis, then over s."""
+    if not SPLIT_REDUCE:
+        return targets
+    nodes = graph_nodes(targets)
+    repl: dict[UOp, UOp] = {}
+    for n in nodes:
+        if n.op is not Ops.REDUCE_AXIS:
+            if n.src and any(s in repl for s in n.src):
+                repl[n] = UOp(n.op, n.dtype, tuple(repl.get(s, s) for s in n.src), n.arg)
+            continue
+        src = repl.get(n.src[0], n.src[0])
+        shape = src.shape
+        assert shape is not None and n.shape is not None
+        op, axes = n.arg
+        rsize = prod(shape[a] for a in axes)
+        osize = prod(n.shape)
+        trailing = axes == tuple(range(len(shape) - len(axes), len(shape)))
+        split = _pick_split(rsize) if osize < 16 and rsize >= 1 << 16 and trailing else 0
+        if not split:
+            if src is not n.src[0]:
+                repl[n] = UOp(n.op, n.dtype, (src,), n.arg)
+            continue
+        keep = shape[:len(shape) - len(axes)]
+        x = src.reshape_to((*keep, split, rsize // split))  # type: ignore[attr-defined]
+        part = UOp(Ops.REDUCE_AXIS, n.dtype, (x,), (op, (len(keep) + 1,)))
+        total = UOp(Ops.REDUCE_AXIS, n.dtype, (part,), (op, (len(keep),)))
+        repl[n] = total.reshape_to(n.shape)  # type: ignore[attr-defined]
+    return [repl.get(t, t) for t in targets]
+
+
+def _pick_split(rsize: int) -> int:
+    for s in (256, 128, 64, 32, 16, 8):
+        if rsize % s == 0 and rsize // s >= 1024:
+            return s
+    return 0
+
+
+def schedule(targets: list[UOp]) -> tuple[Plan, list[Any]]:
+    """Plan the kernels that compute `targets`; also returns the input leaf Buffers."""
+    work_targets = split_large_reduces(targets)
+    b = _Builder(work_targets)
+    b.decide()
+    # in-place hazards: an ASSIGN whose value reads its own target through another view
+    # gets its value computed into a fresh buffer first
+    for _ in range(2):
+        changed = False
+        for n in list(b.realize):
+            if n.op is Ops.ASSIGN and resolve(n.src[1]) not in b.realize and _reads_differently(b, n):
+                b.realize[resolve(n.src[1])] = None
+                changed = True
+        if not changed:
+            break
+        b.realize = {n: None for n in b.nodes if n in b.realize}
+    order = [n for n in b.nodes if n in b.realize]
+    # slots: ASSIGN writes its target's buffer; everything else gets a planned buffer
+    slot_of: dict[UOp, Slot] = {}
+    new_meta: list[tuple[int, Any]] = []
+    for n in order:
+        if n.op is Ops.ASSIGN:
+            slot_of[n] = b.leaf_slot(resolve(n.src[0]).base.arg[0])
+        else:
+            assert n.shape is not None
+            slot_of[n] = ("new", len(new_meta))
+            new_meta.append((prod(n.shape), n.dtype))
+    kernels = [build_kernel(b, n, slot_of) for n in order]
+    kernels = _order_for_assigns(kernels)
+    # results for each original target
+    results = []
+    target_slots: set[Slot] = set()
+    for t0, t in zip(targets, work_targets):
+        t = resolve(t)
+        if t.op is Ops.ASSIGN:
+            results.append(TargetResult("assign", slot_of[t]))
+            continue
+        u, chain = t, []
+        while u not in b.realize and u.op in GroupOp.Movement:
+            chain.append((u.op, u.arg))
+            u = resolve(u.src[0])
+        if u in b.realize:
+            assert u.shape is not None
+            results.append(TargetResult("view", slot_of[u], u.shape, tuple(reversed(chain))))
+            target_slots.add(slot_of[u])
+        else:
+            results.append(TargetResult("same"))
+    new_bufs, remap = _plan_memory(kernels, new_meta, target_slots)
+    for k in kernels:
+        k.slots = [remap.get(s, s) for s in k.slots]
+    for r in results:
+        if r.slot is not None:
+            r.slot = remap.get(r.slot, r.slot)
+    assigned = sorted({slot_of[n][1] for n in order if n.op is Ops.ASSIGN})
+    plan = Plan(kernels, len(b.leaf_bufs), new_bufs, results, assigned, len(b.nodes))
+    return plan, b.leaf_bufs
+
+
+def _reads_differently(b: _Builder, assign: UOp) -> bool:
+    target = resolve(assign.src[0])
+    buf = target.base.arg[0]
+    for u in toposort([resolve(assign.src[1])], stop=lambda x: x in b.realize or _stop(x)):
+        leaf = u._realized if u._realized is not None else u
+        if leaf.base.op is Ops.BUFFER and leaf.base.arg[0] is buf and (leaf is not target or u.op is Ops.REDUCE_AXIS):
+            return True
+        if u.op is Ops.REDUCE_AXIS and any(x.op is Ops.BUFFER and x.arg[0] is buf
+                                             for x in toposort([u], stop=lambda x: x in b.realize or _stop(x))):
+            return True
+    return False
+
+
+def _order_for_assigns(kernels: list[KernelSpec]) -> list[KernelSpec]:
+    """Kernels that read a buffer before it is overwritten in place must run first."""
+    writes = {k.out_slot: i for i, k in enumerate(kernels) if k.out_slot[0] == "in"}
+    if not writes:
+        return kernels
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_nodes_from(range(len(kernels)))
+    producer = {k.node: i for i, k in enumerate(kernels)}
+    for i, k in enumerate(kernels):
+        for n in k.reads_nodes:
+            g.add_edge(producer[n], i)
+    for i, k in enumerate(kernels):
+        for s in k.reads_old:
+            w = writes.get(s)
+            if w is not None and w != i and not nx.has_path(g, w, i):
+                g.add_edge(i, w)  # read the old value before the in-place write
+    if not nx.is_directed_acyclic_graph(g):
+        raise RuntimeError("scheduler: in-place writes form a cycle (a value is read both before and after "
+                           "the same assign); realize one of the tensors first")
+    order = list(nx.lexicographical_topological_sort(g, key=lambda i: i))
+    return [kernels[i] for i in order]
+
+
+def _plan_memory(kernels: list[KernelSpec], meta: list[tuple[int, Any]],
+                 keep: set[Slot]) -> tuple[list[tuple[int, Any]], dict[Slot, Slot]]:
+    """Give intermediates that are dead by the time a new one is written the same buffer."""
+    last_use: dict[Slot, int] = {}
+    for i, k in enumerate(kernels):
+        for s in k.slots:
+            last_use[s] = i
+    free: dict[tuple[int, Any], list[int]] = {}
+    out: list[tuple[int, Any]] = []
+    remap: dict[Slot, Slot] = {}
+    for i, k in enumerate(kernels):
+        s = k.out_slot
+        if s[0] == "new" and s not in remap:
+            size, dt = meta[s[1]]
+            key = (size * dt.itemsize, dt)
+            pool = free.get(key)
+            if s not in keep and pool:
+                remap[s] = ("new", pool.pop())
+            else:
+                remap[s] = ("new", len(out))
+                out.append((size, dt))
+        for t in k.slots:
+            if t[0] == "new" and last_use.get(t) == i and t not in keep and t in remap:
+                size, dt = meta[t[1]]
+                free.setdefault((size * dt.itemsize, dt), []).append(remap[t][1])
+    return out, remap

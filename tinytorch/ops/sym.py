@@ -1,0 +1,224 @@
+"""Index arithmetic and algebraic simplification, as rewrite rules.
+
+Takes: integer expressions over loop variables (RANGE, DEFINE_VAR) built while lowering
+views, and ALU graphs in kernels.
+Produces: smaller equivalent expressions. The smart constructors (`add`, `mul`, ...) fold
+constants as they build; `pm_simplify` holds the rules that need bounds (`vmin`/`vmax`) or
+look deeper, and runs as the named pass "simplify".
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from ..dtype import dtypes
+from .rewrite import PatternMatcher, UPat, graph_rewrite
+from .uop import Ops, UOp
+
+IDX = dtypes.index
+
+
+def const(v: Any, dtype: Any = None) -> UOp:
+    dt = dtype or (dtypes.bool if isinstance(v, bool) else IDX)
+    return UOp(Ops.CONST, dt, (), v)
+
+
+def _c(u: UOp) -> Any:
+    return u.arg if u.op is Ops.CONST else None
+
+
+def add(a: UOp, b: UOp) -> UOp:
+    ca, cb = _c(a), _c(b)
+    if ca is not None and cb is not None:
+        return const(ca + cb)
+    if ca == 0:
+        return b
+    if cb == 0:
+        return a
+    if ca is not None:  # constants on the right
+        a, b = b, a
+    return UOp(Ops.ADD, IDX, (a, b))
+
+
+def add_all(xs: list[UOp]) -> UOp:
+    out = const(0)
+    total = 0
+    for x in xs:
+        if x.op is Ops.CONST:
+            total += x.arg
+        else:
+            out = add(out, x)
+    return add(out, const(total))
+
+
+def mul(a: UOp, b: UOp | int) -> UOp:
+    if isinstance(b, int):
+        b = const(b)
+    ca, cb = _c(a), _c(b)
+    if ca is not None and cb is not None:
+        return const(ca * cb)
+    if ca is not None:
+        a, b, ca, cb = b, a, cb, ca
+    if cb == 0:
+        return const(0)
+    if cb == 1:
+        return a
+    return UOp(Ops.MUL, IDX, (a, b))
+
+
+def idiv(a: UOp, b: int) -> UOp:
+    if b == 1:
+        return a
+    if a.op is Ops.CONST:
+        return const(a.arg // b)
+    return UOp(Ops.IDIV, IDX, (a, const(b)))
+
+
+def mod(a: UOp, b: int) -> UOp:
+    if b == 1:
+        return const(0)
+    if a.op is Ops.CONST:
+        return const(a.arg % b)
+    return UOp(Ops.MOD, IDX, (a, const(b)))
+
+
+def lt(a: UOp, b: UOp) -> UOp:
+    if a.op is Ops.CONST and b.op is Ops.CONST:
+        return const(bool(a.arg < b.arg))
+    return UOp(Ops.CMPLT, dtypes.bool, (a, b))
+
+
+def and_(a: UOp | None, b: UOp | None) -> UOp | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if _c(a) is True:
+        return b
+    if _c(b) is True:
+        return a
+    if _c(a) is False or _c(b) is False:
+        return const(False)
+    return UOp(Ops.AND, dtypes.bool, (a, b))
+
+
+def unravel(index: UOp, shape: tuple[int, ...]) -> list[UOp]:
+    """Row-major coordinates of a linear index in `shape`."""
+    out = []
+    acc = 1
+    for d in reversed(shape):
+        out.append(const(0) if d == 1 else mod(idiv(index, acc), d))
+        acc *= d
+    return list(reversed(out))
+
+
+# bounds --------------------------------------------------------------------------------
+_bounds: weakref.WeakKeyDictionary[UOp, tuple[int, int]] = weakref.WeakKeyDictionary()
+
+
+def bounds(u: UOp) -> tuple[int, int]:
+    """Smallest and largest value an index expression can take (conservative)."""
+    got = _bounds.get(u)
+    if got is not None:
+        return got
+    from .uop import toposort
+
+    for n in toposort([u], stop=lambda x: x in _bounds):
+        if n in _bounds:
+            continue
+        _bounds[n] = _bounds_of(n)
+    return _bounds[u]
+
+
+_BIG = 1 << 62
+
+
+def _bounds_of(u: UOp) -> tuple[int, int]:
+    s = [_bounds.get(x, (-_BIG, _BIG)) for x in u.src]
+    if u.op is Ops.CONST:
+        return (int(u.arg), int(u.arg)) if not isinstance(u.arg, float) else (-_BIG, _BIG)
+    if u.op is Ops.RANGE:
+        return s[0][0], s[1][1] - 1
+    if u.op is Ops.DEFINE_VAR:
+        return u.arg[1], u.arg[2]
+    if u.op is Ops.ADD:
+        return s[0][0] + s[1][0], s[0][1] + s[1][1]
+    if u.op is Ops.MUL:
+        c = [a * b for a in s[0] for b in s[1]]
+        return min(c), max(c)
+    if u.op is Ops.IDIV and s[1][0] == s[1][1] and s[1][0] > 0 and s[0][0] >= 0:
+        return s[0][0] // s[1][0], s[0][1] // s[1][0]
+    if u.op is Ops.MOD and s[1][0] == s[1][1] and s[1][0] > 0 and s[0][0] >= 0:
+        return (s[0][0], s[0][1]) if s[0][1] < s[1][0] else (0, s[1][0] - 1)
+    if u.op in (Ops.CMPLT, Ops.CMPNE, Ops.AND, Ops.OR):
+        return 0, 1
+    return -_BIG, _BIG
+
+
+def _div_fold(x: UOp, c: UOp) -> UOp | None:
+    """(a*c + b) // c -> a + b // c when b >= 0; x // c -> 0 when 0 <= x < c."""
+    lo, hi = bounds(x)
+    if lo >= 0 and hi < c.arg:
+        return const(0)
+    if x.op is Ops.ADD:
+        a, b = x.src
+        for p, q in ((a, b), (b, a)):
+            if p.op is Ops.MUL and p.src[1].op is Ops.CONST and p.src[1].arg % c.arg == 0 and bounds(q)[0] >= 0:
+                return add(mul(p.src[0], p.src[1].arg // c.arg), idiv(q, c.arg))
+    if x.op is Ops.MUL and x.src[1].op is Ops.CONST and x.src[1].arg % c.arg == 0:
+        return mul(x.src[0], x.src[1].arg // c.arg)
+    return None
+
+
+def _mod_fold(x: UOp, c: UOp) -> UOp | None:
+    """x % c -> x when 0 <= x < c; (a*c + b) % c -> b % c when b >= 0."""
+    lo, hi = bounds(x)
+    if lo >= 0 and hi < c.arg:
+        return x
+    if x.op is Ops.ADD:
+        a, b = x.src
+        for p, q in ((a, b), (b, a)):
+            if p.op is Ops.MUL and p.src[1].op is Ops.CONST and p.src[1].arg % c.arg == 0 and bounds(q)[0] >= 0:
+                return mod(q, c.arg)
+    if x.op is Ops.MUL and x.src[1].op is Ops.CONST and x.src[1].arg % c.arg == 0:
+        return const(0)
+    return None
+
+
+def _cmp_fold(a: UOp, b: UOp) -> UOp | None:
+    """a < b decided by bounds."""
+    (alo, ahi), (blo, bhi) = bounds(a), bounds(b)
+    if ahi < blo:
+        return const(True)
+    if alo >= bhi:
+        return const(False)
+    return None
+
+
+_idx = UPat.var("x", dtype=IDX)
+pm_simplify = PatternMatcher([
+    # constant folding of index arithmetic
+    (UPat(Ops.ADD, src=(UPat.cvar("a", IDX), UPat.cvar("b", IDX))), lambda a, b: const(a.arg + b.arg)),
+    (UPat(Ops.MUL, src=(UPat.cvar("a", IDX), UPat.cvar("b", IDX))), lambda a, b: const(a.arg * b.arg)),
+    (UPat(Ops.ADD, src=[_idx, UPat(Ops.CONST, arg=0)]), lambda x: x),
+    (UPat(Ops.MUL, src=[_idx, UPat(Ops.CONST, arg=1)]), lambda x: x),
+    (UPat(Ops.MUL, src=[_idx, UPat(Ops.CONST, arg=0)]), lambda x: const(0)),
+    # (x + c1) + c2 -> x + (c1 + c2);  (x * c1) * c2 -> x * (c1 * c2)
+    (UPat(Ops.ADD, src=(UPat(Ops.ADD, src=(_idx, UPat.cvar("c1"))), UPat.cvar("c2"))),
+     lambda x, c1, c2: add(x, const(c1.arg + c2.arg))),
+    (UPat(Ops.MUL, src=(UPat(Ops.MUL, src=(_idx, UPat.cvar("c1"))), UPat.cvar("c2"))),
+     lambda x, c1, c2: mul(x, c1.arg * c2.arg)),
+    # div and mod by bounds: what makes unravelled multi-view indices collapse again
+    (UPat(Ops.IDIV, src=(_idx, UPat.cvar("c"))), _div_fold),
+    (UPat(Ops.MOD, src=(_idx, UPat.cvar("c"))), _mod_fold),
+    (UPat(Ops.CMPLT, src=(UPat.var("a", IDX), UPat.var("b", IDX))), _cmp_fold),
+    # boolean identities in validity masks
+    (UPat(Ops.AND, src=[UPat.var("x"), UPat(Ops.CONST, arg=True)]), lambda x: x),
+    (UPat(Ops.AND, src=[UPat.var("x"), UPat(Ops.CONST, arg=False)]), lambda x: const(False)),
+    (UPat(Ops.AND, src=(UPat.var("x"), UPat.var("x"))), lambda x: x),
+])
+
+
+def simplify(u: UOp) -> UOp:
+    return graph_rewrite(u, pm_simplify, name="simplify")

@@ -1,0 +1,239 @@
+"""The IR: `Ops` (the primitive op set) and `UOp` (one immutable, interned graph node).
+
+Takes: an op, a dtype, source UOps and a static argument.
+Produces: the unique UOp with those fields (building an equal UOp returns the existing
+object, so `a is b` <=> `a == b`), with its `shape` inferred at construction.
+
+Three layers of the pipeline use the same node type:
+- tensor graphs: BUFFER, CONST, ALU ops, REDUCE_AXIS, movement ops, ASSIGN, CONTIGUOUS;
+- kernel ASTs (made by the scheduler): SINK, STORE, LOAD, DEFINE_GLOBAL, VIEW, CONST, ALU;
+- linear programs (made by codegen): RANGE, ENDRANGE, DEFINE_ACC, VECTORIZE, GEP, ...
+"""
+
+from __future__ import annotations
+
+import struct
+import weakref
+from enum import Enum, auto
+from typing import Any
+
+from ..dtype import DType, dtypes
+
+
+class Ops(Enum):
+    # leaves
+    BUFFER = auto()  # arg: (Buffer, version); shape: (buffer.size,)
+    CONST = auto()  # arg: Python value; shape: () (tensor graph) or view src (kernel)
+    # unary
+    EXP2 = auto()
+    LOG2 = auto()
+    SIN = auto()
+    SQRT = auto()
+    RECIPROCAL = auto()
+    NEG = auto()
+    CAST = auto()
+    BITCAST = auto()
+    # binary
+    ADD = auto()
+    MUL = auto()
+    MAX = auto()
+    MOD = auto()
+    IDIV = auto()
+    CMPLT = auto()
+    CMPNE = auto()
+    AND = auto()
+    OR = auto()
+    XOR = auto()
+    SHL = auto()
+    SHR = auto()
+    # ternary
+    WHERE = auto()
+    # reduce: arg (Ops.ADD | Ops.MAX, axes); keeps reduced axes as size 1
+    REDUCE_AXIS = auto()
+    # movement: free until a kernel reads through them
+    RESHAPE = auto()
+    PERMUTE = auto()
+    EXPAND = auto()
+    PAD = auto()
+    SHRINK = auto()
+    FLIP = auto()
+    # realization boundaries
+    ASSIGN = auto()  # src: (target view of a BUFFER, value)
+    CONTIGUOUS = auto()
+    # kernel AST
+    SINK = auto()
+    DEFINE_GLOBAL = auto()  # arg: buffer slot index; dtype: pointer
+    VIEW = auto()  # arg: ViewStack
+    LOAD = auto()
+    STORE = auto()
+    # linear program (codegen only)
+    DEFINE_VAR = auto()  # arg: name
+    RANGE = auto()  # src: (start, end); arg: loop id
+    ENDRANGE = auto()
+    DEFINE_ACC = auto()  # src: (initial value,); arg: id
+    VECTORIZE = auto()  # build a vector from scalars
+    GEP = auto()  # one lane of a vector; arg: lane
+    NOOP = auto()
+
+
+class GroupOp:
+    Unary = frozenset({Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.SQRT, Ops.RECIPROCAL, Ops.NEG})
+    Binary = frozenset({Ops.ADD, Ops.MUL, Ops.MAX, Ops.MOD, Ops.IDIV, Ops.CMPLT, Ops.CMPNE,
+                        Ops.AND, Ops.OR, Ops.XOR, Ops.SHL, Ops.SHR})
+    ALU = Unary | Binary | {Ops.WHERE, Ops.CAST, Ops.BITCAST}
+    Movement = frozenset({Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.PAD, Ops.SHRINK, Ops.FLIP})
+    Commutative = frozenset({Ops.ADD, Ops.MUL, Ops.MAX, Ops.CMPNE, Ops.AND, Ops.OR, Ops.XOR})
+    Comparison = frozenset({Ops.CMPLT, Ops.CMPNE})
+    Transcendental = frozenset({Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.SQRT, Ops.RECIPROCAL, Ops.IDIV, Ops.MOD})
+    # ops f with f(0, ..., 0) == 0: a PAD (zero fill) may be pushed through them
+    ZeroPreserving = frozenset({Ops.ADD, Ops.MUL, Ops.NEG, Ops.MAX, Ops.CAST, Ops.BITCAST, Ops.SQRT, Ops.SIN,
+                                Ops.CMPLT, Ops.CMPNE, Ops.AND, Ops.OR, Ops.XOR, Ops.SHL, Ops.SHR, Ops.WHERE})
+
+
+_cache: dict[tuple, weakref.ref] = {}
+
+
+def _infer_shape(op: Ops, src: tuple[UOp, ...], arg: Any) -> tuple[int, ...] | None:
+    if op in GroupOp.ALU or op in (Ops.CONTIGUOUS,):
+        return src[-1].shape if op is not Ops.WHERE else src[1].shape
+    if op is Ops.BUFFER:
+        return (arg[0].size,)
+    if op is Ops.CONST:
+        return src[0].arg.shape if src else ()
+    if op is Ops.RESHAPE or op is Ops.EXPAND:
+        return tuple(arg)
+    if op is Ops.VIEW:
+        return arg.shape
+    if op is Ops.LOAD:
+        return src[1].shape
+    s = src[0].shape if src else None
+    if s is None:
+        return None
+    if op is Ops.PERMUTE:
+        return tuple(s[i] for i in arg)
+    if op is Ops.PAD:
+        return tuple(d + b + e for d, (b, e) in zip(s, arg))
+    if op is Ops.SHRINK:
+        return tuple(e - b for b, e in arg)
+    if op is Ops.FLIP:
+        return s
+    if op is Ops.REDUCE_AXIS:
+        return tuple(1 if i in arg[1] else d for i, d in enumerate(s))
+    if op is Ops.ASSIGN:
+        return s
+    return None
+
+
+class UOp:
+    """One node of the graph. Never build with __init__ arguments you would mutate later."""
+
+    __slots__ = ("op", "dtype", "src", "arg", "shape", "_key", "_realized", "_tag", "__weakref__")
+    op: Ops
+    dtype: DType
+    src: tuple[UOp, ...]
+    arg: Any
+    shape: tuple[int, ...] | None
+
+    def __new__(cls, op: Ops, dtype: DType = dtypes.void,
+                src: tuple[UOp, ...] = (), arg: Any = None) -> UOp:
+        # floats are keyed by their bits: -0.0 is not 0.0, and NaN equals itself
+        key = (op, dtype, src, ("f", struct.pack("<d", arg)) if type(arg) is float else arg)
+        ref = _cache.get(key)
+        if ref is not None and (u := ref()) is not None:
+            return u
+        u = object.__new__(cls)
+        u.op, u.dtype, u.src, u.arg, u._key = op, dtype, src, arg, key
+        u.shape = _infer_shape(op, src, arg)
+        u._realized = None  # a tensor-graph node that was realized keeps its Buffer here
+        u._tag = None  # user source line that created it (for DEBUG), set by Tensor
+        _cache[key] = weakref.ref(u)
+        return u
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # all work is in __new__
+        pass
+
+    def __del__(self) -> None:
+        try:
+            ref = _cache.get(self._key)
+            if ref is not None and ref() is None:
+                del _cache[self._key]
+        except (AttributeError, TypeError, KeyError):
+            pass
+
+    def __reduce__(self) -> Any:
+        raise TypeError("UOps are not picklable")
+
+    def __repr__(self) -> str:
+        return pretty(self)
+
+    # convenience constructors -------------------------------------------------
+    @staticmethod
+    def const(dtype: DType, value: Any) -> UOp:
+        return UOp(Ops.CONST, dtype, (), value)
+
+    def alu(self, op: Ops, *srcs: UOp, dtype: DType | None = None) -> UOp:
+        out = dtype or (dtypes.bool if op in GroupOp.Comparison else self.dtype)
+        return UOp(op, out, (self, *srcs))
+
+    def cast(self, dtype: DType) -> UOp:
+        return self if self.dtype == dtype else UOp(Ops.CAST, dtype, (self,))
+
+    @property
+    def base(self) -> UOp:
+        """The node under a chain of movement ops."""
+        u = self
+        while u.op in GroupOp.Movement:
+            u = u.src[0]
+        return u
+
+    def toposort(self) -> list[UOp]:
+        return toposort([self])
+
+
+def toposort(roots: list[UOp], stop: Any = None) -> list[UOp]:
+    """Nodes under `roots` in dependency order (sources first), iteratively.
+
+    `stop(u)` may return True to treat u as a leaf (its sources are not visited).
+    Order is deterministic: sources are visited in their order in `src`.
+    """
+    order: list[UOp] = []
+    seen: set[int] = set()
+    stack: list[tuple[UOp, bool]] = [(r, False) for r in reversed(roots)]
+    while stack:
+        u, done = stack.pop()
+        if done:
+            order.append(u)
+            continue
+        if id(u) in seen:
+            continue
+        seen.add(id(u))
+        stack.append((u, True))
+        if stop is None or not stop(u):
+            for s in reversed(u.src):
+                if id(s) not in seen:
+                    stack.append((s, False))
+    return order
+
+
+def pretty(root: UOp, max_lines: int = 400) -> str:
+    """Readable multi-line form: one node a line, shared nodes named once."""
+    nodes = toposort([root])
+    names = {id(u): f"x{i}" for i, u in enumerate(nodes)}
+    lines = []
+    for u in nodes[-max_lines:]:
+        srcs = ", ".join(names[id(s)] for s in u.src)
+        arg = "" if u.arg is None else f" arg={_fmt_arg(u.arg)}"
+        shape = "" if u.shape is None else f" {u.shape}"
+        lines.append(f"{names[id(u)]} = {u.op.name}:{u.dtype.name}{'x' + str(u.dtype.count) if u.dtype.count > 1 else ''}"
+                     f"{shape}({srcs}){arg}")
+    if len(nodes) > max_lines:
+        lines.insert(0, f"... {len(nodes) - max_lines} earlier nodes")
+    return "\n".join(lines)
+
+
+def _fmt_arg(arg: Any) -> str:
+    if isinstance(arg, tuple) and arg and type(arg[0]).__name__ == "Buffer":
+        return f"buf{arg[0].id}v{arg[1]}"
+    if isinstance(arg, tuple) and arg and isinstance(arg[0], Ops):
+        return f"({arg[0].name}, {arg[1]})"
+    return repr(arg)

@@ -1,0 +1,110 @@
+"""Device memory: `Buffer` and the CPU allocator.
+
+Takes: a device name, a dtype and an element count.
+Produces: a `Buffer` whose memory is a 64-byte aligned numpy array (zero-copy to
+`.numpy()`), allocated on first use and returned to a size-keyed free pool when the Buffer
+dies, so a training loop reuses the same pages instead of faulting in new ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import numpy as np
+
+from ..dtype import DType
+
+ALIGN = 64
+
+
+class CPUAllocator:
+    """Aligned host memory with a free pool keyed by byte size (LRU-free: sizes repeat)."""
+
+    def __init__(self, pool_limit_bytes: int = 4 << 30):
+        self.pool: dict[int, list[np.ndarray]] = defaultdict(list)
+        self.pool_bytes = 0
+        self.pool_limit = pool_limit_bytes
+        self.live_bytes = 0
+        self.peak_bytes = 0
+        self.exported: set[int] = set()  # ids of raw arrays handed to numpy users: never pooled
+
+    def alloc(self, nbytes: int) -> np.ndarray:
+        self.live_bytes += nbytes
+        self.peak_bytes = max(self.peak_bytes, self.live_bytes)
+        if self.pool[nbytes]:
+            self.pool_bytes -= nbytes
+            return self.pool[nbytes].pop()
+        raw = np.empty(nbytes + ALIGN, dtype=np.uint8)
+        start = (-raw.ctypes.data) % ALIGN
+        return raw[start:start + nbytes]
+
+    def free(self, mem: np.ndarray) -> None:
+        n = mem.nbytes
+        self.live_bytes -= n
+        raw = id(mem.base if mem.base is not None else mem)
+        if raw in self.exported:
+            self.exported.discard(raw)
+            return
+        if self.pool_bytes + n <= self.pool_limit:
+            self.pool[n].append(mem)
+            self.pool_bytes += n
+
+    def clear_pool(self) -> None:
+        self.pool.clear()
+        self.pool_bytes = 0
+
+
+ALLOCATOR = CPUAllocator()
+_ids = itertools.count()
+
+
+class Buffer:
+    """`size` elements of `dtype` on `device`. Memory is allocated lazily by `ensure()`."""
+
+    __slots__ = ("id", "device", "dtype", "size", "_mem", "__weakref__")
+
+    def __init__(self, device: str, size: int, dtype: DType):
+        self.id = next(_ids)
+        self.device, self.size, self.dtype = device, size, dtype
+        self._mem: np.ndarray | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    @property
+    def allocated(self) -> bool:
+        return self._mem is not None
+
+    def ensure(self) -> Buffer:
+        if self._mem is None:
+            self._mem = ALLOCATOR.alloc(self.nbytes)
+        return self
+
+    def __del__(self) -> None:
+        if getattr(self, "_mem", None) is not None:
+            ALLOCATOR.free(self._mem)  # type: ignore[arg-type]
+            self._mem = None
+
+    def numpy(self) -> np.ndarray:
+        """Zero-copy flat view of the memory (bfloat16 shows as its uint16 bits)."""
+        self.ensure()
+        assert self._mem is not None
+        return self._mem.view(self.dtype.np)
+
+    def copyin(self, data: np.ndarray) -> Buffer:
+        arr = np.ascontiguousarray(data).reshape(-1)
+        if arr.size != self.size:
+            raise ValueError(f"copyin: buffer holds {self.size} elements, got {arr.size}")
+        self.numpy()[:] = arr.view(self.dtype.np) if arr.dtype.itemsize == self.dtype.itemsize else arr
+        return self
+
+    @property
+    def ptr(self) -> int:
+        self.ensure()
+        assert self._mem is not None
+        return int(self._mem.ctypes.data)
+
+    def __repr__(self) -> str:
+        return f"<Buffer {self.id} {self.device} {self.dtype.name}[{self.size}]>"

@@ -1,0 +1,235 @@
+"""Devices: the public backend interface and the registry.
+
+Takes: a device name ("C", "LLVM", "INTERP", or one a plugin registered).
+Produces: a `Device` that turns kernel ASTs into `Runner`s (cached per AST) and runs them
+on Buffers.
+
+A compiled backend is three parts (see docs/backends.md):
+- a Renderer: linear program -> source text (`render(name, prog) -> str`);
+- a Compiler: source -> binary bytes, cached on disk (`compile(src) -> bytes`);
+- a Program loader: binary -> callable `f(*buffer_pointers, core_start, core_end)`.
+`register_device(name, factory)` adds one; the entry point group `tinytorch.backends`
+lets installed packages add theirs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..helpers import DEBUG, DEVICE, cache_dir, num_threads
+from ..ops.uop import UOp, pretty
+
+
+class CompileError(RuntimeError):
+    pass
+
+
+class Compiler:
+    """source -> binary, cached on disk under cache_dir()/<name>/<hash> (safe to delete)."""
+
+    name = "base"
+
+    def version(self) -> str:
+        return ""
+
+    def flags(self) -> tuple[str, ...]:
+        return ()
+
+    def compile_uncached(self, src: str) -> bytes:
+        raise NotImplementedError
+
+    def compile(self, src: str) -> bytes:
+        key = hashlib.sha256("\0".join([src, *self.flags(), self.version()]).encode()).hexdigest()
+        path = os.path.join(cache_dir(), self.name, key[:2], key)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+            if len(data) > 32 and data[:32] == hashlib.sha256(data[32:]).digest():
+                return data[32:]
+        except OSError:
+            pass
+        lib = self.compile_uncached(src)
+        try:  # atomic write: a reader never sees half a file; a corrupt entry fails its checksum
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
+            with os.fdopen(fd, "wb") as f:
+                f.write(hashlib.sha256(lib).digest() + lib)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+        return lib
+
+
+class Runner:
+    """One compiled kernel, ready to call on Buffers."""
+
+    def __init__(self, name: str, fn: Callable[..., Any], outer_count: int, threads: int, flops: int,
+                 src: str = "", keepalive: Any = None):
+        self.name, self.fn, self.outer_count, self.threads = name, fn, outer_count, threads
+        self.flops, self.src, self.keepalive = flops, src, keepalive
+
+    def __call__(self, bufs: list[Any]) -> None:
+        ptrs = [b.ptr for b in bufs]
+        n = self.outer_count
+        t = self.threads
+        if t <= 1 or n < 2:
+            self.fn(*ptrs, 0, n)
+            return
+        step = (n + t - 1) // t
+        futs = [_pool().submit(self.fn, *ptrs, s, min(n, s + step)) for s in range(step, n, step)]
+        self.fn(*ptrs, 0, min(n, step))
+        for f in futs:
+            f.result()
+
+
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _pool() -> ThreadPoolExecutor:
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=max(1, num_threads() - 1), thread_name_prefix="tinytorch"))
+    return _POOL[0]
+
+
+class BaseDevice:
+    """A place kernels run. Subclasses implement `build_runner(ast)`."""
+
+    name = "BASE"
+
+    def __init__(self) -> None:
+        self.runners: dict[UOp, Runner] = {}
+        self.names: dict[str, int] = {}
+
+    def get_runner(self, ast: UOp) -> Runner:
+        r = self.runners.get(ast)
+        if r is None:
+            st = time.perf_counter()
+            r = self.build_runner(ast)
+            self.runners[ast] = r
+            if DEBUG >= 3:
+                print(f"  compiled {r.name} on {self.name} in {(time.perf_counter() - st) * 1e3:.1f} ms")
+        return r
+
+    def unique_name(self, base: str) -> str:
+        n = self.names.get(base, 0)
+        self.names[base] = n + 1
+        return base if n == 0 else f"{base}n{n}"
+
+    def build_runner(self, ast: UOp) -> Runner:
+        raise NotImplementedError
+
+    def available(self) -> tuple[bool, str]:
+        """(works here, version or reason)"""
+        return True, ""
+
+
+class CompiledDevice(BaseDevice):
+    """lower -> optimize -> linearize -> render -> compile -> load. Plugins give the parts."""
+
+    def __init__(self, renderer: Any, compiler: Compiler, loader: Callable[[bytes, str, int], Callable[..., Any]]):
+        super().__init__()
+        self.renderer, self.compiler, self.loader = renderer, compiler, loader
+
+    def build_runner(self, ast: UOp) -> Runner:
+        from ..codegen import kernel_name, lower_kernel
+
+        k, opts, prog, outer = lower_kernel(ast)
+        name = self.unique_name(kernel_name(k, opts))
+        src = self.renderer.render(name, prog)
+        if DEBUG >= 3:
+            print(f"--- kernel {name} AST\n{pretty(ast)}\n--- opts: {', '.join(opts.notes) or 'none'}")
+        if DEBUG >= 5:
+            print("--- linear program\n" + "\n".join(f"{i:4d} {u.op.name:12s} {u.dtype!r:20s} "
+                                                 f"{[prog.index(s) if s in prog else s.op.name for s in u.src]} {u.arg!r}"
+                                                 for i, u in enumerate(prog)))
+        if DEBUG >= 4:
+            print(f"--- source of {name}\n{src}")
+        nbufs = sum(1 for u in prog if u.op.name == "DEFINE_GLOBAL")
+        try:
+            lib = self.compiler.compile(src)
+        except CompileError as e:
+            raise CompileError(f"kernel {name} failed to compile on {self.name}:\n{e}\n(see the source with DEBUG=4)") from None
+        fn = self.loader(lib, name, nbufs)
+        return Runner(name, fn, outer, opts.threads, k.flops, src, keepalive=lib)
+
+
+_FACTORIES: dict[str, Callable[[], BaseDevice]] = {}
+_INSTANCES: dict[str, BaseDevice] = {}
+
+
+def register_device(name: str, factory: Callable[[], BaseDevice]) -> None:
+    """Make `Tensor(..., device=name)` and DEVICE=name use the Device that factory builds."""
+    name = name.upper()
+    _FACTORIES[name] = factory
+    _INSTANCES.pop(name, None)
+
+
+def _load_plugins() -> None:
+    try:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group="tinytorch.backends"):
+            if ep.name.upper() not in _FACTORIES:
+                try:
+                    register_device(ep.name, ep.load())
+                except Exception as e:  # a broken plugin must not break import
+                    if DEBUG >= 1:
+                        print(f"tinytorch: backend plugin {ep.name} failed to load: {e}")
+    except Exception:
+        pass
+
+
+class _DeviceRegistry:
+    _default: str | None = None
+
+    def get(self, name: str) -> BaseDevice:
+        name = name.upper()
+        if not _FACTORIES:
+            _builtin()
+        if name not in _INSTANCES:
+            if name not in _FACTORIES:
+                _load_plugins()
+            if name not in _FACTORIES:
+                raise ValueError(f"unknown device {name!r}; available: {sorted(_FACTORIES)}")
+            _INSTANCES[name] = _FACTORIES[name]()
+        return _INSTANCES[name]
+
+    def names(self) -> list[str]:
+        if not _FACTORIES:
+            _builtin()
+        return sorted(_FACTORIES)
+
+    @property
+    def DEFAULT(self) -> str:
+        if DEVICE.value:
+            return str(DEVICE.value).upper()
+        if self._default is None:
+            for cand in ("C", "LLVM", "INTERP"):
+                try:
+                    if self.get(cand).available()[0]:
+                        self._default = cand
+                        break
+                except Exception:
+                    continue
+            else:
+                self._default = "INTERP"
+        return self._default
+
+
+def _builtin() -> None:
+    from .cpu import CDevice
+    from .interp import InterpDevice
+    from .llvm import LLVMDevice
+
+    _FACTORIES.setdefault("C", CDevice)
+    _FACTORIES.setdefault("LLVM", LLVMDevice)
+    _FACTORIES.setdefault("INTERP", InterpDevice)
+
+
+Device = _DeviceRegistry()
