@@ -99,6 +99,57 @@ TT_INLINE unsigned short tt_f32_to_bf16(float f) {
 """
 
 
+# float32 vector versions of the approximations above, written only with operations GCC's
+# vector extensions have (arithmetic, compares giving -1/0 masks, bit casts, convertvector),
+# so each compiles to straight SIMD code. {V} is the float vector type, {I} the int one.
+VECTOR_MATH = r"""
+TT_INLINE {V} tt_floor_{V}({V} x) {{ {V} t = __builtin_convertvector(__builtin_convertvector(x, {I}), {V});
+  return t + __builtin_convertvector(t > x, {V}); }}
+TT_INLINE {V} tt_sel_{V}({I} m, {V} a, {V} b) {{ return ({V})((({I})a & m) | (({I})b & ~m)); }}
+TT_INLINE {V} tt_exp2_{V}({V} x) {{
+  {V} c = tt_sel_{V}(x < -126.0f, ({V}){{0}} - 126.0f, tt_sel_{V}(x > 128.0f, ({V}){{0}} + 128.0f, x));
+  {V} n = tt_floor_{V}(c + 0.5f), f = c - n;
+  {V} p = f * 1.535336188319500e-4f + 1.339887440266574e-3f;
+  p = p * f + 9.618437357674640e-3f; p = p * f + 5.550332471162809e-2f;
+  p = p * f + 2.402264791363012e-1f; p = p * f + 6.931472028550421e-1f; p = p * f + 1.0f;
+  {I} e = __builtin_convertvector(n, {I}) + 127;
+  {I} big = e > 254;
+  {V} scale = ({V})((e & ~big | (255 & big)) << 23);
+  {V} r = tt_sel_{V}(big, ({V}){{0}} + __builtin_inff(), p * scale);
+  return tt_sel_{V}(x != x, x, r);
+}}
+TT_INLINE {V} tt_log2_{V}({V} x) {{
+  {I} bits = ({I})x;
+  {I} e = ((bits >> 23) & 0xff) - 126;
+  {V} m = ({V})((bits & (int)0x807fffff) | 0x3f000000);
+  {I} small = m < 0.70710678118654752440f;
+  e = e + small;
+  m = m - 1.0f + ({V})(({I})m & small);
+  {V} z = m * m;
+  {V} y = m * 7.0376836292e-2f - 1.1514610310e-1f;
+  y = y * m + 1.1676998740e-1f; y = y * m - 1.2420140846e-1f; y = y * m + 1.4249322787e-1f;
+  y = y * m - 1.6668057665e-1f; y = y * m + 2.0000714765e-1f; y = y * m - 2.4999993993e-1f;
+  y = y * m + 3.3333331174e-1f;
+  y = m * z * y - 0.5f * z;
+  {V} r = (m + y) * 1.44269504088896341f + __builtin_convertvector(e, {V});
+  r = tt_sel_{V}(x == __builtin_inff(), x, r);
+  r = tt_sel_{V}(x < 1.17549435e-38f, ({V}){{0}} - __builtin_inff(), r);
+  return tt_sel_{V}((x < 0.0f) | (x != x), ({V}){{0}} + __builtin_nanf(""), r);
+}}
+TT_INLINE {V} tt_sin_{V}({V} x) {{
+  {V} j = tt_floor_{V}(x * 0.63661977236758134f + 0.5f);
+  {V} r = ((x - j * 1.5703125f) - j * 4.837512969970703125e-4f) - j * 7.54978995489188216e-8f;
+  {V} z = r * r;
+  {V} s = ((-1.9515295891e-4f * z + 8.3321608736e-3f) * z - 1.6666654611e-1f) * z * r + r;
+  {V} c = ((2.443315711809948e-5f * z - 1.388731625493765e-3f) * z + 4.166664568298827e-2f) * z * z - 0.5f * z + 1.0f;
+  {I} q = __builtin_convertvector(j, {I});
+  {V} v = tt_sel_{V}((q & 1) != 0, c, s);
+  v = tt_sel_{V}((q & 2) != 0, -v, v);
+  return tt_sel_{V}((x - x) != 0.0f, ({V}){{0}} + __builtin_nanf(""), v);
+}}
+"""
+
+
 def _fmt_const(v: object, dt: DType) -> str:
     if dt.is_bool:
         return "1" if v else "0"
@@ -225,23 +276,90 @@ class CRenderer:
             return names[u]
 
         def lane_helper(op: Ops, u: UOp) -> str:
-            """A vector op applied lane by lane with the scalar rule."""
+            """A vector op applied lane by lane with the scalar rule (bool lanes are -1/0 masks)."""
             out_t = vt(u.dtype)
             in_ts = [vt(s.dtype) for s in u.src]
             key = f"tt_{op.name.lower()}_{'_'.join(in_ts)}_{out_t}"
             if key not in helpers:
                 args = ", ".join(f"{t} a{i}" for i, t in enumerate(in_ts))
-                lanes = [f"a{i}[i]" for i in range(len(in_ts))]
+                lanes = [f"(a{i}[i]!=0)" if s.dtype.scalar.is_bool else f"a{i}[i]" for i, s in enumerate(u.src)]
                 src_dt = u.src[-1].dtype.scalar if op is not Ops.WHERE else u.src[1].dtype.scalar
                 if op is Ops.CAST:
-                    body = _cast(f"({CTYPE[u.src[0].dtype.name]})a0[i]", u.src[0].dtype.scalar, u.dtype.scalar)
+                    body = _cast(f"({CTYPE[u.src[0].dtype.name]}){lanes[0]}", u.src[0].dtype.scalar, u.dtype.scalar)
                 elif op is Ops.BITCAST:
-                    body = _bitcast("a0[i]", u.src[0].dtype.scalar, u.dtype.scalar)
+                    body = _bitcast(lanes[0], u.src[0].dtype.scalar, u.dtype.scalar)
                 else:
                     body = SCALAR[op](lanes, src_dt)
+                if u.dtype.scalar.is_bool:
+                    body = f"-(int)({body})"
                 helpers[key] = (f"TT_INLINE {out_t} {key}({args}) {{ {out_t} r; "
                                 f"for (int i = 0; i < {u.dtype.count}; i++) r[i] = {body}; return r; }}")
             return key
+
+        def ivec(width: int, lanes: int) -> str:
+            return vt((dtypes.int32 if width == 4 else dtypes.int64).vec(lanes))
+
+        def to_mask(expr: str, operand: DType, lanes: int) -> str:
+            """A comparison result (lane width of the operands) as a bool vector (int lanes)."""
+            bt = vt(dtypes.bool.vec(lanes))
+            w = 4 if operand.is_bool else operand.itemsize
+            return f"(({bt})({expr}))" if w == 4 else f"__builtin_convertvector({expr}, {bt})"
+
+        def math_helper(name: str, u: UOp) -> str:
+            v = vt(u.dtype)
+            i = ivec(4, u.dtype.count)
+            if f"math_{v}" not in helpers:
+                helpers[f"math_{v}"] = VECTOR_MATH.format(V=v, I=i)
+            return f"tt_{name}_{v}"
+
+        def select(m: str, a: str, b: str, dt: DType) -> str:
+            t = vt(dt)
+            if dt.scalar.is_bool:
+                return f"(({m})&({a})|~({m})&({b}))"
+            w = dt.itemsize
+            it = ivec(w, dt.count)
+            mm = m if w == 4 else f"__builtin_convertvector({m}, {it})"
+            return f"(({t})((({it})({a})&{mm})|(({it})({b})&~{mm})))"
+
+        def vector_expr(u: UOp, srcs: list[str]) -> str:
+            op, dt = u.op, u.dtype
+            sd = u.src[-1].dtype.scalar if op is not Ops.WHERE else u.src[1].dtype.scalar
+            small_int = sd.is_int and sd.itemsize not in (4, 8)
+            if op in (Ops.ADD, Ops.MUL) and sd.is_bool:
+                return f"({srcs[0]}{'|' if op is Ops.ADD else '&'}{srcs[1]})"
+            if op in NATIVE_VEC:
+                return f"({srcs[0]}{NATIVE_VEC[op]}{srcs[1]})"
+            if op is Ops.NEG:
+                return f"(~{srcs[0]})" if sd.is_bool else f"(-{srcs[0]})"
+            if op in (Ops.AND, Ops.OR, Ops.XOR, Ops.SHL, Ops.SHR):
+                return SCALAR[op](srcs, sd)
+            if op in (Ops.CMPLT, Ops.CMPNE) and not small_int:
+                return to_mask(SCALAR[op](srcs, sd), sd, dt.count)
+            if op is Ops.MAX and sd.is_bool:
+                return f"({srcs[0]}|{srcs[1]})"
+            if op is Ops.MAX and not small_int:
+                gt = to_mask(f"({srcs[0]}>{srcs[1]})", sd, dt.count)
+                if sd.is_float:
+                    gt = f"({gt}|{to_mask(f'({srcs[0]}!={srcs[0]})', sd, dt.count)})"
+                return select(gt, srcs[0], srcs[1], dt)
+            if op is Ops.WHERE and (sd.is_bool or sd.itemsize in (4, 8)):
+                return select(srcs[0], srcs[1], srcs[2], dt)
+            if op in (Ops.EXP2, Ops.LOG2, Ops.SIN) and sd.name == "float32":
+                return f"{math_helper(op.name.lower(), u)}({srcs[0]})"
+            if op is Ops.RECIPROCAL:
+                return f"({'1.0f' if sd.itemsize <= 4 else '1.0'}/{srcs[0]})"
+            if op is Ops.CAST:
+                src = u.src[0].dtype.scalar
+                if src.is_bool and not dt.scalar.name.endswith("float16"):
+                    return f"__builtin_convertvector(({srcs[0]})&1, {vt(dt)})"
+                if dt.scalar.is_bool and not src.name.endswith("float16") and not small_int:
+                    return to_mask(f"({srcs[0]}!=0)", src, dt.count)
+                if not (src.is_float and dt.scalar.is_int) and "float16" not in (src.name + dt.scalar.name) \
+                        and not src.is_bool and not dt.scalar.is_bool:
+                    return f"__builtin_convertvector({srcs[0]}, {vt(dt)})"
+            if op is Ops.BITCAST:
+                return f"(({vt(dt)})({srcs[0]}))"
+            return f"{lane_helper(op, u)}({', '.join(srcs)})"
 
         for u in prog:
             ind = "  " * depth
@@ -291,19 +409,21 @@ class CRenderer:
                 lines.append(f"{ind}if ({r(u.src[3])}) {stmt}" if len(u.src) == 4 else f"{ind}{stmt}")
             elif op is Ops.VECTORIZE:
                 t = vt(u.dtype)
+                lanes = [f"-(int)({r(s)})" if u.dtype.scalar.is_bool else r(s) for s in u.src]
                 if all(s is u.src[0] for s in u.src):
-                    expr = f"(({t}){{0}} + ({vec_elem_ctype(u.dtype.scalar)})({r(u.src[0])}))"
+                    expr = f"(({t}){{0}} + ({vec_elem_ctype(u.dtype.scalar)})({lanes[0]}))"
                 else:
-                    expr = f"(({t}){{{', '.join(r(s) for s in u.src)}}})"
+                    expr = f"(({t}){{{', '.join(lanes)}}})"
                 v = names[u] = new("vec")
                 lines.append(f"{ind}{t} {v} = {expr};")
             elif op is Ops.GEP:
                 v = names[u] = new("lane")
-                lines.append(f"{ind}{vt(u.dtype)} {v} = {r(u.src[0])}[{u.arg}];")
+                lane = f"{r(u.src[0])}[{u.arg}]"
+                lines.append(f"{ind}{vt(u.dtype)} {v} = {'(' + lane + '!=0)' if u.dtype.is_bool else lane};")
             elif op is Ops.CAST or op is Ops.BITCAST:
                 src = u.src[0]
                 if u.dtype.count > 1:
-                    expr = f"{lane_helper(op, u)}({r(src)})"
+                    expr = vector_expr(u, [r(src)])
                 elif op is Ops.CAST:
                     expr = _cast(r(src), src.dtype, u.dtype)
                 else:
@@ -313,13 +433,7 @@ class CRenderer:
             else:
                 srcs = [r(s) for s in u.src]
                 if u.dtype.count > 1:
-                    sym_ = NATIVE_VEC.get(op)
-                    if sym_ is not None and not u.dtype.scalar.is_bool:
-                        expr = f"({srcs[0]}{sym_}{srcs[1]})"
-                    elif op is Ops.NEG and not u.dtype.scalar.is_bool:
-                        expr = f"(-{srcs[0]})"
-                    else:
-                        expr = f"{lane_helper(op, u)}({', '.join(srcs)})"
+                    expr = vector_expr(u, srcs)
                 else:
                     operand_dt = u.src[1].dtype if op is Ops.WHERE else u.src[-1].dtype
                     expr = SCALAR[op](srcs, operand_dt)

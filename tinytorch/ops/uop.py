@@ -155,7 +155,7 @@ class UOp:
     def __del__(self) -> None:
         try:
             ref = _cache.get(self._key)
-            if ref is not None and ref() is None:
+            if ref is not None and (ref() is None or ref() is self):
                 del _cache[self._key]
         except (AttributeError, TypeError, KeyError):
             pass
