@@ -410,8 +410,10 @@ class CRenderer:
             elif op is Ops.VECTORIZE:
                 t = vt(u.dtype)
                 lanes = [f"-(int)({r(s)})" if u.dtype.scalar.is_bool else r(s) for s in u.src]
-                if all(s is u.src[0] for s in u.src):
-                    expr = f"(({t}){{0}} + ({vec_elem_ctype(u.dtype.scalar)})({lanes[0]}))"
+                if all(s is u.src[0] for s in u.src):  # splat: one temporary, then an initializer list
+                    tmp = new("s")
+                    lines.append(f"{ind}{vec_elem_ctype(u.dtype.scalar)} {tmp} = {lanes[0]};")
+                    expr = f"(({t}){{{', '.join([tmp] * u.dtype.count)}}})"
                 else:
                     expr = f"(({t}){{{', '.join(lanes)}}})"
                 v = names[u] = new("vec")

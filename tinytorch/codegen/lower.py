@@ -79,7 +79,11 @@ class _Lowerer:
         self.k, self.o = k, opts
         self.em = Emitter()
         self.n = len(k.shape)
-        self.count = [k.shape[a] // opts.factor(a) for a in range(self.n)]
+        # an unrolled (non-lane) axis may be ragged: its last step runs past the end, so loads
+        # clamp that coordinate and stores are guarded
+        self.count = [-(-k.shape[a] // opts.factor(a)) for a in range(self.n)]
+        self.ragged = {a for a in range(self.n) if k.shape[a] % opts.factor(a)}
+        assert opts.vec_axis not in self.ragged or opts.vec_axis is None
         self.rng: dict[int, UOp | None] = {}
         self.outer_count = 1
         self.acc_id = 0
@@ -95,7 +99,17 @@ class _Lowerer:
         return sym.add(base, sym.const(u * step + lane))
 
     def idxs(self, combo: dict[int, int], lane: int = 0) -> list[UOp]:
-        return [self.axis_idx(a, combo.get(a, 0), lane if a == self.o.vec_axis else 0) for a in range(self.n)]
+        out = [self.axis_idx(a, combo.get(a, 0), lane if a == self.o.vec_axis else 0) for a in range(self.n)]
+        for a in self.ragged:  # clamp: min(i, size-1)
+            last = sym.const(self.k.shape[a] - 1)
+            out[a] = UOp(Ops.WHERE, IDX, (sym.lt(out[a], sym.const(self.k.shape[a])), out[a], last))
+        return out
+
+    def ragged_guard(self, combo: dict[int, int]) -> UOp | None:
+        g = None
+        for a in sorted(self.ragged):
+            g = sym.and_(g, sym.lt(self.axis_idx(a, combo.get(a, 0), 0), sym.const(self.k.shape[a])))
+        return sym.simplify(g) if g is not None else None
 
     def lane_mode(self, view: UOp) -> str:
         if self.o.vec_axis is None:
@@ -218,6 +232,9 @@ class _Lowerer:
         buf, view, _ = store.src
         out_dt = buf.dtype.scalar
         for gi, combo in enumerate(gcombos):
+            guard = self.ragged_guard(combo)
+            if guard is not None and guard.op is Ops.CONST and guard.arg is True:
+                guard = None
             vals: dict[UOp, UOp] = {}
             if k.reduce is not None:
                 vals[k.reduce] = red_vals[gi]
@@ -228,6 +245,7 @@ class _Lowerer:
                 v = self.vec(v)
                 v = UOp(Ops.CAST, out_dt.vec(v.dtype.count), (v,)) if v.dtype.scalar != out_dt else v
                 idx, valid = self.index(view, combo)
+                valid = sym.and_(valid, guard)
                 em.statement(UOp(Ops.STORE, dtypes.void, (buf, idx, v) if valid is None else (buf, idx, v, valid)))
             elif v.dtype.count > 1 or mode == "gather":
                 v = self.vec(v) if mode == "gather" else v
@@ -235,10 +253,12 @@ class _Lowerer:
                     lv = UOp(Ops.GEP, v.dtype.scalar, (v,), lane)
                     lv = UOp(Ops.CAST, out_dt, (lv,)) if lv.dtype != out_dt else lv
                     idx, valid = self.index(view, combo, lane)
+                    valid = sym.and_(valid, guard)
                     em.statement(UOp(Ops.STORE, dtypes.void, (buf, idx, lv) if valid is None else (buf, idx, lv, valid)))
             else:
                 v = UOp(Ops.CAST, out_dt, (v,)) if v.dtype != out_dt else v
                 idx, valid = self.index(view, combo)
+                valid = sym.and_(valid, guard)
                 em.statement(UOp(Ops.STORE, dtypes.void, (buf, idx, v) if valid is None else (buf, idx, v, valid)))
         for r in reversed(opened):
             em.close(r)

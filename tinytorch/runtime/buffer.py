@@ -62,12 +62,13 @@ _ids = itertools.count()
 class Buffer:
     """`size` elements of `dtype` on `device`. Memory is allocated lazily by `ensure()`."""
 
-    __slots__ = ("id", "device", "dtype", "size", "_mem", "__weakref__")
+    __slots__ = ("id", "device", "dtype", "size", "_mem", "_ptr", "__weakref__")
 
     def __init__(self, device: str, size: int, dtype: DType):
         self.id = next(_ids)
         self.device, self.size, self.dtype = device, size, dtype
         self._mem: np.ndarray | None = None
+        self._ptr = 0
 
     @property
     def nbytes(self) -> int:
@@ -80,6 +81,7 @@ class Buffer:
     def ensure(self) -> Buffer:
         if self._mem is None:
             self._mem = ALLOCATOR.alloc(self.nbytes)
+            self._ptr = int(self._mem.ctypes.data)
         return self
 
     def __del__(self) -> None:
@@ -102,9 +104,7 @@ class Buffer:
 
     @property
     def ptr(self) -> int:
-        self.ensure()
-        assert self._mem is not None
-        return int(self._mem.ctypes.data)
+        return self._ptr or self.ensure()._ptr
 
     def __repr__(self) -> str:
         return f"<Buffer {self.id} {self.device} {self.dtype.name}[{self.size}]>"
