@@ -226,7 +226,7 @@ def build_kernel(b: _Builder, root: UOp, slot_of: dict[UOp, Slot]) -> KernelSpec
     seen: set[int] = set()
     while stack:
         u = stack.pop()
-        if id(u) in seen or (u is not value_root and (u in b.realize or _stop(u))):
+        if id(u) in seen or (u is not root and (u in b.realize or _stop(u))):
             continue
         seen.add(id(u))
         if u.op is Ops.REDUCE_AXIS:
@@ -247,7 +247,7 @@ def build_kernel(b: _Builder, root: UOp, slot_of: dict[UOp, Slot]) -> KernelSpec
         key = (u, moves)
         if key in memo:
             continue
-        is_leaf = u is not value_root and (u in b.realize or _stop(u))
+        is_leaf = u is not root and (u in b.realize or _stop(u))
         if is_leaf or u.op in (Ops.BUFFER, Ops.CONST):
             memo[key] = _leaf(b, u, moves, slot_of, global_for)
             continue
@@ -305,7 +305,7 @@ def _leaf(b: _Builder, u: UOp, moves: tuple, slot_of: dict[UOp, Slot], global_fo
         slot = b.leaf_slot(u.arg[0])
         vs = _apply(ViewStack.contiguous(u.shape), moves)
         b.cur_old.add(slot)
-    elif u.op in GroupOp.Movement and u.base.op is Ops.BUFFER:  # a realized view
+    elif u.op in GroupOp.Movement and u.base.op is Ops.BUFFER and u not in slot_of:  # a view of an input
         chain = tuple((m.op, m.arg) for m in _chain_nodes(u))
         slot = b.leaf_slot(u.base.arg[0])
         vs = _apply(ViewStack.contiguous(u.base.shape), (*moves, *chain))
