@@ -51,6 +51,10 @@ class Kernel:
 
 
 def analyze(ast: UOp) -> Kernel:
+    from ..ops.rewrite import graph_rewrite
+    from ..ops.sym import pm_algebraic
+
+    ast = graph_rewrite(ast, pm_algebraic, name="algebraic")
     store = ast.src[0]
     value = store.src[2]
     nodes = toposort([value])

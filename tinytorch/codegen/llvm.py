@@ -116,9 +116,9 @@ def _horner(out: str, x: str, coeffs: list[str]) -> str:
     """Lines computing out = (((c0*x + c1)*x + c2)...) with contractible mul/add (-> FMA)."""
     lines, prev = [], "{F:" + coeffs[0] + "}"
     for i, c in enumerate(coeffs[1:]):
-        name = f"%{out}{i}" if i < len(coeffs) - 2 else f"%{out}"
-        lines += [f"  %{out}m{i} = fmul contract {{T}} {prev}, {x}",
-                  f"  {name} = fadd contract {{T}} %{out}m{i}, {{F:{c}}}"]
+        name = f"%{out}.{i}" if i < len(coeffs) - 2 else f"%{out}"
+        lines += [f"  %{out}.m{i} = fmul contract {{T}} {prev}, {x}",
+                  f"  {name} = fadd contract {{T}} %{out}.m{i}, {{F:{c}}}"]
         prev = name
     return "\n".join(lines)
 

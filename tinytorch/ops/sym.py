@@ -204,6 +204,9 @@ pm_simplify = PatternMatcher([
     (UPat(Ops.ADD, src=[_idx, UPat(Ops.CONST, arg=0)]), lambda x: x),
     (UPat(Ops.MUL, src=[_idx, UPat(Ops.CONST, arg=1)]), lambda x: x),
     (UPat(Ops.MUL, src=[_idx, UPat(Ops.CONST, arg=0)]), lambda x: const(0)),
+    # (x + c1) * c2 -> x * c2 + c1 * c2: keeps indices in the form base + offset
+    (UPat(Ops.MUL, src=(UPat(Ops.ADD, src=(_idx, UPat.cvar("c1"))), UPat.cvar("c2"))),
+     lambda x, c1, c2: add(mul(x, c2.arg), const(c1.arg * c2.arg))),
     # (x + c1) + c2 -> x + (c1 + c2);  (x * c1) * c2 -> x * (c1 * c2)
     (UPat(Ops.ADD, src=(UPat(Ops.ADD, src=(_idx, UPat.cvar("c1"))), UPat.cvar("c2"))),
      lambda x, c1, c2: add(x, const(c1.arg + c2.arg))),
@@ -222,3 +225,21 @@ pm_simplify = PatternMatcher([
 
 def simplify(u: UOp) -> UOp:
     return graph_rewrite(u, pm_simplify, name="simplify")
+
+
+def _is_const(u: UOp, v: Any) -> bool:
+    """A constant equal to v everywhere (in a kernel AST: an unmasked CONST)."""
+    if u.op is not Ops.CONST or type(u.arg) is bool or u.arg != v:
+        return False
+    return not u.src or (u.src[0].arg.view.mask is None and len(u.src[0].arg.views) == 1)
+
+
+# algebra on kernel values; only rewrites that are exact for every input (NaN and -0.0 too)
+pm_algebraic = PatternMatcher([
+    (UPat(Ops.MUL, src=[UPat.var("x"), UPat(Ops.CONST, name="c")]), lambda x, c: x if _is_const(c, 1) and
+     c.dtype == x.dtype else None),
+    (UPat(Ops.ADD, src=[UPat.var("x"), UPat(Ops.CONST, name="c")]), lambda x, c: x if _is_const(c, 0) and
+     c.dtype == x.dtype and (not x.dtype.is_float or (c.arg == 0 and str(c.arg).startswith("-"))) else None),
+    (UPat(Ops.NEG, src=(UPat(Ops.NEG, src=(UPat.var("x"),)),)), lambda x: x),
+    (UPat(Ops.CAST, name="c", src=(UPat.var("x"),)), lambda c, x: x if c.dtype == x.dtype else None),
+])

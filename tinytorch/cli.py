@@ -1,0 +1,262 @@
+"""The `tinytorch` command line (also `python -m tinytorch`).
+
+Takes: argv — a subcommand and its options (`tinytorch --help` lists them).
+Produces: reports on stdout and an exit code:
+- `doctor`: every registered device runs a few tiny kernels that are compared with numpy
+  (PASS/FAIL each), then the toolchain (C compiler, llvmlite, graphviz package, `dot`)
+  and the compile cache. Exit 0 only if every built-in device (C, LLVM, INTERP) passes.
+- `devices`: registered devices, whether they are available here, and the default.
+- `cache`: where compiled kernels are kept and how much space they take; `--clear` empties it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+BUILTIN_DEVICES = ("C", "LLVM", "INTERP")
+
+
+# ---------------------------------------------------------------- checks a device must pass
+def _checks() -> list[tuple[str, Callable[[Any, str], tuple[Any, Any]]]]:
+    """(name, f(np_rng, device) -> (tinytorch result, numpy reference)); tiny shapes so each runs in milliseconds."""
+    import numpy as np
+
+    import tinytorch as tt
+
+    def elementwise(rng: Any, dev: str) -> tuple[Any, Any]:
+        a, b = rng.standard_normal((3, 37)).astype(np.float32), rng.standard_normal((3, 37)).astype(np.float32)
+        out = ((tt.Tensor(a, device=dev) + tt.Tensor(b, device=dev)) * 0.5).relu().exp()
+        return out.numpy(), np.exp(np.maximum((a + b) * 0.5, 0))
+
+    def reduce(rng: Any, dev: str) -> tuple[Any, Any]:
+        a = rng.standard_normal((5, 67)).astype(np.float32)
+        t = tt.Tensor(a, device=dev)
+        return (t.sum(1) + t.max(0).sum()).numpy(), a.sum(1) + a.max(0).sum()
+
+    def matmul(rng: Any, dev: str) -> tuple[Any, Any]:
+        a, b = rng.standard_normal((9, 17)).astype(np.float32), rng.standard_normal((17, 11)).astype(np.float32)
+        return (tt.Tensor(a, device=dev) @ tt.Tensor(b, device=dev)).numpy(), a @ b
+
+    def views(rng: Any, dev: str) -> tuple[Any, Any]:
+        a = rng.standard_normal((4, 6, 5)).astype(np.float32)
+        t = tt.Tensor(a, device=dev).permute(2, 0, 1)[1:, ::2].flip(0).reshape(4, -1)
+        return (t * 2 + 1).numpy(), a.transpose(2, 0, 1)[1:, ::2][::-1].reshape(4, -1) * 2 + 1
+
+    return [("elementwise", elementwise), ("reduce", reduce), ("matmul", matmul), ("views", views)]
+
+
+def check_device(name: str) -> tuple[bool, str, list[tuple[str, bool, str]]]:
+    """Run the tiny kernels on a device: (all passed, version or reason, [(check, ok, detail)])."""
+    import numpy as np
+
+    from .runtime.device import Device
+
+    try:
+        ok, info = Device.get(name).available()
+    except Exception as e:  # a broken plugin factory is a FAIL, not a crash
+        return False, f"could not create device: {type(e).__name__}: {e}", []
+    if not ok:
+        return False, info or "not available", []
+    results: list[tuple[str, bool, str]] = []
+    for check, fn in _checks():
+        rng = np.random.default_rng(0)
+        st = time.perf_counter()
+        try:
+            got, want = fn(rng, name)
+            err = float(np.max(np.abs(np.asarray(got, np.float64) - want) / (np.abs(want) + 1e-6)))
+            passed = bool(np.allclose(got, want, rtol=1e-4, atol=1e-5)) and got.shape == np.shape(want)
+            detail = f"max rel err {err:.1e}, {(time.perf_counter() - st) * 1e3:.0f} ms"
+            if got.shape != np.shape(want):
+                detail = f"shape {got.shape} != {np.shape(want)}"
+        except Exception as e:
+            passed, detail = False, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            if os.environ.get("DEBUG"):
+                traceback.print_exc()
+        results.append((check, passed, detail))
+    return all(p for _, p, _ in results), info, results
+
+
+# ---------------------------------------------------------------- toolchain facts
+def c_compiler() -> tuple[bool, str]:
+    from .runtime.cpu import CCompiler, find_cc
+
+    cc = find_cc()
+    if cc is None:
+        return False, "not found (install gcc or clang, or set CC=/path/to/cc)"
+    return True, f"{cc}: {CCompiler(cc).version()}"
+
+
+def llvmlite_version() -> tuple[bool, str]:
+    try:
+        import llvmlite
+        import llvmlite.binding as llvm
+
+        return True, f"llvmlite {llvmlite.__version__} (LLVM {'.'.join(map(str, llvm.llvm_version_info))})"
+    except Exception as e:
+        return False, f"not importable: {e} (pip install llvmlite)"
+
+
+def graphviz_package() -> tuple[bool, str]:
+    try:
+        import graphviz
+
+        return True, f"graphviz {graphviz.__version__}"
+    except Exception as e:
+        return False, f"not importable: {e} (pip install graphviz)"
+
+
+def dot_binary() -> tuple[bool, str]:
+    dot = shutil.which("dot")
+    if dot is None:
+        return False, "`dot` not on PATH: VIZ writes .dot files only (apt-get install graphviz / brew install graphviz)"
+    try:
+        p = subprocess.run([dot, "-V"], capture_output=True, text=True, timeout=30)
+        return True, f"{dot}: {(p.stderr or p.stdout).strip()}"
+    except (OSError, subprocess.SubprocessError) as e:
+        return False, f"{dot} does not run: {e}"
+
+
+def dir_size(path: str) -> tuple[int, int]:
+    """(bytes, files) under path; (0, 0) if it does not exist."""
+    total = files = 0
+    for root, _, names in os.walk(path):
+        for n in names:
+            try:
+                total += os.path.getsize(os.path.join(root, n))
+                files += 1
+            except OSError:
+                pass
+    return total, files
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+# ---------------------------------------------------------------- subcommands
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from . import helpers
+    from .runtime.device import Device
+
+    real_cache = helpers.cache_dir()
+    names = Device.names()
+    for b in BUILTIN_DEVICES:
+        if b not in names:
+            names.append(b)
+    print(f"tinytorch doctor — python {sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} cpus")
+    if args.devices:
+        names = [n.upper() for n in args.devices.split(",")]
+    print("\ndevices (each runs tiny kernels and compares them with numpy):")
+    failed_builtin: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="tinytorch-doctor-") as tmp:
+        # a fresh compile cache makes the compiler really run; --use-cache keeps the user's
+        ctx = helpers.Context() if args.use_cache else helpers.Context(TINYTORCH_CACHE=tmp)
+        with ctx:
+            for n in names:
+                ok, info, results = check_device(n)
+                tag = "builtin" if n in BUILTIN_DEVICES else "plugin"
+                print(f"  {'PASS' if ok else 'FAIL'}  {n:<8s} ({tag}) {info or 'available'}")
+                for check, passed, detail in results:
+                    if args.verbose or not passed:
+                        print(f"          {'ok  ' if passed else 'FAIL'} {check:<12s} {detail}")
+                if not ok and n in BUILTIN_DEVICES:
+                    failed_builtin.append(n)
+    print("\ntoolchain:")
+    for label, (ok, info) in (("C compiler", c_compiler()), ("llvmlite", llvmlite_version()),
+                              ("graphviz (py)", graphviz_package()), ("dot binary", dot_binary())):
+        print(f"  {'ok  ' if ok else 'MISS'}  {label:<14s} {info}")
+    size, files = dir_size(real_cache)
+    print(f"\ncache: {real_cache}  {human_bytes(size)} in {files} files "
+          f"({'set by TINYTORCH_CACHE' if os.environ.get('TINYTORCH_CACHE') else 'default; TINYTORCH_CACHE moves it'}"
+          f", safe to delete: `tinytorch cache --clear`)")
+    print(f"default device: {Device.DEFAULT}")
+    if failed_builtin:
+        print(f"\nFAIL: built-in device(s) {', '.join(failed_builtin)} did not pass")
+        return 1
+    print("\nall built-in devices pass")
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from .runtime.device import Device
+
+    for n in Device.names():
+        try:
+            ok, info = Device.get(n).available()
+        except Exception as e:
+            ok, info = False, f"{type(e).__name__}: {e}"
+        print(f"{n:<8s} {'available' if ok else 'unavailable':<12s} {info}")
+    print(f"default: {Device.DEFAULT}  (set DEVICE=<name> or Tensor(..., device=<name>))")
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from .helpers import cache_dir
+
+    path = cache_dir()
+    size, files = dir_size(path)
+    if args.clear:
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        print(f"removed {path} ({human_bytes(size)} in {files} files)")
+    else:
+        print(f"{path}  {human_bytes(size)} in {files} files")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tinytorch",
+        description="tinytorch: a small deep-learning compiler (lazy UOp graphs -> fused kernels -> C / LLVM IR).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="environment:\n"
+               "  DEVICE=C|LLVM|INTERP    default device (else the fastest that works)\n"
+               "  DEBUG=1..5              1 realize summary, 2 a line per kernel, 3 kernel ASTs + optimizations,\n"
+               "                          4 rendered source, 5 linear uops\n"
+               "  TINYTORCH_CACHE=<dir>   compile cache location (safe to delete)\n"
+               "  CC=<compiler>           C compiler for the C device\n"
+               "examples:\n"
+               "  tinytorch doctor -v     check every device and the toolchain\n"
+               "  DEBUG=2 python examples/quickstart.py")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    d = sub.add_parser("doctor", help="check every device by running tiny kernels against numpy; toolchain; cache",
+                       description="Run a few tiny kernels on every registered device and compare them with numpy; "
+                                   "show the C compiler, llvmlite, graphviz and the compile cache. Exits 0 only "
+                                   "if all built-in devices (C, LLVM, INTERP) pass.")
+    d.add_argument("--devices", help="comma-separated device names to check instead of all registered ones")
+    d.add_argument("--use-cache", action="store_true",
+                   help="use the user's compile cache (default: a fresh temporary one, so the compiler really runs)")
+    d.add_argument("-v", "--verbose", action="store_true", help="show every check, not only failures")
+    d.set_defaults(func=cmd_doctor)
+    v = sub.add_parser("devices", help="list registered devices and the default one")
+    v.set_defaults(func=cmd_devices)
+    c = sub.add_parser("cache", help="show (or --clear) the on-disk compile cache")
+    c.add_argument("--clear", action="store_true", help="delete the cache directory (it is rebuilt on demand)")
+    c.set_defaults(func=cmd_cache)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
