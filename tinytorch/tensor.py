@@ -959,9 +959,10 @@ class Tensor:
         return self * self.sigmoid()
 
     def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-        """log(1 + e^(beta x)) / beta, linear above threshold"""
+        """log(1 + e^(beta x)) / beta = (max(bx, 0) + log1p(e^-|bx|)) / beta, linear above threshold"""
         bx = self * beta
-        return (bx > threshold).where(self, (1 + bx.exp()).log() * (1 / beta))
+        y = (-bx.abs()).exp()  # in (0, 1]: no overflow, and log1p keeps tiny values for very negative x
+        return (bx > threshold).where(self, (bx.maximum(0) + _log1p(y)) * (1 / beta))
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:
         if min is None and max is None:
@@ -1150,6 +1151,12 @@ class Tensor:
 
 
 # module-level helpers ------------------------------------------------------------------------
+def _log1p(y: Tensor) -> Tensor:
+    """log(1 + y), accurate for tiny y: log(u) * y / (u - 1) with u = 1 + y (Goldberg's trick)."""
+    u = 1 + y
+    return (u == 1).where(y, u.log() * y / (u - 1))
+
+
 def _device_names() -> list[str]:
     from .runtime.device import Device
 

@@ -61,8 +61,9 @@ def analyze(ast: UOp) -> Kernel:
     reduce = next((u for u in nodes if u.op is Ops.REDUCE_AXIS), None)
     if reduce is not None:
         pre = toposort([reduce.src[0]])
-        pre_set = set(pre)
-        epi = [u for u in nodes if u not in pre_set]
+        # the epilogue is everything above the reduce (a load can sit on both sides when the
+        # reduced axes have size 1)
+        epi = [u for u in toposort([value], stop=lambda u: u is reduce) if u is not reduce]
         full = reduce.src[0].shape
         axes = reduce.arg[1]
     else:
