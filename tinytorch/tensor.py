@@ -828,7 +828,10 @@ class Tensor:
     def where(self, x: Any, y: Any) -> Tensor:
         """self ? x : y, broadcast over all three."""
         cond = self if self.dtype.is_bool else self.bool()
-        xt, yt = _broadcast_pair(_as_tensor(x, cond, True), y, "where")
+        if isinstance(y, Tensor) and not isinstance(x, Tensor):  # a Python scalar does not widen y's dtype
+            yt, xt = _broadcast_pair(y, x, "where")
+        else:
+            xt, yt = _broadcast_pair(_as_tensor(x, cond, True), y, "where")
         shape = _broadcast_shapes(cond.shape, xt.shape, op="where")
         c, xt, yt = cond._broadcast_to(shape, "where"), xt._broadcast_to(shape, "where"), yt._broadcast_to(shape, "where")
         return xt._new(UOp(Ops.WHERE, xt.dtype, (c.uop, xt.uop, yt.uop)), c, xt, yt)
@@ -930,8 +933,12 @@ class Tensor:
         return (1 + (-self).exp()).reciprocal()
 
     def tanh(self) -> Tensor:
-        """2*sigmoid(2x) - 1"""
-        return 2.0 * (2.0 * self).sigmoid() - 1.0
+        """2*sigmoid(2x) - 1; near 0, where that cancels, x - x^3/3 + 2x^5/15 - 17x^7/315 + 62x^9/2835"""
+        x = self if self.dtype.is_float else self.float()
+        x2 = x * x
+        small = x * (1 + x2 * (-1 / 3 + x2 * (2 / 15 + x2 * (-17 / 315 + x2 * (62 / 2835)))))
+        cut = 0.01 if x.dtype == dtypes.float64 else 0.25  # series truncation error < eps of the dtype
+        return (x.abs() < cut).where(small, 2.0 * (2.0 * x).sigmoid() - 1.0)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
         return (self < 0).where(self * negative_slope, self)
@@ -1132,7 +1139,7 @@ class Tensor:
         n, k, m = x.shape[-2], x.shape[-1], y.shape[-1]
         xb = x._broadcast_to((*batch, n, k), "matmul").reshape(*batch, n, 1, k)
         yb = y._broadcast_to((*batch, k, m), "matmul").transpose(-1, -2).reshape(*batch, 1, m, k)
-        out = (xb * yb).sum(-1, dtype=dt if dt.is_float else None)  # (*batch, n, m)
+        out = (xb * yb).sum(-1, dtype=dt)  # (*batch, n, m); like torch, int @ int stays in its dtype
         if self.ndim == 1:
             out = out.squeeze(-2)
         if w.ndim == 1:
