@@ -127,8 +127,10 @@ class Tensor:
         return t
 
     def _new(self, uop: UOp, *parents: Tensor) -> Tensor:
-        rg = no_grad.enabled and (self.requires_grad or any(p.requires_grad for p in parents))
-        return Tensor._from(uop, self.device, rg)
+        parent_rg = self.requires_grad or any(p.requires_grad for p in parents)
+        if parent_rg and not no_grad.enabled:  # computed under no_grad: gradients must not flow through it
+            return Tensor._from(UOp(Ops.DETACH, uop.dtype, (uop,)), self.device, False)
+        return Tensor._from(uop, self.device, parent_rg)
 
     # properties ---------------------------------------------------------------------------
     @property
@@ -325,7 +327,51 @@ class Tensor:
         return self.numpy().tolist()
 
     def detach(self) -> Tensor:
-        return Tensor._from(self.uop, self.device, False)
+        """The same value, cut from the gradient graph."""
+        return Tensor._from(UOp(Ops.DETACH, self.dtype, (self.uop,)), self.device, False)
+
+    # autograd -----------------------------------------------------------------------------
+    @property
+    def is_leaf(self) -> bool:
+        """A tensor the user made (not the result of an op that tracks gradients)."""
+        u = self.uop
+        while u.op in GroupOp.Movement:
+            u = u.src[0]
+        return u.op in (Ops.BUFFER, Ops.CONST) or u._realized is not None or not self.requires_grad
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and not (self.dtype.is_float):
+            raise RuntimeError(f"requires_grad_: only floating point tensors can require gradients, got {self.dtype}")
+        self.requires_grad = requires_grad
+        return self
+
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None) -> None:
+        """Accumulate d(self)/d(leaf) into `.grad` of every leaf tensor that requires grad.
+        The gradients are lazy: they fuse with whatever realizes them (usually optimizer.step())."""
+        from .ops.gradient import compute_gradients
+
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad (no input of its graph has "
+                               "requires_grad=True, or it was built under no_grad())")
+        if gradient is None:
+            if self.numel() != 1:
+                raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs, "
+                                   f"got shape {self.shape}; pass gradient=")
+            gradient = Tensor.full(self.shape, 1.0, self.dtype, self.device)
+        if gradient.shape != self.shape:
+            raise ValueError(f"backward: gradient of shape {gradient.shape} does not match the tensor's shape {self.shape}")
+        leaves = [t for t in list(Tensor.live) if t.requires_grad and t.is_leaf]
+        by_uop: dict[UOp, list[Tensor]] = {}
+        for t in leaves:
+            by_uop.setdefault(t.uop, []).append(t)
+        grads = compute_gradients(self.uop, gradient.cast(self.dtype).uop, set(by_uop))
+        for u, ts in by_uop.items():
+            g = grads.get(u)
+            if g is None:
+                continue
+            for t in ts:
+                gt = Tensor._from(g if g.dtype == t.dtype else UOp(Ops.CAST, t.dtype, (g,)), t.device)
+                t.grad = gt if t.grad is None else t.grad + gt
 
     def clone(self) -> Tensor:
         return self.contiguous()
@@ -925,8 +971,8 @@ class Tensor:
         return (self.isnan() | self.isinf()).logical_not()
 
     def relu(self) -> Tensor:
-        """max(x, 0)"""
-        return self.maximum(0)
+        """x > 0 ? x : 0 (the gradient at 0 is 0, as in PyTorch)"""
+        return (self > 0).where(self, 0)
 
     def sigmoid(self) -> Tensor:
         """1 / (1 + e^-x)"""
@@ -1086,7 +1132,12 @@ class Tensor:
         return x.argmax(axis, keepdim)
 
     def any(self, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
-        return self.bool().max(dim if dim is not None else axis, keepdim)
+        axis = dim if dim is not None else axis
+        axes = self._axes("any", axis)
+        if any(self.shape[a] == 0 for a in axes):  # max has no identity, but any() of nothing is False
+            shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape) if keepdim or i not in axes)
+            return Tensor.full(shape, False, dtypes.bool, self.device)
+        return self.bool().max(axis, keepdim)
 
     def all(self, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
         return self.logical_not().any(axis, keepdim, dim).logical_not()
@@ -1222,8 +1273,6 @@ def _const_uop(value: Any, dt: DType, shape: tuple[int, ...]) -> UOp:
 def _reshape_to(self: UOp, shape: tuple[int, ...]) -> UOp:
     if self.shape == shape:
         return self
-    if self.op is Ops.RESHAPE:  # reshape of reshape is one reshape
-        return self.src[0].reshape_to(shape) if self.src[0].shape != shape else self.src[0]
     return UOp(Ops.RESHAPE, self.dtype, (self,), tuple(shape))
 
 
