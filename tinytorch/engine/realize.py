@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..tensor import Tensor
 
 PLAN_CACHE: dict[tuple, tuple[Plan, list[int]]] = {}
+CAPTURE: list[list[tuple[Any, list[Buffer]]]] = []  # the JIT records (runner, buffers) here while capturing
 STATS = {"realizes": 0, "plan_hits": 0, "plan_misses": 0, "kernels_run": 0}
 # buffer id -> UOps whose cached result lives in that buffer (cleared when it is overwritten)
 _cached_on: dict[int, list[weakref.ref[UOp]]] = {}
@@ -155,6 +156,8 @@ def run_plan(plan: Plan, inputs: list[Buffer], new: list[Buffer], dev: Any) -> f
     for k in plan.kernels:
         bufs = [_slot_buf(s, inputs, new).ensure() for s in k.slots]
         runner = dev.get_runner(k.ast)
+        if CAPTURE:
+            CAPTURE[-1].append((runner, bufs))
         if DEBUG >= 2:
             st = time.perf_counter()
             runner(bufs)

@@ -153,6 +153,9 @@ class _Builder:
             elif n.op in (Ops.ASSIGN, Ops.CONTIGUOUS):
                 self.realize[n] = None
                 red[n], cost[n], padsafe[n] = None, 0, True
+            elif n.op is Ops.DETACH:  # an identity for the scheduler
+                s = srcs[0]
+                red[n], cost[n], padsafe[n] = red[s], cost[s], padsafe[s]
             else:  # ALU
                 reds = [red[s] for s in srcs if red[s] is not None]
                 if len({id(r) for r in reds}) > 1:
@@ -250,6 +253,14 @@ def build_kernel(b: _Builder, root: UOp, slot_of: dict[UOp, Slot]) -> KernelSpec
         is_leaf = u is not root and (u in b.realize or _stop(u))
         if is_leaf or u.op in (Ops.BUFFER, Ops.CONST):
             memo[key] = _leaf(b, u, moves, slot_of, global_for)
+            continue
+        if u.op is Ops.DETACH:
+            src = resolve(u.src[0])
+            if (src, moves) in memo:
+                memo[key] = memo[(src, moves)]
+            else:
+                work.append((u, moves, True))
+                work.append((src, moves, False))
             continue
         if u.op in GroupOp.Movement:
             inner = _push(moves, u.op, u.arg)

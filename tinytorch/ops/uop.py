@@ -60,6 +60,7 @@ class Ops(Enum):
     # realization boundaries
     ASSIGN = auto()  # src: (target view of a BUFFER, value)
     CONTIGUOUS = auto()
+    DETACH = auto()  # identity that stops gradients; removed before scheduling
     # kernel AST
     SINK = auto()
     DEFINE_GLOBAL = auto()  # arg: buffer slot index; dtype: pointer
@@ -94,7 +95,7 @@ _cache: dict[tuple, weakref.ref] = {}
 
 
 def _infer_shape(op: Ops, src: tuple[UOp, ...], arg: Any) -> tuple[int, ...] | None:
-    if op in GroupOp.ALU or op in (Ops.CONTIGUOUS,):
+    if op in GroupOp.ALU or op in (Ops.CONTIGUOUS, Ops.DETACH):
         return src[-1].shape if op is not Ops.WHERE else src[1].shape
     if op is Ops.BUFFER:
         return (arg[0].size,)

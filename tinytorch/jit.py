@@ -1,0 +1,117 @@
+"""The JIT: capture the kernels a step function runs, then replay them with new inputs.
+
+Takes: a function whose Tensor arguments change from call to call (a training step).
+Produces: a callable that runs the function normally once (warm-up: everything compiles),
+records every kernel and its buffers on the second call, and from the third call on only
+calls the recorded kernels — no graph building, scheduling or Python per op — after
+swapping in the new input buffers. A change of input shapes or dtypes raises instead of
+replaying the wrong program.
+
+Outputs of a replayed call live in the buffers of the capture call: a returned tensor is
+overwritten by the next call (copy it with `.numpy()` to keep it).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from .engine import realize as _realize
+from .ops.uop import Ops
+from .runtime.buffer import Buffer
+from .tensor import Tensor
+
+
+class JitError(RuntimeError):
+    pass
+
+
+def _tensor_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Tensor]:
+    return [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
+
+
+def _input_buffer(t: Tensor) -> Buffer:
+    """Inputs must be whole realized buffers (a view is copied to one first)."""
+    t.realize()
+    u = t.uop
+    if u.base.op is not Ops.BUFFER or u._realized is not None:
+        t.uop = t.contiguous().realize().uop
+        u = t.uop
+    buf, vs = _realize.view_of(u)
+    if not vs.is_contiguous or vs.size != buf.size:
+        t.uop = t.contiguous().realize().uop
+        buf, _ = _realize.view_of(t.uop)
+    return buf
+
+
+class TinyJit:
+    """`@tinytorch.jit` — capture a step function's kernels and replay them."""
+
+    def __init__(self, fn: Callable[..., Any]):
+        self.fn = fn
+        self.calls = 0
+        self.kernels: list[tuple[Any, list[Buffer]]] = []
+        self.signature: list[tuple[tuple[int, ...], Any, str]] = []
+        self.input_slots: dict[int, int] = {}  # id(captured input buffer) -> argument position
+        self.outputs: Any = None
+        functools.update_wrapper(self, fn)
+
+    def reset(self) -> None:
+        self.calls, self.kernels, self.outputs = 0, [], None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        tensors = _tensor_args(args, kwargs)
+        sig = [(t.shape, t.dtype, t.device) for t in tensors]
+        bufs = [_input_buffer(t) for t in tensors]
+        if self.calls >= 2:
+            if sig != self.signature:
+                raise JitError(f"jit({self.fn.__name__}): inputs changed from {self._fmt(self.signature)} to "
+                               f"{self._fmt(sig)}; a captured function replays one shape and dtype (call .reset())")
+            self._replay(bufs)
+            self.calls += 1
+            return self.outputs
+        if self.calls == 1:
+            if sig != self.signature:
+                raise JitError(f"jit({self.fn.__name__}): inputs changed from {self._fmt(self.signature)} to "
+                               f"{self._fmt(sig)} between the warm-up and the capture call")
+            out = self._capture(bufs, args, kwargs)
+        else:
+            self.signature = sig
+            out = self.fn(*args, **kwargs)
+            _realize_outputs(out)
+        self.calls += 1
+        return out
+
+    def _capture(self, bufs: list[Buffer], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        record: list[tuple[Any, list[Buffer]]] = []
+        _realize.CAPTURE.append(record)
+        try:
+            out = self.fn(*args, **kwargs)
+            _realize_outputs(out)
+        finally:
+            _realize.CAPTURE.pop()
+        self.kernels = record
+        self.input_slots = {id(b): i for i, b in enumerate(bufs)}
+        self.outputs = out
+        return out
+
+    def _replay(self, bufs: list[Buffer]) -> None:
+        for runner, kbufs in self.kernels:
+            runner([bufs[self.input_slots[id(b)]] if id(b) in self.input_slots else b for b in kbufs])
+            _realize._invalidate(kbufs[0])  # results cached on graph nodes may live in what was just written
+
+    @staticmethod
+    def _fmt(sig: list[tuple[tuple[int, ...], Any, str]]) -> str:
+        return "[" + ", ".join(f"{d.name}{list(s)}" for s, d, _ in sig) + "]"
+
+
+def _realize_outputs(out: Any) -> None:
+    ts = [o for o in (out if isinstance(out, (tuple, list)) else (out,)) if isinstance(o, Tensor)]
+    if ts:
+        Tensor.realize(*ts)
+
+
+def jit(fn: Callable[..., Any]) -> TinyJit:
+    """Decorator form of TinyJit."""
+    return TinyJit(fn)
