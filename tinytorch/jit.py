@@ -55,6 +55,7 @@ class TinyJit:
         self.signature: list[tuple[tuple[int, ...], Any, str]] = []
         self.input_slots: dict[int, int] = {}  # id(captured input buffer) -> argument position
         self.outputs: Any = None
+        self.output_bufs: set[int] = set()
         functools.update_wrapper(self, fn)
 
     def reset(self) -> None:
@@ -94,12 +95,15 @@ class TinyJit:
         self.kernels = record
         self.input_slots = {id(b): i for i, b in enumerate(bufs)}
         self.outputs = out
+        outs = [o for o in (out if isinstance(out, (tuple, list)) else (out,)) if isinstance(o, Tensor)]
+        self.output_bufs = {id(_realize.view_of(o.uop)[0]) for o in outs}
         return out
 
     def _replay(self, bufs: list[Buffer]) -> None:
         for runner, kbufs in self.kernels:
             runner([bufs[self.input_slots[id(b)]] if id(b) in self.input_slots else b for b in kbufs])
-            _realize._invalidate(kbufs[0])  # results cached on graph nodes may live in what was just written
+            if id(kbufs[0]) not in self.output_bufs:  # (outputs are meant to be overwritten in place)
+                _realize._invalidate(kbufs[0])  # results cached on graph nodes may live in what was written
 
     @staticmethod
     def _fmt(sig: list[tuple[tuple[int, ...], Any, str]]) -> str:
@@ -110,6 +114,8 @@ def _realize_outputs(out: Any) -> None:
     ts = [o for o in (out if isinstance(out, (tuple, list)) else (out,)) if isinstance(o, Tensor)]
     if ts:
         Tensor.realize(*ts)
+        for t in ts:  # point the tensors at their buffers, not at a cached graph node
+            t.uop = _realize.resolve(t.uop)
 
 
 def jit(fn: Callable[..., Any]) -> TinyJit:
