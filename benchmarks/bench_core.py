@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [[r[0].name, r[1], "-", "-", "-", "-", "-", "-", r[2]] if len(r) == 3
             else _row(*r[:6], peak.flops, bw, r[6]) for r in raw]
     out(markdown_table(["workload", "implementation", "first call", "steady (median)", "spread", "throughput",
-                        "of limit", "vs numpy", "check"], rows))
+                        "of limit", "vs numpy", "check"], rows, left_last=True))
     out()
     out("throughput: GB/s = (bytes read + written) / time for ew6, sum, softmax (limit: copy bandwidth); "
         "GFLOP/s = 2N^3 / time for matmul (limit: peak FP32). vs numpy: numpy's median / this median, same run "
@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         "share of re-realizes served by the structure-keyed plan cache (tinytorch.engine.realize.STATS).")
     out()
     out(markdown_table(["device", "kernels", "first realize", "build + realize (median)", "build only",
-                        "realize only", "plan hits"], ov_rows))
+                        "realize only", "plan hits"], ov_rows, left=1))
     if args.out:
         with open(args.out, "w") as f:
             f.write("\n".join(lines) + "\n\nproduced by `python benchmarks/bench_core.py"

@@ -220,10 +220,11 @@ def import_tinygrad() -> tuple[Any, str]:
 
 
 # ---------------------------------------------------------------- output
-def markdown_table(headers: list[str], rows: list[list[Any]]) -> str:
+def markdown_table(headers: list[str], rows: list[list[Any]], left: int = 2, left_last: bool = False) -> str:
+    """A markdown table; the first `left` columns (and the last, if left_last) align left, the rest right."""
     cells = [[str(c) for c in r] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    right = [i > 1 for i in range(len(headers))]
+    right = [i >= left and not (left_last and i == len(headers) - 1) for i in range(len(headers))]
 
     def line(vals: list[str]) -> str:
         return "| " + " | ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(vals, widths, right, strict=True)) \
