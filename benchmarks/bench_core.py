@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out(f"# tinytorch core benchmarks{' (--quick: small sizes, few repeats — not for quoting)' if quick else ''}")
     out()
-    out(f"- machine: {facts['cpu']}, {facts['cores']} cores; {facts['simd']}")
+    out(f"- tinytorch commit {_git_commit()}; machine: {facts['cpu']}, {facts['cores']} cores; {facts['simd']}")
     out(f"- peak FP32: {peak.flops / 1e9:.1f} GFLOP/s ({peak.detail}; start "
         f"{(peaks[0].flops or 0) / 1e9:.1f}, end {(peaks[1].flops or 0) / 1e9:.1f})" if peak.flops
         else f"- peak FP32: {peak.detail}")
@@ -364,6 +364,18 @@ def main(argv: list[str] | None = None) -> int:
             f.write("\n".join(lines) + "\n\nproduced by `python benchmarks/bench_core.py"
                     + (" --quick" if quick else "") + "`\n")
     return 0
+
+
+def _git_commit() -> str:
+    try:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "") if out.returncode == 0 else "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
 
 
 def _loadavg() -> str:
