@@ -14,8 +14,11 @@ The op semantics are those of the C renderer (c.py), which is the reference:
   which is exactly `llvm.fpto[su]i.sat`; shifts of types narrower than int are done in i32
   and truncated, like C's integer promotion;
 - float32 exp2/log2/sin are the Cephes polynomials of c.py's PRELUDE as `alwaysinline`
-  internal functions, one per vector type, so they vectorize (no libm call per element);
-  float64 uses the `llvm.exp2/log2/sin` intrinsics;
+  internal functions, one per vector type, so they vectorize (no libm call per element).
+  Two edges are more exact than the C prelude: exp2 applies 2^n as two factors, so it is
+  right near overflow and in the denormal range (exp2(-inf) = 0), and sin sends a vector
+  holding some |x| > 2^17 (where the Cody-Waite reduction fails) to libm's sinf, on a
+  branch marked cold. float64 uses the `llvm.exp2/log2/sin` intrinsics;
 - only the `contract` fast-math flag is used (so mul+add become FMA, like
   `-ffp-contract=fast`); never nnan/ninf, NaN and inf must propagate.
 
@@ -41,7 +44,6 @@ LTYPE = {"bool": "i1", "uint8": "i8", "int8": "i8", "int16": "i16", "int32": "i3
 # intrinsic name suffix of each scalar register type
 SUFFIX = {"i1": "i1", "i8": "i8", "i16": "i16", "i32": "i32", "i64": "i64", "half": "f16", "float": "f32",
           "double": "f64"}
-INT_OF_FLOAT = {"half": "i16", "float": "i32", "double": "i64"}
 
 
 def ltype(dt: DType, memory: bool = False) -> str:
@@ -123,29 +125,36 @@ def _horner(out: str, x: str, coeffs: list[str]) -> str:
     return "\n".join(lines)
 
 
-_EXP2 = """  ; 2^x = 2^n * 2^f, n = round(x), |f| <= 0.5; Cephes exp2f polynomial (rel. err ~1e-7)
-  %lo = fcmp olt {T} %x0, {F:-126.0}
+_EXP2 = """  ; 2^x = 2^n * 2^f, n = round(x), |f| <= 0.5; Cephes exp2f polynomial (rel. err ~1e-7). The scale 2^n
+  ; is applied as 2^(n>>1) * 2^(n-(n>>1)), so results near overflow (x < 128) and denormal results (x > -150)
+  ; are right and 2^-inf is exactly 0.
+  %lo = fcmp olt {T} %x0, {F:-151.0}
   %hi = fcmp ogt {T} %x0, {F:128.0}
   %x1 = select {B} %hi, {T} {F:128.0}, {T} %x0
-  %x = select {B} %lo, {T} {F:-126.0}, {T} %x1
+  %x = select {B} %lo, {T} {F:-151.0}, {T} %x1
   %xh = fadd contract {T} %x, {F:0.5}
   %n = call {T} @llvm.floor.{S}({T} %xh)
   %f = fsub contract {T} %x, %n
 """ + _horner("p", "%f", ["1.535336188319500e-4", "1.339887440266574e-3", "9.618437357674640e-3",
                           "5.550332471162809e-2", "2.402264791363012e-1", "6.931472028550421e-1", "1.0"]) + """
-  %ni = fptosi {T} %n to {I}
-  %e = add {I} %ni, {K:127}
-  %big = icmp sgt {I} %e, {K:254}
-  %ec = select {B} %big, {I} {K:255}, {I} %e
-  %bits = shl {I} %ec, {K:23}
-  %scale = bitcast {I} %bits to {T}
-  %r = fmul contract {T} %p, %scale
-  %r1 = select {B} %big, {T} {F:inf}, {T} %r
+  %ni0 = fptosi {T} %n to {I}
+  %ni = freeze {I} %ni0
+  %n1 = ashr {I} %ni, {K:1}
+  %n2 = sub {I} %ni, %n1
+  %e1 = add {I} %n1, {K:127}
+  %e2 = add {I} %n2, {K:127}
+  %bits1 = shl {I} %e1, {K:23}
+  %bits2 = shl {I} %e2, {K:23}
+  %s1 = bitcast {I} %bits1 to {T}
+  %s2 = bitcast {I} %bits2 to {T}
+  %r1 = fmul {T} %p, %s1
+  %r = fmul {T} %r1, %s2
   %nan = fcmp uno {T} %x, %x
-  %out = select {B} %nan, {T} %x, {T} %r1
+  %out = select {B} %nan, {T} %x, {T} %r
   ret {T} %out"""
 
-_LOG2 = """  ; x = m * 2^e, m in [sqrt(1/2), sqrt(2)); Cephes logf polynomial in (m - 1)
+_LOG2 = """  ; x = m * 2^e, m in [sqrt(1/2), sqrt(2)); Cephes logf polynomial in (m - 1). As in the C prelude, denormal
+  ; inputs give -inf (scaling them by 2^23 first costs ~25% of the kernel's time)
   %bits = bitcast {T} %x to {I}
   %bsh = lshr {I} %bits, {K:23}
   %bex = and {I} %bsh, {K:255}
@@ -182,7 +191,17 @@ _LOG2 = """  ; x = m * 2^e, m in [sqrt(1/2), sqrt(2)); Cephes logf polynomial in
   %out = select {B} %bad, {T} {F:nan}, {T} %r2
   ret {T} %out"""
 
-_SIN = """  ; j = round(x * 2/pi); r = x - j*pi/2 (three-part Cody-Waite); Cephes sinf/cosf on |r| <= pi/4
+_SIN = """  ; j = round(x * 2/pi); r = x - j*pi/2 (three-part Cody-Waite); Cephes sinf/cosf on |r| <= pi/4. The
+  ; reduction is exact enough (abs. err < 1e-7) for |x| <= 2^17; a vector holding a larger finite or
+  ; infinite x goes to libm's sinf (full range reduction) instead, lane by lane: rare and correct
+  %ax = call {T} @llvm.fabs.{S}({T} %x)
+  %huge = fcmp ogt {T} %ax, {F:131072.0}
+  %anyhuge = {ANY}
+  br i1 %anyhuge, label %libm, label %fast, !prof !0
+libm:
+  %lib = call {T} @llvm.sin.{S}({T} %x)
+  ret {T} %lib
+fast:
   %xs = fmul contract {T} %x, {F:0.63661977236758134}
   %xs5 = fadd contract {T} %xs, {F:0.5}
   %j = call {T} @llvm.floor.{S}({T} %xs5)
@@ -235,20 +254,26 @@ _F32_TO_BF16 = """  ; round to nearest even; NaN stays a (quiet) NaN
   %out = trunc {I} %sel to {H}
   ret {H} %out"""
 
-# helper name -> (IR body template, argument name, returns the 16-bit type instead of T)
-HELPERS: dict[str, tuple[str, str, bool]] = {
-    "exp2": (_EXP2, "%x0", False), "log2": (_LOG2, "%x", False), "sin": (_SIN, "%x", False),
-    "f32_to_bf16": (_F32_TO_BF16, "%x", True),
+# helper name -> (IR body template, argument name, returns the 16-bit type instead of T, intrinsics it calls)
+HELPERS: dict[str, tuple[str, str, bool, tuple[str, ...]]] = {
+    "exp2": (_EXP2, "%x0", False, ("floor",)), "log2": (_LOG2, "%x", False, ()),
+    "sin": (_SIN, "%x", False, ("floor", "fabs", "sin")), "f32_to_bf16": (_F32_TO_BF16, "%x", True, ()),
 }
 
 
-def render_helper(name: str, ty: str) -> str:
-    """`define internal` of helper `name` for float32 type ty (float or <N x float>)."""
-    body, arg, to16 = HELPERS[name]
+def render_helper(name: str, ty: str) -> tuple[str, dict[str, str]]:
+    """`define internal` of helper `name` for float32 type ty (float or <N x float>), and the
+    declarations of the intrinsics it calls."""
+    body, arg, to16, intrinsics = HELPERS[name]
     i32, b, h = vector_of(ty, "i32"), vector_of(ty, "i1"), vector_of(ty, "i16")
-    text = body.format(T=ty, I=i32, B=b, H=h, S=suffix(ty), F=_Consts(ty), K=_Consts(i32))
+    decls = {f"llvm.{i}.{suffix(ty)}": f"declare {ty} @llvm.{i}.{suffix(ty)}({ty})" for i in intrinsics}
+    any_ = "or i1 %huge, false"
+    if ty.startswith("<"):
+        any_ = f"call i1 @llvm.vector.reduce.or.{suffix(b)}({b} %huge)"
+        decls[f"llvm.vector.reduce.or.{suffix(b)}"] = f"declare i1 @llvm.vector.reduce.or.{suffix(b)}({b})"
+    text = body.format(T=ty, I=i32, B=b, H=h, S=suffix(ty), F=_Consts(ty), K=_Consts(i32), ANY=any_)
     ret = h if to16 else ty
-    return f"define internal {ret} @tt_{name}_{suffix(ty)}({ty} {arg}) #1 {{\n{text}\n}}"
+    return f"define internal {ret} @tt_{name}_{suffix(ty)}({ty} {arg}) #1 {{\n{text}\n}}", decls
 
 
 # the function body -------------------------------------------------------------------------------
@@ -275,11 +300,12 @@ class _Body:
         return self(f"call {ret} @{name}({', '.join(f'{t} {v}' for t, v in args)})")
 
     def helper(self, name: str, ty: str, x: str) -> str:
-        """Call float32 helper `name` on x of type ty (declaring llvm.floor it may use)."""
+        """Call float32 helper `name` on x of type ty (defining it and declaring what it calls)."""
         key = f"tt_{name}_{suffix(ty)}"
         if key not in self.helpers:
-            self.helpers[key] = render_helper(name, ty)
-            self.decls.setdefault(f"llvm.floor.{suffix(ty)}", f"declare {ty} @llvm.floor.{suffix(ty)}({ty})")
+            self.helpers[key], decls = render_helper(name, ty)
+            for k, v in decls.items():
+                self.decls.setdefault(k, v)
         ret = vector_of(ty, "i16") if name == "f32_to_bf16" else ty
         return self(f"call {ret} @{key}({ty} {x})")
 
@@ -455,7 +481,8 @@ class LLVMRenderer:
             valid = r(u.src[3 if u.op is Ops.STORE else 2]) if len(u.src) == (4 if u.op is Ops.STORE else 3) else None
             if valid is not None and u.op is Ops.LOAD:
                 idx = b(f"select i1 {valid}, i64 {idx}, i64 0")
-            return b(f"getelementptr inbounds {ltype(buf.dtype.scalar, memory=True)}, ptr {names[buf]}, i64 {idx}"), valid
+            el = ltype(buf.dtype.scalar, memory=True)
+            return b(f"getelementptr inbounds {el}, ptr {names[buf]}, i64 {idx}"), valid
 
         for u in prog:
             op = u.op
@@ -485,7 +512,7 @@ class LLVMRenderer:
                 block = ex
             elif op is Ops.DEFINE_ACC:
                 names[u] = f"%acc{u.arg}"
-                allocas.append(f"  %acc{u.arg} = alloca {ltype(u.dtype)}, align {max(4, u.dtype.itemsize * u.dtype.count)}")
+                allocas.append(f"  %acc{u.arg} = alloca {ltype(u.dtype)}")
                 b.lines.append(f"  store {ltype(u.dtype)} {r(u.src[0], u.dtype.count)}, ptr %acc{u.arg}")
             elif op is Ops.ASSIGN:
                 acc = u.src[0]
@@ -536,7 +563,7 @@ class LLVMRenderer:
                 operand = u.src[1] if op is Ops.WHERE else u.src[0]
                 dt = operand.dtype.scalar
                 if dt.name == "bfloat16":
-                    raise NotImplementedError(f"LLVM renderer: {op.name} on bfloat16 (lower computes halves in float32)")
+                    raise NotImplementedError(f"LLVM renderer: {op.name} on bfloat16 (lower computes it in float32)")
                 if op in (Ops.SHL, Ops.SHR) and u.src[1].dtype.scalar != dt:
                     srcs[1] = cast(b, srcs[1], u.src[1].dtype.scalar, dt, n)
                 names[u] = ALU[op](b, srcs, dt, ltype(dt.vec(n)))
@@ -546,4 +573,5 @@ class LLVMRenderer:
         body = "\n".join(["entry:", *allocas, *b.lines, "  ret void"])
         return (f"{head}\n\ndefine void @{name}({', '.join(params)}) #0 {{\n{body}\n}}\n\n"
                 'attributes #0 = { nounwind "no-trapping-math"="true" }\n'
-                "attributes #1 = { alwaysinline nounwind }\n")
+                "attributes #1 = { alwaysinline nounwind }\n"
+                '!0 = !{!"branch_weights", i32 1, i32 1048576}  ; a branch that (almost) never goes\n')

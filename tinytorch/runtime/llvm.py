@@ -54,11 +54,15 @@ class LLVMCompiler(Compiler):
 
         llvm = _llvm()
         ver = ".".join(map(str, llvm.llvm_version_info))
-        return f"llvmlite {llvmlite.__version__} / LLVM {ver} {llvm.get_host_cpu_name()} {llvm.get_host_cpu_features().flatten()}"
+        host = f"{llvm.get_host_cpu_name()} {llvm.get_host_cpu_features().flatten()}"  # the code is tuned for it
+        return f"llvmlite {llvmlite.__version__} / LLVM {ver} {host}"
 
     def compile_uncached(self, src: str) -> bytes:
-        llvm = _llvm()
-        tm = _target_machine()
+        try:
+            llvm = _llvm()
+            tm = _target_machine()
+        except Exception as e:
+            raise CompileError(f"llvmlite unusable: {e} (pip install llvmlite)") from None
         with _LOCK:
             try:
                 mod = llvm.parse_assembly(src)
@@ -89,12 +93,11 @@ class _Engine:
             for engine, loaded in self.engines:
                 if loaded.get(name) == digest:
                     return int(engine.get_function_address(name))
-            for engine, loaded in self.engines:
-                if name not in loaded:
-                    break
+            free = [(e, names) for e, names in self.engines if name not in names]
+            if free:
+                engine, loaded = free[0]
             else:
-                engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine())
-                loaded = {}
+                engine, loaded = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine()), {}
                 self.engines.append((engine, loaded))
             engine.add_object_file(llvm.ObjectFileRef.from_data(lib))
             engine.finalize_object()
