@@ -163,12 +163,13 @@ def _fmt_const(v: object, dt: DType) -> str:
         r = repr(f)
         if "e" not in r and "." not in r:
             r += ".0"
-        return f"{r}f" if dt.itemsize <= 4 else r
+        r = f"{r}f" if dt.itemsize <= 4 else r
+        return f"({r})" if f < 0 or r.startswith("-") else r  # so that -(c) never renders as --c
     if dt.name == "int64":
-        return f"{int(v)}LL"  # type: ignore[call-overload]
+        return f"({int(v)}LL)" if int(v) < 0 else f"{int(v)}LL"  # type: ignore[call-overload]
     if dt.name == "uint8":
         return f"{int(v)}u"  # type: ignore[call-overload]
-    return str(int(v))  # type: ignore[call-overload]
+    return f"({int(v)})" if int(v) < 0 else str(int(v))  # type: ignore[call-overload]
 
 
 def _max(a: str, b: str, dt: DType) -> str:

@@ -104,6 +104,18 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
             order = (vec_axis, *[a for a in range(ng) if a != vec_axis])
             notes.append(f"register tile {rows}x{vecs * width} (axes {row_axis},{vec_axis}), lane axis outermost")
 
+    # 2b. the same idea when the lanes run along the reduce axis (x @ W.T: both operands
+    #     contiguous in k): a tile of outputs, each a vector accumulator, summed across lanes
+    #     at the end; 4x2 accumulators measured best on AVX2 (53 vs 21 GFLOP/s untiled)
+    if k.reduce is not None and vec_axis is not None and vec_axis >= ng and ng >= 2 and prod(k.global_shape) >= 64:
+        bcast_axes = [a for a in range(ng) if any(s[a] == 0 for s in load_strides) and shape[a] >= 2]
+        if len(bcast_axes) >= 2:
+            ra, ca = bcast_axes[-2], bcast_axes[-1]
+            rows, cols = (4, 2) if vbytes < 64 else (4, 4)
+            unroll = [(ra, min(rows, shape[ra])), (ca, min(cols, shape[ca]))]
+            split_acc = 1
+            notes.append(f"register tile {rows}x{cols} outputs over the lane (reduce) axis")
+
     # 3. small reduces are unrolled completely
     if k.reduce is not None and vec_axis is None or (vec_axis is not None and vec_axis < ng):
         for a in range(ng, len(shape)):

@@ -405,8 +405,7 @@ def schedule(targets: list[UOp]) -> tuple[Plan, list[Any]]:
     # results for each original target
     results = []
     target_slots: set[Slot] = set()
-    for t0, t in zip(targets, work_targets):
-        t = resolve(t)
+    for t in map(resolve, work_targets):
         if t.op is Ops.ASSIGN:
             results.append(TargetResult("assign", slot_of[t]))
             continue

@@ -161,6 +161,7 @@ class CompiledDevice(BaseDevice):
 
 _FACTORIES: dict[str, Callable[[], BaseDevice]] = {}
 _INSTANCES: dict[str, BaseDevice] = {}
+_LOADED = [False]  # built-ins and entry-point plugins registered
 
 
 def register_device(name: str, factory: Callable[[], BaseDevice]) -> None:
@@ -190,19 +191,15 @@ class _DeviceRegistry:
 
     def get(self, name: str) -> BaseDevice:
         name = name.upper()
-        if not _FACTORIES:
-            _builtin()
+        _ensure_loaded()
         if name not in _INSTANCES:
-            if name not in _FACTORIES:
-                _load_plugins()
             if name not in _FACTORIES:
                 raise ValueError(f"unknown device {name!r}; available: {sorted(_FACTORIES)}")
             _INSTANCES[name] = _FACTORIES[name]()
         return _INSTANCES[name]
 
     def names(self) -> list[str]:
-        if not _FACTORIES:
-            _builtin()
+        _ensure_loaded()
         return sorted(_FACTORIES)
 
     @property
@@ -220,6 +217,13 @@ class _DeviceRegistry:
             else:
                 self._default = "INTERP"
         return self._default
+
+
+def _ensure_loaded() -> None:
+    if not _LOADED[0]:
+        _LOADED[0] = True
+        _builtin()
+        _load_plugins()
 
 
 def _builtin() -> None:
