@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 PLAN_CACHE: dict[tuple, tuple[Plan, list[int]]] = {}
 CAPTURE: list[list[tuple[Any, list[Buffer]]]] = []  # the JIT records (runner, buffers) here while capturing
 STATS = {"realizes": 0, "plan_hits": 0, "plan_misses": 0, "kernels_run": 0}
-# buffer id -> UOps whose cached result lives in that buffer (cleared when it is overwritten)
-_cached_on: dict[int, list[weakref.ref[UOp]]] = {}
 
 
 def _structure(targets: list[UOp]) -> tuple[tuple, list[Buffer], list[UOp]]:
@@ -116,8 +114,11 @@ def realize_uops(targets: list[UOp], device: str | None = None) -> list[UOp]:
         if res is not t:
             t._realized = res
             base = res.base
-            if base.op is Ops.BUFFER:
-                _cached_on.setdefault(id(base.arg[0]), []).append(weakref.ref(t))
+            if base.op is Ops.BUFFER:  # remembered so an in-place write can forget the cached result
+                cb = base.arg[0].cached_by
+                if len(cb) > 64:
+                    cb[:] = [r for r in cb if r() is not None]
+                cb.append(weakref.ref(t))
         out.append(res)
     if DEBUG >= 1 and plan.kernels:
         print(f"realize: {len(plan.kernels)} kernels from {plan.n_ops} ops, "
@@ -126,7 +127,8 @@ def realize_uops(targets: list[UOp], device: str | None = None) -> list[UOp]:
 
 
 def _invalidate(buf: Buffer) -> None:
-    for ref in _cached_on.pop(id(buf), []):
+    refs, buf.cached_by = buf.cached_by, []
+    for ref in refs:
         u = ref()
         if u is not None and u._realized is not None and u._realized.base.arg[0] is buf:
             u._realized = None

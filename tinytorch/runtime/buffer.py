@@ -62,13 +62,14 @@ _ids = itertools.count()
 class Buffer:
     """`size` elements of `dtype` on `device`. Memory is allocated lazily by `ensure()`."""
 
-    __slots__ = ("id", "device", "dtype", "size", "_mem", "_ptr", "__weakref__")
+    __slots__ = ("id", "device", "dtype", "size", "_mem", "_ptr", "cached_by", "__weakref__")
 
     def __init__(self, device: str, size: int, dtype: DType):
         self.id = next(_ids)
         self.device, self.size, self.dtype = device, size, dtype
         self._mem: np.ndarray | None = None
         self._ptr = 0
+        self.cached_by: list = []  # weakrefs to graph nodes whose realized value lives here
 
     @property
     def nbytes(self) -> int:
