@@ -1,0 +1,309 @@
+"""MNIST and Fashion-MNIST from their original IDX files (gzip-compressed or not), checked and parsed.
+
+Takes: `train=True/False`, optionally `root` (a folder) and `download`.
+Produces: a Dataset with `data` (N, 28, 28) uint8 and `targets` (N,) int64 numpy arrays (read-only,
+shared between instances), `__getitem__(i) -> (image, label)` and a batched fast path for DataLoader.
+
+Where the files are looked for, in order (each folder also through its `mnist/` or `fashion-mnist/`
+subfolder and torchvision's `MNIST/raw` / `FashionMNIST/raw` layout):
+  1. `root` when given (then only there), else `$TINYTORCH_DATA`;
+  2. `../shared/data` next to the checkout (Path(tinytorch.__file__).parents[2] / "shared" / "data");
+  3. `/usr/share/datasets/fashion-mnist` (Debian's dataset-fashion-mnist package; Fashion-MNIST only);
+  4. the user cache dir, `tinytorch.helpers.cache_dir()/datasets`.
+When none has them and `download=True`, they are fetched from the canonical mirrors into the cache dir.
+Every file is checked against a known sha256 — of the .gz file, or of the decompressed IDX bytes
+(Debian re-gzipped Fashion-MNIST with normalised headers, so only its decompressed digest matches
+upstream's) — then its IDX structure: magic number, dims (N, 28, 28) / (N,), sizes, label range.
+A missing or corrupt file raises an error naming the files, the folders searched and what to do.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..helpers import cache_dir
+from .dataset import Dataset
+
+__all__ = ["MNIST", "FashionMNIST", "parse_idx", "search_dirs"]
+
+SYSTEM_DIRS: list[Path] = [Path("/usr/share/datasets/fashion-mnist")]
+
+
+def _shared_data_dir() -> Path:
+    import tinytorch
+
+    return Path(tinytorch.__file__).resolve().parents[2] / "shared" / "data"
+
+
+def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
+    """IDX bytes (big-endian: 0, 0, type code, ndim, then ndim u32 dims, then the data) -> numpy array."""
+    if len(raw) < 4:
+        raise ValueError(f"{name}: not an IDX file: {len(raw)} bytes is shorter than the 4-byte magic number")
+    if raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{name}: not an IDX file: magic number {raw[:4].hex()} does not start with two zero bytes")
+    types = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    if raw[2] not in types:
+        raise ValueError(f"{name}: IDX type code 0x{raw[2]:02x} is not one of {[hex(t) for t in types]}")
+    ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise ValueError(f"{name}: truncated IDX header: {ndim} dims need {4 + 4 * ndim} bytes, "
+                         f"the file has {len(raw)}")
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, 4))
+    dt = np.dtype(types[raw[2]])
+    count = 1
+    for d in dims:
+        count *= d
+    need = 4 + 4 * ndim + count * dt.itemsize
+    if len(raw) != need:
+        raise ValueError(f"{name}: IDX dims {dims} of {dt.name} need {need} bytes, the file has {len(raw)} "
+                         f"({'truncated' if len(raw) < need else 'trailing bytes'})")
+    return np.frombuffer(raw, dt, count, 4 + 4 * ndim).reshape(dims)
+
+
+class _IDXImages(Dataset):
+    """Shared machinery of MNIST-like datasets: (N, 28, 28) uint8 images with int64 labels 0..9."""
+
+    name = ""
+    subdirs: tuple[str, ...] = ()
+    mirrors: tuple[str, ...] = ()
+    files = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+    # file stem -> (sha256 of the original .gz, sha256 of the decompressed IDX)
+    digests: dict[str, tuple[str | None, str]] = {}
+    classes: list[str] = []
+    use_system_dirs = False
+
+    # (dataset, file stem, path, size, mtime_ns) -> checked and parsed array, shared across instances
+    _cache: dict[tuple[str, str, str, int, int], np.ndarray] = {}
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, train: bool = True, download: bool = True,
+                 transform: Any = None, target_transform: Any = None):
+        self.train, self.transform, self.target_transform = train, transform, target_transform
+        self.root = None if root is None else Path(root)
+        img_stem, lbl_stem = self.files["train" if train else "test"]
+        found = self._locate([img_stem, lbl_stem], download)
+        (img_path, images), (lbl_path, labels) = found[img_stem], found[lbl_stem]
+        if images.shape[0] != labels.shape[0]:
+            raise ValueError(f"{self.name}: {images.shape[0]} images in {img_path} but {labels.shape[0]} labels "
+                             f"in {lbl_path}")
+        self.data: np.ndarray = images  # (N, 28, 28) uint8, read-only
+        self.targets: np.ndarray = labels  # (N,) int64, read-only
+        self.paths = {img_stem: img_path, lbl_stem: lbl_path}
+
+    # file search ---------------------------------------------------------------------------------------
+    @classmethod
+    def search_dirs(cls, root: str | os.PathLike[str] | None = None) -> list[Path]:
+        """The folders searched, in order (each base folder followed by its dataset subfolders)."""
+        if root is not None:
+            bases = [Path(root)]
+        else:
+            bases = []
+            if os.environ.get("TINYTORCH_DATA"):
+                bases.append(Path(os.environ["TINYTORCH_DATA"]))
+            bases.append(_shared_data_dir())
+            if cls.use_system_dirs:
+                bases.extend(SYSTEM_DIRS)
+            bases.append(cls.cache_root())
+        out: list[Path] = []
+        for b in bases:
+            for d in (b, *(b / s for s in cls.subdirs)):
+                if d not in out:
+                    out.append(d)
+        return out
+
+    @classmethod
+    def cache_root(cls) -> Path:
+        return Path(cache_dir()) / "datasets"
+
+    @classmethod
+    def download_dir(cls) -> Path:
+        return cls.cache_root() / cls.subdirs[0]
+
+    def _candidates(self, d: Path, stem: str) -> list[Path]:
+        return [d / f"{stem}.gz", d / stem]
+
+    def _locate(self, stems: list[str], download: bool) -> dict[str, tuple[Path, np.ndarray]]:
+        """stem -> (path, parsed array) of the first file in the search order that passes the checks."""
+        found: dict[str, tuple[Path, np.ndarray]] = {}
+        rejected: list[str] = []
+        dirs = self.search_dirs(self.root)
+        for stem in stems:
+            for d in dirs:
+                for p in self._candidates(d, stem):
+                    if not p.is_file():
+                        continue
+                    try:
+                        found[stem] = (p, self._load(p, stem))
+                        break
+                    except ValueError as e:
+                        rejected.append(str(e))
+                if stem in found:
+                    break
+        missing = [s for s in stems if s not in found]
+        download_note = ""
+        if missing and download and self.root is None:
+            try:
+                for stem in missing:
+                    p = self._download(stem)
+                    found[stem] = (p, self._load(p, stem))
+                missing = []
+            except (OSError, ValueError) as e:
+                download_note = f"Downloading failed: {e}\n"
+        elif missing:
+            download_note = "Download was not attempted (download=False or an explicit root).\n"
+        if missing:
+            names = ", ".join(f"{s}.gz" for s in missing)
+            tried = "\n".join(f"  {d}" for d in dirs)
+            bad = ("Files found but rejected:\n" + "\n".join(f"  {r}" for r in rejected) + "\n") if rejected else ""
+            raise FileNotFoundError(
+                f"{self.name}: could not find {names}.\nLooked in:\n{tried}\n{bad}{download_note}"
+                f"Put the original IDX .gz files ({names}) in one of these folders, for example "
+                f"{dirs[0]} (set $TINYTORCH_DATA to choose a folder), or let them download when online "
+                f"(from {self.mirrors[0]}).")
+        return found
+
+    # checks and parsing ------------------------------------------------------------------------------------
+    def _checked_idx(self, data: bytes, stem: str, where: str) -> bytes:
+        """The IDX bytes of a file's content (.gz or not) after the sha256 check; ValueError when it fails."""
+        gz_digest, raw_digest = self.digests[stem]
+        if data[:2] == b"\x1f\x8b":  # gzip magic
+            gz_ok = gz_digest is not None and hashlib.sha256(data).hexdigest() == gz_digest
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError, ValueError) as e:
+                raise ValueError(f"{where}: not a valid gzip file ({e})") from None
+            if gz_ok:
+                return data
+        if hashlib.sha256(data).hexdigest() != raw_digest:
+            raise ValueError(f"{where}: sha256 does not match the known {self.name} {stem} file "
+                             "(a different or corrupt file)")
+        return data
+
+    def _load(self, path: Path, stem: str) -> np.ndarray:
+        """Checked and parsed IDX array of path (cached across instances by path, size and mtime)."""
+        st = path.stat()
+        key = (self.name, stem, str(path.resolve()), st.st_size, st.st_mtime_ns)
+        arr = _IDXImages._cache.get(key)
+        if arr is not None:
+            return arr
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise ValueError(f"{path}: unreadable ({e.strerror})") from None
+        raw = self._checked_idx(data, stem, str(path))
+        arr = parse_idx(raw, str(path))
+        expected_magic = 0x0803 if "images" in stem else 0x0801
+        magic = int.from_bytes(raw[:4], "big")
+        if magic != expected_magic:
+            raise ValueError(f"{path}: magic number 0x{magic:08x}, expected 0x{expected_magic:08x} "
+                             f"for {'images' if 'images' in stem else 'labels'}")
+        if "images" in stem:
+            if arr.ndim != 3 or arr.shape[1:] != (28, 28):
+                raise ValueError(f"{path}: expected images of shape (N, 28, 28), got {arr.shape}")
+        elif arr.ndim != 1 or (arr.size and arr.max() >= 10):
+            raise ValueError(f"{path}: expected labels of shape (N,) in 0..9, got shape {arr.shape}")
+        arr = arr.astype(np.int64) if "labels" in stem else np.array(arr)  # own, native-order memory
+        arr.setflags(write=False)  # read-only, so instances can share it
+        _IDXImages._cache[key] = arr
+        return arr
+
+    def _download(self, stem: str) -> Path:
+        dest_dir = self.download_dir()
+        errors = []
+        for mirror in self.mirrors:
+            url = mirror + f"{stem}.gz"
+            try:
+                with urllib.request.urlopen(url, timeout=30) as r:  # noqa: S310 (fixed mirror URLs)
+                    data = r.read()
+                self._checked_idx(data, stem, url)
+            except (OSError, ValueError) as e:
+                errors.append(f"{url}: {e}")
+                continue
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            dest = dest_dir / f"{stem}.gz"
+            os.replace(tmp, dest)
+            return dest
+        raise OSError("; ".join(errors) or "no mirror")
+
+    # dataset protocol ---------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self.data.shape[0])
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        img, target = self.data[index], int(self.targets[index])
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(B, 28, 28) uint8 images and (B,) int64 labels at once (per sample when transforms are set)."""
+        if self.transform is None and self.target_transform is None:
+            return self.data[indices], self.targets[indices]
+        from .dataset import _stack_samples
+
+        return _stack_samples([self[int(i)] for i in indices])[0]
+
+    def __repr__(self) -> str:
+        split = "train" if self.train else "test"
+        return (f"Dataset {self.name}\n    Number of datapoints: {len(self)}\n    Split: {split.capitalize()}\n"
+                f"    Files: {self.paths[self.files[split][0]]}")
+
+
+class MNIST(_IDXImages):
+    """Handwritten digits: 60,000 train / 10,000 test images, 28x28 uint8, labels 0..9."""
+
+    name = "MNIST"
+    subdirs = ("mnist", "MNIST/raw")
+    mirrors = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/")
+    # .gz digests: the official files (md5 as published by LeCun; sha256 as in shared/data/README.md);
+    # raw digests: the decompressed IDX bytes, for copies that were gzipped again or unpacked.
+    digests = {
+        "train-images-idx3-ubyte": ("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+                                    "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+        "train-labels-idx1-ubyte": ("3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+                                    "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+        "t10k-images-idx3-ubyte": ("8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+                                   "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+        "t10k-labels-idx1-ubyte": ("f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+                                   "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+    }
+    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
+               "8 - eight", "9 - nine"]
+
+
+class FashionMNIST(_IDXImages):
+    """Zalando's article images: 60,000 train / 10,000 test, 28x28 uint8, 10 balanced classes."""
+
+    name = "FashionMNIST"
+    subdirs = ("fashion-mnist", "FashionMNIST/raw")
+    mirrors = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
+    use_system_dirs = True
+    # Only the decompressed digests are checked: measured on Debian's dataset-fashion-mnist
+    # (0.0~git20200523.55506a9-1), whose IDX content is upstream's while its .gz headers were normalised
+    # (so its .gz sha256s differ from upstream's published md5s). Upstream .gz files decompress to the same bytes.
+    digests = {
+        "train-images-idx3-ubyte": (None, "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+        "train-labels-idx1-ubyte": (None, "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+        "t10k-images-idx3-ubyte": (None, "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+        "t10k-labels-idx1-ubyte": (None, "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+    }
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+               "Ankle boot"]
+
+
+def search_dirs(dataset: str = "MNIST") -> list[Path]:
+    """The folders `datasets.<dataset>` looks in, in order."""
+    return {"MNIST": MNIST, "FashionMNIST": FashionMNIST}[dataset].search_dirs()

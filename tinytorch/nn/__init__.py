@@ -1,0 +1,48 @@
+"""`tinytorch.nn`: modules, layers, losses, init and checkpoints, with PyTorch's names.
+
+    from tinytorch import nn
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+    loss = nn.CrossEntropyLoss()(model(x), y)          # x (N, 1, 28, 28), y (N,) int64
+    nn.state.safe_save(model.state_dict(), "mlp.safetensors")
+
+Submodules: `functional` (also as `F`), `init`, `state` (safetensors), `module`, `layers`, `loss`;
+`utils` is imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import functional, init, state
+from . import functional as F  # noqa: N812
+from .layers import (
+    GELU,
+    Dropout,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+    Unflatten,
+)
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+
+__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Linear", "Dropout", "Flatten", "Unflatten",
+           "Identity", "ReLU", "GELU", "Sigmoid", "Tanh", "SiLU", "Softplus", "Softmax", "LogSoftmax", "LeakyReLU",
+           "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "functional", "F",
+           "init", "state"]
+
+
+def __getattr__(name: str) -> Any:
+    # submodules other engineers add (e.g. nn.utils with clip_grad_norm_) load on first access
+    if name in ("utils",):
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'tinytorch.nn' has no attribute '{name}'")

@@ -1,0 +1,356 @@
+"""`tinytorch.nn.functional`: activations, dropout, linear and the losses, as functions of Tensors.
+
+Takes: Tensors (inputs, class-index or probability targets, optional per-class weights).
+Produces: lazy Tensors built only from Tensor ops, so every function here differentiates and fuses
+like any other expression. The losses follow PyTorch's documented formulas, including
+`reduction` ('none' | 'mean' | 'sum'), `ignore_index`, `label_smoothing`, `weight`, `pos_weight`.
+Bad shapes and dtypes raise at the call with the op's name, the shapes and what would have fit.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ..dtype import dtypes
+from ..ops.uop import Ops
+from ..tensor import Tensor
+
+__all__ = ["relu", "gelu", "sigmoid", "tanh", "silu", "softmax", "log_softmax", "leaky_relu", "dropout", "linear",
+           "mse_loss", "l1_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "one_hot", "softplus", "elu", "logsigmoid"]
+
+
+# activations ------------------------------------------------------------------------------------
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0)"""
+    return x.relu()
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) (approximate='tanh': 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))))"""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return x.gelu(approximate)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + e^-x)"""
+    return x.sigmoid()
+
+
+def tanh(x: Tensor) -> Tensor:
+    """(e^x - e^-x) / (e^x + e^-x)"""
+    return x.tanh()
+
+
+def silu(x: Tensor) -> Tensor:
+    """x * sigmoid(x)"""
+    return x.silu()
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x if x > 0 else alpha * (e^x - 1)"""
+    return x.elu(alpha)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(beta x)) / beta"""
+    return x.softplus(beta, threshold)
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x)"""
+    return -((-x).softplus())
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x if x > 0 else negative_slope * x"""
+    return x.leaky_relu(negative_slope)
+
+
+def _softmax_dim(ndim: int, dim: int | None, op: str) -> int:
+    if dim is not None:
+        return dim
+    warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to include dim=X "
+                  "as an argument.", stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1  # PyTorch's legacy rule
+
+
+def softmax(x: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """e^(x_i - max x) / sum_j e^(x_j - max x)"""
+    return x.softmax(_softmax_dim(x.ndim, dim, "softmax"), dtype=dtype)
+
+
+def log_softmax(x: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """x_i - log(sum_j e^(x_j))"""
+    return x.log_softmax(_softmax_dim(x.ndim, dim, "log_softmax"), dtype=dtype)
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """x * m / (1 - p) with m ~ Bernoulli(1 - p) when training; x unchanged otherwise."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0
+    keep = Tensor.rand(*x.shape, device=x.device) >= p  # P(rand < p) = p is the drop probability
+    return keep.where(x * (1.0 / (1.0 - p)), 0)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ W^T + b, with x (..., in), W (out, in), b (out,) -> (..., out)"""
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
+                         f"(the input's last dim must be in_features={weight.shape[1]})")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape} "
+                         f"(expected ({weight.shape[0]},))")
+    return x.linear(weight, bias)
+
+
+def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
+    """(..., ) int64 class indices -> (..., num_classes) int64 with a 1 at each index"""
+    if not target.dtype.is_int:
+        raise TypeError(f"one_hot: expected an integer tensor of class indices, got {target.dtype!r}")
+    if num_classes < 0:
+        num_classes = int(target.max().item()) + 1
+    return (target.unsqueeze(-1) == Tensor.arange(num_classes, device=target.device)).cast(dtypes.int64)
+
+
+# losses -----------------------------------------------------------------------------------------------
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected one of {_REDUCTIONS})")
+
+
+def _check_reduction(reduction: str, op: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected one of {_REDUCTIONS})")
+
+
+def _as_float_pair(input: Tensor, target: Any, op: str) -> tuple[Tensor, Tensor]:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    if not isinstance(target, Tensor):
+        target = Tensor(target, dtype=input.dtype, device=input.device)
+    if not input.dtype.is_float:
+        raise TypeError(f"{op}: input must be a floating point tensor, got {input.dtype!r}")
+    if target.shape != input.shape:
+        try:
+            np.broadcast_shapes(input.shape, target.shape)
+        except ValueError:
+            raise ValueError(f"{op}: target of shape {target.shape} does not match input of shape {input.shape} "
+                             "(they must have the same shape)") from None
+        warnings.warn(f"{op}: using a target size ({target.shape}) that is different to the input size "
+                      f"({input.shape}). This will likely lead to incorrect results due to broadcasting. "
+                      "Please ensure they have the same size.", stacklevel=3)
+    if not target.dtype.is_float:
+        target = target.cast(input.dtype)
+    return input, target
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """(x - y)^2, reduced"""
+    _check_reduction(reduction, "mse_loss")
+    input, target = _as_float_pair(input, target, "mse_loss")
+    d = input - target
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """|x - y|, reduced"""
+    _check_reduction(reduction, "l1_loss")
+    input, target = _as_float_pair(input, target, "l1_loss")
+    return _reduce((input - target).abs(), reduction, "l1_loss")
+
+
+def _is_materialized(t: Tensor) -> bool:
+    """True when t's value already sits in memory (reading it launches no kernel)."""
+    return t.uop.base.op is Ops.BUFFER
+
+
+def _check_class_target(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
+                        op: str) -> tuple[int, int]:
+    """Validate (N, C, d...) or (C,) input with (N, d...) or () integer target; returns (class dim, C)."""
+    if not isinstance(input, Tensor) or not isinstance(target, Tensor):
+        raise TypeError(f"{op}: input and target must be Tensors, got {type(input).__name__} and "
+                        f"{type(target).__name__}")
+    if not input.dtype.is_float:
+        raise TypeError(f"{op}: input must be a floating point tensor of shape (N, C) or (N, C, d1, ...), "
+                        f"got {input.dtype!r}")
+    if not target.dtype.is_int:
+        raise TypeError(f"{op}: expected class indices in an integer tensor (int64) as target, got {target.dtype!r} "
+                        f"(for class probabilities pass a float target of the input's shape {input.shape})")
+    if input.ndim == 0:
+        raise ValueError(f"{op}: input must have at least 1 dim (C,) or (N, C, ...), got a 0-d tensor")
+    cdim = 0 if input.ndim == 1 else 1
+    expected = () if input.ndim == 1 else (input.shape[0], *input.shape[2:])
+    if target.shape != expected:
+        raise ValueError(f"{op}: target of shape {target.shape} does not fit input of shape {input.shape} "
+                         f"(expected target shape {expected}: the input without its class dim {cdim})")
+    n_classes = input.shape[cdim]
+    if weight is not None and (not isinstance(weight, Tensor) or weight.shape != (n_classes,)):
+        raise ValueError(f"{op}: weight must be a Tensor of shape ({n_classes},) (one per class), got "
+                         f"{getattr(weight, 'shape', type(weight).__name__)}")
+    if _is_materialized(target) and target.numel():
+        t = target.numpy()
+        bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
+        if bad.any():
+            raise IndexError(f"{op}: target {int(t[bad].flat[0])} is out of bounds for {n_classes} classes "
+                             f"(expected 0 <= target < {n_classes}, or ignore_index={ignore_index})")
+    return cdim, n_classes
+
+
+def _class_view(v: Tensor, ndim: int, cdim: int) -> Tensor:
+    """(C,) -> shape broadcastable along the class dim of an ndim input: (1, C, 1, ...)"""
+    return v.reshape(*[v.shape[0] if i == cdim else 1 for i in range(ndim)])
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """-w_{y_n} x_{n, y_n}; 'mean' divides by sum_n w_{y_n} over non-ignored n"""
+    _check_reduction(reduction, "nll_loss")
+    cdim, n_classes = _check_class_target(input, target, weight, ignore_index, "nll_loss")
+    return _nll(input, target, weight, ignore_index, reduction, cdim, n_classes)
+
+
+def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, reduction: str, cdim: int,
+         n_classes: int) -> Tensor:
+    classes = _class_view(Tensor.arange(n_classes, device=logp.device), logp.ndim, cdim)  # (1, C, 1, ...)
+    hit = target.unsqueeze(cdim) == classes  # (N, C, d...) one-hot of the target
+    keep = target != ignore_index  # (N, d...)
+    picked = hit.where(logp, 0).sum(cdim)  # (N, d...) x_{n, y_n}; where() keeps -inf of other classes out
+    w = keep.cast(logp.dtype)
+    if weight is not None:
+        w = w * hit.where(_class_view(weight.cast(logp.dtype), logp.ndim, cdim), 0).sum(cdim)  # w_{y_n}
+    loss = -(picked * w)
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / w.sum()
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """(1-e) nll(log_softmax(x), y) + (e/C) * (-sum_c w_c log_softmax(x)_c), with e = label_smoothing
+
+    For class-index targets the smoothing term is masked by ignore_index and, for 'mean', divided by
+    the same denominator as the nll term (sum of w_{y_n}, or the count of non-ignored targets).
+    A float target of the input's shape holds class probabilities: -sum_c w_c t'_c log p_c with
+    t' = (1-e) t + e/C, and 'mean' divides by the number of samples.
+    """
+    op = "cross_entropy"
+    _check_reduction(reduction, op)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    if isinstance(target, Tensor) and target.dtype.is_float:
+        return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
+    cdim, n_classes = _check_class_target(input, target, weight, ignore_index, op)
+    logp = input.log_softmax(cdim)  # (N, C, d...)
+    nll = _nll(logp, target, weight, ignore_index, reduction, cdim, n_classes)
+    if label_smoothing == 0.0:
+        return nll
+    wl = logp * _class_view(weight.cast(logp.dtype), logp.ndim, cdim) if weight is not None else logp
+    keep = target != ignore_index  # (N, d...)
+    smooth = keep.where(-wl.sum(cdim), 0)  # (N, d...)
+    if reduction == "none":
+        ret = smooth
+    elif reduction == "sum":
+        ret = smooth.sum()
+    elif weight is not None:
+        classes = _class_view(Tensor.arange(n_classes, device=logp.device), logp.ndim, cdim)
+        wy = (target.unsqueeze(cdim) == classes).where(_class_view(weight.cast(logp.dtype), logp.ndim, cdim), 0)
+        ret = smooth.sum() / keep.where(wy.sum(cdim), 0).sum()
+    else:
+        ret = smooth.sum() / keep.cast(logp.dtype).sum()
+    return (1 - label_smoothing) * nll + ret * (label_smoothing / n_classes)
+
+
+def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str,
+                         label_smoothing: float) -> Tensor:
+    op = "cross_entropy"
+    if not input.dtype.is_float:
+        raise TypeError(f"{op}: input must be a floating point tensor, got {input.dtype!r}")
+    if target.shape != input.shape:
+        raise ValueError(f"{op}: a float target holds class probabilities and must have the input's shape "
+                         f"{input.shape}, got {target.shape} (for class indices use an int64 target)")
+    if input.ndim == 0:
+        raise ValueError(f"{op}: input must have at least 1 dim (C,) or (N, C, ...), got a 0-d tensor")
+    cdim = 0 if input.ndim == 1 else 1
+    n_classes = input.shape[cdim]
+    if weight is not None and (not isinstance(weight, Tensor) or weight.shape != (n_classes,)):
+        raise ValueError(f"{op}: weight must be a Tensor of shape ({n_classes},), got "
+                         f"{getattr(weight, 'shape', type(weight).__name__)}")
+    logp = input.log_softmax(cdim)
+    t = target.cast(logp.dtype)
+    if label_smoothing > 0:
+        t = t * (1 - label_smoothing) + label_smoothing / n_classes
+    prod = logp * t
+    if weight is not None:
+        prod = prod * _class_view(weight.cast(logp.dtype), logp.ndim, cdim)
+    loss = -prod.sum(cdim)  # (N, d...)
+    if reduction == "mean":
+        return loss.sum() / (input.numel() // n_classes if input.numel() else 1)
+    return _reduce(loss, reduction, op)
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         reduction: str = "mean") -> Tensor:
+    """-w (y max(log x, -100) + (1 - y) max(log(1 - x), -100))"""
+    op = "binary_cross_entropy"
+    _check_reduction(reduction, op)
+    input, target = _as_float_pair(input, target, op)
+    if target.shape != input.shape:
+        raise ValueError(f"{op}: target of shape {target.shape} must have the input's shape {input.shape}")
+    log_x = input.log().maximum(-100.0)
+    log_1mx = (1 - input).log().maximum(-100.0)
+    loss = -(target * log_x + (1 - target) * log_1mx)
+    if weight is not None:
+        loss = loss * _broadcast_weight(weight, input, op)
+    return _reduce(loss, reduction, op)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
+    """-w (p y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))) = w ((1 - y) x + (1 + (p - 1) y) softplus(-x))"""
+    op = "binary_cross_entropy_with_logits"
+    _check_reduction(reduction, op)
+    input, target = _as_float_pair(input, target, op)
+    if target.shape != input.shape:
+        raise ValueError(f"{op}: target of shape {target.shape} must have the input's shape {input.shape}")
+    sp = (-input).softplus()  # log(1 + e^-x) = -log sigmoid(x), stable for both signs
+    if pos_weight is not None:
+        lw = 1 + (_broadcast_weight(pos_weight, input, op, "pos_weight") - 1) * target
+        loss = (1 - target) * input + lw * sp
+    else:
+        loss = (1 - target) * input + sp
+    if weight is not None:
+        loss = loss * _broadcast_weight(weight, input, op)
+    return _reduce(loss, reduction, op)
+
+
+def _broadcast_weight(w: Any, input: Tensor, op: str, name: str = "weight") -> Tensor:
+    if not isinstance(w, Tensor):
+        w = Tensor(w, dtype=input.dtype, device=input.device)
+    try:
+        shape = tuple(np.broadcast_shapes(w.shape, input.shape))
+    except ValueError:
+        shape = None
+    if shape != input.shape:
+        raise ValueError(f"{op}: {name} of shape {w.shape} does not broadcast to the input's shape {input.shape}")
+    return w.cast(input.dtype) if w.dtype != input.dtype else w
