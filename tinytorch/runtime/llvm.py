@@ -28,18 +28,27 @@ def _llvm() -> Any:
     """The llvmlite.binding module with the native target set up (once)."""
     import llvmlite.binding as llvm
 
+    try:
+        llvm.initialize()
+    except RuntimeError:  # llvmlite >= 0.45 initializes itself and makes the call raise
+        pass
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     return llvm
 
 
-@functools.cache
-def _target_machine() -> Any:
-    """One target machine for the host: its CPU name and features, O3, PIC for the JIT."""
+def _new_target_machine() -> Any:
+    """A target machine for the host: its CPU name and features, O3, PIC for the JIT."""
     llvm = _llvm()
     target = llvm.Target.from_triple(llvm.get_process_triple())
     return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
                                         opt=3, reloc="pic", codemodel="default", jit=True)
+
+
+@functools.cache
+def _target_machine() -> Any:
+    """The one target machine that compiles (an MCJIT engine owns and frees its own)."""
+    return _new_target_machine()
 
 
 class LLVMCompiler(Compiler):
@@ -97,7 +106,7 @@ class _Engine:
             if free:
                 engine, loaded = free[0]
             else:
-                engine, loaded = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine()), {}
+                engine, loaded = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine()), {}
                 self.engines.append((engine, loaded))
             engine.add_object_file(llvm.ObjectFileRef.from_data(lib))
             engine.finalize_object()
@@ -132,4 +141,6 @@ class LLVMDevice(CompiledDevice):
             _target_machine()
         except Exception as e:  # ImportError, or a platform llvmlite has no native target for
             return False, f"llvmlite unusable: {e} (pip install llvmlite)"
+        if not hasattr(llvm, "create_pass_builder"):
+            return False, f"llvmlite {llvmlite.__version__} has no new pass manager (pip install 'llvmlite>=0.44')"
         return True, f"llvmlite {llvmlite.__version__} / LLVM {'.'.join(map(str, llvm.llvm_version_info))}"
