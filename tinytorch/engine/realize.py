@@ -155,6 +155,9 @@ def _result_uop(t: UOp, r: TargetResult, inputs: list[Buffer], new: list[Buffer]
 
 def run_plan(plan: Plan, inputs: list[Buffer], new: list[Buffer], dev: Any) -> float:
     total = 0.0
+    if not plan.prepared:
+        dev.prepare([k.ast for k in plan.kernels])
+        plan.prepared = True
     for k in plan.kernels:
         bufs = [_slot_buf(s, inputs, new).ensure() for s in k.slots]
         runner = dev.get_runner(k.ast)

@@ -61,6 +61,7 @@ class Plan:
     results: list[TargetResult]
     assigned_inputs: list[int] = field(default_factory=list)  # input leaves written in place
     n_ops: int = 0
+    prepared: bool = False  # the device has built every kernel's runner
 
 
 # movement ops we may strip from a target: storing the base is never more work than the view

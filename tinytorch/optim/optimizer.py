@@ -42,6 +42,16 @@ class HostScalar:
             self._value = float(value)
 
 
+class ParamGroup(dict):
+    """A parameter group; setting 'lr' writes the learning-rate buffer at once, so kernels already
+    captured by the JIT (which never re-run step()'s Python) see the new value."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        if key == "lr" and "_lr" in self:
+            self["_lr"].set(float(value))
+
+
 class Optimizer:
     """Base class: parameter groups, `zero_grad`, `state_dict`, and the shared `step` driver."""
 
@@ -61,7 +71,7 @@ class Optimizer:
                     raise TypeError(f"{type(self).__name__}: parameters must be Tensors, got {type(p).__name__}")
                 if not p.dtype.is_float:
                     raise TypeError(f"{type(self).__name__}: can only optimize floating point tensors, got {p.dtype}")
-            group = {**defaults, **{k: v for k, v in g.items() if k != "params"}, "params": ps}
+            group = ParamGroup({**defaults, **{k: v for k, v in g.items() if k != "params"}, "params": ps})
             group["_lr"] = HostScalar(group["lr"], ps[0].device if ps else None)
             self.param_groups.append(group)
         self.state: dict[int, dict[str, Any]] = {}

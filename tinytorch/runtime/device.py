@@ -124,6 +124,9 @@ class BaseDevice:
     def build_runner(self, ast: UOp) -> Runner:
         raise NotImplementedError
 
+    def prepare(self, asts: list[UOp]) -> None:
+        """Build the runners of several kernels ahead of running them (devices may batch this)."""
+
     def available(self) -> tuple[bool, str]:
         """(works here, version or reason)"""
         return True, ""
@@ -137,26 +140,54 @@ class CompiledDevice(BaseDevice):
         self.renderer, self.compiler, self.loader = renderer, compiler, loader
 
     def build_runner(self, ast: UOp) -> Runner:
+        r = self.render(ast)
+        return self.finish(r, self.compile_source(r))
+
+    def prepare(self, asts: list[UOp]) -> None:
+        """Build the runners of many kernels at once: render in order, compile in parallel
+        (each compile is a subprocess or a foreign call that releases the GIL)."""
+        todo = list(dict.fromkeys(a for a in asts if a not in self.runners))
+        if len(todo) < 2:
+            return
+        st = time.perf_counter()
+        rendered = [self.render(a) for a in todo]
+        libs = list(_pool().map(self.compile_source, rendered)) if num_threads() > 1 else \
+            [self.compile_source(r) for r in rendered]
+        for a, r, lib in zip(todo, rendered, libs):
+            self.runners[a] = self.finish(r, lib)
+        if DEBUG >= 3:
+            print(f"  compiled {len(todo)} kernels on {self.name} in {(time.perf_counter() - st) * 1e3:.1f} ms")
+
+    def render(self, ast: UOp) -> dict[str, Any]:
         from ..codegen import kernel_name, lower_kernel
 
         k, opts, prog, outer = lower_kernel(ast)
         name = self.unique_name(kernel_name(k, opts))
         src = self.renderer.render(name, prog)
+        out = []
         if DEBUG >= 3:
-            print(f"--- kernel {name} AST\n{pretty(ast)}\n--- opts: {', '.join(opts.notes) or 'none'}")
+            out.append(f"--- kernel {name} AST\n{pretty(ast)}\n--- opts: {', '.join(opts.notes) or 'none'}")
         if DEBUG >= 5:
-            print("--- linear program\n" + "\n".join(f"{i:4d} {u.op.name:12s} {u.dtype!r:20s} "
-                                                 f"{[prog.index(s) if s in prog else s.op.name for s in u.src]} {u.arg!r}"
-                                                 for i, u in enumerate(prog)))
+            out.append("--- linear program\n" + "\n".join(
+                f"{i:4d} {u.op.name:12s} {u.dtype!r:20s} {[prog.index(s) if s in prog else s.op.name for s in u.src]} "
+                f"{u.arg!r}" for i, u in enumerate(prog)))
         if DEBUG >= 4:
-            print(f"--- source of {name}\n{src}")
+            out.append(f"--- source of {name}\n{src}")
+        if out:  # one print per kernel: output of different kernels never interleaves
+            print("\n".join(out), flush=True)
         nbufs = sum(1 for u in prog if u.op.name == "DEFINE_GLOBAL")
+        return {"name": name, "src": src, "kernel": k, "opts": opts, "outer": outer, "nbufs": nbufs}
+
+    def compile_source(self, r: dict[str, Any]) -> bytes:
         try:
-            lib = self.compiler.compile(src)
+            return self.compiler.compile(r["src"])
         except CompileError as e:
-            raise CompileError(f"kernel {name} failed to compile on {self.name}:\n{e}\n(see the source with DEBUG=4)") from None
-        fn = self.loader(lib, name, nbufs)
-        return Runner(name, fn, outer, opts.threads, k.flops, src, keepalive=lib)
+            raise CompileError(f"kernel {r['name']} failed to compile on {self.name}:\n{e}\n"
+                               f"(see the source with DEBUG=4)") from None
+
+    def finish(self, r: dict[str, Any], lib: bytes) -> Runner:
+        fn = self.loader(lib, r["name"], r["nbufs"])
+        return Runner(r["name"], fn, r["outer"], r["opts"].threads, r["kernel"].flops, r["src"], keepalive=lib)
 
 
 _FACTORIES: dict[str, Callable[[], BaseDevice]] = {}
