@@ -1270,15 +1270,6 @@ def _const_uop(value: Any, dt: DType, shape: tuple[int, ...]) -> UOp:
     return u
 
 
-def _reshape_to(self: UOp, shape: tuple[int, ...]) -> UOp:
-    if self.shape == shape:
-        return self
-    return UOp(Ops.RESHAPE, self.dtype, (self,), tuple(shape))
-
-
-UOp.reshape_to = _reshape_to  # type: ignore[attr-defined]
-
-
 def _chain(u: UOp) -> list[UOp]:
     out = []
     while u.op in GroupOp.Movement:

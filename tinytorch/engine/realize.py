@@ -147,7 +147,7 @@ def _result_uop(t: UOp, r: TargetResult, inputs: list[Buffer], new: list[Buffer]
     if r.kind == "assign":
         return _bump_version(resolve(t.src[0]))
     buf = _slot_buf(r.slot, inputs, new)
-    u = UOp(Ops.BUFFER, buf.dtype, (), (buf, 0)).reshape_to(r.base_shape)  # type: ignore[attr-defined]
+    u = UOp(Ops.BUFFER, buf.dtype, (), (buf, 0)).reshape_to(r.base_shape)
     for op, arg in r.chain:
         u = UOp(op, u.dtype, (u,), arg)
     return u

@@ -360,10 +360,10 @@ def split_large_reduces(targets: list[UOp]) -> list[UOp]:
                 repl[n] = UOp(n.op, n.dtype, (src,), n.arg)
             continue
         keep = shape[:len(shape) - len(axes)]
-        x = src.reshape_to((*keep, split, rsize // split))  # type: ignore[attr-defined]
+        x = src.reshape_to((*keep, split, rsize // split))
         part = UOp(Ops.REDUCE_AXIS, n.dtype, (x,), (op, (len(keep) + 1,)))
         total = UOp(Ops.REDUCE_AXIS, n.dtype, (part,), (op, (len(keep),)))
-        repl[n] = total.reshape_to(n.shape)  # type: ignore[attr-defined]
+        repl[n] = total.reshape_to(n.shape)
     return [repl.get(t, t) for t in targets]
 
 

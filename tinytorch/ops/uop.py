@@ -134,6 +134,9 @@ class UOp:
     src: tuple[UOp, ...]
     arg: Any
     shape: tuple[int, ...] | None
+    _key: tuple[Any, ...]
+    _realized: UOp | None
+    _tag: str | None
 
     def __new__(cls, op: Ops, dtype: DType = dtypes.void,
                 src: tuple[UOp, ...] = (), arg: Any = None) -> UOp:
@@ -178,6 +181,9 @@ class UOp:
 
     def cast(self, dtype: DType) -> UOp:
         return self if self.dtype == dtype else UOp(Ops.CAST, dtype, (self,))
+
+    def reshape_to(self, shape: tuple[int, ...]) -> UOp:
+        return self if self.shape == shape else UOp(Ops.RESHAPE, self.dtype, (self,), tuple(shape))
 
     @property
     def base(self) -> UOp:
