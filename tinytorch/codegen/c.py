@@ -39,8 +39,7 @@ def vec_elem_ctype(dt: DType) -> str:
 
 
 PRELUDE = r"""
-#include <math.h>
-#include <string.h>
+#define memcpy __builtin_memcpy
 #define TT_INLINE static inline __attribute__((always_inline))
 TT_INLINE float tt_exp2_f32(float x) {
   /* 2^x = 2^n * 2^f, n = round(x), |f| <= 0.5; Cephes exp2f polynomial (rel. err ~1e-7) */
@@ -250,11 +249,19 @@ class CRenderer:
     device_flags: tuple[str, ...] = ()
 
     def render(self, name: str, prog: list[UOp]) -> str:
+        return self.render_batch([(name, prog)])
+
+    def render_batch(self, kernels: list[tuple[str, list[UOp]]]) -> str:
+        """Several kernels in one translation unit: one compiler run, shared declarations."""
+        vtypes: dict[str, str] = {}
+        helpers: dict[str, str] = {}
+        funcs = [self._render_function(name, prog, vtypes, helpers) for name, prog in kernels]
+        return PRELUDE + "\n".join(vtypes.values()) + "\n" + "\n".join(helpers.values()) + "\n" + "\n".join(funcs)
+
+    def _render_function(self, name: str, prog: list[UOp], vtypes: dict[str, str], helpers: dict[str, str]) -> str:
         names: dict[UOp, str] = {}
         lines: list[str] = []
         params: list[str] = []
-        helpers: dict[str, str] = {}
-        vtypes: dict[str, str] = {}
         counter = [0]
         depth = 1
 
@@ -442,5 +449,4 @@ class CRenderer:
                     expr = SCALAR[op](srcs, operand_dt)
                 v = names[u] = new("alu")
                 lines.append(f"{ind}{vt(u.dtype)} {v} = {expr};")
-        head = PRELUDE + "\n".join(vtypes.values()) + "\n" + "\n".join(helpers.values()) + "\n"
-        return head + f"void {name}({', '.join(params)}) {{\n" + "\n".join(lines) + "\n}\n"
+        return f"void {name}({', '.join(params)}) {{\n" + "\n".join(lines) + "\n}\n"

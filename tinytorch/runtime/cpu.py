@@ -65,15 +65,23 @@ class CCompiler(Compiler):
                 return f.read()
 
 
+_LOADED: dict[int, tuple[bytes, ctypes.CDLL]] = {}  # id(lib bytes) -> library (a batch loads once)
+
+
 def load_shared_object(lib: bytes, name: str, nbufs: int) -> Callable[..., Any]:
     """dlopen the bytes of a shared object and return its kernel function."""
-    fd, path = tempfile.mkstemp(suffix=".so")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(lib)
-        so = ctypes.CDLL(path)
-    finally:
-        os.unlink(path)
+    hit = _LOADED.get(id(lib))
+    if hit is not None and hit[0] is lib:
+        so = hit[1]
+    else:
+        fd, path = tempfile.mkstemp(suffix=".so")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(lib)
+            so = ctypes.CDLL(path)
+        finally:
+            os.unlink(path)
+        _LOADED[id(lib)] = (lib, so)
     fn = getattr(so, name)
     fn.argtypes = [ctypes.c_void_p] * nbufs + [ctypes.c_longlong, ctypes.c_longlong]
     fn.restype = None

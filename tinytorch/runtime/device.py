@@ -144,26 +144,40 @@ class CompiledDevice(BaseDevice):
         return self.finish(r, self.compile_source(r))
 
     def prepare(self, asts: list[UOp]) -> None:
-        """Build the runners of many kernels at once: render in order, compile in parallel
+        """Build the runners of many kernels at once: with a renderer that can batch, one
+        translation unit and one compiler run for all; otherwise compiles in parallel
         (each compile is a subprocess or a foreign call that releases the GIL)."""
         todo = list(dict.fromkeys(a for a in asts if a not in self.runners))
         if len(todo) < 2:
             return
         st = time.perf_counter()
-        rendered = [self.render(a) for a in todo]
-        libs = list(_pool().map(self.compile_source, rendered)) if num_threads() > 1 else \
-            [self.compile_source(r) for r in rendered]
-        for a, r, lib in zip(todo, rendered, libs):
+        lowered = [self.lower(a) for a in todo]
+        if hasattr(self.renderer, "render_batch"):
+            src = self.renderer.render_batch([(r["name"], r["prog"]) for r in lowered])
+            lib = self.compile_source({"name": f"a batch of {len(todo)} kernels", "src": src})
+            for r in lowered:
+                r["src"] = "(compiled in a batch; see DEBUG=4)"
+            libs = [lib] * len(todo)
+        else:
+            for r in lowered:
+                r["src"] = self.renderer.render(r["name"], r["prog"])
+            libs = list(_pool().map(self.compile_source, lowered)) if num_threads() > 1 else \
+                [self.compile_source(r) for r in lowered]
+        for a, r, lib in zip(todo, lowered, libs):
             self.runners[a] = self.finish(r, lib)
         if DEBUG >= 3:
             print(f"  compiled {len(todo)} kernels on {self.name} in {(time.perf_counter() - st) * 1e3:.1f} ms")
 
     def render(self, ast: UOp) -> dict[str, Any]:
+        r = self.lower(ast)
+        r["src"] = self.renderer.render(r["name"], r["prog"])
+        return r
+
+    def lower(self, ast: UOp) -> dict[str, Any]:
         from ..codegen import kernel_name, lower_kernel
 
         k, opts, prog, outer = lower_kernel(ast)
         name = self.unique_name(kernel_name(k, opts))
-        src = self.renderer.render(name, prog)
         out = []
         if DEBUG >= 3:
             out.append(f"--- kernel {name} AST\n{pretty(ast)}\n--- opts: {', '.join(opts.notes) or 'none'}")
@@ -172,11 +186,11 @@ class CompiledDevice(BaseDevice):
                 f"{i:4d} {u.op.name:12s} {u.dtype!r:20s} {[prog.index(s) if s in prog else s.op.name for s in u.src]} "
                 f"{u.arg!r}" for i, u in enumerate(prog)))
         if DEBUG >= 4:
-            out.append(f"--- source of {name}\n{src}")
+            out.append(f"--- source of {name}\n{self.renderer.render(name, prog)}")
         if out:  # one print per kernel: output of different kernels never interleaves
             print("\n".join(out), flush=True)
         nbufs = sum(1 for u in prog if u.op.name == "DEFINE_GLOBAL")
-        return {"name": name, "src": src, "kernel": k, "opts": opts, "outer": outer, "nbufs": nbufs}
+        return {"name": name, "prog": prog, "kernel": k, "opts": opts, "outer": outer, "nbufs": nbufs}
 
     def compile_source(self, r: dict[str, Any]) -> bytes:
         try:
