@@ -142,13 +142,15 @@ def _check_reduction(reduction: str, op: str) -> None:
         raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected one of {_REDUCTIONS})")
 
 
-def _as_float_pair(input: Tensor, target: Any, op: str) -> tuple[Tensor, Tensor]:
+def _as_float_pair(input: Tensor, target: Any, op: str, same_shape: bool = False) -> tuple[Tensor, Tensor]:
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
     if not isinstance(target, Tensor):
         target = Tensor(target, dtype=input.dtype, device=input.device)
     if not input.dtype.is_float:
         raise TypeError(f"{op}: input must be a floating point tensor, got {input.dtype!r}")
+    if same_shape and target.shape != input.shape:
+        raise ValueError(f"{op}: target of shape {target.shape} must have the input's shape {input.shape}")
     if target.shape != input.shape:
         try:
             np.broadcast_shapes(input.shape, target.shape)
@@ -314,9 +316,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     """-w (y max(log x, -100) + (1 - y) max(log(1 - x), -100))"""
     op = "binary_cross_entropy"
     _check_reduction(reduction, op)
-    input, target = _as_float_pair(input, target, op)
-    if target.shape != input.shape:
-        raise ValueError(f"{op}: target of shape {target.shape} must have the input's shape {input.shape}")
+    input, target = _as_float_pair(input, target, op, same_shape=True)
     log_x = input.log().maximum(-100.0)
     log_1mx = (1 - input).log().maximum(-100.0)
     loss = -(target * log_x + (1 - target) * log_1mx)
@@ -327,18 +327,21 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
                                      reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
-    """-w (p y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))) = w ((1 - y) x + (1 + (p - 1) y) softplus(-x))"""
+    """-w (p y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))) = w ((1 - y) x + (1 + (p - 1) y) softplus(-x))
+
+    Evaluated per sign of x so that nothing cancels: x >= 0: (1 - y) x + l softplus(-x);
+    x < 0: -p y x + l softplus(x), with l = 1 + (p - 1) y (both softplus terms are then log1p(e^-|x|)).
+    """
     op = "binary_cross_entropy_with_logits"
     _check_reduction(reduction, op)
-    input, target = _as_float_pair(input, target, op)
-    if target.shape != input.shape:
-        raise ValueError(f"{op}: target of shape {target.shape} must have the input's shape {input.shape}")
-    sp = (-input).softplus()  # log(1 + e^-x) = -log sigmoid(x), stable for both signs
+    input, target = _as_float_pair(input, target, op, same_shape=True)
+    x, y = input, target
     if pos_weight is not None:
-        lw = 1 + (_broadcast_weight(pos_weight, input, op, "pos_weight") - 1) * target
-        loss = (1 - target) * input + lw * sp
+        p = _broadcast_weight(pos_weight, input, op, "pos_weight")
+        lw = 1 + (p - 1) * y
+        loss = (x >= 0).where((1 - y) * x + lw * (-x).softplus(), -(p * y) * x + lw * x.softplus())
     else:
-        loss = (1 - target) * input + sp
+        loss = (x >= 0).where((1 - y) * x + (-x).softplus(), -y * x + x.softplus())
     if weight is not None:
         loss = loss * _broadcast_weight(weight, input, op)
     return _reduce(loss, reduction, op)

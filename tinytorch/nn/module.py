@@ -129,7 +129,7 @@ class Module:
         if not isinstance(name, str):
             raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
         if "." in name or name == "":
-            raise KeyError(f"{kind} name can't contain \".\" or be empty, got {name!r}")
+            raise KeyError(f"{kind} name must not contain a dot nor be empty, got {name!r}")
         if name in self.__dict__ and kind != "attribute":
             raise KeyError(f"attribute '{name}' already exists on {type(self).__name__}")
 
@@ -236,8 +236,14 @@ class Module:
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call fn on every submodule, children before parents (as PyTorch does), then on self."""
-        for m in reversed(list(self.modules())):
-            fn(m)
+        stack: list[tuple[Module, bool]] = [(self, False)]
+        while stack:  # iterative post-order
+            mod, expanded = stack.pop()
+            if expanded:
+                fn(mod)
+                continue
+            stack.append((mod, True))
+            stack.extend((c, False) for c in reversed(list(mod.children())))
         return self
 
     # modes and gradients ---------------------------------------------------------------------------
@@ -297,7 +303,8 @@ class Module:
     def state_dict(self, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Tensor]:
         """name -> tensor for every parameter and persistent buffer (shared ones under each name)."""
         out: OrderedDict[str, Tensor] = OrderedDict()
-        for mname, mod in self.named_modules(prefix=prefix.rstrip(".")):
+        # no deduplication: a module reachable by two paths is saved under both, as in PyTorch
+        for mname, mod in self.named_modules(prefix=prefix.rstrip("."), remove_duplicate=False):
             pre = f"{mname}." if mname else ""
             for k, v in mod._parameters.items():
                 if v is not None:
@@ -376,6 +383,9 @@ class Module:
     def __repr__(self) -> str:
         # children before parents, without recursion: each module's text uses its children's texts
         order = [m for _, m in self.named_modules(remove_duplicate=False)]
+        uses: dict[int, int] = {}
+        for m in order:
+            uses[id(m)] = uses.get(id(m), 0) + 1
         text: dict[int, str] = {}
         for mod in reversed(order):
             if id(mod) in text:
@@ -384,6 +394,11 @@ class Module:
             extra_lines = extra.split("\n") if extra else []
             child_lines = [f"({k}): " + _addindent("None" if c is None else text[id(c)], 2)
                            for k, c in mod._modules.items()]
+            for c in mod._modules.values():  # a child's text is needed once per place it appears
+                if c is not None:
+                    uses[id(c)] -= 1
+                    if uses[id(c)] == 0:
+                        del text[id(c)]
             lines = extra_lines + child_lines
             main = mod._get_name() + "("
             if lines:
