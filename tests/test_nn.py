@@ -505,6 +505,7 @@ CE_CASES = {
     "2d-ignore": dict(shape=(8, 4), ignore_index=-100, n_ignored=3),
     "2d-ignore-class0": dict(shape=(8, 4), ignore_index=0),
     "2d-smooth": dict(shape=(6, 5), label_smoothing=0.2),
+    "2d-smooth-ignore": dict(shape=(8, 4), label_smoothing=0.2, n_ignored=3),
     "2d-smooth-ignore-weight": dict(shape=(9, 5), label_smoothing=0.1, ignore_index=2, weight=True),
     "4d": dict(shape=(2, 3, 4, 5)),
     "4d-smooth-ignore-weight": dict(shape=(2, 3, 4, 5), label_smoothing=0.3, ignore_index=-1, n_ignored=7,
@@ -770,3 +771,12 @@ def test_linear_and_mlp_match_torch(rng):
     theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
     x = rng.standard_normal((7, 5)).astype(np.float32)
     assert_close(ours(Tensor(x)), theirs(torch.tensor(x)).detach().numpy(), op="MLP vs torch", rtol=1e-5, atol=1e-6)
+
+
+def test_one_hot():
+    got = F.one_hot(Tensor([[0, 2], [1, 1]]), 3)
+    assert got.dtype == tt.int64 and got.shape == (2, 2, 3)
+    np.testing.assert_array_equal(got.numpy(), np.eye(3, dtype=np.int64)[[[0, 2], [1, 1]]])
+    assert F.one_hot(Tensor([3, 0])).shape == (2, 4)  # num_classes inferred as max + 1
+    with pytest.raises(TypeError, match="one_hot: expected an integer tensor"):
+        F.one_hot(Tensor([1.0]))

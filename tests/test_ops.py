@@ -579,3 +579,15 @@ def test_round_trip_bfloat16_ops(device: str) -> None:
     assert y.dtype == dtypes.bfloat16
     want = bf16_round((v.astype(np.float64) * 2).sum(1).astype(np.float32))
     assert_close(y, want, "bf16 sum", (5, 6), device)
+
+
+def test_comparisons_with_nan_and_inf(device: str) -> None:
+    """Every comparison with NaN is False except !=, as in IEEE, numpy and torch (so a <= b is not !(a > b))."""
+    a = np.array([1.0, np.nan, 2.0, np.inf, -np.inf, np.nan, 0.0, -0.0], np.float32)
+    b = np.array([1.0, 1.0, np.nan, np.inf, 3.0, np.nan, -0.0, 1.0], np.float32)
+    x, y = Tensor(a, device=device), Tensor(b, device=device)
+    for name, got, want in [("lt", x < y, a < b), ("le", x <= y, a <= b), ("gt", x > y, a > b),
+                            ("ge", x >= y, a >= b), ("eq", x == y, a == b), ("ne", x != y, a != b),
+                            ("le_scalar", x <= 1.5, a <= 1.5), ("ge_rscalar", 2.0 >= x, 2.0 >= a),
+                            ("maximum", x.maximum(y), np.maximum(a, b)), ("minimum", x.minimum(y), np.minimum(a, b))]:
+        assert_equal(got, want, name, a.shape, device)

@@ -336,3 +336,12 @@ def test_random_corruption_never_crashes(tmp_path):
         except ValueError:
             outcomes["ValueError"] += 1
     assert outcomes["ValueError"] > 150, outcomes
+
+
+def test_load_state_dict_assign_replaces_storage_and_keeps_identity():
+    m = nn.Linear(2, 2)
+    w = m.weight
+    src = {"weight": Tensor(np.eye(2), dtype="float64"), "bias": Tensor([1.0, 2.0], dtype="float64")}
+    m.load_state_dict(src, assign=True)
+    assert m.weight is w and w.dtype == tt.float64  # assign=True keeps the checkpoint's dtype
+    np.testing.assert_array_equal(w.numpy(), np.eye(2))

@@ -37,6 +37,15 @@ def _default_device() -> str:
     return Device.DEFAULT
 
 
+def _check_device(device: str | None) -> str:
+    """The canonical name of `device` (default if None); raises for an unknown one."""
+    from .runtime.device import Device
+
+    name = (device or _default_device()).upper()
+    Device.get(name)  # validates the name
+    return name
+
+
 def _user_line() -> str | None:
     f = sys._getframe(2)
     pkg = __file__.rsplit("/", 1)[0]
@@ -192,7 +201,7 @@ class Tensor:
             else dtypes.default_float)
         if any(s < 0 for s in shape):
             raise ValueError(f"full: negative dimension in shape {shape}")
-        return Tensor._from(_const_uop(fill_value, dt, shape), (device or _default_device()).upper(), requires_grad)
+        return Tensor._from(_const_uop(fill_value, dt, shape), _check_device(device), requires_grad)
 
     @staticmethod
     def zeros(*shape: Any, dtype: Any = None, device: str | None = None, requires_grad: bool = False) -> Tensor:
@@ -206,7 +215,7 @@ class Tensor:
     def empty(*shape: Any, dtype: Any = None, device: str | None = None) -> Tensor:
         dt = to_dtype(dtype or dtypes.default_float)
         shape = _shape_arg(shape)
-        buf = Buffer((device or _default_device()).upper(), prod(shape), dt)
+        buf = Buffer(_check_device(device), prod(shape), dt)
         return Tensor._from(UOp(Ops.BUFFER, dt, (), (buf, 0)).reshape_to(shape), buf.device)
 
     def full_like(self, fill_value: Any, dtype: Any = None) -> Tensor:
@@ -424,20 +433,22 @@ class Tensor:
 
     # movement -----------------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
-        new = _shape_arg(shape)
+        return self._reshape(_shape_arg(shape), "reshape")
+
+    def view(self, *shape: Any) -> Tensor:
+        return self._reshape(_shape_arg(shape), "view")
+
+    def _reshape(self, new: tuple[int, ...], op: str) -> Tensor:
         if new.count(-1) > 1:
-            raise ValueError(f"reshape: only one dimension can be -1, got {new}")
+            raise ValueError(f"{op}: only one dimension can be -1, got {new}")
         if -1 in new:
             known = prod(s for s in new if s != -1)
             if known == 0 or self.numel() % known:
-                raise ValueError(f"reshape: shape {new} is invalid for input of size {self.numel()} (shape {self.shape})")
+                raise ValueError(f"{op}: shape {new} is invalid for input of size {self.numel()} (shape {self.shape})")
             new = tuple(self.numel() // known if s == -1 else s for s in new)
         if any(s < 0 for s in new) or prod(new) != self.numel():
-            raise ValueError(f"reshape: shape {new} is invalid for input of size {self.numel()} (shape {self.shape})")
+            raise ValueError(f"{op}: shape {new} is invalid for input of size {self.numel()} (shape {self.shape})")
         return self if new == self.shape else self._new(self.uop.reshape_to(new), self)
-
-    def view(self, *shape: Any) -> Tensor:
-        return self.reshape(*shape)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         if self.ndim == 0:
@@ -817,9 +828,9 @@ class Tensor:
     def __invert__(self) -> Tensor: return self.bitwise_not()
     def __lt__(self, o: Any) -> Tensor: return self._binop(Ops.CMPLT, o, name="lt")
     def __gt__(self, o: Any) -> Tensor: return self._binop(Ops.CMPLT, o, True, name="gt")
-    def __le__(self, o: Any) -> Tensor: return (self > o).logical_not()
-    def __ge__(self, o: Any) -> Tensor: return (self < o).logical_not()
-    def __eq__(self, o: Any) -> Tensor: return self.ne(o).logical_not()  # type: ignore[override]
+    def __le__(self, o: Any) -> Tensor: return self._cmp_or_eq(o, False, "le")
+    def __ge__(self, o: Any) -> Tensor: return self._cmp_or_eq(o, True, "ge")
+    def __eq__(self, o: Any) -> Tensor: return self._binop(Ops.CMPNE, o, name="eq").logical_not()  # type: ignore[override]
     def __ne__(self, o: Any) -> Tensor: return self.ne(o)  # type: ignore[override]
     def __and__(self, o: Any) -> Tensor: return self._bitop(Ops.AND, o, "bitwise_and")
     def __rand__(self, o: Any) -> Tensor: return self._bitop(Ops.AND, o, "bitwise_and")
@@ -843,6 +854,11 @@ class Tensor:
 
     def ne(self, o: Any) -> Tensor:
         return self._binop(Ops.CMPNE, o, name="ne")
+
+    def _cmp_or_eq(self, o: Any, reverse: bool, name: str) -> Tensor:
+        """a <= b as (a < b) | (a == b), not !(a > b): comparisons with NaN are False, like IEEE and torch."""
+        lt = self._binop(Ops.CMPLT, o, reverse, name=name)
+        return lt | self._binop(Ops.CMPNE, o, name=name).logical_not()
 
     def _bitop(self, op: Ops, o: Any, name: str) -> Tensor:
         a, b = _broadcast_pair(self, o, name)
@@ -1145,6 +1161,7 @@ class Tensor:
     def logsumexp(self, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
         """m + log(sum(exp(x - m))), m = max(x)"""
         axis = dim if dim is not None else axis
+        self._axes("logsumexp", axis)  # a bad dim is reported under this op's name
         m = self.max(axis, keepdim=True)
         m = (m.abs() == math.inf).where(0, m)
         out = (self - m).exp().sum(axis, keepdim=True).log() + m
@@ -1152,12 +1169,14 @@ class Tensor:
 
     def softmax(self, dim: int = -1, dtype: Any = None) -> Tensor:
         """e^(x - max) / sum(e^(x - max))"""
+        _norm_axis("softmax", dim, self.ndim)
         x = self.cast(dtype) if dtype is not None else (self if self.dtype.is_float else self.float())
         e = (x - x.max(dim, keepdim=True)).exp()
         return e / e.sum(dim, keepdim=True)
 
     def log_softmax(self, dim: int = -1, dtype: Any = None) -> Tensor:
         """x - logsumexp(x)"""
+        _norm_axis("log_softmax", dim, self.ndim)
         x = self.cast(dtype) if dtype is not None else (self if self.dtype.is_float else self.float())
         return x - x.logsumexp(dim, keepdim=True)
 
@@ -1186,7 +1205,11 @@ class Tensor:
                              f"the {'only' if w.ndim == 1 else 'second-to-last'} dim of the second)")
         dt = promote(x.dtype, y.dtype)
         x, y = x.cast(dt), y.cast(dt)
-        batch = _broadcast_shapes(x.shape[:-2], y.shape[:-2], op="matmul")
+        try:
+            batch = _broadcast_shapes(x.shape[:-2], y.shape[:-2], op="matmul")
+        except ValueError:
+            raise ValueError(f"matmul: shapes {self.shape} and {w.shape} cannot be multiplied (batch dims "
+                             f"{x.shape[:-2]} and {y.shape[:-2]} are not broadcastable)") from None
         n, k, m = x.shape[-2], x.shape[-1], y.shape[-1]
         xb = x._broadcast_to((*batch, n, k), "matmul").reshape(*batch, n, 1, k)
         yb = y._broadcast_to((*batch, k, m), "matmul").transpose(-1, -2).reshape(*batch, 1, m, k)
