@@ -346,7 +346,7 @@ class Tensor:
         u = self.uop
         while u.op in GroupOp.Movement:
             u = u.src[0]
-        return u.op in (Ops.BUFFER, Ops.CONST) or u._realized is not None or not self.requires_grad
+        return u.op in (Ops.BUFFER, Ops.CONST) or not self.requires_grad
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and not (self.dtype.is_float):
@@ -407,7 +407,7 @@ class Tensor:
             target = target.src[0]
         if target.base.op is not Ops.BUFFER:
             self.realize()
-            target = self.uop
+            target = self.uop._realized or self.uop
         if any(u.op in (Ops.EXPAND, Ops.PAD) for u in _chain(target)):
             raise ValueError("assign: cannot write through an expanded or padded view "
                              "(several elements would share memory); call .contiguous() first")
@@ -417,6 +417,7 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         if self.uop.base.op is not Ops.BUFFER or self.uop.op is Ops.ASSIGN:
             self.realize()
+            self.uop = self.uop._realized or self.uop
         view = self._index_view(index, for_write=True)
         v = value if isinstance(value, Tensor) else Tensor.full((), value, self.dtype, self.device)
         if v.dtype != self.dtype:
@@ -987,8 +988,8 @@ class Tensor:
         return (self.isnan() | self.isinf()).logical_not()
 
     def relu(self) -> Tensor:
-        """x > 0 ? x : 0 (the gradient at 0 is 0, as in PyTorch)"""
-        return (self > 0).where(self, 0)
+        """x > 0 ? x : 0, NaN stays NaN; the gradient at 0 is 0, as in PyTorch"""
+        return (self > 0).where(self, (self != self).where(self, 0))
 
     def sigmoid(self) -> Tensor:
         """1 / (1 + e^-x)"""

@@ -42,19 +42,20 @@ PRELUDE = r"""
 #define memcpy __builtin_memcpy
 #define TT_INLINE static inline __attribute__((always_inline))
 TT_INLINE float tt_exp2_f32(float x) {
-  /* 2^x = 2^n * 2^f, n = round(x), |f| <= 0.5; Cephes exp2f polynomial (rel. err ~1e-7) */
-  x = x < -126.0f ? -126.0f : (x > 128.0f ? 128.0f : x);
-  float n = __builtin_floorf(x + 0.5f);
-  float f = x - n;
+  /* 2^x = 2^n * 2^f, n = round(x), |f| <= 0.5; Cephes exp2f polynomial (rel. err ~1e-7).
+     2^n is applied as two factors so results near overflow and in the denormal range are right. */
+  float c = x < -151.0f ? -151.0f : (x > 128.0f ? 128.0f : x);
+  float n = __builtin_floorf(c + 0.5f);
+  float f = c - n;
   float p = 1.535336188319500e-4f;
   p = p * f + 1.339887440266574e-3f; p = p * f + 9.618437357674640e-3f; p = p * f + 5.550332471162809e-2f;
   p = p * f + 2.402264791363012e-1f; p = p * f + 6.931472028550421e-1f;
   p = p * f + 1.0f;
-  int e = (int)n + 127;
-  unsigned int bits = (unsigned int)(e > 254 ? 255 : e) << 23;
-  float scale; memcpy(&scale, &bits, 4);
-  float r = p * scale;
-  return x != x ? x : (e > 254 ? __builtin_inff() : r);
+  int ni = (int)n, e1 = ni >> 1, e2 = ni - e1;
+  unsigned int b1 = (unsigned int)(e1 + 127) << 23, b2 = (unsigned int)(e2 + 127) << 23;
+  float s1, s2; memcpy(&s1, &b1, 4); memcpy(&s2, &b2, 4);
+  float r = p * s1 * s2;
+  return x != x ? x : r;
 }
 TT_INLINE float tt_log2_f32(float x) {
   /* x = m * 2^e, m in [sqrt(1/2), sqrt(2)); Cephes logf polynomial in (m - 1) */
@@ -77,7 +78,9 @@ TT_INLINE float tt_log2_f32(float x) {
   return (x < 0.0f || x != x) ? __builtin_nanf("") : r;
 }
 TT_INLINE float tt_sin_f32(float x) {
-  /* j = round(x * 2/pi); r = x - j*pi/2 (three-part Cody-Waite); Cephes sinf/cosf on |r| <= pi/4 */
+  /* j = round(x * 2/pi); r = x - j*pi/2 (three-part Cody-Waite); Cephes sinf/cosf on |r| <= pi/4.
+     Beyond |x| = 2^17 the reduction loses precision: libm takes over (a cold branch). */
+  if (__builtin_expect(__builtin_fabsf(x) > 131072.0f, 0)) return __builtin_sinf(x);
   float j = __builtin_floorf(x * 0.63661977236758134f + 0.5f);
   float r = ((x - j * 1.5703125f) - j * 4.837512969970703125e-4f) - j * 7.54978995489188216e-8f;
   float z = r * r;
@@ -106,15 +109,13 @@ TT_INLINE {V} tt_floor_{V}({V} x) {{ {V} t = __builtin_convertvector(__builtin_c
   return t + __builtin_convertvector(t > x, {V}); }}
 TT_INLINE {V} tt_sel_{V}({I} m, {V} a, {V} b) {{ return ({V})((({I})a & m) | (({I})b & ~m)); }}
 TT_INLINE {V} tt_exp2_{V}({V} x) {{
-  {V} c = tt_sel_{V}(x < -126.0f, ({V}){{0}} - 126.0f, tt_sel_{V}(x > 128.0f, ({V}){{0}} + 128.0f, x));
+  {V} c = tt_sel_{V}(x < -151.0f, ({V}){{0}} - 151.0f, tt_sel_{V}(x > 128.0f, ({V}){{0}} + 128.0f, x));
   {V} n = tt_floor_{V}(c + 0.5f), f = c - n;
   {V} p = f * 1.535336188319500e-4f + 1.339887440266574e-3f;
   p = p * f + 9.618437357674640e-3f; p = p * f + 5.550332471162809e-2f;
   p = p * f + 2.402264791363012e-1f; p = p * f + 6.931472028550421e-1f; p = p * f + 1.0f;
-  {I} e = __builtin_convertvector(n, {I}) + 127;
-  {I} big = e > 254;
-  {V} scale = ({V})((e & ~big | (255 & big)) << 23);
-  {V} r = tt_sel_{V}(big, ({V}){{0}} + __builtin_inff(), p * scale);
+  {I} ni = __builtin_convertvector(n, {I}), e1 = ni >> 1, e2 = ni - e1;
+  {V} r = p * ({V})((e1 + 127) << 23) * ({V})((e2 + 127) << 23);
   return tt_sel_{V}(x != x, x, r);
 }}
 TT_INLINE {V} tt_log2_{V}({V} x) {{
@@ -144,7 +145,12 @@ TT_INLINE {V} tt_sin_{V}({V} x) {{
   {I} q = __builtin_convertvector(j, {I});
   {V} v = tt_sel_{V}((q & 1) != 0, c, s);
   v = tt_sel_{V}((q & 2) != 0, -v, v);
-  return tt_sel_{V}((x - x) != 0.0f, ({V}){{0}} + __builtin_nanf(""), v);
+  v = tt_sel_{V}((x - x) != 0.0f, ({V}){{0}} + __builtin_nanf(""), v);
+  int big = 0;
+  for (int i = 0; i < (int)(sizeof(x) / sizeof(x[0])); i++) big |= __builtin_fabsf(x[i]) > 131072.0f;
+  if (__builtin_expect(big, 0))  /* precise reduction for huge arguments: libm, lane by lane */
+    for (int i = 0; i < (int)(sizeof(x) / sizeof(x[0])); i++) if (__builtin_fabsf(x[i]) > 131072.0f) v[i] = __builtin_sinf(x[i]);
+  return v;
 }}
 """
 

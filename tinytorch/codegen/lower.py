@@ -178,6 +178,9 @@ class _Lowerer:
         if w > 1:
             srcs = [self.vec(s) for s in srcs]
         out = compute_dtype(node.dtype)
+        if node.op is Ops.CAST and node.dtype.scalar in _HALF:  # round through the half type, compute in float32
+            half = UOp(Ops.CAST, node.dtype.scalar.vec(w), (srcs[0],))
+            return UOp(Ops.CAST, out.vec(w), (half,))
         if node.op is Ops.CAST and srcs[0].dtype.scalar == out:
             return srcs[0]
         return UOp(node.op, out.vec(w), tuple(srcs), node.arg)
@@ -213,7 +216,7 @@ class _Lowerer:
         opened: list[UOp] = []
         first = True
         for a in o.order:
-            if self.count[a] <= 1:
+            if self.count[a] == 1:  # (a size-0 axis keeps its loop: it runs zero times)
                 self.rng[a] = None
                 continue
             if first:
@@ -284,7 +287,7 @@ class _Lowerer:
                 accs[(gi, ri)] = acc
         opened = []
         for a in range(k.n_global, self.n):
-            if self.count[a] <= 1:
+            if self.count[a] == 1:  # (a size-0 axis keeps its loop: it runs zero times)
                 self.rng[a] = None
                 continue
             r = UOp(Ops.RANGE, IDX, (sym.const(0), sym.const(self.count[a])), a)

@@ -191,7 +191,10 @@ def realize_tensors(tensors: list[Tensor]) -> None:
         return
     results = realize_uops([t.uop for t in todo], todo[0].device)
     for t, r in zip(todo, results):
-        t.uop = r
+        # a tensor that requires grad keeps its graph (loss.item() before loss.backward() must work);
+        # its node caches the result. In-place writes always move on to the new buffer version.
+        if not t.requires_grad or t.uop.op is Ops.ASSIGN:
+            t.uop = r
 
 
 def _is_realized(u: UOp) -> bool:

@@ -162,7 +162,7 @@ NO_GRADIENT = GroupOp.Comparison | {Ops.AND, Ops.OR, Ops.XOR, Ops.SHL, Ops.SHR, 
 
 def compute_gradients(root: UOp, root_grad: UOp, wanted: set[UOp]) -> dict[UOp, UOp]:
     """Gradients of `root` (seeded with root_grad) for every node on a path to `wanted`."""
-    nodes = toposort([root], stop=lambda u: u.op is Ops.DETACH or u._realized is not None and u not in wanted)
+    nodes = toposort([root], stop=lambda u: u.op is Ops.DETACH or u.op is Ops.ASSIGN)
     needs: set[UOp] = set()
     for u in nodes:
         if u in wanted or (u.op is not Ops.DETACH and any(s in needs for s in u.src)):
