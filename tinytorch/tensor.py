@@ -26,9 +26,16 @@ from .runtime.buffer import Buffer
 _rng: list[np.random.Generator] = [np.random.default_rng(0)]
 
 
+_device_rng_state: dict[str, Tensor] = {}  # per device: a counter in device memory (see Tensor.rand_like_graph)
+
+
 def manual_seed(seed: int) -> None:
-    """Seed the generator behind rand/randn/randint/dropout."""
+    """Seed the generators behind rand/randn/randint (host) and dropout (in the graph)."""
     _rng[0] = np.random.default_rng(seed)
+    for state in _device_rng_state.values():
+        from .engine.realize import view_of
+
+        view_of(state.uop)[0].numpy()[0] = seed << 20
 
 
 def _default_device() -> str:
@@ -303,6 +310,30 @@ class Tensor:
                    dtype=dtype or dtypes.default_float, device=device)
         t.requires_grad = requires_grad
         return t
+
+    @staticmethod
+    def rand_graph(*shape: Any, device: str | None = None) -> Tensor:
+        """Uniform [0, 1) float32 numbers computed by kernels from a counter in device memory
+        (a splitmix64 hash of element index and counter). Every call advances the counter, also
+        inside a step replayed by tinytorch.jit, so each replay draws new numbers (dropout)."""
+        dev = (device or _default_device()).upper()
+        shape = _shape_arg(shape)
+        state = _device_rng_state.get(dev)
+        if state is None:
+            seed = int(_rng[0].integers(1 << 40))
+            state = _device_rng_state[dev] = Tensor(np.array([seed << 20], np.int64), device=dev).realize()
+        n = prod(shape)
+        idx = Tensor.arange(n, dtype=dtypes.int64, device=dev)
+        z = idx + state.expand(n) * -7046029254386353131  # (counter * 0x9E3779B97F4A7C15) mod 2^64
+
+        def shr(v: Tensor, k: int) -> Tensor:  # logical shift right on int64
+            return (v >> k) & ((1 << (64 - k)) - 1)
+        z = (z ^ shr(z, 30)) * -4658895280553007687  # 0xBF58476D1CE4E5B9
+        z = (z ^ shr(z, 27)) * -7723592293110705685  # 0x94D049BB133111EB
+        z = z ^ shr(z, 31)
+        out = (shr(z, 40).cast(dtypes.float32) * (1.0 / (1 << 24))).reshape(*shape)
+        state.assign(state + 1).realize()  # `out` still reads the old counter: it is realized first
+        return out
 
     # realization --------------------------------------------------------------------------
     def schedule(self, *others: Tensor) -> list[Any]:

@@ -97,7 +97,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     if p == 1.0:
         return x * 0
-    keep = Tensor.rand(*x.shape, device=x.device) >= p  # P(rand < p) = p is the drop probability
+    # drawn by kernels from a device-side counter, so a step replayed by the JIT draws a new mask
+    keep = Tensor.rand_graph(*x.shape, device=x.device) >= p  # P(rand < p) = p is the drop probability
     return keep.where(x * (1.0 / (1.0 - p)), 0)
 
 
