@@ -49,7 +49,10 @@ THREADS = _Var("THREADS", 0)  # worker threads for large kernels; 0 = os.cpu_cou
 CC = _Var("CC", "")  # C compiler; empty = cc, gcc, clang in that order
 CACHE_DIR = _Var("TINYTORCH_CACHE", "")  # compile cache; empty = user cache dir
 SPLIT_REDUCE = _Var("SPLIT_REDUCE", 1)  # two-stage reduction of large reduces into few outputs
-_VARS = {v.name: v for v in (DEBUG, DEVICE, NOOPT, THREADS, CC, CACHE_DIR, SPLIT_REDUCE)}
+VIZ = _Var("VIZ", 0)  # 1: write SVGs of every graph, schedule, kernel and rewrite pass to VIZ_DIR (read at import)
+VIZ_DIR = _Var("VIZ_DIR", "viz")  # where VIZ=1 writes index.html and the SVGs
+SOURCE_LINES = _Var("SOURCE_LINES", 0)  # record the user line that built each tensor (on with DEBUG>=2, VIZ, profile)
+_VARS = {v.name: v for v in (DEBUG, DEVICE, NOOPT, THREADS, CC, CACHE_DIR, SPLIT_REDUCE, VIZ, VIZ_DIR, SOURCE_LINES)}
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .dtype import DType, dtypes, promote, scalar_dtype, to_dtype
-from .helpers import DEBUG, all_same, argsort, prod
+from .helpers import DEBUG, SOURCE_LINES, all_same, argsort, prod
 from .ops.uop import GroupOp, Ops, UOp
 from .runtime.buffer import Buffer
 
@@ -137,7 +137,7 @@ class Tensor:
     def _from(uop: UOp, device: str, requires_grad: bool = False) -> Tensor:
         t = object.__new__(Tensor)
         t.uop, t.device, t.requires_grad, t.grad = uop, device, requires_grad, None
-        if DEBUG >= 2 and uop._tag is None:
+        if (DEBUG >= 2 or SOURCE_LINES) and uop._tag is None:
             uop._tag = _user_line()
         Tensor.live.add(t)
         return t

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 PLAN_CACHE: dict[tuple, tuple[Plan, list[int]]] = {}
 CAPTURE: list[list[tuple[Any, list[Buffer]]]] = []  # the JIT records (runner, buffers) here while capturing
 STATS = {"realizes": 0, "plan_hits": 0, "plan_misses": 0, "kernels_run": 0}
+# observers of every realize, called after its kernels ran (VIZ, the profiler): f(targets, plan, device, start time)
+REALIZE_HOOKS: list[Any] = []
 
 
 def _structure(targets: list[UOp]) -> tuple[tuple, list[Buffer], list[UOp]]:
@@ -108,6 +110,8 @@ def realize_uops(targets: list[UOp], device: str | None = None) -> list[UOp]:
         _invalidate(inputs[bi])
     t_run = run_plan(plan, inputs, new, dev)
     STATS["realizes"] += 1
+    for hook in REALIZE_HOOKS:
+        hook(targets, plan, dev, t0)
     out = []
     for t, r in zip(targets, plan.results):
         res = _result_uop(t, r, inputs, new)

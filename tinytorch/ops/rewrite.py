@@ -120,6 +120,8 @@ def _rule_name(pat: UPat, fn: Callable[..., Any]) -> str:
 
 # DEBUG=6 and VIZ read these: one entry per named pass run (name, rules fired, sizes)
 REWRITE_LOG: list[tuple[str, dict[str, int], int, int]] = []
+# observers of every pass (VIZ records before/after graphs): f(name, root, result, rules fired)
+REWRITE_HOOKS: list[Callable[[str, UOp, UOp, dict[str, int]], None]] = []
 
 
 def graph_rewrite(root: UOp, pm: PatternMatcher, ctx: Any = None, name: str = "rewrite",
@@ -158,9 +160,13 @@ def graph_rewrite(root: UOp, pm: PatternMatcher, ctx: Any = None, name: str = "r
             done[n] = done[extra]
     result = done[root]
     if DEBUG >= 6 or REWRITE_LOG is not None and _log_enabled[0]:
-        REWRITE_LOG.append((name, fired, len(root.toposort()), len(result.toposort())))
+        before, after = len(root.toposort()), len(result.toposort())
+        REWRITE_LOG.append((name, fired, before, after))
         if DEBUG >= 6:
-            print(f"pass {name:<24} fired {sum(fired.values()):4d} rules {dict(sorted(fired.items()))}")
+            print(f"pass {name:<24} fired {sum(fired.values()):4d} rules {dict(sorted(fired.items()))}  "
+                  f"nodes {before} -> {after}")
+    for hook in REWRITE_HOOKS:
+        hook(name, root, result, fired)
     return result
 
 

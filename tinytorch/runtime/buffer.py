@@ -27,10 +27,12 @@ class CPUAllocator:
         self.pool_limit = pool_limit_bytes
         self.live_bytes = 0
         self.peak_bytes = 0
+        self.live_count = 0  # buffers holding memory now (the profiler reports them)
         self.exported: set[int] = set()  # ids of raw arrays handed to numpy users: never pooled
 
     def alloc(self, nbytes: int) -> np.ndarray:
         self.live_bytes += nbytes
+        self.live_count += 1
         self.peak_bytes = max(self.peak_bytes, self.live_bytes)
         if self.pool[nbytes]:
             self.pool_bytes -= nbytes
@@ -42,6 +44,7 @@ class CPUAllocator:
     def free(self, mem: np.ndarray) -> None:
         n = mem.nbytes
         self.live_bytes -= n
+        self.live_count -= 1
         raw = id(mem.base if mem.base is not None else mem)
         if raw in self.exported:
             self.exported.discard(raw)
