@@ -243,7 +243,7 @@ def test_output_that_is_a_view_of_the_input(name: str, fn: Any) -> None:
 def test_changed_python_scalar_argument_is_used_or_rejected() -> None:
     f = TinyJit(lambda x, s: x * s)
     x = Tensor(np.ones(3, np.float32))
-    for k in range(2):
+    for _ in range(2):
         f(x, 1.0)
     try:
         out = f(x, 2.0)

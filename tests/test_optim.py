@@ -130,7 +130,7 @@ def run_ours(kind: str, kw: dict[str, Any], p0: list[np.ndarray], grads: list[li
     hist: list[list[np.ndarray]] = [[] for _ in ps]
     for k in range(len(grads[0])):
         opt.zero_grad()
-        for p, gs, h in zip(ps, grads, hist):
+        for p, gs in zip(ps, grads):
             p.grad = Tensor(gs[k].astype(dt.np), dtype=dt, device=device)
         opt.step()
         for p, h in zip(ps, hist):
@@ -548,7 +548,7 @@ def test_debug_output_shows_one_realize_per_step(tmp_path: Any) -> None:
     script = tmp_path / "step.py"
     script.write_text(textwrap.dedent("""
         import sys
-        sys.path.insert(0, %r)
+        sys.path.insert(0, ROOT)
         import numpy as np
         from tinytorch import optim
         from tests.test_optim import MLP, batches
@@ -562,7 +562,7 @@ def test_debug_output_shows_one_realize_per_step(tmp_path: Any) -> None:
             print(f"== step {i}", flush=True)
             opt.step()
         print("== end", flush=True)
-    """ % os.getcwd()))
+    """).replace("ROOT", repr(os.getcwd())))
     env = dict(os.environ, DEBUG="1", DEVICE="C")
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120,
                          cwd=os.getcwd())
