@@ -87,6 +87,7 @@ class _Lowerer:
         self.rng: dict[int, UOp | None] = {}
         self.outer_count = 1
         self.acc_id = 0
+        self.in_epilogue = False
         self._bool_views = {u.src[1] for u in k.loads() if u.dtype.is_bool}
         if k.store.src[0].dtype.scalar.is_bool:
             self._bool_views.add(k.store.src[1])
@@ -100,6 +101,8 @@ class _Lowerer:
 
     def idxs(self, combo: dict[int, int], lane: int = 0) -> list[UOp]:
         out = [self.axis_idx(a, combo.get(a, 0), lane if a == self.o.vec_axis else 0) for a in range(self.n)]
+        if self.in_epilogue:  # after the reduce loops: their axes are at 0 (views there are broadcast along them)
+            out[self.k.n_global:] = [sym.const(0)] * (self.n - self.k.n_global)
         for a in self.ragged:  # clamp: min(i, size-1)
             last = sym.const(self.k.shape[a] - 1)
             out[a] = UOp(Ops.WHERE, IDX, (sym.lt(out[a], sym.const(self.k.shape[a])), out[a], last))
@@ -231,6 +234,7 @@ class _Lowerer:
         red_vals: dict[int, UOp] = {}
         if k.reduce is not None:
             red_vals = self.lower_reduce(gcombos)
+        self.in_epilogue = True
         store = k.store
         buf, view, _ = store.src
         out_dt = buf.dtype.scalar
