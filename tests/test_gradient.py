@@ -324,7 +324,7 @@ def test_table_backward_float64_vs_central_differences(name: str) -> None:
         fd_close(g, e, f"d {name} / d input{i} (float64 vs central differences)", e.shape, device, rtol, rtol)
 
 
-@known_bug({"*-pow_0": BUG_POW0, "*-softplus_wide": BUG_WHERE_NAN})
+@known_bug({"*-pow_0": BUG_POW0})
 @pytest.mark.parametrize("name", _table_params())
 def test_table_backward_float32_every_device(name: str, device: str) -> None:
     op = next(o for o in GRAD_OPS if o.name == name)
@@ -552,11 +552,7 @@ EDGES: list[tuple[str, Callable[..., Any], Callable[..., Any] | None, list[float
 ]
 
 
-@known_bug({"*-prod_with_a_zero": BUG_PROD_ZERO, "*-prod_with_two_zeros": BUG_PROD_ZERO,
-            "*-clamp_at_bounds": BUG_CLAMP_EDGE, "*-sigmoid_saturated": BUG_WHERE_NAN,
-            "*-tanh_saturated": BUG_WHERE_NAN, "*-silu_saturated": BUG_WHERE_NAN,
-            "*-softplus_tails": BUG_WHERE_NAN, "*-pow_2_5_at_0": BUG_POW_ZERO, "*-erf_at_0": BUG_ERF_ZERO,
-            "*-std_of_constant": BUG_STD_CONST})
+@known_bug({"*-prod_with_a_zero": BUG_PROD_ZERO, "*-prod_with_two_zeros": BUG_PROD_ZERO})
 @pytest.mark.parametrize("name,fn,torch_fn,vals", EDGES, ids=[e[0] for e in EDGES])
 def test_edge_values_vs_torch(name: str, fn: Callable[..., Any], torch_fn: Any, vals: list[float],
                               device: str) -> None:
@@ -668,7 +664,6 @@ BUG_SHARED_CONST_LEAF = ("autograd: leaves made by Tensor.zeros/ones/full(..., r
                          "all their gradients")
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_SHARED_CONST_LEAF)
 def test_constant_initialized_leaves_are_distinct(device: str) -> None:
     a = Tensor.zeros(3, device=device, requires_grad=True)
     b = Tensor.zeros(3, device=device, requires_grad=True)

@@ -229,7 +229,6 @@ BUG_SAME_BUFFER = ("jit: the same tensor passed for two arguments at capture map
                    "later calls with two different tensors compute with one of them twice (f(a, b) = a - b gives 0)")
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_VIEW_OUTPUT)
 @pytest.mark.parametrize("name,fn", [("reshape", lambda x: x.reshape(-1)), ("identity", lambda x: x)],
                          ids=["reshape", "identity"])
 def test_output_that_is_a_view_of_the_input(name: str, fn: Any) -> None:
@@ -239,7 +238,6 @@ def test_output_that_is_a_view_of_the_input(name: str, fn: Any) -> None:
         assert_equal(out, np.full((2, 2), float(k), np.float32).reshape(out.shape), f"jit {name}, call {k + 1}")
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_SCALAR_ARG)
 def test_changed_python_scalar_argument_is_used_or_rejected() -> None:
     f = TinyJit(lambda x, s: x * s)
     x = Tensor(np.ones(3, np.float32))
@@ -252,7 +250,6 @@ def test_changed_python_scalar_argument_is_used_or_rejected() -> None:
     assert_equal(out, np.full(3, 2.0, np.float32), "x * 2.0 after capturing x * 1.0")
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_SAME_BUFFER)
 def test_same_tensor_for_two_arguments_at_capture() -> None:
     f = TinyJit(lambda a, b: a - b)
     a = Tensor(np.full(2, 10.0, np.float32))

@@ -176,7 +176,6 @@ def test_update_matches_torch_optim(name: str, kind: str, kw: dict[str, Any]) ->
                                 f"step {k + 1}", None, 1e-4, k + 1)
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_HOST_F32)
 @pytest.mark.parametrize("name,kind,kw", [CONFIGS[0], CONFIGS[7]], ids=["sgd", "adam"])
 def test_float64_parameters_get_float64_updates(name: str, kind: str, kw: dict[str, Any]) -> None:
     p0, grads = problem(name)
@@ -484,7 +483,6 @@ def test_training_step_is_one_schedule_and_then_a_plan_hit(device: str) -> None:
         assert delta(s)["kernels_run"] == 0, "reading the loss after step() ran kernels"
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_PENDING_ORDER)
 def test_training_step_with_live_intermediates_is_a_plan_hit() -> None:
     """The usual loop body keeps h, logits and loss alive while step() runs."""
     model = MLP("C", n_hidden=11)  # a structure no other test builds: the plan cache starts empty for it

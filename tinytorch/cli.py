@@ -8,12 +8,17 @@ Produces: reports on stdout and an exit code:
   (with `--devices A,B`: only if each listed device passes).
 - `devices`: registered devices, whether they are available here, and the default.
 - `cache`: where compiled kernels are kept and how much space they take; `--clear` empties it.
+- `viz SCRIPT [ARGS]`: run a script with VIZ on (tinytorch/viz): SVGs and index.html in --out.
+- `profile SCRIPT [ARGS]`: run a script under `tinytorch.profile()`; print the per-kernel
+  table and write a Chrome trace.
+- `bench [core|mlp|all]`: run the benchmarks in benchmarks/ (a source checkout has them).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -126,6 +131,15 @@ def dot_binary() -> tuple[bool, str]:
         return False, f"{dot} does not run: {e}"
 
 
+def chromium_binary() -> tuple[bool, str]:
+    from .viz.browser import find_chromium
+
+    exe = find_chromium()
+    if exe is None:
+        return False, "not found: `tinytorch viz --check` needs it (apt-get install chromium)"
+    return True, exe
+
+
 def dir_size(path: str) -> tuple[int, int]:
     """(bytes, files) under path; (0, 0) if it does not exist."""
     total = files = 0
@@ -177,7 +191,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                     failed.append(n)
     print("\ntoolchain:")
     for label, (ok, info) in (("C compiler", c_compiler()), ("llvmlite", llvmlite_version()),
-                              ("graphviz (py)", graphviz_package()), ("dot binary", dot_binary())):
+                              ("graphviz (py)", graphviz_package()), ("dot binary", dot_binary()),
+                              ("chromium", chromium_binary())):
         print(f"  {'ok  ' if ok else 'MISS'}  {label:<14s} {info}")
     size, files = dir_size(real_cache)
     print(f"\ncache: {real_cache}  {human_bytes(size)} in {files} files "
@@ -218,6 +233,106 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_script(script: str, args: Sequence[str]) -> int:
+    """Run a Python file as `python SCRIPT ARGS` would (as __main__, its folder first on sys.path),
+    in this process so that VIZ and the profiler see its kernels. Returns its exit code."""
+    path = os.path.abspath(script)
+    if not os.path.isfile(path):
+        print(f"tinytorch: no such script: {script}", file=sys.stderr)
+        return 2
+    old_argv, old_path = sys.argv, list(sys.path)
+    sys.argv = [script, *args]
+    sys.path.insert(0, os.path.dirname(path))
+    try:
+        runpy.run_path(path, run_name="__main__")
+        return 0
+    except SystemExit as e:
+        if e.code is None or isinstance(e.code, int):
+            return int(e.code or 0)
+        print(e.code, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tinytorch: interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # the script's own error: shown as python would, the report is still written
+        traceback.print_exc()
+        return 1
+    finally:
+        sys.argv, sys.path[:] = old_argv, old_path
+
+
+def cmd_viz(args: argparse.Namespace) -> int:
+    from . import viz
+    from .helpers import VIZ_DIR
+    from .viz import session
+
+    if session._ACTIVE:  # VIZ=1 in the environment already started one: this command's replaces it
+        session.stop(quiet=True)
+    out = args.out or str(VIZ_DIR.value) or "viz"
+    viz.start(out, limit=args.limit)
+    try:
+        rc = run_script(args.script, args.args)
+    finally:
+        index = viz.stop()
+    print(f"viz: open file://{os.path.abspath(index or out)}")
+    if not viz.have_dot():
+        print(f"viz: {viz.INSTALL_HINT}")
+    if args.check and index:
+        from .viz.browser import check_page, find_chromium
+
+        if find_chromium() is None:
+            print("viz: --check needs chromium (apt-get install chromium)")
+            return rc or 1
+        r = check_page(index)
+        loaded = f"{r.graphs_loaded[0]}/{r.graphs_loaded[1]} graphs loaded" if r.graphs_loaded else "no load check"
+        print(f"viz: headless chromium: {'PASS' if r.ok else 'FAIL'} ({loaded})")
+        for prob in r.problems:
+            print(f"      {prob}")
+        if not r.ok:
+            return rc or 1
+    return rc
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from .profiler import profile
+
+    if args.refresh_limits and not args.no_limits:
+        from .runtime.limits import machine_limits
+
+        machine_limits(refresh=True)
+    with profile(limits=not args.no_limits) as prof:
+        rc = run_script(args.script, args.args)
+    print(f"\n--- tinytorch profile of {args.script} ---")
+    print(prof.table(top=args.top))
+    if args.trace:
+        prof.export_chrome_trace(args.trace)
+        print(f"trace: {args.trace} ({len(prof.events)} kernel calls; open in https://ui.perfetto.dev or "
+              f"chrome://tracing)")
+    return rc
+
+
+BENCHES = {"core": "bench_core.py", "mlp": "bench_mlp.py"}
+
+
+def benchmarks_dir() -> str | None:
+    d = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+    return d if os.path.isdir(d) else None
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    d = benchmarks_dir()
+    if d is None:
+        print("tinytorch bench: benchmarks/ is not here (it ships with the source checkout, next to tinytorch/)",
+              file=sys.stderr)
+        return 2
+    rc = 0
+    for name in (BENCHES if args.which == "all" else [args.which]):
+        cmd = [sys.executable, os.path.join(d, BENCHES[name]), *(["--quick"] if args.quick else []), *args.extra]
+        print(f"$ {' '.join(cmd)}", flush=True)
+        rc = subprocess.run(cmd).returncode or rc
+    return rc
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tinytorch",
@@ -225,13 +340,17 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="environment:\n"
                "  DEVICE=C|LLVM|INTERP    default device (else the fastest that works)\n"
-               "  DEBUG=1..5              1 realize summary, 2 a line per kernel, 3 kernel ASTs + optimizations,\n"
-               "                          4 rendered source, 5 linear uops\n"
+               "  DEBUG=1..6              1 realize summary, 2 a line per kernel, 3 kernel ASTs + optimizations,\n"
+               "                          4 rendered source, 5 linear uops, 6 every rewrite pass (rules, sizes)\n"
+               "  VIZ=1, VIZ_DIR=<dir>    write SVG graphs of the run and an index.html to <dir> (default ./viz)\n"
                "  TINYTORCH_CACHE=<dir>   compile cache location (safe to delete)\n"
                "  CC=<compiler>           C compiler for the C device\n"
                "examples:\n"
                "  tinytorch doctor -v     check every device and the toolchain\n"
-               "  DEBUG=2 python examples/quickstart.py")
+               "  tinytorch viz examples/mlp.py --steps 5       graphs of a short training run\n"
+               "  tinytorch profile examples/mlp.py --steps 50  per-kernel times and a Chrome trace\n"
+               "  DEBUG=2 python examples/quickstart.py\n"
+               "run `tinytorch COMMAND --help` for a command's options.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     d = sub.add_parser("doctor", help="check every device by running tiny kernels against numpy; toolchain; cache",
                        description="Run a few tiny kernels on every registered device and compare them with numpy; "
@@ -248,6 +367,55 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("cache", help="show (or --clear) the on-disk compile cache")
     c.add_argument("--clear", action="store_true", help="delete the cache directory (it is rebuilt on demand)")
     c.set_defaults(func=cmd_cache)
+    z = sub.add_parser("viz", help="run a Python script with VIZ on: SVG graphs of everything it runs + index.html",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Run SCRIPT (as `python SCRIPT ARGS` would) with VIZ on and write, per schedule "
+                                   "it realizes, the tensor graph, the kernel graph, each kernel's AST and "
+                                   "linearized form, and every rewrite pass before/after, with an index.html "
+                                   "that links them in execution order (opens offline in any browser).",
+                       epilog="examples:\n  tinytorch viz examples/mlp.py --steps 5\n"
+                              "  tinytorch viz --out /tmp/viz --check examples/quickstart.py\n"
+                              "Without graphviz's `dot`, .dot files are written instead of SVGs "
+                              "(apt-get install graphviz).")
+    z.add_argument("--out", help="output folder (default: $VIZ_DIR, else ./viz)")
+    z.add_argument("--limit", type=int, default=400, help="most nodes drawn per graph; the rest are summarized "
+                                                          "(default: %(default)s)")
+    z.add_argument("--check", action="store_true", help="afterwards load index.html in headless Chromium and fail "
+                                                        "on console errors or graphs that do not load")
+    z.add_argument("script", help="the Python file to run")
+    z.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    z.set_defaults(func=cmd_viz)
+    r = sub.add_parser("profile", help="run a Python script under the profiler: per-kernel table + Chrome trace",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Run SCRIPT (as `python SCRIPT ARGS` would) inside `tinytorch.profile()`, then "
+                                   "print one row per kernel (calls, total and mean time, GFLOP/s, GB/s, fraction "
+                                   "of this machine's peak FLOP/s and bandwidth, the source line that created it), "
+                                   "peak memory and live buffers, and write a Chrome trace-event file.",
+                       epilog="examples:\n  tinytorch profile examples/mlp.py --steps 50\n"
+                              "  tinytorch profile --trace /tmp/t.json --top 10 examples/quickstart.py\n"
+                              "Open the trace in https://ui.perfetto.dev or chrome://tracing. The machine's peak is "
+                              "measured once (about a second) and cached.")
+    r.add_argument("--trace", default="trace.json", help="Chrome trace file to write ('' for none; default: "
+                                                         "%(default)s)")
+    r.add_argument("--top", type=int, default=30, help="rows of the table (default: %(default)s)")
+    r.add_argument("--no-limits", action="store_true", help="skip the fraction-of-peak columns (no measurement)")
+    r.add_argument("--refresh-limits", action="store_true", help="measure the machine's peak again (the best "
+                                                                 "figure seen is kept)")
+    r.add_argument("script", help="the Python file to run")
+    r.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    r.set_defaults(func=cmd_profile)
+    b = sub.add_parser("bench", help="run the benchmarks (benchmarks/ in a source checkout)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Run benchmarks/bench_core.py (elementwise, reduce, softmax, matmul vs numpy and "
+                                   "peers) and/or benchmarks/bench_mlp.py (an MLP training step); each prints a "
+                                   "markdown table with the machine's limits.",
+                       epilog="examples:\n  tinytorch bench --quick\n  tinytorch bench all\n"
+                              "  tinytorch bench core -- --devices C --workloads matmul256")
+    b.add_argument("which", nargs="?", choices=[*BENCHES, "all"], default="core",
+                   help="which benchmark (default: %(default)s)")
+    b.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (a smoke run)")
+    b.add_argument("extra", nargs="*", help="after --: arguments passed to the benchmark script")
+    b.set_defaults(func=cmd_bench)
     return p
 
 

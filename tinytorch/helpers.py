@@ -118,5 +118,14 @@ def vector_bytes() -> int:
     return 16
 
 
+def user_line() -> str | None:
+    """file:line of the innermost caller outside the tinytorch package (VIZ and the profiler name realizes by it)."""
+    pkg = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    f: Any = sys._getframe(1)
+    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(pkg):
+        f = f.f_back
+    return None if f is None else f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno}"
+
+
 def num_threads() -> int:
     return int(THREADS) if int(THREADS) > 0 else (os.cpu_count() or 1)

@@ -52,7 +52,7 @@ class TinyJit:
         self.fn = fn
         self.calls = 0
         self.kernels: list[tuple[Any, list[Buffer]]] = []
-        self.signature: list[tuple[tuple[int, ...], Any, str]] = []
+        self.signature: list[Any] = []
         self.input_slots: dict[int, int] = {}  # id(captured input buffer) -> argument position
         self.outputs: Any = None
         self.output_bufs: set[int] = set()
@@ -63,8 +63,18 @@ class TinyJit:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         tensors = _tensor_args(args, kwargs)
-        sig = [(t.shape, t.dtype, t.device) for t in tensors]
+        # the signature: tensor shapes/dtypes/devices, and every other argument's value (a captured
+        # program has them baked in as constants)
+        sig: list[Any] = [(t.shape, t.dtype, t.device) for t in tensors]
+        sig += [("arg", i, repr(a)) for i, a in enumerate(args) if not isinstance(a, Tensor)]
+        sig += [("kwarg", k, repr(v)) for k, v in sorted(kwargs.items()) if not isinstance(v, Tensor)]
         bufs = [_input_buffer(t) for t in tensors]
+        if self.calls == 1 and len({id(b) for b in bufs}) != len(bufs):
+            # one buffer passed as two arguments: give each argument its own copy, or a replay
+            # could not tell them apart
+            args, kwargs = _distinct_buffers(args, kwargs)
+            tensors = _tensor_args(args, kwargs)
+            bufs = [_input_buffer(t) for t in tensors]
         if self.calls >= 2:
             if sig != self.signature:
                 raise JitError(f"jit({self.fn.__name__}): inputs changed from {self._fmt(self.signature)} to "
@@ -90,6 +100,7 @@ class TinyJit:
         try:
             out = self.fn(*args, **kwargs)
             _realize_outputs(out)
+            self._own_outputs(out, bufs)
         finally:
             _realize.CAPTURE.pop()
         self.kernels = record
@@ -99,6 +110,14 @@ class TinyJit:
         self.output_bufs = {id(_realize.view_of(o.uop)[0]) for o in outs}
         return out
 
+    def _own_outputs(self, out: Any, bufs: list[Buffer]) -> None:
+        """An output that is (a view of) an input would go stale on replay: copy it, by a kernel
+        that is recorded too."""
+        inputs = {id(b) for b in bufs}
+        for o in (out if isinstance(out, (tuple, list)) else (out,)):
+            if isinstance(o, Tensor) and id(_realize.view_of(o.uop)[0]) in inputs:
+                o.uop = o.contiguous().realize().uop
+
     def _replay(self, bufs: list[Buffer]) -> None:
         for runner, kbufs in self.kernels:
             runner([bufs[self.input_slots[id(b)]] if id(b) in self.input_slots else b for b in kbufs])
@@ -106,8 +125,24 @@ class TinyJit:
                 _realize._invalidate(kbufs[0])  # results cached on graph nodes may live in what was written
 
     @staticmethod
-    def _fmt(sig: list[tuple[tuple[int, ...], Any, str]]) -> str:
-        return "[" + ", ".join(f"{d.name}{list(s)}" for s, d, _ in sig) + "]"
+    def _fmt(sig: list[Any]) -> str:
+        return "[" + ", ".join(f"{d.name}{list(s)}" if s != "arg" and s != "kwarg" else f"{s} {d}={v}"
+                               for s, d, v in sig) + "]"
+
+
+def _distinct_buffers(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    seen: set[int] = set()
+
+    def fix(a: Any) -> Any:
+        if not isinstance(a, Tensor):
+            return a
+        b = id(_input_buffer(a))
+        if b in seen:
+            a = a.contiguous().realize()
+        seen.add(id(_input_buffer(a)))
+        return a
+    new_args = tuple(fix(a) for a in args)
+    return new_args, {k: fix(v) for k, v in kwargs.items()}
 
 
 def _realize_outputs(out: Any) -> None:

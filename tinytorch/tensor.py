@@ -10,6 +10,7 @@ Every math op here is a composition of the primitive ops in tinytorch/ops/uop.py
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import weakref
@@ -51,6 +52,13 @@ def _check_device(device: str | None) -> str:
     name = (device or _default_device()).upper()
     Device.get(name)  # validates the name
     return name
+
+
+_tensor_ids = itertools.count()
+
+
+def _track(t: Tensor) -> None:
+    Tensor.live[next(_tensor_ids)] = t
 
 
 def _user_line() -> str | None:
@@ -98,7 +106,9 @@ class Tensor:
 
     __slots__ = ("uop", "device", "requires_grad", "grad", "__weakref__")
     __array_priority__ = 1000  # numpy defers to our reflected operators
-    live: weakref.WeakSet[Tensor] = weakref.WeakSet()  # for eager semantics of assign
+    # every live tensor in creation order (for assign's eager semantics and backward's leaves);
+    # an ordered weak dict, so the order, and with it the schedule a step builds, is the same each step
+    live: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
 
     def __init__(self, data: Any, dtype: Any = None, device: str | None = None, requires_grad: bool = False):
         self.device = (device or _default_device()).upper()
@@ -108,7 +118,7 @@ class Tensor:
         self.requires_grad, self.grad = requires_grad, None
         if isinstance(data, UOp):
             self.uop = data
-            Tensor.live.add(self)
+            _track(self)
             return
         dt = None if dtype is None else to_dtype(dtype)
         if isinstance(data, Tensor):
@@ -119,7 +129,7 @@ class Tensor:
             dt = dt or to_dtype(arr.dtype)
         elif isinstance(data, (bool, int, float)) and dt is not None:
             self.uop = _const_uop(data, dt, ())
-            Tensor.live.add(self)
+            _track(self)
             return
         else:
             arr = _to_numpy(data)
@@ -130,7 +140,7 @@ class Tensor:
         else:
             arr = np.asarray(arr).astype(dt.np, copy=False)
         self.uop = _buffer_uop(arr, dt, self.device)
-        Tensor.live.add(self)
+        _track(self)
 
     # construction helpers -------------------------------------------------------------
     @staticmethod
@@ -139,7 +149,7 @@ class Tensor:
         t.uop, t.device, t.requires_grad, t.grad = uop, device, requires_grad, None
         if (DEBUG >= 2 or SOURCE_LINES) and uop._tag is None:
             uop._tag = _user_line()
-        Tensor.live.add(t)
+        _track(t)
         return t
 
     def _new(self, uop: UOp, *parents: Tensor) -> Tensor:
@@ -208,7 +218,11 @@ class Tensor:
             else dtypes.default_float)
         if any(s < 0 for s in shape):
             raise ValueError(f"full: negative dimension in shape {shape}")
-        return Tensor._from(_const_uop(fill_value, dt, shape), _check_device(device), requires_grad)
+        t = Tensor._from(_const_uop(fill_value, dt, shape), _check_device(device))
+        if requires_grad:  # a leaf needs memory of its own (equal constants would be one graph node)
+            t = t.contiguous().realize()
+            t.requires_grad = True
+        return t
 
     @staticmethod
     def zeros(*shape: Any, dtype: Any = None, device: str | None = None, requires_grad: bool = False) -> Tensor:
@@ -400,7 +414,7 @@ class Tensor:
             gradient = Tensor.full(self.shape, 1.0, self.dtype, self.device)
         if gradient.shape != self.shape:
             raise ValueError(f"backward: gradient of shape {gradient.shape} does not match the tensor's shape {self.shape}")
-        leaves = [t for t in list(Tensor.live) if t.requires_grad and t.is_leaf]
+        leaves = [t for t in list(Tensor.live.values()) if t.requires_grad and t.is_leaf]
         by_uop: dict[UOp, list[Tensor]] = {}
         for t in leaves:
             by_uop.setdefault(t.uop, []).append(t)
@@ -831,7 +845,9 @@ class Tensor:
         a, b = _broadcast_pair(self, exponent, "pow")
         if not a.dtype.is_float:
             a, b = a.float(), b.float()
-        mag = (b * a.abs().log2()).exp2()
+        zero = a == 0  # 0^b = 0 for b > 0 (inf for b < 0) without log2(0) = -inf reaching the gradient
+        mag = (b * zero.where(1.0, a).abs().log2()).exp2()
+        mag = zero.where((b > 0).where(0.0, math.inf), mag)
         is_int = b == b.trunc()
         odd = is_int & ((b.abs() % 2) == 1)
         neg = a < 0
@@ -1023,8 +1039,13 @@ class Tensor:
         return (self > 0).where(self, (self != self).where(self, 0))
 
     def sigmoid(self) -> Tensor:
-        """1 / (1 + e^-x)"""
-        return (1 + (-self).exp()).reciprocal()
+        """1 / (1 + e^-x), as 1/(1+e) for x >= 0 and e/(1+e) for x < 0 with e = e^-|x| (never inf,
+        so no NaN reaches the gradient from the branch not taken)"""
+        x = self if self.dtype.is_float else self.float()
+        pos = x >= 0
+        e = pos.where(-x, x).exp()
+        r = (1 + e).reciprocal()
+        return pos.where(r, e * r)
 
     def tanh(self) -> Tensor:
         """2*sigmoid(2x) - 1; near 0, where that cancels, x - x^3/3 + 2x^5/15 - 17x^7/315 + 62x^9/2835"""
@@ -1043,8 +1064,8 @@ class Tensor:
     def erf(self) -> Tensor:
         """Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7)."""
         x = self.float() if not self.dtype.is_float else self
-        s = x.sign()
-        a = x.abs()
+        s = (x < 0).where(-1.0, 1.0)  # (1 at 0, so the gradient at 0 is the slope there, 2/sqrt(pi))
+        a = x * s
         t = (1 + 0.3275911 * a).reciprocal()
         poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
         return s * (1 - poly * (-a * a).exp())
@@ -1062,17 +1083,18 @@ class Tensor:
     def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
         """log(1 + e^(beta x)) / beta = (max(bx, 0) + log1p(e^-|bx|)) / beta, linear above threshold"""
         bx = self * beta
-        y = (-bx.abs()).exp()  # in (0, 1]: no overflow, and log1p keeps tiny values for very negative x
-        return (bx > threshold).where(self, (bx.maximum(0) + _log1p(y)) * (1 / beta))
+        pos = bx >= 0
+        y = pos.where(-bx, bx).exp()  # e^-|bx| in (0, 1]: no overflow; log1p keeps tiny values
+        return (bx > threshold).where(self, (pos.where(bx, 0) + _log1p(y)) * (1 / beta))
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:
         if min is None and max is None:
             raise ValueError("clamp: at least one of min or max must be given")
-        x = self
+        x = self  # selects, not max/min: the gradient is 1 at the bounds (as in PyTorch), NaN stays NaN
         if min is not None:
-            x = x.maximum(min)
+            x = (x < min).where(min, x) if not isinstance(min, Tensor) else (x < min).where(min, x)
         if max is not None:
-            x = x.minimum(max)
+            x = (x > max).where(max, x)
         return x
 
     def clip(self, min: Any = None, max: Any = None) -> Tensor:
@@ -1159,7 +1181,9 @@ class Tensor:
 
     def std(self, axis: Any = None, keepdim: bool = False, correction: int = 1, dim: Any = None,
             unbiased: bool | None = None) -> Tensor:
-        return self.var(axis, keepdim, correction, dim, unbiased).sqrt()
+        v = self.var(axis, keepdim, correction, dim, unbiased)
+        zero = v == 0  # sqrt's slope is infinite at 0: PyTorch's std gives a zero gradient there
+        return zero.where(0.0, zero.where(1.0, v).sqrt())
 
     def argmax(self, axis: int | None = None, keepdim: bool = False, dim: int | None = None) -> Tensor:
         """Index of the first maximum (NaN counts as the maximum, like PyTorch)."""
@@ -1267,7 +1291,8 @@ class Tensor:
 def _log1p(y: Tensor) -> Tensor:
     """log(1 + y), accurate for tiny y: log(u) * y / (u - 1) with u = 1 + y (Goldberg's trick)."""
     u = 1 + y
-    return (u == 1).where(y, u.log() * y / (u - 1))
+    exact = u == 1
+    return exact.where(y, u.log() * y / exact.where(1, u - 1))  # (no 0/0 in the branch not taken)
 
 
 def _device_names() -> list[str]:

@@ -67,7 +67,7 @@ def _pending_readers(targets: list[UOp], nodes: list[UOp]) -> list[UOp]:
         return []
     tset = set(targets)
     extra: list[UOp] = []
-    for t in list(Tensor.live):
+    for t in list(Tensor.live.values()):
         u = t.uop
         if u in tset or u._realized is not None or u.base.op in (Ops.BUFFER, Ops.CONST):
             continue

@@ -23,10 +23,10 @@ from ..tensor import Tensor, no_grad
 
 
 class HostScalar:
-    """A float32 tensor of shape () whose value Python sets directly in its buffer."""
+    """A float tensor of shape () whose value Python sets directly in its buffer."""
 
-    def __init__(self, value: float, device: str | None = None):
-        self.t = Tensor(np.array(value, dtype=np.float32), device=device).realize()
+    def __init__(self, value: float, device: str | None = None, dtype: Any = dtypes.float32):
+        self.t = Tensor(np.array(value, dtype=np.float64), dtype=dtype, device=device).realize()
         self._value = float(value)
 
     @property
@@ -72,7 +72,8 @@ class Optimizer:
                 if not p.dtype.is_float:
                     raise TypeError(f"{type(self).__name__}: can only optimize floating point tensors, got {p.dtype}")
             group = ParamGroup({**defaults, **{k: v for k, v in g.items() if k != "params"}, "params": ps})
-            group["_lr"] = HostScalar(group["lr"], ps[0].device if ps else None)
+            wide = any(p.dtype == dtypes.float64 for p in ps)  # float64 parameters get float64 hyper-parameters
+            group["_lr"] = HostScalar(group["lr"], ps[0].device if ps else None, dtypes.float64 if wide else dtypes.float32)
             self.param_groups.append(group)
         self.state: dict[int, dict[str, Any]] = {}
         for group in self.param_groups:
@@ -225,9 +226,10 @@ class Adam(Optimizer):
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         # b1^t and b2^t are tensors updated by the step itself, so a captured step replays right
+        dt = dtypes.float64 if p.dtype == dtypes.float64 else dtypes.float32
         return {"exp_avg": _zeros(p), "exp_avg_sq": _zeros(p),
-                "beta1_t": Tensor.ones((), dtype=dtypes.float32, device=p.device).contiguous().realize(),
-                "beta2_t": Tensor.ones((), dtype=dtypes.float32, device=p.device).contiguous().realize()}
+                "beta1_t": Tensor.ones((), dtype=dt, device=p.device).contiguous().realize(),
+                "beta2_t": Tensor.ones((), dtype=dt, device=p.device).contiguous().realize()}
 
     def _update(self, p: Tensor, g: Tensor, group: dict[str, Any], state: dict[str, Any]) -> list[Tensor]:
         b1, b2 = group["betas"]
