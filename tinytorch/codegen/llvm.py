@@ -325,6 +325,10 @@ def cast(b: _Body, x: str, src: DType, dst: DType, count: int) -> str:
         return cast(b, b(f"bitcast {vector_of(st, 'i32')} {bits} to {f32}"), dtypes.float32, dst, count)
     if dst.is_bool:
         return b(f"fcmp une {st} {x}, zeroinitializer" if src.is_float else f"icmp ne {st} {x}, zeroinitializer")
+    if dst.name == "float16" and src.name != "float32":
+        # through float32: a direct double/integer -> half conversion is a runtime-library call
+        # (__truncdfhf2, __floatdihf) that the JIT cannot resolve
+        return cast(b, cast(b, x, src, dtypes.float32, count), dtypes.float32, dst, count)
     if src.is_float and dst.is_float:
         return b(f"{'fpext' if dst.itemsize > src.itemsize else 'fptrunc'} {st} {x} to {dt}")
     if src.is_float:  # saturating, NaN -> 0: exactly the C renderer's clamp
