@@ -106,6 +106,7 @@ def step_torch() -> Any:
 
 def step_tinygrad() -> Any:
     from tinygrad import Tensor, TinyJit, nn
+    from tinygrad.helpers import Context
 
     class MLP:
         def __init__(self) -> None:
@@ -127,7 +128,7 @@ def step_tinygrad() -> Any:
 
     @TinyJit
     def step(x: Any, y: Any) -> Any:
-        with Tensor.train():
+        with Context(TRAINING=1):
             opt.zero_grad()
             loss = model(x).sparse_categorical_crossentropy(y).backward()
             opt.step()
