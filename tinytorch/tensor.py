@@ -413,7 +413,8 @@ class Tensor:
                                    f"got shape {self.shape}; pass gradient=")
             gradient = Tensor.full(self.shape, 1.0, self.dtype, self.device)
         if gradient.shape != self.shape:
-            raise ValueError(f"backward: gradient of shape {gradient.shape} does not match the tensor's shape {self.shape}")
+            raise ValueError(f"backward: gradient of shape {gradient.shape} does not match the tensor's shape "
+                             f"{self.shape}")
         leaves = [t for t in list(Tensor.live.values()) if t.requires_grad and t.is_leaf]
         by_uop: dict[UOp, list[Tensor]] = {}
         for t in leaves:
@@ -444,7 +445,8 @@ class Tensor:
             try:
                 x = x._broadcast_to(self.shape, "assign")
             except ValueError:
-                raise ValueError(f"assign: value of shape {x.shape} does not fit a tensor of shape {self.shape}") from None
+                raise ValueError(f"assign: value of shape {x.shape} does not fit a tensor of shape "
+                                 f"{self.shape}") from None
         if x.dtype != self.dtype:
             x = x.cast(self.dtype)
         target = self.uop
@@ -943,7 +945,8 @@ class Tensor:
         else:
             xt, yt = _broadcast_pair(_as_tensor(x, cond, True), y, "where")
         shape = _broadcast_shapes(cond.shape, xt.shape, op="where")
-        c, xt, yt = cond._broadcast_to(shape, "where"), xt._broadcast_to(shape, "where"), yt._broadcast_to(shape, "where")
+        c = cond._broadcast_to(shape, "where")
+        xt, yt = xt._broadcast_to(shape, "where"), yt._broadcast_to(shape, "where")
         return xt._new(UOp(Ops.WHERE, xt.dtype, (c.uop, xt.uop, yt.uop)), c, xt, yt)
 
     # elementwise: unary ------------------------------------------------------------------------

@@ -91,7 +91,9 @@ TT_INLINE float tt_sin_f32(float x) {
   v = (q & 2) ? -v : v;
   return (x - x != 0.0f) ? __builtin_nanf("") : v;
 }
-TT_INLINE float tt_bf16_to_f32(unsigned short b) { unsigned int u = (unsigned int)b << 16; float f; memcpy(&f, &u, 4); return f; }
+TT_INLINE float tt_bf16_to_f32(unsigned short b) {
+  unsigned int u = (unsigned int)b << 16; float f; memcpy(&f, &u, 4); return f;
+}
 TT_INLINE unsigned short tt_f32_to_bf16(float f) {
   unsigned int u; memcpy(&u, &f, 4);
   if (f != f) return (unsigned short)((u >> 16) | 0x40);
@@ -149,7 +151,8 @@ TT_INLINE {V} tt_sin_{V}({V} x) {{
   int big = 0;
   for (int i = 0; i < (int)(sizeof(x) / sizeof(x[0])); i++) big |= __builtin_fabsf(x[i]) > 131072.0f;
   if (__builtin_expect(big, 0))  /* precise reduction for huge arguments: libm, lane by lane */
-    for (int i = 0; i < (int)(sizeof(x) / sizeof(x[0])); i++) if (__builtin_fabsf(x[i]) > 131072.0f) v[i] = __builtin_sinf(x[i]);
+    for (int i = 0; i < (int)(sizeof(x) / sizeof(x[0])); i++)
+      if (__builtin_fabsf(x[i]) > 131072.0f) v[i] = __builtin_sinf(x[i]);
   return v;
 }}
 """
@@ -280,7 +283,8 @@ class CRenderer:
                 n = ctype(dt)
                 el = vec_elem_ctype(dt.scalar)
                 size = dt.count * (4 if dt.name == "bool" else dt.itemsize)
-                vtypes[n] = f"typedef {el} {n} __attribute__((vector_size({size}), aligned({dt.itemsize if dt.name != 'bool' else 4})));"
+                align = dt.itemsize if dt.name != "bool" else 4  # element alignment: loads may be unaligned
+                vtypes[n] = f"typedef {el} {n} __attribute__((vector_size({size}), aligned({align})));"
                 return n
             return CTYPE[dt.name]
 

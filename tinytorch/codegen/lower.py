@@ -261,7 +261,8 @@ class _Lowerer:
                     lv = UOp(Ops.CAST, out_dt, (lv,)) if lv.dtype != out_dt else lv
                     idx, valid = self.index(view, combo, lane)
                     valid = sym.and_(valid, guard)
-                    em.statement(UOp(Ops.STORE, dtypes.void, (buf, idx, lv) if valid is None else (buf, idx, lv, valid)))
+                    srcs = (buf, idx, lv) if valid is None else (buf, idx, lv, valid)
+                    em.statement(UOp(Ops.STORE, dtypes.void, srcs))
             else:
                 v = UOp(Ops.CAST, out_dt, (v,)) if v.dtype != out_dt else v
                 idx, valid = self.index(view, combo)

@@ -103,7 +103,8 @@ class _Builder:
         """Realize u (or the base of a cheap view chain over it)."""
         while u.op in _CHEAP_VIEW and u.src[0].op not in (Ops.BUFFER, Ops.CONST):
             u = resolve(u.src[0])
-        if u.op not in (Ops.BUFFER, Ops.CONST) and not (u.op in GroupOp.Movement and u.base.op in (Ops.BUFFER, Ops.CONST)):
+        view_of_leaf = u.op in GroupOp.Movement and u.base.op in (Ops.BUFFER, Ops.CONST)
+        if u.op not in (Ops.BUFFER, Ops.CONST) and not view_of_leaf:
             self.realize[u] = None
 
     def decide(self) -> None:

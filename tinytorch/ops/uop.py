@@ -231,7 +231,8 @@ def pretty(root: UOp, max_lines: int = 400) -> str:
         srcs = ", ".join(names[id(s)] for s in u.src)
         arg = "" if u.arg is None else f" arg={_fmt_arg(u.arg)}"
         shape = "" if u.shape is None else f" {u.shape}"
-        lines.append(f"{names[id(u)]} = {u.op.name}:{u.dtype.name}{'x' + str(u.dtype.count) if u.dtype.count > 1 else ''}"
+        vec = f"x{u.dtype.count}" if u.dtype.count > 1 else ""
+        lines.append(f"{names[id(u)]} = {u.op.name}:{u.dtype.name}{vec}"
                      f"{shape}({srcs}){arg}")
     if len(nodes) > max_lines:
         lines.insert(0, f"... {len(nodes) - max_lines} earlier nodes")

@@ -73,7 +73,8 @@ class Optimizer:
                     raise TypeError(f"{type(self).__name__}: can only optimize floating point tensors, got {p.dtype}")
             group = ParamGroup({**defaults, **{k: v for k, v in g.items() if k != "params"}, "params": ps})
             wide = any(p.dtype == dtypes.float64 for p in ps)  # float64 parameters get float64 hyper-parameters
-            group["_lr"] = HostScalar(group["lr"], ps[0].device if ps else None, dtypes.float64 if wide else dtypes.float32)
+            lr_dtype = dtypes.float64 if wide else dtypes.float32
+            group["_lr"] = HostScalar(group["lr"], ps[0].device if ps else None, lr_dtype)
             self.param_groups.append(group)
         self.state: dict[int, dict[str, Any]] = {}
         for group in self.param_groups:
@@ -142,7 +143,8 @@ class Optimizer:
         for mine, theirs in zip(self.param_groups, groups):
             if len(theirs.get("params", [])) != len(mine["params"]):
                 raise ValueError(f"{type(self).__name__}.load_state_dict: a parameter group has "
-                                 f"{len(theirs.get('params', []))} parameters, this optimizer's has {len(mine['params'])}")
+                                 f"{len(theirs.get('params', []))} parameters, this optimizer's has "
+                                 f"{len(mine['params'])}")
             for k, v in theirs.items():
                 if k != "params":
                     mine[k] = v
