@@ -255,8 +255,6 @@ def np_mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarr
 # known core bugs (codegen / runtime), reported with minimal repros; the cases xfail strictly
 BUG_HALF_CAST = ("core: INTERP computes float16/bfloat16 values in float32 and its CAST to them does not round, "
                  "so x.half().float() == x on INTERP")
-CRASH_F64_TO_F16 = ("core: LLVM cast float64 -> float16 segfaults the process (see "
-                    "test_errors.py::test_every_cast_runs_and_matches_numpy)")
 
 S3 = (3, 4, 5)
 B2 = ((4, 7), (4, 7))
@@ -324,15 +322,14 @@ OPS: list[OpSpec] = [
            out=dtypes.uint8, ints=True, bools=True),
     OpSpec("cast_float", lambda x: x.float(), lambda x: x, out=dtypes.float32, ints=True, bools=True),
     OpSpec("cast_half", lambda x: x.half(), lambda x: x.astype(np.float16), out=dtypes.float16, ints=True,
-           bools=True, crash={"LLVM/float64": CRASH_F64_TO_F16}),
+           bools=True),
     OpSpec("cast_bfloat16", lambda x: x.cast(tt.bfloat16), lambda x: bf16_round(x.astype(np.float32)),
            out=dtypes.bfloat16, ints=True, bools=True),
     OpSpec("cast_double", lambda x: x.double(), lambda x: x, out=dtypes.float64, ints=True, bools=True),
     OpSpec("cast_bool", lambda x: x.bool(), lambda x: x != 0, domain="grid", grad=False, out="bool", ints=True,
            bools=True),
     OpSpec("cast_roundtrip", lambda x: x.half().float(), lambda x: x.astype(np.float16).astype(np.float32),
-           out=dtypes.float32, lowp=False, xfail={"INTERP/*": BUG_HALF_CAST},
-           crash={"LLVM/float64": CRASH_F64_TO_F16}),
+           out=dtypes.float32, lowp=False, xfail={"INTERP/*": BUG_HALF_CAST}),
     OpSpec("cast_roundtrip_bf16", lambda x: x.cast(tt.bfloat16).float(), lambda x: bf16_round(x.astype(np.float32)),
            out=dtypes.float32, lowp=False, xfail={"INTERP/*": BUG_HALF_CAST}),
     # --- binary arithmetic (same shapes, broadcasting, scalars, reflected) --------------------

@@ -119,7 +119,8 @@ def test_debug4_prints_each_kernel_source_contiguously(dev: str, tmp_path) -> No
     for name, body in blocks:
         text = "\n".join(body)
         # the block holds this kernel's whole definition: its signature once, balanced braces, no other kernel
-        definition = re.findall(rf"(?:void\s+{re.escape(name)}\s*\(|define\b[^@\n]*@\"?{re.escape(name)}\"?\s*\()", text)
+        n = re.escape(name)
+        definition = re.findall(rf"(?:void\s+{n}\s*\(|define\b[^@\n]*@\"?{n}\"?\s*\()", text)
         assert len(definition) == 1, f"kernel {name}: source block does not define it exactly once:\n{text[:2000]}"
         assert text.count("{") == text.count("}"), f"kernel {name}: unbalanced braces, block cut or interleaved"
         others = [n for n in names if n != name and re.search(rf"\b{re.escape(n)}\b", text)]

@@ -16,7 +16,7 @@ import tinytorch as tt
 from tinytorch import Tensor
 from tinytorch.engine import realize as R
 
-from .conftest import DEVICES, known_bug, require_device
+from .conftest import DEVICES, require_device
 
 A = lambda: Tensor(np.ones((2, 3), np.float32))  # noqa: E731
 B = lambda: Tensor(np.ones((4, 5), np.float32))  # noqa: E731
@@ -240,10 +240,6 @@ def test_corrupt_cache_entry_is_rebuilt(tmp_path) -> None:
 
 
 CAST_DTYPES = ["bool", "uint8", "int8", "int32", "int64", "float16", "bfloat16", "float32", "float64"]
-BUG_LLVM_F64_F16 = "core: LLVM cast float64 -> float16 segfaults the process"
-
-
-@known_bug({"LLVM": BUG_LLVM_F64_F16})
 def test_every_cast_runs_and_matches_numpy(device: str) -> None:
     """All 81 casts between the public dtypes, in a subprocess (a crash must not take the suite
     down); values compared with numpy wherever C defines the result (no negative float -> uint8)."""

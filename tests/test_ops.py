@@ -19,7 +19,6 @@ from tinytorch.dtype import DType
 from .conftest import EPS, assert_close, assert_equal, dirty_memory, rtol_for
 from .optable import OPS, OpSpec, bf16_round, round_to, sample, seed_for
 
-
 BUG_ASSIGN_CHAIN = ("core: two pending assigns to one tensor, realized through the tensor: a reader built before "
                     "both sees the value after the first assign")
 
