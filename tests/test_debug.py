@@ -144,5 +144,16 @@ def test_debug_context_manager_matches_env() -> None:
             (a + 3).sum(0).numpy()
         (a - 1).numpy()
     """
-    out = run(code, DEVICES[0] if require_device(DEVICES[0]) else "INTERP", None)
+    dev = next(d for d in DEVICES if __import__("tinytorch").Device.get(d).available()[0])
+    out = run(code, dev, None)
     assert len(kernel_lines(out)) == 1, out
+
+
+def test_device_env_var_selects_the_default_device(device: str) -> None:
+    code = """
+        import tinytorch as tt
+        t = tt.Tensor([1.0, 2.0]) * 2
+        print("DEVICE", t.device, tt.Device.DEFAULT, t.numpy().tolist())
+    """
+    out = run(code, device, None)
+    assert f"DEVICE {device} {device} [2.0, 4.0]" in out, out
