@@ -849,7 +849,7 @@ class Tensor:
             a, b = a.float(), b.float()
         zero = a == 0  # 0^b = 0 for b > 0 (inf for b < 0) without log2(0) = -inf reaching the gradient
         mag = (b * zero.where(1.0, a).abs().log2()).exp2()
-        mag = zero.where((b > 0).where(0.0, math.inf), mag)
+        mag = zero.where((b > 0).where(0.0, math.inf).cast(mag.dtype), mag)
         is_int = b == b.trunc()
         odd = is_int & ((b.abs() % 2) == 1)
         neg = a < 0
@@ -1067,7 +1067,7 @@ class Tensor:
     def erf(self) -> Tensor:
         """Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7)."""
         x = self.float() if not self.dtype.is_float else self
-        s = (x < 0).where(-1.0, 1.0)  # (1 at 0, so the gradient at 0 is the slope there, 2/sqrt(pi))
+        s = (x < 0).where(-1.0, 1.0).cast(x.dtype)  # (1 at 0, so the gradient at 0 is the slope there, 2/sqrt(pi))
         a = x * s
         t = (1 + 0.3275911 * a).reciprocal()
         poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
