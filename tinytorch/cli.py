@@ -266,6 +266,9 @@ def cmd_viz(args: argparse.Namespace) -> int:
     from .helpers import VIZ_DIR
     from .viz import session
 
+    if not os.path.isfile(args.script):
+        print(f"tinytorch: no such script: {args.script}", file=sys.stderr)
+        return 2
     if session._ACTIVE:  # VIZ=1 in the environment already started one: this command's replaces it
         session.stop(quiet=True)
     out = args.out or str(VIZ_DIR.value) or "viz"
@@ -275,7 +278,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
     finally:
         index = viz.stop()
     print(f"viz: open file://{os.path.abspath(index or out)}")
-    if not viz.have_dot():
+    if not viz.dot.have_dot():
         print(f"viz: {viz.INSTALL_HINT}")
     if args.check and index:
         from .viz.browser import check_page, find_chromium
@@ -296,6 +299,9 @@ def cmd_viz(args: argparse.Namespace) -> int:
 def cmd_profile(args: argparse.Namespace) -> int:
     from .profiler import profile
 
+    if not os.path.isfile(args.script):
+        print(f"tinytorch: no such script: {args.script}", file=sys.stderr)
+        return 2
     if args.refresh_limits and not args.no_limits:
         from .runtime.limits import machine_limits
 
