@@ -1354,11 +1354,7 @@ def _const_uop(value: Any, dt: DType, shape: tuple[int, ...]) -> UOp:
 
 
 def _chain(u: UOp) -> list[UOp]:
-    out = []
-    while u.op in GroupOp.Movement:
-        out.append(u)
-        u = u.src[0]
-    return out
+    return u.movement_chain()
 
 
 def _bump_version(u: UOp) -> UOp:

@@ -185,11 +185,7 @@ class _Builder:
 
 
 def _chain_nodes(u: UOp) -> list[UOp]:
-    out = []
-    while u.op in GroupOp.Movement:
-        out.append(u)
-        u = u.src[0]
-    return out
+    return u.movement_chain()
 
 
 def _apply(vs: ViewStack, moves: tuple[tuple[Ops, Any], ...]) -> ViewStack:

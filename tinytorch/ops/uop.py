@@ -185,6 +185,14 @@ class UOp:
     def reshape_to(self, shape: tuple[int, ...]) -> UOp:
         return self if self.shape == shape else UOp(Ops.RESHAPE, self.dtype, (self,), tuple(shape))
 
+    def movement_chain(self) -> list[UOp]:
+        """The movement ops above `base`, outermost first."""
+        out, u = [], self
+        while u.op in GroupOp.Movement:
+            out.append(u)
+            u = u.src[0]
+        return out
+
     @property
     def base(self) -> UOp:
         """The node under a chain of movement ops."""
