@@ -10,6 +10,7 @@ Every math op here is a composition of the primitive ops in tinytorch/ops/uop.py
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import math
 import sys
@@ -105,12 +106,16 @@ class Tensor:
     """An n-dimensional array whose value is computed lazily by compiled kernels."""
 
     __slots__ = ("uop", "device", "requires_grad", "grad", "__weakref__")
+    uop: UOp
+    device: str
+    requires_grad: builtins.bool
+    grad: Tensor | None
     __array_priority__ = 1000  # numpy defers to our reflected operators
     # every live tensor in creation order (for assign's eager semantics and backward's leaves);
     # an ordered weak dict, so the order, and with it the schedule a step builds, is the same each step
     live: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
 
-    def __init__(self, data: Any, dtype: Any = None, device: str | None = None, requires_grad: bool = False):
+    def __init__(self, data: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False):
         self.device = (device or _default_device()).upper()
         from .runtime.device import Device
 
@@ -144,7 +149,7 @@ class Tensor:
 
     # construction helpers -------------------------------------------------------------
     @staticmethod
-    def _from(uop: UOp, device: str, requires_grad: bool = False) -> Tensor:
+    def _from(uop: UOp, device: str, requires_grad: builtins.bool = False) -> Tensor:
         t = object.__new__(Tensor)
         t.uop, t.device, t.requires_grad, t.grad = uop, device, requires_grad, None
         if (DEBUG >= 2 or SOURCE_LINES) and uop._tag is None:
@@ -165,7 +170,7 @@ class Tensor:
         assert s is not None
         return s
 
-    def size(self, dim: int | None = None) -> Any:
+    def size(self, dim: builtins.int | None = None) -> Any:
         return self.shape if dim is None else self.shape[_norm_axis("size", dim, self.ndim)]
 
     @property
@@ -173,16 +178,16 @@ class Tensor:
         return self.uop.dtype
 
     @property
-    def ndim(self) -> int:
+    def ndim(self) -> builtins.int:
         return len(self.shape)
 
-    def dim(self) -> int:
+    def dim(self) -> builtins.int:
         return self.ndim
 
-    def numel(self) -> int:
+    def numel(self) -> builtins.int:
         return prod(self.shape)
 
-    def __len__(self) -> int:
+    def __len__(self) -> builtins.int:
         if not self.shape:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
@@ -197,10 +202,10 @@ class Tensor:
         rg = ", requires_grad=True" if self.requires_grad else ""
         return f"tensor({body}{extra}{dev}{rg})"
 
-    def __hash__(self) -> int:
+    def __hash__(self) -> builtins.int:
         return id(self)
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> builtins.bool:
         if self.numel() != 1:
             raise RuntimeError(f"Boolean value of a Tensor with {self.numel()} elements is ambiguous")
         return bool(self.item())
@@ -211,7 +216,7 @@ class Tensor:
     # factory functions -----------------------------------------------------------------
     @staticmethod
     def full(shape: Any, fill_value: Any, dtype: Any = None, device: str | None = None,
-             requires_grad: bool = False) -> Tensor:
+             requires_grad: builtins.bool = False) -> Tensor:
         shape = _shape_arg((shape,) if isinstance(shape, int) else tuple(shape))
         dt = to_dtype(dtype) if dtype is not None else (
             dtypes.bool if isinstance(fill_value, bool) else dtypes.default_int if isinstance(fill_value, int)
@@ -225,11 +230,11 @@ class Tensor:
         return t
 
     @staticmethod
-    def zeros(*shape: Any, dtype: Any = None, device: str | None = None, requires_grad: bool = False) -> Tensor:
+    def zeros(*shape: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False) -> Tensor:
         return Tensor.full(_shape_arg(shape), 0.0, dtype or dtypes.default_float, device, requires_grad)
 
     @staticmethod
-    def ones(*shape: Any, dtype: Any = None, device: str | None = None, requires_grad: bool = False) -> Tensor:
+    def ones(*shape: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False) -> Tensor:
         return Tensor.full(_shape_arg(shape), 1.0, dtype or dtypes.default_float, device, requires_grad)
 
     @staticmethod
@@ -272,18 +277,18 @@ class Tensor:
         return Tensor(np.arange(n, dtype=np.float64) * step + start, dtype=dt, device=device)
 
     @staticmethod
-    def linspace(start: float, end: float, steps: int, dtype: Any = None, device: str | None = None) -> Tensor:
+    def linspace(start: float, end: float, steps: builtins.int, dtype: Any = None, device: str | None = None) -> Tensor:
         if steps < 0:
             raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
         return Tensor(np.linspace(start, end, steps), dtype=dtype or dtypes.default_float, device=device)
 
     @staticmethod
-    def eye(n: int, m: int | None = None, dtype: Any = None, device: str | None = None) -> Tensor:
+    def eye(n: builtins.int, m: builtins.int | None = None, dtype: Any = None, device: str | None = None) -> Tensor:
         m = n if m is None else m
         return Tensor(np.eye(n, m), dtype=dtype or dtypes.default_float, device=device)
 
     @staticmethod
-    def rand(*shape: Any, dtype: Any = None, device: str | None = None, requires_grad: bool = False) -> Tensor:
+    def rand(*shape: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False) -> Tensor:
         """Uniform on [0, 1)."""
         t = Tensor(_rng[0].random(_shape_arg(shape), dtype=np.float32), dtype=dtype or dtypes.default_float,
                    device=device)
@@ -291,7 +296,7 @@ class Tensor:
         return t
 
     @staticmethod
-    def randn(*shape: Any, dtype: Any = None, device: str | None = None, requires_grad: bool = False) -> Tensor:
+    def randn(*shape: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False) -> Tensor:
         """Standard normal."""
         t = Tensor(_rng[0].standard_normal(_shape_arg(shape), dtype=np.float32), dtype=dtype or dtypes.default_float,
                    device=device)
@@ -299,7 +304,7 @@ class Tensor:
         return t
 
     @staticmethod
-    def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None,
+    def randint(low: builtins.int, high: builtins.int | None = None, size: Any = (), dtype: Any = None,
                 device: str | None = None) -> Tensor:
         if high is None:
             low, high = 0, low
@@ -311,7 +316,7 @@ class Tensor:
 
     @staticmethod
     def uniform(*shape: Any, low: float = 0.0, high: float = 1.0, dtype: Any = None, device: str | None = None,
-                requires_grad: bool = False) -> Tensor:
+                requires_grad: builtins.bool = False) -> Tensor:
         t = Tensor(_rng[0].uniform(low, high, _shape_arg(shape)).astype(np.float32),
                    dtype=dtype or dtypes.default_float, device=device)
         t.requires_grad = requires_grad
@@ -319,7 +324,7 @@ class Tensor:
 
     @staticmethod
     def normal(*shape: Any, mean: float = 0.0, std: float = 1.0, dtype: Any = None, device: str | None = None,
-               requires_grad: bool = False) -> Tensor:
+               requires_grad: builtins.bool = False) -> Tensor:
         t = Tensor(_rng[0].normal(mean, std, _shape_arg(shape)).astype(np.float32),
                    dtype=dtype or dtypes.default_float, device=device)
         t.requires_grad = requires_grad
@@ -340,7 +345,7 @@ class Tensor:
         idx = Tensor.arange(n, dtype=dtypes.int64, device=dev)
         z = idx + state.expand(n) * -7046029254386353131  # (counter * 0x9E3779B97F4A7C15) mod 2^64
 
-        def shr(v: Tensor, k: int) -> Tensor:  # logical shift right on int64
+        def shr(v: Tensor, k: builtins.int) -> Tensor:  # logical shift right on int64
             return (v >> k) & ((1 << (64 - k)) - 1)
         z = (z ^ shr(z, 30)) * -4658895280553007687  # 0xBF58476D1CE4E5B9
         z = (z ^ shr(z, 27)) * -7723592293110705685  # 0x94D049BB133111EB
@@ -386,20 +391,20 @@ class Tensor:
 
     # autograd -----------------------------------------------------------------------------
     @property
-    def is_leaf(self) -> bool:
+    def is_leaf(self) -> builtins.bool:
         """A tensor the user made (not the result of an op that tracks gradients)."""
         u = self.uop
         while u.op in GroupOp.Movement:
             u = u.src[0]
         return u.op in (Ops.BUFFER, Ops.CONST) or not self.requires_grad
 
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+    def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
         if requires_grad and not (self.dtype.is_float):
             raise RuntimeError(f"requires_grad_: only floating point tensors can require gradients, got {self.dtype}")
         self.requires_grad = requires_grad
         return self
 
-    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None) -> None:
+    def backward(self, gradient: Tensor | None = None, retain_graph: builtins.bool | None = None) -> None:
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf tensor that requires grad.
         The gradients are lazy: they fuse with whatever realizes them (usually optimizer.step())."""
         from .ops.gradient import compute_gradients
@@ -498,7 +503,7 @@ class Tensor:
             raise ValueError(f"{op}: shape {new} is invalid for input of size {self.numel()} (shape {self.shape})")
         return self if new == self.shape else self._new(self.uop.reshape_to(new), self)
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
         if self.ndim == 0:
             return self.reshape(1)
         s, e = _norm_axis("flatten", start_dim, self.ndim), _norm_axis("flatten", end_dim, self.ndim)
@@ -506,7 +511,7 @@ class Tensor:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
         return self.reshape(*self.shape[:s], prod(self.shape[s:e + 1]), *self.shape[e + 1:])
 
-    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+    def unflatten(self, dim: builtins.int, sizes: Sequence[int]) -> Tensor:
         d = _norm_axis("unflatten", dim, self.ndim)
         sizes = list(sizes)
         if -1 in sizes:
@@ -516,13 +521,13 @@ class Tensor:
             raise ValueError(f"unflatten: sizes {tuple(sizes)} do not multiply to dim {dim} of size {self.shape[d]}")
         return self.reshape(*self.shape[:d], *sizes, *self.shape[d + 1:])
 
-    def squeeze(self, dim: int | Sequence[int] | None = None) -> Tensor:
+    def squeeze(self, dim: builtins.int | Sequence[int] | None = None) -> Tensor:
         if dim is None:
             return self.reshape(*[s for s in self.shape if s != 1])
         dims = {_norm_axis("squeeze", d, self.ndim) for d in ((dim,) if isinstance(dim, int) else dim)}
         return self.reshape(*[s for i, s in enumerate(self.shape) if i not in dims or s != 1])
 
-    def unsqueeze(self, dim: int) -> Tensor:
+    def unsqueeze(self, dim: builtins.int) -> Tensor:
         d = _norm_axis("unsqueeze", dim, self.ndim + 1)
         return self.reshape(*self.shape[:d], 1, *self.shape[d:])
 
@@ -534,7 +539,7 @@ class Tensor:
             return self
         return self._new(UOp(Ops.PERMUTE, self.dtype, (self.uop,), order), self)
 
-    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
+    def transpose(self, dim0: builtins.int = -2, dim1: builtins.int = -1) -> Tensor:
         a, b = _norm_axis("transpose", dim0, self.ndim), _norm_axis("transpose", dim1, self.ndim)
         order = list(range(self.ndim))
         order[a], order[b] = order[b], order[a]
@@ -623,7 +628,7 @@ class Tensor:
             return self
         return self._new(UOp(Ops.SHRINK, self.dtype, (self.uop,), tuple(arg)), self)
 
-    def split(self, split_size: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+    def split(self, split_size: builtins.int | Sequence[int], dim: builtins.int = 0) -> tuple[Tensor, ...]:
         d = _norm_axis("split", dim, self.ndim)
         n = self.shape[d]
         if isinstance(split_size, int):
@@ -641,7 +646,7 @@ class Tensor:
             start += s
         return tuple(out)
 
-    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
         if chunks <= 0:
             raise ValueError(f"chunk: chunks must be positive, got {chunks}")
         n = self.shape[_norm_axis("chunk", dim, self.ndim)]
@@ -711,7 +716,7 @@ class Tensor:
             out = out.permute(*order)
         return out
 
-    def _index_view(self, idx: Any, for_write: bool = False) -> Tensor:
+    def _index_view(self, idx: Any, for_write: builtins.bool = False) -> Tensor:
         idx = idx if isinstance(idx, tuple) else (idx,)
         if sum(1 for v in idx if v is Ellipsis) > 1:
             raise IndexError("an index can only have a single ellipsis ('...')")
@@ -774,7 +779,7 @@ class Tensor:
         return x.reshape(*final)
 
     # elementwise: binary ---------------------------------------------------------------------
-    def _binop(self, op: Ops, other: Any, reverse: bool = False, name: str = "") -> Tensor:
+    def _binop(self, op: Ops, other: Any, reverse: builtins.bool = False, name: str = "") -> Tensor:
         a, b = _broadcast_pair(self, other, name or op.name.lower(), reverse)
         return a._new(UOp(op, dtypes.bool if op in GroupOp.Comparison else a.dtype, (a.uop, b.uop)), a, b)
 
@@ -905,7 +910,7 @@ class Tensor:
     def ne(self, o: Any) -> Tensor:
         return self._binop(Ops.CMPNE, o, name="ne")
 
-    def _cmp_or_eq(self, o: Any, reverse: bool, name: str) -> Tensor:
+    def _cmp_or_eq(self, o: Any, reverse: builtins.bool, name: str) -> Tensor:
         """a <= b as (a < b) | (a == b), not !(a > b): comparisons with NaN are False, like IEEE and torch."""
         lt = self._binop(Ops.CMPLT, o, reverse, name=name)
         return lt | self._binop(Ops.CMPNE, o, name=name).logical_not()
@@ -950,7 +955,7 @@ class Tensor:
         return xt._new(UOp(Ops.WHERE, xt.dtype, (c.uop, xt.uop, yt.uop)), c, xt, yt)
 
     # elementwise: unary ------------------------------------------------------------------------
-    def _unop(self, op: Ops, float_only: bool = True) -> Tensor:
+    def _unop(self, op: Ops, float_only: builtins.bool = True) -> Tensor:
         x = self.float() if float_only and not self.dtype.is_float else self
         return x._new(UOp(op, x.dtype, (x.uop,)), x)
 
@@ -1122,14 +1127,14 @@ class Tensor:
     def bfloat16(self) -> Tensor: return self.cast(dtypes.bfloat16)
 
     # reductions --------------------------------------------------------------------------------
-    def _axes(self, op: str, axis: Any) -> tuple[int, ...]:
+    def _axes(self, op: str, axis: Any) -> tuple[builtins.int, ...]:
         if axis is None:
             return tuple(range(self.ndim))
         axes = (axis,) if isinstance(axis, int) else tuple(axis)
         out = tuple(sorted({_norm_axis(op, a, self.ndim) for a in axes}))
         return out if self.ndim else ()
 
-    def _reduce(self, op: Ops, axis: Any, keepdim: bool, name: str) -> Tensor:
+    def _reduce(self, op: Ops, axis: Any, keepdim: builtins.bool, name: str) -> Tensor:
         axes = self._axes(name, axis)
         if self.ndim == 0:
             return self
@@ -1141,7 +1146,7 @@ class Tensor:
             out = out.reshape(*[s for i, s in enumerate(self.shape) if i not in axes])
         return out
 
-    def sum(self, axis: Any = None, keepdim: bool = False, dtype: Any = None, dim: Any = None) -> Tensor:
+    def sum(self, axis: Any = None, keepdim: builtins.bool = False, dtype: Any = None, dim: Any = None) -> Tensor:
         axis = dim if dim is not None else axis
         acc = to_dtype(dtype) if dtype is not None else (
             dtypes.int64 if self.dtype.is_int or self.dtype.is_bool else self.dtype)
@@ -1150,16 +1155,16 @@ class Tensor:
             return x.float()._reduce(Ops.ADD, axis, keepdim, "sum").cast(acc)
         return x._reduce(Ops.ADD, axis, keepdim, "sum")
 
-    def prod(self, axis: Any = None, keepdim: bool = False, dtype: Any = None, dim: Any = None) -> Tensor:
+    def prod(self, axis: Any = None, keepdim: builtins.bool = False, dtype: Any = None, dim: Any = None) -> Tensor:
         axis = dim if dim is not None else axis
         acc = to_dtype(dtype) if dtype is not None else (
             dtypes.int64 if self.dtype.is_int or self.dtype.is_bool else self.dtype)
         return self.cast(acc)._reduce(Ops.MUL, axis, keepdim, "prod")
 
-    def max(self, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
+    def max(self, axis: Any = None, keepdim: builtins.bool = False, dim: Any = None) -> Tensor:
         return self._reduce(Ops.MAX, dim if dim is not None else axis, keepdim, "max")
 
-    def min(self, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
+    def min(self, axis: Any = None, keepdim: builtins.bool = False, dim: Any = None) -> Tensor:
         axis = dim if dim is not None else axis
         if self.dtype.is_float:
             return -((-self).max(axis, keepdim))
@@ -1167,14 +1172,14 @@ class Tensor:
             return self.logical_not().max(axis, keepdim).logical_not()
         return self.bitwise_not().max(axis, keepdim).bitwise_not()  # ~x reverses integer order
 
-    def mean(self, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
+    def mean(self, axis: Any = None, keepdim: builtins.bool = False, dim: Any = None) -> Tensor:
         axis = dim if dim is not None else axis
         x = self if self.dtype.is_float else self.float()
         n = prod(self.shape[a] for a in self._axes("mean", axis))
         return x.sum(axis, keepdim) * (1 / n if n else math.nan)
 
-    def var(self, axis: Any = None, keepdim: bool = False, correction: int = 1, dim: Any = None,
-            unbiased: bool | None = None) -> Tensor:
+    def var(self, axis: Any = None, keepdim: builtins.bool = False, correction: builtins.int = 1, dim: Any = None,
+            unbiased: builtins.bool | None = None) -> Tensor:
         axis = dim if dim is not None else axis
         if unbiased is not None:
             correction = int(unbiased)
@@ -1182,13 +1187,14 @@ class Tensor:
         d = self - self.mean(axis, keepdim=True)
         return (d * d).sum(axis, keepdim) * (1 / max(0, n - correction) if n - correction > 0 else math.inf)
 
-    def std(self, axis: Any = None, keepdim: bool = False, correction: int = 1, dim: Any = None,
-            unbiased: bool | None = None) -> Tensor:
+    def std(self, axis: Any = None, keepdim: builtins.bool = False, correction: builtins.int = 1, dim: Any = None,
+            unbiased: builtins.bool | None = None) -> Tensor:
         v = self.var(axis, keepdim, correction, dim, unbiased)
         zero = v == 0  # sqrt's slope is infinite at 0: PyTorch's std gives a zero gradient there
         return zero.where(0.0, zero.where(1.0, v).sqrt())
 
-    def argmax(self, axis: int | None = None, keepdim: bool = False, dim: int | None = None) -> Tensor:
+    def argmax(self, axis: builtins.int | None = None, keepdim: builtins.bool = False,
+               dim: builtins.int | None = None) -> Tensor:
         """Index of the first maximum (NaN counts as the maximum, like PyTorch)."""
         axis = dim if dim is not None else axis
         if axis is None:
@@ -1201,12 +1207,13 @@ class Tensor:
             *[n if i == a else 1 for i in range(self.ndim)])
         return n - (hit.where(rev, 0)).max(a, keepdim)
 
-    def argmin(self, axis: int | None = None, keepdim: bool = False, dim: int | None = None) -> Tensor:
+    def argmin(self, axis: builtins.int | None = None, keepdim: builtins.bool = False,
+               dim: builtins.int | None = None) -> Tensor:
         axis = dim if dim is not None else axis
         x = -self if self.dtype.is_float else self.bitwise_not() if not self.dtype.is_bool else self.logical_not()
         return x.argmax(axis, keepdim)
 
-    def any(self, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
+    def any(self, axis: Any = None, keepdim: builtins.bool = False, dim: Any = None) -> Tensor:
         axis = dim if dim is not None else axis
         axes = self._axes("any", axis)
         if any(self.shape[a] == 0 for a in axes):  # max has no identity, but any() of nothing is False
@@ -1214,10 +1221,10 @@ class Tensor:
             return Tensor.full(shape, False, dtypes.bool, self.device)
         return self.bool().max(axis, keepdim)
 
-    def all(self, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
+    def all(self, axis: Any = None, keepdim: builtins.bool = False, dim: Any = None) -> Tensor:
         return self.logical_not().any(axis, keepdim, dim).logical_not()
 
-    def logsumexp(self, axis: Any = None, keepdim: bool = False, dim: Any = None) -> Tensor:
+    def logsumexp(self, axis: Any = None, keepdim: builtins.bool = False, dim: Any = None) -> Tensor:
         """m + log(sum(exp(x - m))), m = max(x)"""
         axis = dim if dim is not None else axis
         self._axes("logsumexp", axis)  # a bad dim is reported under this op's name
@@ -1226,20 +1233,20 @@ class Tensor:
         out = (self - m).exp().sum(axis, keepdim=True).log() + m
         return out if keepdim else out.squeeze(self._axes("logsumexp", axis)) if self.ndim else out
 
-    def softmax(self, dim: int = -1, dtype: Any = None) -> Tensor:
+    def softmax(self, dim: builtins.int = -1, dtype: Any = None) -> Tensor:
         """e^(x - max) / sum(e^(x - max))"""
         _norm_axis("softmax", dim, self.ndim)
         x = self.cast(dtype) if dtype is not None else (self if self.dtype.is_float else self.float())
         e = (x - x.max(dim, keepdim=True)).exp()
         return e / e.sum(dim, keepdim=True)
 
-    def log_softmax(self, dim: int = -1, dtype: Any = None) -> Tensor:
+    def log_softmax(self, dim: builtins.int = -1, dtype: Any = None) -> Tensor:
         """x - logsumexp(x)"""
         _norm_axis("log_softmax", dim, self.ndim)
         x = self.cast(dtype) if dtype is not None else (self if self.dtype.is_float else self.float())
         return x - x.logsumexp(dim, keepdim=True)
 
-    def cumsum(self, dim: int = 0) -> Tensor:
+    def cumsum(self, dim: builtins.int = 0) -> Tensor:
         """Running sum along dim (a reduce over a lower-triangular window)."""
         d = _norm_axis("cumsum", dim, self.ndim)
         if self.ndim == 0:

@@ -73,7 +73,7 @@ class UPat:
         return f"UPat({ops}{', ' + self.name if self.name else ''})"
 
 
-Rule = tuple[UPat, Callable[..., UOp | None]]
+Rule = tuple[UPat, Callable[..., Any]]  # a rule returns a UOp (or, for gradients, a tuple of them) or None
 
 
 class PatternMatcher:
@@ -81,8 +81,8 @@ class PatternMatcher:
 
     def __init__(self, rules: list[Rule]):
         self.rules = rules
-        self.by_op: dict[Ops, list[tuple[UPat, Callable[..., UOp | None], bool, str]]] = defaultdict(list)
-        self.wildcard: list[tuple[UPat, Callable[..., UOp | None], bool, str]] = []
+        self.by_op: dict[Ops, list[tuple[UPat, Callable[..., Any], bool, str]]] = defaultdict(list)
+        self.wildcard: list[tuple[UPat, Callable[..., Any], bool, str]] = []
         for pat, fn in rules:
             wants_ctx = "ctx" in inspect.signature(fn).parameters
             entry = (pat, fn, wants_ctx, _rule_name(pat, fn))
@@ -97,7 +97,7 @@ class PatternMatcher:
     def __add__(self, other: PatternMatcher) -> PatternMatcher:
         return PatternMatcher(self.rules + other.rules)
 
-    def rewrite(self, u: UOp, ctx: Any = None, fired: dict[str, int] | None = None) -> UOp | None:
+    def rewrite(self, u: UOp, ctx: Any = None, fired: dict[str, int] | None = None) -> Any:
         for pat, fn, wants_ctx, name in self.by_op.get(u.op, self.wildcard):
             bound: dict[str, UOp] = {}
             if not pat.match(u, bound):
