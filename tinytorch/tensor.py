@@ -230,7 +230,8 @@ class Tensor:
         return t
 
     @staticmethod
-    def zeros(*shape: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False) -> Tensor:
+    def zeros(*shape: Any, dtype: Any = None, device: str | None = None,
+              requires_grad: builtins.bool = False) -> Tensor:
         return Tensor.full(_shape_arg(shape), 0.0, dtype or dtypes.default_float, device, requires_grad)
 
     @staticmethod
@@ -296,7 +297,8 @@ class Tensor:
         return t
 
     @staticmethod
-    def randn(*shape: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False) -> Tensor:
+    def randn(*shape: Any, dtype: Any = None, device: str | None = None,
+              requires_grad: builtins.bool = False) -> Tensor:
         """Standard normal."""
         t = Tensor(_rng[0].standard_normal(_shape_arg(shape), dtype=np.float32), dtype=dtype or dtypes.default_float,
                    device=device)
