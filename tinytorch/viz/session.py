@@ -410,7 +410,7 @@ def stop(quiet: bool = False) -> str | None:
         n_svg = sum(1 for f in os.listdir(s.out) if f.endswith(".svg"))
         what = f"{n_svg} SVGs" if _dot.dot_path() else \
             f"{len(s.dot_files)} .dot files (no `dot`: apt-get install graphviz)"
-        print(f"viz: wrote {index} ({len(s.entries)} schedules, {len(s.kernels)} kernels, {what}) in "
+        print(f"viz: wrote {index} ({_n(len(s.entries), 'schedule')}, {_n(len(s.kernels), 'kernel')}, {what}) in "
               f"{time.perf_counter() - st:.1f} s", file=sys.stderr)
     return index
 
