@@ -123,6 +123,8 @@ def to_dtype(x: Any) -> DType:
     """Accept a DType, a name ('float32'), a numpy dtype or a Python type."""
     if isinstance(x, DType):
         return x.scalar if x.count > 1 or x.is_ptr else x
+    if x is None:
+        raise TypeError(f"expected a dtype, got None; one of {PUBLIC}")
     if x is bool:
         return dtypes.bool
     if x is int:

@@ -90,7 +90,10 @@ def analyze(ast: UOp) -> Kernel:
 
 
 def _merge(shape: tuple[int, ...], kinds: list[bool], views: dict[UOp, ViewStack]):
-    """Drop size-1 axes, then merge neighbours of the same kind where every view allows it."""
+    """Drop size-1 axes, then merge neighbours of the same kind where every view allows it.
+    (A loop space with a size-0 axis is left alone: reshaping its views would forget strides.)"""
+    if 0 in shape:
+        return shape, kinds, views
     keep = [i for i, s in enumerate(shape) if s != 1]
     if len(keep) != len(shape):
         new_shape = tuple(shape[i] for i in keep)

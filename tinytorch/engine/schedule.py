@@ -67,6 +67,7 @@ class Plan:
 # movement ops we may strip from a target: storing the base is never more work than the view
 _CHEAP_VIEW = frozenset({Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.FLIP})
 _EXPAND_COST_LIMIT = 8
+_SHARE_COST = 4  # ops in a value read by several kernels before it is stored once instead
 
 
 def resolve(u: UOp) -> UOp:
@@ -108,10 +109,6 @@ class _Builder:
             self.realize[u] = None
 
     def decide(self) -> None:
-        consumers: dict[UOp, int] = {}
-        for n in self.nodes:
-            for s in self.src_of(n):
-                consumers[s] = consumers.get(s, 0) + 1
         red: dict[UOp, UOp | None] = {}
         cost: dict[UOp, int] = {}
         padsafe: dict[UOp, bool] = {}
@@ -169,11 +166,36 @@ class _Builder:
                 w = 4 if n.op in GroupOp.Transcendental else 1
                 cost[n] = w + sum(cost[s] for s in srcs if s not in self.realize)
                 padsafe[n] = n.op in GroupOp.ZeroPreserving and all(padsafe[s] or s in self.realize for s in srcs)
-            # a reduced value used twice would be computed twice: store it once instead
-            if red[n] is not None and consumers.get(n, 0) > 1 and n not in self.targets:
-                self._mark(n)
             if n in self.realize:
                 red[n], cost[n], padsafe[n] = None, 0, True
+        self._share(red, cost)
+
+    def _share(self, red: dict[UOp, UOp | None], cost: dict[UOp, int]) -> None:
+        """A value that flows into more than one kernel is stored once instead of recomputed in
+        each, when it holds a reduce or enough arithmetic (the cost rule). Uses inside one kernel
+        (relu reading a reduced value twice) do not count."""
+        users: dict[UOp, list[UOp]] = {}
+        for n in self.nodes:
+            for s in dict.fromkeys(self.src_of(n)):
+                users.setdefault(s, []).append(n)
+        for _ in range(4):  # a new store changes where values flow: settle in a few rounds
+            roots: dict[UOp, frozenset[int]] = {}
+            for n in reversed(self.nodes):
+                us = users.get(n)
+                if n in self.realize or not us:
+                    roots[n] = frozenset((id(n),))
+                else:
+                    roots[n] = frozenset().union(*(roots[u] for u in us))
+            changed = False
+            for n in self.nodes:
+                if n in self.realize or n.op in (Ops.BUFFER, Ops.CONST) or n.op in GroupOp.Movement or \
+                        n.op is Ops.DETACH or n._realized is not None or len(roots[n]) < 2:
+                    continue
+                if red.get(n) is not None or cost.get(n, 0) >= _SHARE_COST:
+                    self.realize[n] = None
+                    changed = True
+            if not changed:
+                break
 
     # kernel ASTs -----------------------------------------------------------------------------
     def leaf_slot(self, buf: Any) -> Slot:
@@ -376,29 +398,26 @@ def schedule(targets: list[UOp]) -> tuple[Plan, list[Any]]:
     work_targets = split_large_reduces(targets)
     b = _Builder(work_targets)
     b.decide()
-    # in-place hazards: an ASSIGN whose value reads its own target through another view
-    # gets its value computed into a fresh buffer first
-    for _ in range(2):
-        changed = False
-        for n in list(b.realize):
-            if n.op is Ops.ASSIGN and resolve(n.src[1]) not in b.realize and _reads_differently(b, n):
-                b.realize[resolve(n.src[1])] = None
-                changed = True
-        if not changed:
+    for _ in range(3):
+        order = [n for n in b.nodes if n in b.realize]
+        # slots: ASSIGN writes its target's buffer; everything else gets a planned buffer
+        slot_of: dict[UOp, Slot] = {}
+        new_meta: list[tuple[int, Any]] = []
+        for n in order:
+            if n.op is Ops.ASSIGN:
+                slot_of[n] = b.leaf_slot(resolve(n.src[0]).base.arg[0])
+            else:
+                assert n.shape is not None
+                slot_of[n] = ("new", len(new_meta))
+                new_meta.append((prod(n.shape), n.dtype))
+        kernels = [build_kernel(b, n, slot_of) for n in order]
+        # in-place hazards: an ASSIGN kernel that reads its own target other than element-for-element
+        # (another view, or inside a reduce) gets its value computed into a fresh buffer first
+        hazards = [n for n, k in zip(order, kernels) if n.op is Ops.ASSIGN and _in_place_hazard(k.ast)]
+        if not hazards:
             break
-        b.realize = {n: None for n in b.nodes if n in b.realize}
-    order = [n for n in b.nodes if n in b.realize]
-    # slots: ASSIGN writes its target's buffer; everything else gets a planned buffer
-    slot_of: dict[UOp, Slot] = {}
-    new_meta: list[tuple[int, Any]] = []
-    for n in order:
-        if n.op is Ops.ASSIGN:
-            slot_of[n] = b.leaf_slot(resolve(n.src[0]).base.arg[0])
-        else:
-            assert n.shape is not None
-            slot_of[n] = ("new", len(new_meta))
-            new_meta.append((prod(n.shape), n.dtype))
-    kernels = [build_kernel(b, n, slot_of) for n in order]
+        for n in hazards:
+            b.realize[resolve(n.src[1])] = None
     kernels = _order_for_assigns(kernels)
     # results for each original target
     results = []
@@ -428,22 +447,24 @@ def schedule(targets: list[UOp]) -> tuple[Plan, list[Any]]:
     return plan, b.leaf_bufs
 
 
-def _reads_differently(b: _Builder, assign: UOp) -> bool:
-    target = resolve(assign.src[0])
-    buf = target.base.arg[0]
-    for u in toposort([resolve(assign.src[1])], stop=lambda x: x in b.realize or _stop(x)):
-        leaf = u._realized if u._realized is not None else u
-        if leaf.base.op is Ops.BUFFER and leaf.base.arg[0] is buf and (leaf is not target or u.op is Ops.REDUCE_AXIS):
+def _in_place_hazard(ast: UOp) -> bool:
+    """Does a kernel that writes buffer 0 read buffer 0 at an element other than the one it writes?"""
+    store = ast.src[0]
+    store_vs = store.src[1].arg.simplify()
+    for u in toposort([store.src[2]]):
+        if u.op is Ops.REDUCE_AXIS and any(x.op is Ops.LOAD and x.src[0].arg == 0 for x in toposort([u])):
             return True
-        if u.op is Ops.REDUCE_AXIS and any(x.op is Ops.BUFFER and x.arg[0] is buf
-                                             for x in toposort([u], stop=lambda x: x in b.realize or _stop(x))):
+        if u.op is Ops.LOAD and u.src[0].arg == 0 and u.src[1].arg.simplify() != store_vs:
             return True
     return False
 
 
 def _order_for_assigns(kernels: list[KernelSpec]) -> list[KernelSpec]:
     """Kernels that read a buffer before it is overwritten in place must run first."""
-    writes = {k.out_slot: i for i, k in enumerate(kernels) if k.out_slot[0] == "in"}
+    writes: dict[Slot, list[int]] = {}
+    for i, k in enumerate(kernels):
+        if k.out_slot[0] == "in":
+            writes.setdefault(k.out_slot, []).append(i)
     if not writes:
         return kernels
     import networkx as nx
@@ -456,9 +477,9 @@ def _order_for_assigns(kernels: list[KernelSpec]) -> list[KernelSpec]:
             g.add_edge(producer[n], i)
     for i, k in enumerate(kernels):
         for s in k.reads_old:
-            w = writes.get(s)
-            if w is not None and w != i and not nx.has_path(g, w, i):
-                g.add_edge(i, w)  # read the old value before the in-place write
+            for w in writes.get(s, []):
+                if w != i and not nx.has_path(g, w, i):
+                    g.add_edge(i, w)  # read the old value before any in-place write
     if not nx.is_directed_acyclic_graph(g):
         raise RuntimeError("scheduler: in-place writes form a cycle (a value is read both before and after "
                            "the same assign); realize one of the tensors first")

@@ -71,6 +71,9 @@ def _to_mem(arr: np.ndarray, dt: DType) -> np.ndarray:
         bits = a.view(np.uint32)
         r = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
         return np.where(np.isnan(a), ((bits >> 16) | 0x40).astype(np.uint16), r)
+    if dt == dtypes.float16:
+        with np.errstate(over="ignore"):
+            return np.asarray(arr).astype(np.float16)
     return _cast(arr, dt)
 
 
@@ -151,6 +154,8 @@ def _alu(op: Ops, dt: DType, s: list[np.ndarray], out_dt: DType) -> np.ndarray:
         if op is Ops.RECIPROCAL:
             return np.reciprocal(s[0])
         if op is Ops.CAST:
+            if out_dt.scalar in (dtypes.float16, dtypes.bfloat16):  # computed in float32, rounded like a store
+                return _from_mem(_to_mem(np.asarray(s[0], np.float32), out_dt.scalar), out_dt.scalar)
             return _cast(s[0], out_dt)
         if op is Ops.BITCAST:
             return np.ascontiguousarray(s[0]).view(out_dt.np)
