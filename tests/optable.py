@@ -329,9 +329,9 @@ OPS: list[OpSpec] = [
     OpSpec("cast_bool", lambda x: x.bool(), lambda x: x != 0, domain="grid", grad=False, out="bool", ints=True,
            bools=True),
     OpSpec("cast_roundtrip", lambda x: x.half().float(), lambda x: x.astype(np.float16).astype(np.float32),
-           out=dtypes.float32, lowp=False, xfail={"INTERP/*": BUG_HALF_CAST}),
+           out=dtypes.float32, lowp=False),
     OpSpec("cast_roundtrip_bf16", lambda x: x.cast(tt.bfloat16).float(), lambda x: bf16_round(x.astype(np.float32)),
-           out=dtypes.float32, lowp=False, xfail={"INTERP/*": BUG_HALF_CAST}),
+           out=dtypes.float32, lowp=False),
     # --- binary arithmetic (same shapes, broadcasting, scalars, reflected) --------------------
     OpSpec("add", lambda x, y: x + y, shapes=B2, ints=True, bools=True),
     OpSpec("add_method_alpha", lambda x, y: x.add(y, alpha=2), lambda x, y: x + 2 * y, shapes=B2, ints=True),

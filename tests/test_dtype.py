@@ -156,8 +156,6 @@ def test_to_dtype_rejects_with_clear_message(spec, fragment: str) -> None:
     assert "float32" in msg, "the message lists the dtypes that would fit"
 
 
-@pytest.mark.xfail(strict=True, reason="dtype.py: to_dtype(None) is numpy's float64 (np.dtype(None)), so "
-                                       "x.cast(None) silently makes float64 instead of raising")
 def test_to_dtype_rejects_none() -> None:
     with pytest.raises(TypeError):
         to_dtype(None)

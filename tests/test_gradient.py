@@ -46,12 +46,10 @@ BUG_CLAMP_EDGE = ("autograd: clamp is maximum/minimum, so at x == min or x == ma
 BUG_WHERE_NAN = ("autograd: the branch where() does not select still gets 0 * (an inf local derivative) = NaN: "
                  "sigmoid/tanh/silu of x <= -89 and softplus of x > threshold or x < -16 have NaN gradients "
                  "in float32 (torch: finite)")
-BUG_POW_ZERO = "autograd: x ** 2.5 at x = 0 has a NaN gradient (exp2(y*log2|x|): 0 * inf); torch gives 0"
 BUG_ERF_ZERO = ("autograd: erf is sign(x) * f(|x|), so d erf/dx at 0 is 0 (sign'=0, |x|' split); "
                 "torch gives 2/sqrt(pi)")
 BUG_POW0 = ("autograd: x ** 0 is x.ones_like(), which drops requires_grad: (x ** 0).sum().backward() raises "
             "'does not require grad' (torch: the graph is kept and x.grad is zeros)")
-BUG_STD_CONST = "autograd: std of a constant row has a NaN gradient (0/0); torch masks it to 0"
 
 
 def t64(a: np.ndarray, device: str | None = None, rg: bool = True) -> Tensor:

@@ -19,9 +19,6 @@ from tinytorch.dtype import DType
 from .conftest import EPS, assert_close, assert_equal, dirty_memory, rtol_for
 from .optable import OPS, OpSpec, bf16_round, round_to, sample, seed_for
 
-BUG_ASSIGN_CHAIN = ("core: two pending assigns to one tensor, realized through the tensor: a reader built before "
-                    "both sees the value after the first assign")
-
 
 def run_op(op: OpSpec, dt: DType, device: str) -> None:
     rng = np.random.default_rng(seed_for(op.name, dt.name))
@@ -388,7 +385,6 @@ def test_assign_reader_realized_after(device: str) -> None:
     assert_equal(a, old * old, "assign", (4,), device)
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_ASSIGN_CHAIN)
 def test_assign_twice_and_chained(device: str) -> None:
     a = Tensor([1.0, 2.0], device=device).realize()
     b = a + 0.5
@@ -425,7 +421,6 @@ def test_assign_reading_itself_through_another_view(name, fn, device: str) -> No
     assert_equal(a, want, f"assign({name})", (3, 3), device)
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_ASSIGN_CHAIN)
 def test_iadd_is_assign(device: str) -> None:
     old = np.array([1.0, 2.0], np.float32)
     a = Tensor(old, device=device).realize()

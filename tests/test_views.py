@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import tinytorch as tt
 from tinytorch import Tensor, dtypes
 
-from .conftest import assert_close, assert_equal, dirty_memory, known_bug
+from .conftest import assert_close, assert_equal, dirty_memory
 
 # device is a plain string fixture: safe to share across hypothesis examples
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -283,7 +283,6 @@ BUG_EMPTY_AXES = ("core: C/LLVM sum of a (2, 0, 0) tensor over both empty axes w
                   "element (the rest is whatever memory held)")
 
 
-@known_bug({"C": BUG_EMPTY_AXES, "LLVM": BUG_EMPTY_AXES})
 def test_sum_over_several_empty_axes(device: str) -> None:
     y = Tensor(np.ones((2, 0, 0), np.float32), device=device)
     dirty_memory(device, (2,), (2,))

@@ -67,7 +67,7 @@ class Plan:
 # movement ops we may strip from a target: storing the base is never more work than the view
 _CHEAP_VIEW = frozenset({Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.FLIP})
 _EXPAND_COST_LIMIT = 8
-_SHARE_COST = 4  # ops in a value read by several kernels before it is stored once instead
+_SHARE_COST = 8  # ops in a value read by several kernels before it is stored once instead
 
 
 def resolve(u: UOp) -> UOp:
@@ -176,6 +176,8 @@ class _Builder:
         (relu reading a reduced value twice) do not count."""
         users: dict[UOp, list[UOp]] = {}
         for n in self.nodes:
+            if _stop(n):  # a realized node is a leaf here: its sources are not read
+                continue
             for s in dict.fromkeys(self.src_of(n)):
                 users.setdefault(s, []).append(n)
         for _ in range(4):  # a new store changes where values flow: settle in a few rounds
@@ -480,6 +482,12 @@ def _order_for_assigns(kernels: list[KernelSpec]) -> list[KernelSpec]:
             for w in writes.get(s, []):
                 if w != i and not nx.has_path(g, w, i):
                     g.add_edge(i, w)  # read the old value before any in-place write
+    for i, k in enumerate(kernels):  # a reader of one written version runs before the next write
+        for n in k.reads_nodes:
+            p = producer[n]
+            for w in writes.get(kernels[p].out_slot, []):
+                if w not in (p, i) and nx.has_path(g, p, w) and not nx.has_path(g, w, i):
+                    g.add_edge(i, w)
     if not nx.is_directed_acyclic_graph(g):
         raise RuntimeError("scheduler: in-place writes form a cycle (a value is read both before and after "
                            "the same assign); realize one of the tensors first")
