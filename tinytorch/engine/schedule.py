@@ -139,13 +139,16 @@ class _Builder:
                 red[n], cost[n], padsafe[n] = n, 1, False
             elif n.op in GroupOp.Movement:
                 s = srcs[0]
+                marked = True  # (_mark may store the base under a chain of views, not s itself)
                 if red[s] is not None and n.op is not Ops.RESHAPE:
                     self._mark(s)
                 elif n.op is Ops.PAD and not padsafe[s]:
                     self._mark(s)
                 elif n.op is Ops.EXPAND and cost[s] > _EXPAND_COST_LIMIT:
                     self._mark(s)
-                fresh = s in self.realize
+                else:
+                    marked = False
+                fresh = marked or s in self.realize
                 red[n] = None if fresh else red[s]
                 cost[n] = 0 if fresh else cost[s]
                 padsafe[n] = True if fresh else padsafe[s]
@@ -168,9 +171,9 @@ class _Builder:
                 padsafe[n] = n.op in GroupOp.ZeroPreserving and all(padsafe[s] or s in self.realize for s in srcs)
             if n in self.realize:
                 red[n], cost[n], padsafe[n] = None, 0, True
-        self._share(red, cost)
+        self._share()
 
-    def _share(self, red: dict[UOp, UOp | None], cost: dict[UOp, int]) -> None:
+    def _share(self) -> None:
         """A value that flows into more than one kernel is stored once instead of recomputed in
         each, when it holds a reduce or enough arithmetic (the cost rule). Uses inside one kernel
         (relu reading a reduced value twice) do not count."""
@@ -189,12 +192,25 @@ class _Builder:
                 else:
                     roots[n] = frozenset().union(*(roots[u] for u in us))
             changed = False
+            # what each node still carries, given the stores made so far in this round (a store
+            # cuts what it holds from everything above it: relu(matmul) stores the matmul once,
+            # not also each compare relu makes of it)
+            carry: dict[UOp, bool] = {}
+            work: dict[UOp, int] = {}
             for n in self.nodes:
-                if n in self.realize or n.op in (Ops.BUFFER, Ops.CONST) or n.op in GroupOp.Movement or \
-                        n.op is Ops.DETACH or n._realized is not None or len(roots[n]) < 2:
+                if n in self.realize or _stop(n) or n.op in (Ops.BUFFER, Ops.CONST):
+                    carry[n], work[n] = False, 0
                     continue
-                if red.get(n) is not None or cost.get(n, 0) >= _SHARE_COST:
+                srcs = self.src_of(n)
+                carry[n] = n.op is Ops.REDUCE_AXIS or any(carry.get(s, False) for s in srcs)
+                own = 0 if n.op in GroupOp.Movement or n.op is Ops.DETACH else \
+                    4 if n.op in GroupOp.Transcendental else 1
+                work[n] = own + sum(work.get(s, 0) for s in srcs)
+                if n.op in GroupOp.Movement or n.op is Ops.DETACH or len(roots[n]) < 2:
+                    continue
+                if carry[n] or work[n] >= _SHARE_COST:
                     self.realize[n] = None
+                    carry[n], work[n] = False, 0
                     changed = True
             if not changed:
                 break
