@@ -6,16 +6,16 @@
     print(y.numpy())                  # schedules, compiles and runs the kernels
 """
 
+from . import nn, optim  # noqa: E402  (nn imports Tensor)
 from .dtype import DType, dtypes
 from .dtype import dtypes as _d
 from .helpers import VIZ as _VIZ
 from .helpers import Context
 from .jit import TinyJit, jit
-from .runtime.device import Device, register_device
-from .tensor import Tensor, cat, from_numpy, manual_seed, no_grad, stack, where
-from . import nn, optim  # noqa: E402  (nn imports Tensor)
 from .nn.state import load, save  # noqa: E402
 from .profiler import profile  # noqa: E402
+from .runtime.device import Device, register_device
+from .tensor import Tensor, cat, from_numpy, manual_seed, no_grad, stack, where
 
 float32, float16, bfloat16, float64 = _d.float32, _d.float16, _d.bfloat16, _d.float64
 int8, uint8, int32, int64, bool = _d.int8, _d.uint8, _d.int32, _d.int64, _d.bool  # noqa: A001
@@ -23,9 +23,9 @@ half, double, long = _d.half, _d.double, _d.long
 float = _d.float32  # noqa: A001
 int = _d.int32  # noqa: A001
 
-__all__ = ["nn", "optim", "save", "load", "profile", "viz",
-           "TinyJit", "jit", "Tensor", "DType", "dtypes", "Context", "Device", "register_device", "cat", "stack", "where", "no_grad",
-           "manual_seed", "from_numpy", "tensor", "zeros", "ones", "full", "arange", "randn", "rand", "eye"]
+__all__ = ["nn", "optim", "save", "load", "profile", "viz", "TinyJit", "jit", "Tensor", "DType", "dtypes", "Context",
+           "Device", "register_device", "cat", "stack", "where", "no_grad", "manual_seed", "from_numpy", "tensor",
+           "zeros", "ones", "full", "arange", "randn", "rand", "eye"]
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):  # type: ignore[no-untyped-def]

@@ -141,7 +141,8 @@ def eye_(tensor: Tensor) -> Tensor:
     """x = I (2-D tensors only)"""
     if tensor.ndim != 2:
         raise ValueError(f"eye_: only tensors with 2 dimensions are supported, got shape {tensor.shape}")
-    return _fill_(tensor, Tensor.eye(*tensor.shape, dtype=tensor.dtype, device=tensor.device), "eye_")
+    n, m = tensor.shape
+    return _fill_(tensor, Tensor.eye(n, m, dtype=tensor.dtype, device=tensor.device), "eye_")
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:

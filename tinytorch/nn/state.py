@@ -210,13 +210,13 @@ def _read_header(path: str, f: Any, file_size: int) -> tuple[list[_Entry], dict[
                       f"needs {expected}")
         entries.append(_Entry(name, st, tuple(shape), begin, end))
     pos = 0
-    for e in sorted(entries, key=lambda e: (e.begin, e.end)):
-        if e.begin < pos:
-            raise bad(f"tensor {e.name!r}: data_offsets [{e.begin}, {e.end}] overlap another tensor's bytes "
+    for ent in sorted(entries, key=lambda x: (x.begin, x.end)):
+        if ent.begin < pos:
+            raise bad(f"tensor {ent.name!r}: data_offsets [{ent.begin}, {ent.end}] overlap another tensor's bytes "
                       f"(which end at {pos})")
-        if e.begin > pos:
-            raise bad(f"bytes [{pos}, {e.begin}) of the data section belong to no tensor (the format forbids holes)")
-        pos = e.end
+        if ent.begin > pos:
+            raise bad(f"bytes [{pos}, {ent.begin}) of the data section belong to no tensor (the format forbids holes)")
+        pos = ent.end
     if pos != data_size:
         raise bad(f"the data section has {data_size} bytes but the tensors use {pos} (trailing bytes belong "
                   "to no tensor)")

@@ -63,7 +63,7 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
-        self.param_groups: list[dict[str, Any]] = []
+        self.param_groups: list[ParamGroup] = []
         for g in groups:
             ps = list(g["params"])
             for p in ps:

@@ -219,8 +219,8 @@ def evaluate(ast: UOp, mems: list[np.ndarray]) -> None:
                 idx, val = idx[valid], val[valid]
             mem[idx.reshape(-1)] = np.asarray(val).reshape(-1)
         else:
-            dt = u.src[-1].dtype if u.op is not Ops.WHERE else u.src[1].dtype
-            out = _alu(u.op, dt, [vals[s] for s in u.src], u.dtype)
+            operand_dt = u.src[-1].dtype if u.op is not Ops.WHERE else u.src[1].dtype
+            out = _alu(u.op, operand_dt, [vals[s] for s in u.src], u.dtype)
             vals[u] = np.asarray(out, dtype=_np_dtype(u.dtype) if u.op is not Ops.BITCAST else out.dtype)
 
 
