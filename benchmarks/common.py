@@ -107,40 +107,7 @@ def machine_facts() -> dict[str, str]:
     }
 
 
-FMA_SRC = r"""
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-typedef float vf __attribute__((vector_size(VBYTES)));
-#define NACC 12  /* independent accumulators: enough to cover FMA latency x FMA ports */
-static long iters; static float mulv, addv; static double sink[1024];
-static void *work(void *arg) {
-  long id = (long)arg;
-  vf acc[NACC], m = (vf){0} + mulv, a = (vf){0} + addv;
-  for (int i = 0; i < NACC; i++) acc[i] = (vf){0} + (float)(i + id);
-  for (long it = 0; it < iters; it++) {
-#pragma GCC unroll 12
-    for (int i = 0; i < NACC; i++) acc[i] = acc[i] * m + a;   /* one vector FMA */
-  }
-  double s = 0;
-  for (int i = 0; i < NACC; i++) for (int l = 0; l < VBYTES / 4; l++) s += acc[i][l];
-  sink[id] = s;
-  return NULL;
-}
-int main(int argc, char **argv) {
-  int nt = atoi(argv[1]); iters = atol(argv[2]); mulv = (float)atof(argv[3]); addv = (float)atof(argv[4]);
-  pthread_t th[1024]; struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  for (long i = 0; i < nt; i++) pthread_create(&th[i], NULL, work, (void *)i);
-  for (int i = 0; i < nt; i++) pthread_join(th[i], NULL);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  double dt = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec), s = 0;
-  for (int i = 0; i < nt; i++) s += sink[i];
-  printf("%.9f %.6e %g\n", dt, 2.0 * NACC * (VBYTES / 4) * (double)iters * nt / dt, s);
-  return 0;
-}
-"""
+from tinytorch.runtime.limits import FMA_SRC  # noqa: E402  (the same FMA loop the profiler measures)
 
 
 @dataclass
