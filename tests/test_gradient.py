@@ -307,7 +307,6 @@ def _table_params() -> list[Any]:
     return out
 
 
-@known_bug({"pow_0": BUG_POW0})
 @pytest.mark.parametrize("name", _table_params())
 def test_table_backward_float64_vs_central_differences(name: str) -> None:
     device = tt.Device.DEFAULT
@@ -322,7 +321,6 @@ def test_table_backward_float64_vs_central_differences(name: str) -> None:
         fd_close(g, e, f"d {name} / d input{i} (float64 vs central differences)", e.shape, device, rtol, rtol)
 
 
-@known_bug({"*-pow_0": BUG_POW0})
 @pytest.mark.parametrize("name", _table_params())
 def test_table_backward_float32_every_device(name: str, device: str) -> None:
     op = next(o for o in GRAD_OPS if o.name == name)

@@ -842,8 +842,8 @@ class Tensor:
                 and abs(exponent) <= 8:
             n = int(exponent)
             x = self if self.dtype.is_float or n >= 0 else self.float()
-            if n == 0:
-                return x.ones_like()
+            if n == 0:  # 1 everywhere (NaN and inf too), still in x's graph: its gradient is 0, as in PyTorch
+                return Tensor.full(x.shape, True, dtypes.bool, x.device).where(x.ones_like(), x)
             acc, base, k = None, x, abs(n)
             while k:
                 if k & 1:
