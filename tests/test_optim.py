@@ -279,8 +279,7 @@ def test_lr_schedule_matches_torch(name: str, kind: str, kw: dict[str, Any]) -> 
     sched = getattr(lr_scheduler, kind)(opt, **kw)
     tp = torch.ones(2, requires_grad=True)
     topt = torch.optim.SGD([tp], lr=0.1, momentum=0.9)
-    tkw = dict(kw, cycle_momentum=False) if kind == "OneCycleLR" else kw
-    tsched = getattr(torch.optim.lr_scheduler, kind)(topt, **tkw)
+    tsched = getattr(torch.optim.lr_scheduler, kind)(topt, **kw)  # OneCycleLR cycles momentum in both
     ours, theirs = [opt.param_groups[0]["lr"]], [topt.param_groups[0]["lr"]]
     for _ in range(20):
         p.grad = Tensor(np.ones(2, np.float32))
@@ -298,7 +297,6 @@ def test_lr_schedule_matches_torch(name: str, kind: str, kw: dict[str, Any]) -> 
     assert_close(p, tp.detach().numpy(), f"{kind}: parameters after 20 steps", (2,), None, rtol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_ONECYCLE_MOMENTUM)
 def test_onecycle_cycles_beta1_like_torch() -> None:
     torch = pytest.importorskip("torch")
     p = Tensor(np.ones(2, np.float32), requires_grad=True)

@@ -87,11 +87,14 @@ class LinearLR(LRScheduler):
 
 class OneCycleLR(LRScheduler):
     """Warm up from max_lr/div_factor to max_lr over pct_start of the steps, then anneal to
-    max_lr/(div_factor*final_div_factor) (cosine by default; 'linear' too)."""
+    max_lr/(div_factor*final_div_factor) (cosine by default; 'linear' too). With cycle_momentum
+    (the default, as in PyTorch) momentum — Adam's beta1 — moves the other way, from
+    max_momentum down to base_momentum and back."""
 
     def __init__(self, optimizer: Optimizer, max_lr: float | list[float], total_steps: int | None = None,
                  epochs: int | None = None, steps_per_epoch: int | None = None, pct_start: float = 0.3,
-                 anneal_strategy: str = "cos", div_factor: float = 25.0, final_div_factor: float = 1e4,
+                 anneal_strategy: str = "cos", cycle_momentum: bool = True, base_momentum: float = 0.85,
+                 max_momentum: float = 0.95, div_factor: float = 25.0, final_div_factor: float = 1e4,
                  three_phase: bool = False, last_epoch: int = -1):
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
@@ -105,12 +108,40 @@ class OneCycleLR(LRScheduler):
             raise NotImplementedError("OneCycleLR: three_phase is not supported")
         n = len(optimizer.param_groups)
         self.max_lrs = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr] * n
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1 = "betas" in optimizer.param_groups[0]
+            if not self.use_beta1 and "momentum" not in optimizer.param_groups[0]:
+                raise ValueError("OneCycleLR: optimizer has no momentum or betas to cycle; "
+                                 "pass cycle_momentum=False")
+            self.base_momentum, self.max_momentum = base_momentum, max_momentum
+            for g in optimizer.param_groups:
+                self._set_momentum(g, max_momentum)
         self.total, self.pct, self.strategy = total_steps, pct_start, anneal_strategy
         self.div, self.final_div = div_factor, final_div_factor
         for g, m in zip(optimizer.param_groups, self.max_lrs):
             g["initial_lr"] = m / div_factor
             g["lr"] = g["initial_lr"]
         super().__init__(optimizer, last_epoch)
+
+    def _set_momentum(self, group: dict[str, Any], m: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (m, *group["betas"][1:])
+        else:
+            group["momentum"] = m
+
+    def step(self) -> None:
+        super().step()
+        if self.cycle_momentum:
+            step = self.last_epoch
+            warm_end = float(self.pct * self.total) - 1
+            if step <= warm_end:
+                m = self._anneal(self.max_momentum, self.base_momentum, step / warm_end if warm_end > 0 else 1.0)
+            else:
+                span = self.total - 1 - warm_end
+                m = self._anneal(self.base_momentum, self.max_momentum, (step - warm_end) / span if span > 0 else 1.0)
+            for g in self.optimizer.param_groups:
+                self._set_momentum(g, m)
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
         if self.strategy == "cos":

@@ -43,13 +43,18 @@ class HostScalar:
 
 
 class ParamGroup(dict):
-    """A parameter group; setting 'lr' writes the learning-rate buffer at once, so kernels already
-    captured by the JIT (which never re-run step()'s Python) see the new value."""
+    """A parameter group; setting 'lr', 'betas' or 'momentum' writes their buffers at once, so
+    kernels already captured by the JIT (which never re-run step()'s Python) see the new value."""
 
     def __setitem__(self, key: str, value: Any) -> None:
         super().__setitem__(key, value)
         if key == "lr" and "_lr" in self:
             self["_lr"].set(float(value))
+        elif key == "betas" and "_beta1" in self:
+            self["_beta1"].set(float(value[0]))
+            self["_beta2"].set(float(value[1]))
+        elif key == "momentum" and "_momentum" in self:
+            self["_momentum"].set(float(value))
 
 
 class Optimizer:
@@ -74,7 +79,13 @@ class Optimizer:
             group = ParamGroup({**defaults, **{k: v for k, v in g.items() if k != "params"}, "params": ps})
             wide = any(p.dtype == dtypes.float64 for p in ps)  # float64 parameters get float64 hyper-parameters
             lr_dtype = dtypes.float64 if wide else dtypes.float32
-            group["_lr"] = HostScalar(group["lr"], ps[0].device if ps else None, lr_dtype)
+            dev = ps[0].device if ps else None
+            group["_lr"] = HostScalar(group["lr"], dev, lr_dtype)
+            if "betas" in group:  # cycled by OneCycleLR: buffers too
+                group["_beta1"] = HostScalar(group["betas"][0], dev, lr_dtype)
+                group["_beta2"] = HostScalar(group["betas"][1], dev, lr_dtype)
+            if "momentum" in group:
+                group["_momentum"] = HostScalar(group["momentum"], dev, lr_dtype)
             self.param_groups.append(group)
         self.state: dict[int, dict[str, Any]] = {}
         for group in self.param_groups:
@@ -200,7 +211,7 @@ class SGD(Optimizer):
         out = [p]
         if group["momentum"]:
             buf = state["momentum_buffer"]
-            m = group["momentum"]
+            m = group["_momentum"].t.cast(p.dtype)
             new = g if not state["started"] else buf * m + g * (1 - group["dampening"])
             state["started"] = True
             buf.assign(new)
@@ -227,30 +238,29 @@ class Adam(Optimizer):
                                       maximize=maximize))
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        # b1^t and b2^t are tensors updated by the step itself, so a captured step replays right
+        # the step count is a tensor the step itself increments, so a captured step replays right
         dt = dtypes.float64 if p.dtype == dtypes.float64 else dtypes.float32
         return {"exp_avg": _zeros(p), "exp_avg_sq": _zeros(p),
-                "beta1_t": Tensor.ones((), dtype=dt, device=p.device).contiguous().realize(),
-                "beta2_t": Tensor.ones((), dtype=dt, device=p.device).contiguous().realize()}
+                "step": Tensor.zeros((), dtype=dt, device=p.device).contiguous().realize()}
 
     def _update(self, p: Tensor, g: Tensor, group: dict[str, Any], state: dict[str, Any]) -> list[Tensor]:
-        b1, b2 = group["betas"]
+        b1, b2 = group["_beta1"].t.cast(p.dtype), group["_beta2"].t.cast(p.dtype)
         lr = group["_lr"].t.cast(p.dtype)
         if group["maximize"]:
             g = -g
         wd = group["weight_decay"]
         if wd and not self.decoupled:
             g = g + wd * p
-        m, v, b1t, b2t = state["exp_avg"], state["exp_avg_sq"], state["beta1_t"], state["beta2_t"]
-        b1t.assign(b1t * b1)
-        b2t.assign(b2t * b2)
+        m, v, step = state["exp_avg"], state["exp_avg_sq"], state["step"]
+        step.assign(step + 1)
         m.assign(m * b1 + g * (1 - b1))
         v.assign(v * b2 + (g * g) * (1 - b2))
-        c1 = (1 - b1t).cast(p.dtype)
-        c2 = (1 - b2t).cast(p.dtype)
+        t = step.cast(p.dtype)
+        # 1 - beta^t with the betas of this step, as PyTorch computes them (beta in [0, 1), t >= 1)
+        c1, c2 = 1 - (t * b1.log2()).exp2(), 1 - (t * b2.log2()).exp2()
         base = p * (1 - lr * wd) if wd and self.decoupled else p
         p.assign(base - lr * (m / c1) / ((v / c2).sqrt() + group["eps"]))
-        return [p, m, v, b1t, b2t]
+        return [p, m, v, step]
 
 
 class AdamW(Adam):
