@@ -31,7 +31,7 @@ from tinytorch import Tensor, dtypes
 from tinytorch.ops.gradient import NO_GRADIENT, compute_gradients, pm_gradient
 from tinytorch.ops.uop import GroupOp, Ops, UOp
 
-from .conftest import EPS, assert_close, known_bug
+from .conftest import EPS, assert_close
 from .optable import OPS, np_gelu, np_pad, np_sigmoid, np_softmax, np_softplus, sample, seed_for
 
 F32_RTOL = 1e-4  # the bar: float32 gradients match torch / the float64 reference to ~1e-4
@@ -548,7 +548,6 @@ EDGES: list[tuple[str, Callable[..., Any], Callable[..., Any] | None, list[float
 ]
 
 
-@known_bug({"*-prod_with_a_zero": BUG_PROD_ZERO, "*-prod_with_two_zeros": BUG_PROD_ZERO})
 @pytest.mark.parametrize("name,fn,torch_fn,vals", EDGES, ids=[e[0] for e in EDGES])
 def test_edge_values_vs_torch(name: str, fn: Callable[..., Any], torch_fn: Any, vals: list[float],
                               device: str) -> None:

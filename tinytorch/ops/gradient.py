@@ -100,10 +100,20 @@ def _maximum_grad(ctx: UOp, node: UOp) -> tuple[UOp, UOp]:
 
 
 def _prod_grad(ctx: UOp, node: UOp) -> tuple[UOp]:
-    """d prod / dx_i = prod / x_i"""
+    """d prod / dx_i = product of the other elements: prod / x_i without zeros; with one zero,
+    the product of the non-zeros at the zero and 0 elsewhere; with more, 0 (like PyTorch)."""
     x = node.src[0]
     assert x.shape is not None
-    return (mul(expand(ctx, x.shape), mul(expand(node, x.shape), recip(x))),)
+    axes = node.arg[1]
+    is_zero = eq(x, const_like(x, 0.0))
+    zeros = expand(UOp(Ops.REDUCE_AXIS, x.dtype, (UOp(Ops.CAST, x.dtype, (is_zero,)),), (Ops.ADD, axes)), x.shape)
+    nonzero_prod = expand(UOp(Ops.REDUCE_AXIS, x.dtype, (where(is_zero, const_like(x, 1.0), x),), (Ops.MUL, axes)),
+                          x.shape)
+    safe_x = where(is_zero, const_like(x, 1.0), x)
+    none = eq(zeros, const_like(zeros, 0.0))
+    one_here = UOp(Ops.AND, dtypes.bool, (eq(zeros, const_like(zeros, 1.0)), is_zero))
+    local = where(none, mul(expand(node, x.shape), recip(safe_x)), where(one_here, nonzero_prod, const_like(x, 0.0)))
+    return (mul(expand(ctx, x.shape), local),)
 
 
 def _reduce_grad(ctx: UOp, node: UOp) -> tuple[UOp]:
