@@ -140,7 +140,12 @@ class BaseDevice:
                 print(f"  compiled {r.name} on {self.name} in {(time.perf_counter() - st) * 1e3:.1f} ms")
         return r
 
-    def unique_name(self, base: str) -> str:
+    def unique_name(self, base: str, ast: UOp | None = None) -> str:
+        """base (the loop shape) plus a digest of the AST: the same kernel gets the same name in
+        every process, so its source, and the on-disk compile cache entry, do not depend on the
+        order kernels were first seen."""
+        if ast is not None:
+            base = f"{base}_{hashlib.sha256(pretty(ast, max_lines=1 << 30).encode()).hexdigest()[:6]}"
         n = self.names.get(base, 0)
         self.names[base] = n + 1
         return base if n == 0 else f"{base}n{n}"
@@ -201,7 +206,7 @@ class CompiledDevice(BaseDevice):
         from ..codegen import kernel_name, lower_kernel
 
         k, opts, prog, outer = lower_kernel(ast)
-        name = self.unique_name(kernel_name(k, opts))
+        name = self.unique_name(kernel_name(k, opts), ast)
         out = []
         if DEBUG >= 3:
             out.append(f"--- kernel {name} AST\n{pretty(ast)}\n--- opts: {', '.join(opts.notes) or 'none'}")
