@@ -61,14 +61,10 @@ def measure(fn: Callable[[], Any], repeats: int = 10, warmup: int = 2, budget_s:
 
 # ---------------------------------------------------------------- machine facts and limits
 def cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    """The CPU's feature flags (the library's reading of /proc/cpuinfo)."""
+    from tinytorch.helpers import cpu_flags as read_flags
+
+    return set(read_flags())
 
 
 def cpu_model() -> str:
