@@ -273,8 +273,8 @@ class Tensor:
         n = max(0, math.ceil((stop - start) / step))
         is_int = all(isinstance(v, int) for v in (start, stop, step))
         dt = to_dtype(dtype) if dtype is not None else (dtypes.default_int if is_int else dtypes.default_float)
-        # i-th element = start + i*step, built from a cumulative sum-free form: a flipped pad trick
-        # is not needed; an iota is a reduce over a triangular mask, too costly: use host iota.
+        # the values are written on the host: the IR has no iota op, and building one from ops
+        # (a cumulative sum) would cost a kernel for what is a constant
         return Tensor(np.arange(n, dtype=np.float64) * step + start, dtype=dt, device=device)
 
     @staticmethod

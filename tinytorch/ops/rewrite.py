@@ -159,7 +159,7 @@ def graph_rewrite(root: UOp, pm: PatternMatcher, ctx: Any = None, name: str = "r
             assert extra is not None
             done[n] = done[extra]
     result = done[root]
-    if DEBUG >= 6 or REWRITE_LOG is not None and _log_enabled[0]:
+    if DEBUG >= 6 or _log_enabled[0]:
         before, after = len(root.toposort()), len(result.toposort())
         REWRITE_LOG.append((name, fired, before, after))
         if DEBUG >= 6:
