@@ -462,7 +462,7 @@ class Tensor:
         if target.base.op is not Ops.BUFFER:
             self.realize()
             target = self.uop._realized or self.uop
-        if any(u.op in (Ops.EXPAND, Ops.PAD) for u in _chain(target)):
+        if any(u.op in (Ops.EXPAND, Ops.PAD) for u in target.movement_chain()):
             raise ValueError("assign: cannot write through an expanded or padded view "
                              "(several elements would share memory); call .contiguous() first")
         self.uop = UOp(Ops.ASSIGN, self.dtype, (target, x.uop))
@@ -1362,13 +1362,9 @@ def _const_uop(value: Any, dt: DType, shape: tuple[int, ...]) -> UOp:
     return u
 
 
-def _chain(u: UOp) -> list[UOp]:
-    return u.movement_chain()
-
-
 def _bump_version(u: UOp) -> UOp:
     """The same view chain over the next version of its buffer (after an in-place write)."""
-    chain = _chain(u)
+    chain = u.movement_chain()
     base = u.base
     assert base.op is Ops.BUFFER
     new = UOp(Ops.BUFFER, base.dtype, (), (base.arg[0], base.arg[1] + 1))

@@ -22,7 +22,7 @@ from ..helpers import DEBUG
 from ..ops.uop import Ops, UOp
 from ..ops.view import ViewStack
 from ..runtime.buffer import Buffer
-from .schedule import Plan, TargetResult, _apply, _chain_nodes, graph_nodes, resolve, schedule
+from .schedule import Plan, TargetResult, _apply, graph_nodes, resolve, schedule
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -211,7 +211,7 @@ def _is_realized(u: UOp) -> bool:
 def view_of(u: UOp) -> tuple[Buffer, ViewStack]:
     """The buffer and view under a realized tensor's uop."""
     u = resolve(u)
-    chain = tuple((m.op, m.arg) for m in _chain_nodes(u))
+    chain = tuple((m.op, m.arg) for m in u.movement_chain())
     base = u.base
     assert base.op is Ops.BUFFER, "view_of: tensor is not realized"
     return base.arg[0], _apply(ViewStack.contiguous(base.shape), chain).simplify()

@@ -124,7 +124,7 @@ class _Builder:
             if chain.op is Ops.CONST:  # a broadcast constant becomes real memory
                 self.realize[t] = None
                 continue
-            if t.op in GroupOp.Movement and any(u.op not in _CHEAP_VIEW for u in _chain_nodes(t)):
+            if t.op in GroupOp.Movement and any(u.op not in _CHEAP_VIEW for u in t.movement_chain()):
                 self.realize[t] = None
             else:
                 self._mark(t)
@@ -224,10 +224,6 @@ class _Builder:
         return ("in", i)
 
 
-def _chain_nodes(u: UOp) -> list[UOp]:
-    return u.movement_chain()
-
-
 def _apply(vs: ViewStack, moves: tuple[tuple[Ops, Any], ...]) -> ViewStack:
     """Apply pending movement ops (listed outermost first) to a view of the leaf."""
     for op, arg in reversed(moves):
@@ -323,7 +319,7 @@ def build_kernel(b: _Builder, root: UOp, slot_of: dict[UOp, Slot]) -> KernelSpec
 
     if root.op is Ops.ASSIGN:
         target = resolve(root.src[0])
-        chain = _chain_nodes(target)
+        chain = target.movement_chain()
         base = target.base
         vs = _apply(ViewStack.contiguous(base.shape), tuple((m.op, m.arg) for m in chain))
         if vs.shape != out_shape:
@@ -355,7 +351,7 @@ def _leaf(b: _Builder, u: UOp, moves: tuple, slot_of: dict[UOp, Slot], global_fo
         vs = _apply(ViewStack.contiguous(u.shape), moves)
         b.cur_old.add(slot)
     elif u.op in GroupOp.Movement and u.base.op is Ops.BUFFER and u not in slot_of:  # a view of an input
-        chain = tuple((m.op, m.arg) for m in _chain_nodes(u))
+        chain = tuple((m.op, m.arg) for m in u.movement_chain())
         slot = b.leaf_slot(u.base.arg[0])
         vs = _apply(ViewStack.contiguous(u.base.shape), (*moves, *chain))
         b.cur_old.add(slot)
@@ -365,7 +361,7 @@ def _leaf(b: _Builder, u: UOp, moves: tuple, slot_of: dict[UOp, Slot], global_fo
         if u.op is Ops.ASSIGN:  # reading an assigned value reads its target through the target's view
             target = resolve(u.src[0])
             vs = _apply(ViewStack.contiguous(target.base.shape),
-                        (*moves, *tuple((m.op, m.arg) for m in _chain_nodes(target))))
+                        (*moves, *tuple((m.op, m.arg) for m in target.movement_chain())))
         else:
             vs = _apply(ViewStack.contiguous(u.shape), moves)
     g = global_for(slot, u.dtype)

@@ -132,16 +132,19 @@ class OneCycleLR(LRScheduler):
 
     def step(self) -> None:
         super().step()
-        if self.cycle_momentum:
-            step = self.last_epoch
-            warm_end = float(self.pct * self.total) - 1
-            if step <= warm_end:
-                m = self._anneal(self.max_momentum, self.base_momentum, step / warm_end if warm_end > 0 else 1.0)
-            else:
-                span = self.total - 1 - warm_end
-                m = self._anneal(self.base_momentum, self.max_momentum, (step - warm_end) / span if span > 0 else 1.0)
+        if self.cycle_momentum:  # the mirror image of the learning rate: high -> low -> high
+            m = self._cycle(self.max_momentum, self.base_momentum, self.max_momentum)
             for g in self.optimizer.param_groups:
                 self._set_momentum(g, m)
+
+    def _cycle(self, start: float, peak: float, end: float) -> float:
+        """The value at the current step: start -> peak over the warm-up, then peak -> end."""
+        step = self.last_epoch
+        warm_end = float(self.pct * self.total) - 1
+        if step <= warm_end:
+            return self._anneal(start, peak, step / warm_end if warm_end > 0 else 1.0)
+        span = self.total - 1 - warm_end
+        return self._anneal(peak, end, (step - warm_end) / span if span > 0 else 1.0)
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
         if self.strategy == "cos":
@@ -152,14 +155,4 @@ class OneCycleLR(LRScheduler):
         step = self.last_epoch
         if step > self.total:
             raise ValueError(f"OneCycleLR: stepped {step} times, more than total_steps={self.total}")
-        warm_end = float(self.pct * self.total) - 1
-        out = []
-        for m in self.max_lrs:
-            initial = m / self.div
-            final = initial / self.final_div
-            if step <= warm_end:
-                out.append(self._anneal(initial, m, step / warm_end if warm_end > 0 else 1.0))
-            else:
-                span = self.total - 1 - warm_end
-                out.append(self._anneal(m, final, (step - warm_end) / span if span > 0 else 1.0))
-        return out
+        return [self._cycle(m / self.div, m, m / self.div / self.final_div) for m in self.max_lrs]
