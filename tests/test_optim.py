@@ -271,6 +271,16 @@ SCHEDULES: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
+def _step_both(p: Tensor, opt: Any, sched: Any, tp: Any, topt: Any, tsched: Any, torch: Any) -> None:
+    """One optimizer and scheduler step with a gradient of ones, ours and torch's in lockstep."""
+    p.grad = Tensor(np.ones(2, np.float32))
+    opt.step()
+    sched.step()
+    tp.grad = torch.ones(2)
+    topt.step()
+    tsched.step()
+
+
 @pytest.mark.parametrize("name,kind,kw", SCHEDULES, ids=[s[0] for s in SCHEDULES])
 def test_lr_schedule_matches_torch(name: str, kind: str, kw: dict[str, Any]) -> None:
     torch = pytest.importorskip("torch")
@@ -282,12 +292,7 @@ def test_lr_schedule_matches_torch(name: str, kind: str, kw: dict[str, Any]) -> 
     tsched = getattr(torch.optim.lr_scheduler, kind)(topt, **kw)  # OneCycleLR cycles momentum in both
     ours, theirs = [opt.param_groups[0]["lr"]], [topt.param_groups[0]["lr"]]
     for _ in range(20):
-        p.grad = Tensor(np.ones(2, np.float32))
-        opt.step()
-        sched.step()
-        tp.grad = torch.ones(2)
-        topt.step()
-        tsched.step()
+        _step_both(p, opt, sched, tp, topt, tsched, torch)
         ours.append(opt.param_groups[0]["lr"])
         theirs.append(topt.param_groups[0]["lr"])
         assert sched.get_last_lr() == [ours[-1]]
@@ -306,12 +311,7 @@ def test_onecycle_cycles_beta1_like_torch() -> None:
     topt = torch.optim.Adam([tp], lr=0.1)
     tsched = torch.optim.lr_scheduler.OneCycleLR(topt, max_lr=0.5, total_steps=10)
     for _ in range(5):
-        p.grad = Tensor(np.ones(2, np.float32))
-        opt.step()
-        sched.step()
-        tp.grad = torch.ones(2)
-        topt.step()
-        tsched.step()
+        _step_both(p, opt, sched, tp, topt, tsched, torch)
         assert opt.param_groups[0]["betas"][0] == pytest.approx(topt.param_groups[0]["betas"][0])
 
 
