@@ -116,6 +116,29 @@ def test_reduce_epilogue_reading_the_reduce_twice_is_one_kernel() -> None:
     assert n_kernels(s * s) == 1
 
 
+@pytest.mark.parametrize("shape,axes", [((3, 1, 4), (1,)), ((2, 1, 64), (1,)), ((1, 33), (0,)),
+                                         ((5, 1, 1, 8), (1, 2)), ((1,), (0,)), ((4, 1), (1,))])
+@pytest.mark.parametrize("red", ["sum", "amax", "prod"])
+def test_reduce_over_size_one_axes_fused_with_its_input(device: str, shape, axes, red) -> None:
+    """A reduce whose axes all have size 1 keeps its input's shape, so its epilogue may read the
+    input again in the same kernel: the reduced value must be the accumulator after the update,
+    not the expression `acc + x` computed inside the (one-step) accumulate body."""
+    import torch
+
+    a = np.random.default_rng(len(shape)).standard_normal(shape).astype(np.float32)
+    u, tu = Tensor(a, device=device), torch.tensor(a)
+    ours = {"sum": lambda x: x.sum(axes, keepdim=True), "amax": lambda x: x.max(axes, keepdim=True),
+            "prod": lambda x: x.prod(axes, keepdim=True)}[red]
+    ref = {"sum": lambda x: x.sum(axes, keepdim=True), "amax": lambda x: x.amax(axes, keepdim=True),
+           "prod": lambda x: x.prod(axes[0], keepdim=True) if len(axes) == 1 else x.prod(axes[1], keepdim=True)
+           .prod(axes[0], keepdim=True)}[red]
+    assert n_kernels(ours(u) + u) == 1
+    assert_close(ours(u) + u, (ref(tu) + tu).numpy(), f"{red}+x", shape, device)
+    assert_close(ours(u) * u - u, (ref(tu) * tu - tu).numpy(), f"{red}*x-x", shape, device)
+    assert_close(ours(u.exp()).maximum(u.exp()), torch.maximum(ref(tu.exp()), tu.exp()).numpy(),
+                 f"max({red}(e),e)", shape, device)
+
+
 def test_reduce_then_broadcast_back_is_two_kernels() -> None:
     x = real(4, 9)
     assert n_kernels(x - x.max(1, keepdim=True)) == 2

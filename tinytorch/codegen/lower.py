@@ -73,6 +73,13 @@ class Emitter:
         self.prog.append(UOp(Ops.ENDRANGE, dtypes.void, (rng,)))
         self.scopes.pop()
 
+    def begin(self) -> None:
+        """A scope without a loop: what is emitted until `end` is not reused after it."""
+        self.scopes.append(set())
+
+    def end(self) -> None:
+        self.scopes.pop()
+
 
 class _Lowerer:
     def __init__(self, k: Kernel, opts: Opts):
@@ -299,6 +306,10 @@ class _Lowerer:
             self.rng[a] = r
             em.open(r)
             opened.append(r)
+        # the accumulate body is a scope even when every reduce axis has one step (no loop): a value
+        # read from an accumulator there, e.g. acc + x, is not its value after the update, so the
+        # epilogue must not reuse it (u.sum(1, keepdim=True) + u with dim 1 of size 1)
+        em.begin()
         for gi, gc in enumerate(gcombos):
             for ri, rc in enumerate(rcombos):
                 vals: dict[UOp, UOp] = {}
@@ -307,6 +318,7 @@ class _Lowerer:
                 v = self.vec(v) if w > 1 else v
                 acc = accs[(gi, ri)]
                 em.statement(UOp(Ops.ASSIGN, adt, (acc, UOp(op, adt, (acc, v)))))
+        em.end()
         for r in reversed(opened):
             em.close(r)
         out: dict[int, UOp] = {}
