@@ -2,7 +2,9 @@
 
 Takes: environment variables (DEBUG, DEVICE, TINYTORCH_CACHE, NOOPT, ...).
 Produces: typed accessors (`getenv`), a `Context` manager that overrides them for a
-block, and helpers used by every stage (`prod`, `all_same`, `toposort`).
+block, helpers used by every stage (`prod`, `all_same`, `toposort`), the user folders
+(`cache_dir`, `data_dir`), `LRU` (the bounded, thread-safe dict every process cache uses) and
+`once` (a thread-safe memo for lazy global set-up).
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ import contextlib
 import functools
 import os
 import sys
-from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class _Var:
@@ -48,11 +54,18 @@ NOOPT = _Var("NOOPT", 0)  # 1 disables vectorization/unrolling/threads (debuggin
 THREADS = _Var("THREADS", 0)  # worker threads for large kernels; 0 = os.cpu_count()
 CC = _Var("CC", "")  # C compiler; empty = cc, gcc, clang in that order
 CACHE_DIR = _Var("TINYTORCH_CACHE", "")  # compile cache; empty = user cache dir
+CACHE_MB = _Var("TINYTORCH_CACHE_MB", 512)  # on-disk compile cache bound (least recently used evicted); 0 = off
+CACHE_ENTRIES = _Var("TINYTORCH_CACHE_ENTRIES", 4096)  # bound of each in-memory cache (plans, runners per device)
 SPLIT_REDUCE = _Var("SPLIT_REDUCE", 1)  # two-stage reduction of large reduces into few outputs
 VIZ = _Var("VIZ", 0)  # 1: write SVGs of every graph, schedule, kernel and rewrite pass to VIZ_DIR (read at import)
 VIZ_DIR = _Var("VIZ_DIR", "viz")  # where VIZ=1 writes index.html and the SVGs
 SOURCE_LINES = _Var("SOURCE_LINES", 0)  # record the user line that built each tensor (on with DEBUG>=2, VIZ, profile)
-_VARS = {v.name: v for v in (DEBUG, DEVICE, NOOPT, THREADS, CC, CACHE_DIR, SPLIT_REDUCE, VIZ, VIZ_DIR, SOURCE_LINES)}
+CFLAGS = _Var("TINYTORCH_CFLAGS", "")  # extra flags for the C compiler (appended; e.g. -fsanitize=undefined)
+VECTOR_BYTES = _Var("VECTOR_BYTES", 0)  # SIMD width the code generator targets; 0 = this CPU's widest
+COMPILE_TIMEOUT = _Var("COMPILE_TIMEOUT", 120)  # seconds one compiler run may take before it is stopped
+CANARY = _Var("CANARY", 1)  # 0 skips the check of a new C toolchain against INTERP (debugging aid)
+_VARS = {v.name: v for v in (DEBUG, DEVICE, NOOPT, THREADS, CC, CACHE_DIR, CACHE_MB, CACHE_ENTRIES, SPLIT_REDUCE, VIZ,
+                             VIZ_DIR, SOURCE_LINES, CFLAGS, VECTOR_BYTES, COMPILE_TIMEOUT, CANARY)}
 
 
 @contextlib.contextmanager
@@ -87,13 +100,115 @@ def argsort(xs: list[Any] | tuple[Any, ...]) -> list[int]:
 
 
 def cache_dir() -> str:
-    """Where compiled kernels are kept: $TINYTORCH_CACHE, else the user cache dir."""
+    """Where compiled kernels are kept: $TINYTORCH_CACHE, else the user cache dir. Only
+    tinytorch/runtime/cache.py decides whether it is safe to use (owner and permissions)."""
     if CACHE_DIR.value:
         return str(CACHE_DIR.value)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     if sys.platform == "darwin":
         base = os.path.join(os.path.expanduser("~"), "Library", "Caches")
     return os.path.join(base, "tinytorch")
+
+
+def data_dir() -> str:
+    """Where downloaded data (datasets) is kept: $XDG_DATA_HOME/tinytorch, else ~/.local/share/tinytorch
+    (~/Library/Application Support/tinytorch on macOS). Never inside the compile cache, which
+    `tinytorch cache --clear` empties."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    if sys.platform == "darwin":
+        base = os.path.join(os.path.expanduser("~"), "Library", "Application Support")
+    return os.path.join(base, "tinytorch")
+
+
+class LRU(Generic[K, V]):
+    """A dict bounded by entry count: setting a key beyond the bound drops the least recently
+    used entry (`get` and `[]` count as a use; `in`, `values()` and `items()` do not). The bound
+    is an int or a configuration variable read at every insert (so `Context` changes it).
+    Every method holds a lock: threads may share one."""
+
+    def __init__(self, maxsize: int | _Var):
+        self._d: OrderedDict[K, V] = OrderedDict()
+        self._max = maxsize
+        self._lock = threading.Lock()
+        self.evictions = 0
+
+    @property
+    def maxsize(self) -> int:
+        return max(1, int(self._max))
+
+    def get(self, key: K, default: Any = None) -> Any:
+        with self._lock:
+            if key not in self._d:
+                return default
+            self._d.move_to_end(key)
+            return self._d[key]
+
+    def __getitem__(self, key: K) -> V:
+        with self._lock:
+            self._d.move_to_end(key)
+            return self._d[key]
+
+    def __setitem__(self, key: K, value: V) -> None:
+        with self._lock:
+            self._d[key] = value
+            self._d.move_to_end(key)
+            bound = self.maxsize
+            while len(self._d) > bound:
+                self._d.popitem(last=False)
+                self.evictions += 1
+
+    def __delitem__(self, key: K) -> None:
+        with self._lock:
+            del self._d[key]
+
+    def pop(self, key: K, default: Any = None) -> Any:
+        with self._lock:
+            return self._d.pop(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._d
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self.keys())
+
+    def keys(self) -> list[K]:
+        with self._lock:
+            return list(self._d)
+
+    def values(self) -> list[V]:
+        with self._lock:
+            return list(self._d.values())
+
+    def items(self) -> list[tuple[K, V]]:
+        with self._lock:
+            return list(self._d.items())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._d.clear()
+
+    def __repr__(self) -> str:
+        return f"LRU({len(self._d)}/{self.maxsize} entries, {self.evictions} evicted)"
+
+
+def once(fn: Callable[[], T]) -> Callable[[], T]:
+    """Memoize a function without arguments; when several threads make the first call at once,
+    one runs fn and the others wait for its result (functools.cache would run it in each)."""
+    lock = threading.Lock()
+    box: list[T] = []
+
+    @functools.wraps(fn)
+    def wrapper() -> T:
+        if not box:
+            with lock:
+                if not box:
+                    box.append(fn())
+        return box[0]
+
+    return wrapper
 
 
 @functools.cache
@@ -109,7 +224,10 @@ def cpu_flags() -> frozenset[str]:
 
 
 def vector_bytes() -> int:
-    """Widest SIMD register of this CPU that the compilers can use (bytes)."""
+    """Widest SIMD register the code generator targets (bytes): VECTOR_BYTES when set (to render
+    for another CPU, e.g. 64 for AVX-512), else this CPU's widest."""
+    if int(VECTOR_BYTES) > 0:
+        return int(VECTOR_BYTES)
     flags = cpu_flags()
     if "avx512f" in flags:
         return 64
