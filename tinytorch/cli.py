@@ -7,7 +7,8 @@ Produces: reports on stdout and an exit code:
   and the compile cache. Exit 0 only if every built-in device (C, LLVM, INTERP) passes
   (with `--devices A,B`: only if each listed device passes).
 - `devices`: registered devices, whether they are available here, and the default.
-- `cache`: where compiled kernels are kept and how much space they take; `--clear` empties it.
+- `cache`: where compiled kernels are kept, how much space they take and whether the folder is safe
+  to use; `--clear` deletes what tinytorch wrote there (and nothing else).
 - `viz SCRIPT [ARGS]`: run a script with VIZ on (tinytorch/viz): SVGs and index.html in --out.
 - `profile SCRIPT [ARGS]`: run a script under `tinytorch.profile()`; print the per-kernel
   table and write a Chrome trace.
@@ -220,16 +221,23 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from .helpers import cache_dir
+    from .helpers import CACHE_MB, cache_dir
+    from .runtime import cache
 
     path = cache_dir()
-    size, files = dir_size(path)
     if args.clear:
-        if os.path.isdir(path):
-            shutil.rmtree(path, ignore_errors=True)
-        print(f"removed {path} ({human_bytes(size)} in {files} files)")
-    else:
-        print(f"{path}  {human_bytes(size)} in {files} files")
+        if not os.path.isdir(path):
+            print(f"{path} does not exist: nothing to clear")
+            return 0
+        nbytes, n, left = cache.clear(path)
+        print(f"removed {n} files ({human_bytes(nbytes)}) that tinytorch wrote in {path}"
+              + (f"; {left} other files left in place" if left else ""))
+        return 0
+    size, files = cache.stats(path)
+    print(f"{path}  {human_bytes(size)} in {files} entries (at most {int(CACHE_MB)} MB: TINYTORCH_CACHE_MB)")
+    why = cache.why_refused(path)
+    if why:
+        print(f"not used: {why}; tinytorch compiles into a private temporary cache instead")
     return 0
 
 
@@ -371,7 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("devices", help="list registered devices and the default one")
     v.set_defaults(func=cmd_devices)
     c = sub.add_parser("cache", help="show (or --clear) the on-disk compile cache")
-    c.add_argument("--clear", action="store_true", help="delete the cache directory (it is rebuilt on demand)")
+    c.add_argument("--clear", action="store_true",
+                   help="delete what tinytorch wrote in the cache folder (rebuilt on demand); other files stay")
     c.set_defaults(func=cmd_cache)
     z = sub.add_parser("viz", help="run a Python script with VIZ on: SVG graphs of everything it runs + index.html",
                        formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -277,8 +277,23 @@ def active_root(create: bool = True) -> str | None:
 
 
 def why_refused(path: str | None = None) -> str | None:
-    """Why this process does not use the cache folder (None when it does)."""
-    return _REFUSED.get(os.path.abspath(path or cache_dir()))
+    """Why this process does not use the cache folder (None when it does); checks it without
+    creating it (a folder that does not exist yet is fine)."""
+    root = os.path.abspath(path or cache_dir())
+    if root in _REFUSED:
+        return _REFUSED[root]
+    try:
+        if _check_root(root, create=False):
+            if os.path.exists(os.path.join(root, KEY_FILE)):
+                _key(root)
+            for cdir, pres in _subdirs(root):
+                for d in (cdir, *pres):
+                    _check_dir(d, "cache subfolder")
+    except UnsafeCache as e:
+        return str(e)
+    except OSError as e:
+        return str(e.strerror or e)
+    return None
 
 
 # -------------------------------------------------------------------- entries

@@ -6,23 +6,23 @@ on Buffers.
 
 A compiled backend is three parts (see docs/backends.md):
 - a Renderer: linear program -> source text (`render(name, prog) -> str`);
-- a Compiler: source -> binary bytes, cached on disk (`compile(src) -> bytes`);
+- a Compiler: source -> binary bytes, cached on disk (`compile(src) -> bytes`, see runtime/cache.py);
 - a Program loader: binary -> callable `f(*buffer_pointers, core_start, core_end)`.
 `register_device(name, factory)` adds one; the entry point group `tinytorch.backends`
-lets installed packages add theirs.
+lets installed packages add theirs. The registry is safe to use from several threads at once
+(the first call included); see docs/architecture.md "Threads".
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..helpers import DEBUG, DEVICE, cache_dir, num_threads
+from ..helpers import CACHE_ENTRIES, DEBUG, DEVICE, LRU, num_threads
 from ..ops.uop import UOp, pretty
 
 
@@ -31,7 +31,9 @@ class CompileError(RuntimeError):
 
 
 class Compiler:
-    """source -> binary, cached on disk under cache_dir()/<name>/<hash> (safe to delete)."""
+    """source -> binary, cached on disk under cache_dir()/<name>/ by runtime/cache.py: entries keyed
+    by a keyed hash of (source, flags, version), authenticated before use, in a folder only this
+    user can write (`tinytorch cache --clear` empties it)."""
 
     name = "base"
 
@@ -45,24 +47,13 @@ class Compiler:
         raise NotImplementedError
 
     def compile(self, src: str) -> bytes:
-        key = hashlib.sha256("\0".join([src, *self.flags(), self.version()]).encode()).hexdigest()
-        path = os.path.join(cache_dir(), self.name, key[:2], key)
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-            if len(data) > 32 and data[:32] == hashlib.sha256(data[32:]).digest():
-                return data[32:]
-        except OSError:
-            pass
-        lib = self.compile_uncached(src)
-        try:  # atomic write: a reader never sees half a file; a corrupt entry fails its checksum
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
-            with os.fdopen(fd, "wb") as f:
-                f.write(hashlib.sha256(lib).digest() + lib)
-            os.replace(tmp, path)
-        except OSError:
-            pass
+        from . import cache
+
+        parts = [src, *self.flags(), self.version()]
+        lib = cache.load(self.name, parts)
+        if lib is None:
+            lib = self.compile_uncached(src)
+            cache.store(self.name, parts, lib)
         return lib
 
 
@@ -113,11 +104,14 @@ class Runner:
 
 
 _POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
 
 
 def _pool() -> ThreadPoolExecutor:
     if not _POOL:
-        _POOL.append(ThreadPoolExecutor(max_workers=max(1, num_threads() - 1), thread_name_prefix="tinytorch"))
+        with _POOL_LOCK:  # two first callers make one pool
+            if not _POOL:
+                _POOL.append(ThreadPoolExecutor(max_workers=max(1, num_threads() - 1), thread_name_prefix="tinytorch"))
     return _POOL[0]
 
 
@@ -127,8 +121,11 @@ class BaseDevice:
     name = "BASE"
 
     def __init__(self) -> None:
-        self.runners: dict[UOp, Runner] = {}
+        # AST -> Runner, the least recently used dropped beyond TINYTORCH_CACHE_ENTRIES (a plan's
+        # kernels are looked up at every run, so a running model's runners are never the oldest)
+        self.runners: LRU[UOp, Runner] = LRU(CACHE_ENTRIES)
         self.names: dict[str, int] = {}
+        self._names_lock = threading.Lock()
 
     def get_runner(self, ast: UOp) -> Runner:
         r = self.runners.get(ast)
@@ -146,8 +143,9 @@ class BaseDevice:
         order kernels were first seen."""
         if ast is not None:
             base = f"{base}_{hashlib.sha256(pretty(ast, max_lines=1 << 30).encode()).hexdigest()[:6]}"
-        n = self.names.get(base, 0)
-        self.names[base] = n + 1
+        with self._names_lock:
+            n = self.names.get(base, 0)
+            self.names[base] = n + 1
         return base if n == 0 else f"{base}n{n}"
 
     def build_runner(self, ast: UOp) -> Runner:
@@ -235,14 +233,17 @@ class CompiledDevice(BaseDevice):
 
 _FACTORIES: dict[str, Callable[[], BaseDevice]] = {}
 _INSTANCES: dict[str, BaseDevice] = {}
-_LOADED = [False]  # built-ins and entry-point plugins registered
+_LOADED = [0]  # 0: nothing registered yet, 1: registering (in the thread holding _REGISTRY_LOCK), 2: done
+# guards the three above and the default device; re-entrant: plugins register devices while loading
+_REGISTRY_LOCK = threading.RLock()
 
 
 def register_device(name: str, factory: Callable[[], BaseDevice]) -> None:
     """Make `Tensor(..., device=name)` and DEVICE=name use the Device that factory builds."""
     name = name.upper()
-    _FACTORIES[name] = factory
-    _INSTANCES.pop(name, None)
+    with _REGISTRY_LOCK:
+        _FACTORIES[name] = factory
+        _INSTANCES.pop(name, None)
 
 
 def _load_plugins() -> None:
@@ -265,39 +266,57 @@ class _DeviceRegistry:
 
     def get(self, name: str) -> BaseDevice:
         name = name.upper()
+        dev = _INSTANCES.get(name)
+        if dev is not None:
+            return dev
         _ensure_loaded()
-        if name not in _INSTANCES:
-            if name not in _FACTORIES:
-                raise ValueError(f"unknown device {name!r}; available: {sorted(_FACTORIES)}")
-            _INSTANCES[name] = _FACTORIES[name]()
-        return _INSTANCES[name]
+        with _REGISTRY_LOCK:  # one instance per name, also when threads ask for it at once
+            if name not in _INSTANCES:
+                if name not in _FACTORIES:
+                    raise ValueError(f"unknown device {name!r}; available: {sorted(_FACTORIES)}")
+                _INSTANCES[name] = _FACTORIES[name]()
+            return _INSTANCES[name]
 
     def names(self) -> list[str]:
         _ensure_loaded()
-        return sorted(_FACTORIES)
+        with _REGISTRY_LOCK:
+            return sorted(_FACTORIES)
 
     @property
     def DEFAULT(self) -> str:
         if DEVICE.value:
             return str(DEVICE.value).upper()
         if self._default is None:
-            for cand in ("C", "LLVM", "INTERP"):
-                try:
-                    if self.get(cand).available()[0]:
-                        self._default = cand
-                        break
-                except Exception:
-                    continue
-            else:
-                self._default = "INTERP"
+            with _REGISTRY_LOCK:
+                if self._default is None:
+                    self._default = self._pick_default()
         return self._default
+
+    def _pick_default(self) -> str:
+        for cand in ("C", "LLVM", "INTERP"):
+            try:
+                if self.get(cand).available()[0]:
+                    return cand
+            except Exception:
+                continue
+        return "INTERP"
 
 
 def _ensure_loaded() -> None:
-    if not _LOADED[0]:
-        _LOADED[0] = True
-        _builtin()
-        _load_plugins()
+    """Register the built-in devices and the entry-point plugins, once. Concurrent first callers
+    wait for the thread doing it; a plugin that uses the registry while loading sees what is
+    registered so far."""
+    if _LOADED[0] == 2:
+        return
+    with _REGISTRY_LOCK:
+        if _LOADED[0] != 0:  # done, or this very thread is registering (a re-entrant call)
+            return
+        _LOADED[0] = 1
+        try:
+            _builtin()
+            _load_plugins()
+        finally:
+            _LOADED[0] = 2
 
 
 def _builtin() -> None:
