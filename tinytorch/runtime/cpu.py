@@ -13,11 +13,13 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from ..codegen.c import CRenderer
 from ..helpers import CC
+from .cache import private_dir
 from .device import CompiledDevice, CompileError, Compiler
 
 
@@ -65,23 +67,32 @@ class CCompiler(Compiler):
                 return f.read()
 
 
-_LOADED: dict[int, tuple[bytes, ctypes.CDLL]] = {}  # id(lib bytes) -> library (a batch loads once)
+# id(lib bytes) -> library, for the last few libraries loaded (the kernels of a batch load it once)
+_LOADED: dict[int, tuple[bytes, ctypes.CDLL]] = {}
+_LOADED_LOCK = threading.Lock()
 
 
 def load_shared_object(lib: bytes, name: str, nbufs: int) -> Callable[..., Any]:
-    """dlopen the bytes of a shared object and return its kernel function."""
-    hit = _LOADED.get(id(lib))
+    """dlopen the bytes of a shared object and return its kernel function. The bytes must be
+    trusted (Compiler.compile returns only what the compiler made or an authenticated cache
+    entry); they are written to a file in this process's private 0700 folder, so nobody can
+    swap the file between the write and the dlopen."""
+    with _LOADED_LOCK:
+        hit = _LOADED.get(id(lib))
     if hit is not None and hit[0] is lib:
         so = hit[1]
     else:
-        fd, path = tempfile.mkstemp(suffix=".so")
+        fd, path = tempfile.mkstemp(suffix=".so", dir=private_dir())
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(lib)
             so = ctypes.CDLL(path)
         finally:
             os.unlink(path)
-        _LOADED[id(lib)] = (lib, so)
+        with _LOADED_LOCK:
+            _LOADED[id(lib)] = (lib, so)
+            while len(_LOADED) > 64:
+                del _LOADED[next(iter(_LOADED))]
     fn = getattr(so, name)
     fn.argtypes = [ctypes.c_void_p] * nbufs + [ctypes.c_longlong, ctypes.c_longlong]
     fn.restype = None
