@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..dtype import dtypes
-from ..helpers import DEBUG
+from ..helpers import CACHE_ENTRIES, DEBUG, LRU
 from ..ops.uop import Ops, UOp
 from ..ops.view import ViewStack
 from ..runtime.buffer import Buffer
@@ -27,7 +27,8 @@ from .schedule import Plan, TargetResult, _apply, graph_nodes, resolve, schedule
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
-PLAN_CACHE: dict[tuple, tuple[Plan, list[int]]] = {}
+# graph structure -> (plan, leaf order); the least recently used dropped beyond TINYTORCH_CACHE_ENTRIES
+PLAN_CACHE: LRU[tuple, tuple[Plan, list[int]]] = LRU(CACHE_ENTRIES)
 CAPTURE: list[list[tuple[Any, list[Buffer]]]] = []  # the JIT records (runner, buffers) here while capturing
 STATS = {"realizes": 0, "plan_hits": 0, "plan_misses": 0, "kernels_run": 0}
 # observers of every realize, called after its kernels ran (VIZ, the profiler): f(targets, plan, device, start time)

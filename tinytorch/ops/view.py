@@ -43,7 +43,7 @@ class View:
     mask: tuple[tuple[int, int], ...] | None = None
 
     @staticmethod
-    @functools.cache
+    @functools.lru_cache(maxsize=1 << 16)  # bounded: shapes vary without end in a long process
     def create(shape: Shape, strides: tuple[int, ...] | None = None, offset: int = 0,
                mask: tuple[tuple[int, int], ...] | None = None) -> View:
         strides = strides_for(shape) if strides is None else tuple(0 if d == 1 else s for d, s in zip(shape, strides))
@@ -166,7 +166,7 @@ class ViewStack:
     views: tuple[View, ...]
 
     @staticmethod
-    @functools.cache
+    @functools.lru_cache(maxsize=1 << 12)
     def contiguous(shape: Shape) -> ViewStack:
         return ViewStack((View.create(tuple(shape)),))
 

@@ -18,12 +18,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ..codegen.llvm import LLVMRenderer
+from ..helpers import once
 from .device import CompiledDevice, CompileError, Compiler
 
 _LOCK = threading.Lock()  # llvmlite's global context and the engines are not thread-safe
 
 
-@functools.cache
+@once  # several threads may make the first call: one initializes, the others wait
 def _llvm() -> Any:
     """The llvmlite.binding module with the native target set up (once)."""
     import llvmlite.binding as llvm
@@ -45,7 +46,7 @@ def _new_target_machine() -> Any:
                                         opt=3, reloc="pic", codemodel="default", jit=True)
 
 
-@functools.cache
+@once
 def _target_machine() -> Any:
     """The one target machine that compiles (an MCJIT engine owns and frees its own)."""
     return _new_target_machine()
