@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import gzip
 import http.server
+import re
 import shutil
 import struct
 import threading
+import tracemalloc
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +24,7 @@ import pytest
 import tinytorch as tt
 from tinytorch import Tensor
 from tinytorch.data import DataLoader, Dataset, Subset, TensorDataset, datasets, random_split
-from tinytorch.data.datasets import MNIST, FashionMNIST, parse_idx
+from tinytorch.data.datasets import MNIST, FashionMNIST, inflate_idx, parse_idx
 
 SHARED_MNIST = Path(tt.__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -210,6 +213,67 @@ def test_parse_idx_valid_and_malformed():
             parse_idx(raw, "f.idx")
 
 
+def gzip_bomb(head: bytes, megabytes: int) -> bytes:
+    """A valid gzip file of head followed by `megabytes` MiB of zeros, built without holding them:
+    each MiB is deflated once, after a full flush, so its compressed form (about 1 KiB) repeats."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = c.compress(head) + c.flush(zlib.Z_FULL_FLUSH)
+    block = bytes(1 << 20)
+    seg = c.compress(block) + c.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(head)
+    for _ in range(megabytes):
+        crc = zlib.crc32(block, crc)
+    size = (len(head) + megabytes * len(block)) & 0xFFFFFFFF
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # gzip, deflate, no name, no mtime
+    return header + first + seg * megabytes + c.flush() + struct.pack("<II", crc, size)
+
+
+def test_gzip_bomb_helper_builds_what_it_says():
+    head = idx_bytes(np.zeros((3, 2), np.uint8))[:12]
+    assert gzip.decompress(gzip_bomb(head, 3)) == head + bytes(3 << 20)
+
+
+def peak_bytes(fn) -> tuple[int, BaseException | None]:
+    """(peak traced Python memory while fn runs, the exception it raised)."""
+    tracemalloc.start()
+    err = None
+    try:
+        fn()
+    except BaseException as e:  # noqa: B036 - returned to the caller, which checks it
+        err = e
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak, err
+
+
+@pytest.mark.parametrize("dims,match", [
+    ((10000, 28, 28), "inflates to more than the 7840016 bytes its IDX header declares"),  # plausible header
+    ((65536, 65536, 256), "declares 1099511627792 bytes, more than"),  # refused from the header alone
+    (None, "not an IDX file"),  # no header at all: zeros
+])
+def test_inflate_idx_refuses_a_1mb_gzip_bomb_without_inflating_it(dims, match):
+    head = b"" if dims is None else struct.pack(">BBBB", 0, 0, 0x08, len(dims)) + struct.pack(">3I", *dims)
+    bomb = gzip_bomb(head, 1024)  # 1 GiB of zeros
+    assert len(bomb) < 1.2e6
+    peak, err = peak_bytes(lambda: inflate_idx(bomb, "bomb.gz"))
+    assert isinstance(err, ValueError) and "bomb.gz" in str(err), err
+    assert re.search(match, str(err)), err
+    assert peak < 64 << 20, f"inflating the bomb took {peak / 2**20:.0f} MiB"
+
+
+def test_inflate_idx_round_trip_and_limits():
+    a = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    raw = idx_bytes(a)
+    assert bytes(inflate_idx(gzip.compress(raw))) == raw
+    assert inflate_idx(raw) == raw  # not gzip: as is
+    with pytest.raises(ValueError, match="more than the 100 allowed"):
+        inflate_idx(gzip.compress(raw), "f.gz", max_bytes=100)
+    with pytest.raises(ValueError, match="truncated"):
+        inflate_idx(gzip.compress(raw[:-5]), "f.gz")
+    with pytest.raises(ValueError, match="more than the 1584 bytes"):
+        inflate_idx(gzip.compress(raw + b"x"), "f.gz")
+
+
 # MNIST ------------------------------------------------------------------------------------------------------------
 needs_mnist = pytest.mark.skipif(not (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file(),
                                  reason=f"the MNIST files are not staged at {SHARED_MNIST}")
@@ -256,7 +320,8 @@ def test_mnist_transform_path():
 
 @pytest.fixture
 def isolated(monkeypatch, tmp_path):
-    """An empty search path: $TINYTORCH_DATA, shared/data, system dirs and the cache all point into tmp_path."""
+    """An empty search path: $TINYTORCH_DATA, shared/data, system dirs, the data dir ("cache", where downloads
+    go) and the old location in the compile cache ("legacy") all point into tmp_path."""
     env = tmp_path / "env"
     env.mkdir()
     for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
@@ -264,7 +329,8 @@ def isolated(monkeypatch, tmp_path):
     monkeypatch.setenv("TINYTORCH_DATA", str(env))
     monkeypatch.setattr(datasets, "_shared_data_dir", lambda: tmp_path / "shared")
     monkeypatch.setattr(datasets, "SYSTEM_DIRS", [tmp_path / "system"])
-    monkeypatch.setattr(datasets._IDXImages, "cache_root", classmethod(lambda cls: tmp_path / "cache"))
+    monkeypatch.setattr(datasets._IDXImages, "data_root", classmethod(lambda cls: tmp_path / "cache"))
+    monkeypatch.setattr(datasets._IDXImages, "legacy_root", classmethod(lambda cls: tmp_path / "legacy"))
     monkeypatch.setattr(MNIST, "mirrors", ("http://127.0.0.1:9/mnist/",))  # discard port: refused at once
     monkeypatch.setattr(FashionMNIST, "mirrors", ("http://127.0.0.1:9/fashion/",))
     return tmp_path
@@ -287,7 +353,7 @@ def test_search_order(isolated, monkeypatch):
     dirs = MNIST.search_dirs()
     assert dirs[:3] == [isolated / "env", isolated / "env" / "mnist", isolated / "env" / "MNIST" / "raw"]
     assert dirs[3:6] == [isolated / "shared", isolated / "shared" / "mnist", isolated / "shared" / "MNIST" / "raw"]
-    assert dirs[-3] == isolated / "cache"
+    assert dirs[-6] == isolated / "cache" and dirs[-3] == isolated / "legacy"
     assert isolated / "system" not in dirs  # Debian's folder holds Fashion-MNIST only
     fdirs = FashionMNIST.search_dirs()
     assert fdirs.index(isolated / "system") < fdirs.index(isolated / "cache")
@@ -324,6 +390,29 @@ def test_files_found_in_tinytorch_data_and_corrupt_ones_rejected(isolated):
     (env / "t10k-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b truncated gzip")
     with pytest.raises(FileNotFoundError, match="not a valid gzip file"):
         MNIST(train=False)
+
+
+def test_mnist_rejects_a_gzip_bomb_naming_the_file(isolated):
+    bomb = isolated / "env" / "t10k-images-idx3-ubyte.gz"
+    bomb.write_bytes(gzip_bomb(struct.pack(">BBBB3I", 0, 0, 0x08, 3, 10000, 28, 28), 1024))
+    peak, err = peak_bytes(lambda: MNIST(train=False, download=False))
+    assert isinstance(err, FileNotFoundError), err
+    assert f"{bomb}: the gzip stream inflates to more than the 7840016 bytes" in str(err)
+    assert peak < 64 << 20, f"reading the bomb took {peak / 2**20:.0f} MiB"
+    # a header declaring more than the dataset's largest file is refused before inflating anything
+    bomb.write_bytes(gzip_bomb(struct.pack(">BBBB3I", 0, 0, 0x08, 3, 70000, 28, 28), 1024))
+    peak, err = peak_bytes(lambda: MNIST(train=False, download=False))
+    assert f"{bomb}: its IDX header declares 54880016 bytes, more than the 47040016 allowed" in str(err), err
+    assert peak < 16 << 20
+
+
+def test_downloads_go_to_the_data_dir_not_the_compile_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    with tt.Context(TINYTORCH_CACHE=str(tmp_path / "cache")):
+        assert MNIST.download_dir() == tmp_path / "data" / "tinytorch" / "datasets" / "mnist"
+        dirs = MNIST.search_dirs()
+        # files older versions downloaded into the compile cache are still found, after the data dir
+        assert dirs.index(tmp_path / "data" / "tinytorch" / "datasets") < dirs.index(tmp_path / "cache" / "datasets")
 
 
 @needs_mnist

@@ -9,11 +9,16 @@ subfolder and torchvision's `MNIST/raw` / `FashionMNIST/raw` layout):
   1. `root` when given (then only there), else `$TINYTORCH_DATA`;
   2. `../shared/data` next to the checkout (Path(tinytorch.__file__).parents[2] / "shared" / "data");
   3. `/usr/share/datasets/fashion-mnist` (Debian's dataset-fashion-mnist package; Fashion-MNIST only);
-  4. the user cache dir, `tinytorch.helpers.cache_dir()/datasets`.
-When none has them and `download=True`, they are fetched from the canonical mirrors into the cache dir.
+  4. the user data dir, `tinytorch.helpers.data_dir()/datasets` (e.g. ~/.local/share/tinytorch/datasets);
+  5. the folder older versions downloaded into, `tinytorch.helpers.cache_dir()/datasets` (read only).
+When none has them and `download=True`, they are fetched from the canonical mirrors into the data dir
+(never into the compile cache, which `tinytorch cache --clear` empties).
 Every file is checked against a known sha256 — of the .gz file, or of the decompressed IDX bytes
 (Debian re-gzipped Fashion-MNIST with normalised headers, so only its decompressed digest matches
 upstream's) — then its IDX structure: magic number, dims (N, 28, 28) / (N,), sizes, label range.
+Sizes are bounded before anything is read or inflated: a file, a download or a gzip stream larger
+than the largest file of the dataset is refused, and a gzip stream is inflated only as far as its
+IDX header says (`inflate_idx`), so a small "gzip bomb" costs no more memory than a real file.
 A missing or corrupt file raises an error naming the files, the folders searched and what to do.
 """
 
@@ -21,18 +26,23 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import tempfile
 import urllib.request
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..helpers import cache_dir
+from ..helpers import LRU, cache_dir, data_dir
 from .dataset import Dataset
 
-__all__ = ["MNIST", "FashionMNIST", "parse_idx", "search_dirs"]
+__all__ = ["MNIST", "FashionMNIST", "inflate_idx", "parse_idx", "search_dirs"]
+
+IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+MAX_IDX_BYTES = 1 << 30  # no IDX file is inflated beyond this, whatever its header says
 
 SYSTEM_DIRS: list[Path] = [Path("/usr/share/datasets/fashion-mnist")]
 
@@ -49,7 +59,7 @@ def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
         raise ValueError(f"{name}: not an IDX file: {len(raw)} bytes is shorter than the 4-byte magic number")
     if raw[0] != 0 or raw[1] != 0:
         raise ValueError(f"{name}: not an IDX file: magic number {raw[:4].hex()} does not start with two zero bytes")
-    types = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    types = IDX_TYPES
     if raw[2] not in types:
         raise ValueError(f"{name}: IDX type code 0x{raw[2]:02x} is not one of {[hex(t) for t in types]}")
     ndim = raw[3]
@@ -68,6 +78,62 @@ def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
     return np.frombuffer(raw, dt, count, 4 + 4 * ndim).reshape(dims)
 
 
+def _idx_magic(head: bytes, name: str) -> int:
+    """The number of dims of an IDX file from its first 4 bytes; ValueError when they are not IDX's."""
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in IDX_TYPES:
+        raise ValueError(f"{name}: not an IDX file: it starts with {head[:4].hex() or 'nothing'} "
+                         "(expected 00 00, a known type code and the number of dims)")
+    return head[3]
+
+
+def _idx_size(head: bytes, name: str, max_bytes: int) -> int:
+    """The total size an IDX file must have, from its first 4 + 4 * ndim bytes; ValueError when
+    the header is not IDX's or declares more than max_bytes."""
+    ndim = _idx_magic(head, name)
+    if len(head) < 4 + 4 * ndim:
+        raise ValueError(f"{name}: truncated IDX header: {ndim} dims need {4 + 4 * ndim} bytes, got {len(head)}")
+    count = 1
+    for i in range(ndim):
+        count *= int.from_bytes(head[4 + 4 * i:8 + 4 * i], "big")
+    need = 4 + 4 * ndim + count * np.dtype(IDX_TYPES[head[2]]).itemsize
+    if need > max_bytes:
+        raise ValueError(f"{name}: its IDX header declares {need} bytes, more than the {max_bytes} allowed "
+                         "(not this dataset's file, or a decompression bomb): refused before inflating")
+    return need
+
+
+def inflate_idx(data: bytes, name: str = "<bytes>", max_bytes: int = MAX_IDX_BYTES) -> bytes | bytearray:
+    """The IDX bytes of data, a whole IDX file or a gzip-compressed one. A gzip stream is inflated
+    incrementally: first its IDX header, which gives the exact size of the file, then exactly that
+    many bytes into one buffer; a header declaring more than max_bytes, or a stream that inflates to
+    more than its header declares, is refused (ValueError naming the file) without inflating further."""
+    if data[:2] != b"\x1f\x8b":
+        if len(data) > max_bytes:
+            raise ValueError(f"{name}: {len(data)} bytes, more than the {max_bytes} allowed")
+        return data
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+            head = f.read(4)
+            head += f.read(4 * _idx_magic(head, name))
+            need = _idx_size(head, name, max_bytes)
+            buf = bytearray(need)
+            buf[:len(head)] = head
+            view, got = memoryview(buf), len(head)
+            while got < need:
+                n = f.readinto(view[got:])
+                if not n:
+                    raise ValueError(f"{name}: truncated: its IDX header declares {need} bytes, the gzip stream "
+                                     f"inflates to {got}")
+                got += n
+            view.release()
+            if f.read(1):
+                raise ValueError(f"{name}: the gzip stream inflates to more than the {need} bytes its IDX header "
+                                 "declares (a decompression bomb or a corrupt file): refused")
+    except (OSError, EOFError, zlib.error) as e:
+        raise ValueError(f"{name}: not a valid gzip file ({e})") from None
+    return buf
+
+
 class _IDXImages(Dataset):
     """Shared machinery of MNIST-like datasets: (N, 28, 28) uint8 images with int64 labels 0..9."""
 
@@ -80,9 +146,10 @@ class _IDXImages(Dataset):
     digests: dict[str, tuple[str | None, str]] = {}
     classes: list[str] = []
     use_system_dirs = False
+    max_items = 60000  # the largest split: no file of the dataset is larger than max_bytes(stem)
 
     # (dataset, file stem, path, size, mtime_ns) -> checked and parsed array, shared across instances
-    _cache: dict[tuple[str, str, str, int, int], np.ndarray] = {}
+    _cache: LRU[tuple[str, str, str, int, int], np.ndarray] = LRU(16)
 
     def __init__(self, root: str | os.PathLike[str] | None = None, train: bool = True, download: bool = True,
                  transform: Any = None, target_transform: Any = None):
@@ -111,7 +178,8 @@ class _IDXImages(Dataset):
             bases.append(_shared_data_dir())
             if cls.use_system_dirs:
                 bases.extend(SYSTEM_DIRS)
-            bases.append(cls.cache_root())
+            bases.append(cls.data_root())
+            bases.append(cls.legacy_root())
         out: list[Path] = []
         for b in bases:
             for d in (b, *(b / s for s in cls.subdirs)):
@@ -120,12 +188,22 @@ class _IDXImages(Dataset):
         return out
 
     @classmethod
-    def cache_root(cls) -> Path:
+    def data_root(cls) -> Path:
+        """Where downloads go: the user data dir (kept out of the compile cache)."""
+        return Path(data_dir()) / "datasets"
+
+    @classmethod
+    def legacy_root(cls) -> Path:
+        """Where older versions downloaded to (inside the compile cache): still read."""
         return Path(cache_dir()) / "datasets"
 
     @classmethod
     def download_dir(cls) -> Path:
-        return cls.cache_root() / cls.subdirs[0]
+        return cls.data_root() / cls.subdirs[0]
+
+    def max_bytes(self, stem: str) -> int:
+        """The size of the largest IDX file the dataset has under this stem (images or labels)."""
+        return 16 + self.max_items * 28 * 28 if "images" in stem else 8 + self.max_items
 
     def _candidates(self, d: Path, stem: str) -> list[Path]:
         return [d / f"{stem}.gz", d / stem]
@@ -176,10 +254,7 @@ class _IDXImages(Dataset):
         gz_digest, raw_digest = self.digests[stem]
         if data[:2] == b"\x1f\x8b":  # gzip magic
             gz_ok = gz_digest is not None and hashlib.sha256(data).hexdigest() == gz_digest
-            try:
-                data = gzip.decompress(data)
-            except (OSError, EOFError, ValueError) as e:
-                raise ValueError(f"{where}: not a valid gzip file ({e})") from None
+            data = inflate_idx(data, where, self.max_bytes(stem))  # type: ignore[assignment]
             if gz_ok:
                 return data
         if hashlib.sha256(data).hexdigest() != raw_digest:
@@ -194,6 +269,9 @@ class _IDXImages(Dataset):
         arr = _IDXImages._cache.get(key)
         if arr is not None:
             return arr
+        limit = self.max_bytes(stem)
+        if st.st_size > limit + (1 << 20):  # gzip adds little even to incompressible data
+            raise ValueError(f"{path}: {st.st_size} bytes, larger than any {self.name} file ({limit} bytes)")
         try:
             data = path.read_bytes()
         except OSError as e:
@@ -221,8 +299,11 @@ class _IDXImages(Dataset):
         for mirror in self.mirrors:
             url = mirror + f"{stem}.gz"
             try:
+                limit = self.max_bytes(stem) + (1 << 20)
                 with urllib.request.urlopen(url, timeout=30) as r:  # noqa: S310 (fixed mirror URLs)
-                    data = r.read()
+                    data = r.read(limit + 1)
+                if len(data) > limit:
+                    raise ValueError(f"more than {limit} bytes, larger than any {self.name} file")
                 self._checked_idx(data, stem, url)
             except (OSError, ValueError) as e:
                 errors.append(f"{url}: {e}")
