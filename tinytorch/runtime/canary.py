@@ -68,7 +68,8 @@ def _programs() -> list[tuple[str, Callable[[Any, np.random.Generator, int], Any
         return tt.stack([a // b, a % b, a * b, -a, a.maximum(b) if hasattr(a, "maximum") else a + b])
 
     def matmul(T: Any, rng: np.random.Generator, n: int) -> Any:
-        a, b = T(rng.standard_normal((n + 2, 19)).astype(np.float32)), T(rng.standard_normal((19, n)).astype(np.float32))
+        a = T(rng.standard_normal((n + 2, 19)).astype(np.float32))
+        b = T(rng.standard_normal((19, n)).astype(np.float32))
         return (a @ b).relu() + (a @ b).sum(0)
 
     return [("bool all/any", bools), ("cat + exp", cat_exp), ("softmax after cat", cat_softmax),
