@@ -1013,11 +1013,13 @@ class Tensor:
         return (self > 0).cast(self.dtype) - (self < 0).cast(self.dtype)
 
     def trunc(self) -> Tensor:
-        """Round toward zero (through int64, exact for |x| < 2^53)."""
+        """Round toward zero through int64 for |x| < 2^52; larger values, inf and NaN are already
+        integral and pass through. A zero result keeps x's sign (x * 0), like PyTorch's -0.0."""
         if not self.dtype.is_float:
             return self
-        big = self.abs() >= 2.0 ** 52
-        return big.where(self, self.cast(dtypes.int64).cast(self.dtype))
+        small = self.abs() < 2.0 ** 52  # False for NaN
+        t = small.where(self, 0).cast(dtypes.int64).cast(self.dtype)  # (no NaN or inf reaches the cast)
+        return small.where((t == 0).where(self * 0, t), self)
 
     def floor(self) -> Tensor:
         t = self.trunc()
@@ -1033,7 +1035,8 @@ class Tensor:
         diff = self - f
         half = f * 0.5
         even = half.floor() == half
-        return (diff > 0.5).where(f + 1, (diff < 0.5).where(f, even.where(f, f + 1)))
+        r = (diff > 0.5).where(f + 1, (diff < 0.5).where(f, even.where(f, f + 1)))
+        return (r == 0).where(self * 0, r)  # -0.4 rounds to -0.0, like PyTorch
 
     def isnan(self) -> Tensor:
         return self != self
