@@ -5,7 +5,8 @@ Produces: reports on stdout and an exit code:
 - `doctor`: every registered device runs a few tiny kernels that are compared with numpy
   (PASS/FAIL each), then the toolchain (C compiler, llvmlite, graphviz package, `dot`)
   and the compile cache. Exit 0 only if every built-in device (C, LLVM, INTERP) passes
-  (with `--devices A,B`: only if each listed device passes).
+  (with `--devices A,B`: only if each listed device passes). `--deep` adds the miscompile
+  canaries and `--fuzz N` (default 200) random programs compared with PyTorch.
 - `devices`: registered devices, whether they are available here, and the default.
 - `cache`: where compiled kernels are kept, how much space they take and whether the folder is safe
   to use; `--clear` deletes what tinytorch wrote there (and nothing else).
@@ -162,6 +163,46 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} GiB"
 
 
+def deep_checks(names: list[str], fuzz_count: int) -> list[str]:
+    """`doctor --deep`: the miscompile canaries (tinytorch.runtime.canary, when that module is
+    there) and a budget of fuzz programs (tinytorch.testing.fuzz, against PyTorch) on each
+    available device. Prints what fails; returns the devices that failed."""
+    import importlib.util
+
+    from .testing import fuzz
+    from .testing.reference import have_torch
+
+    devices = [n for n in names if n in fuzz.available_devices()]
+    bad: list[str] = []
+    print(f"\ndeep checks on {', '.join(devices) or 'no available device'}:")
+    if importlib.util.find_spec("tinytorch.runtime.canary") is not None:
+        from .runtime import canary
+
+        for n in devices:
+            try:
+                problems = list(canary.run_canaries(n))
+            except Exception as e:  # a crashing canary is a failure of that device, not of doctor
+                problems = [f"canaries raised {type(e).__name__}: {e}"]
+            print(f"  {'PASS' if not problems else 'FAIL'}  canaries {n}")
+            for prob in problems:
+                print(f"          {prob}")
+            if problems:
+                bad.append(n)
+    else:
+        print("  skip  canaries (tinytorch.runtime.canary is not part of this install)")
+    if not have_torch():
+        print("  skip  fuzz: PyTorch, its reference, is not installed (pip install torch)")
+        return bad
+    start, t0 = 100_000, time.perf_counter()
+    failures = fuzz.run_batch(start, fuzz_count, devices, shrink_budget=20)
+    print(f"  {'PASS' if not failures else 'FAIL'}  fuzz: {fuzz_count} programs (seeds {start}.."
+          f"{start + fuzz_count - 1}) in {time.perf_counter() - t0:.0f} s: {len(failures)} mismatch(es)")
+    for f in failures:
+        print("\n".join("          " + line for line in f.report().splitlines()))
+        bad += [d for d in f.devices if d not in bad]
+    return bad
+
+
 # ---------------------------------------------------------------- subcommands
 def cmd_doctor(args: argparse.Namespace) -> int:
     from . import helpers
@@ -200,6 +241,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
           f"({'set by TINYTORCH_CACHE' if os.environ.get('TINYTORCH_CACHE') else 'default; TINYTORCH_CACHE moves it'}"
           f", safe to delete: `tinytorch cache --clear`)")
     print(f"default device: {Device.DEFAULT}")
+    if args.deep:
+        failed += [n for n in deep_checks(names, args.fuzz) if n not in failed]
     if failed:
         print(f"\nFAIL: device(s) {', '.join(failed)} did not pass")
         return 1
@@ -375,6 +418,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--use-cache", action="store_true",
                    help="use the user's compile cache (default: a fresh temporary one, so the compiler really runs)")
     d.add_argument("-v", "--verbose", action="store_true", help="show every check, not only failures")
+    d.add_argument("--deep", action="store_true", help="also run the miscompile canaries and a budget of random "
+                                                       "programs compared with PyTorch (tinytorch.testing.fuzz)")
+    d.add_argument("--fuzz", type=int, default=200, metavar="N",
+                   help="with --deep: how many fuzz programs (default: %(default)s)")
     d.set_defaults(func=cmd_doctor)
     v = sub.add_parser("devices", help="list registered devices and the default one")
     v.set_defaults(func=cmd_devices)
