@@ -119,8 +119,17 @@ def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
     """(..., ) int64 class indices -> (..., num_classes) int64 with a 1 at each index"""
     if not target.dtype.is_int:
         raise TypeError(f"one_hot: expected an integer tensor of class indices, got {target.dtype!r}")
+    # the classes are checked on the host, like PyTorch: a bad class would give a zero row otherwise
+    v = target.numpy()
+    if v.size == 0 and num_classes < 0:
+        raise RuntimeError("one_hot: Can not infer total number of classes from empty tensor.")
+    if v.size and int(v.min()) < 0:
+        raise RuntimeError(f"one_hot: Class values must be non-negative. (got class {int(v.min())})")
     if num_classes < 0:
-        num_classes = int(target.max().item()) + 1
+        num_classes = int(v.max()) + 1
+    elif v.size and int(v.max()) >= num_classes:
+        raise RuntimeError(f"one_hot: Class values must be smaller than num_classes. (got class {int(v.max())}, "
+                           f"num_classes={num_classes})")
     return (target.unsqueeze(-1) == Tensor.arange(num_classes, device=target.device)).cast(dtypes.int64)
 
 

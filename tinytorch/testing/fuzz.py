@@ -88,8 +88,10 @@ def available_devices() -> list[str]:
 
 
 # ------------------------------------------------------------------------------------ comparison
-def compare(got: np.ndarray, got_dt: str, refs: dict[str, np.ndarray], ref_dt: str) -> tuple[str, str] | None:
-    """(kind, detail) if `got` is not the reference's result within tolerance, else None."""
+def compare(got: np.ndarray, got_dt: str, refs: dict[str, np.ndarray], ref_dt: str,
+            prec: str | None = None) -> tuple[str, str] | None:
+    """(kind, detail) if `got` is not the reference's result within tolerance, else None. `prec`: the
+    least precise float dtype the value went through (default ref_dt), whose rtol applies."""
     nat = refs["nat"]
     if got_dt != ref_dt:
         return "dtype", f"dtype {got_dt}, expected {ref_dt}"
@@ -111,7 +113,7 @@ def compare(got: np.ndarray, got_dt: str, refs: dict[str, np.ndarray], ref_dt: s
                                  np.abs(refs["p2"] - refs["f64"])])
         if ref_dt == "float64":  # float64 results: float32's error, scaled down to float64's precision
             err = np.maximum(err, np.abs(refs["lo"] - refs["f64"]) * (EPS["float64"] / EPS["float32"]))
-        tol = RTOL[ref_dt] * np.abs(e) + K_ERR * err
+        tol = RTOL[prec or ref_dt] * np.abs(e) + K_ERR * err
         diff = np.abs(g - e)
         ok = (diff <= tol) | ~np.isfinite(err) | ((g == e) & ~np.isfinite(e)) | (np.isnan(e) & np.isnan(g))
     if ok.all():
@@ -156,7 +158,7 @@ def run_device(ref: Reference, device: str) -> list[Mismatch]:
         except Exception as e:
             return found + [Mismatch(device, "error", pre + "run", _exc(e))]
         for o, (arr, dt) in zip(ref.outputs, got):
-            bad = compare(arr, dt, {v: ref.np_value(v, o, c) for v in VARIANTS}, ref.dtypes[o])
+            bad = compare(arr, dt, {v: ref.np_value(v, o, c) for v in VARIANTS}, ref.dtypes[o], ref.prec[o])
             if bad:
                 found.append(Mismatch(device, bad[0], f"{pre}output {ref.names[o]}", bad[1]))
         if not grad:
@@ -177,7 +179,7 @@ def run_device(ref: Reference, device: str) -> list[Mismatch]:
         except Exception as e:
             return found + [Mismatch(device, "error", "backward", _exc(e))]
         for i, (arr, dt) in grads.items():
-            bad = compare(arr, dt, {v: ref.grads[v][i] for v in VARIANTS}, ref.dtypes[i])
+            bad = compare(arr, dt, {v: ref.grads[v][i] for v in VARIANTS}, ref.dtypes[i], ref.grad_prec())
             if bad:
                 found.append(Mismatch(device, bad[0], f"grad {ref.names[i]}", bad[1]))
     return found

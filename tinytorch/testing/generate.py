@@ -17,11 +17,11 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .programs import FLOATS, Invalid, Op, Program
+from .programs import FLOATS, INTS, Invalid, Op, Program
 from .reference import Reference
 
 MODES = ("forward", "grad", "jit")
-SIZES = (1, 1, 2, 3, 3, 4, 4, 5, 5, 6, 7, 8, 9, 12, 16, 17, 33)
+SIZES = (1, 1, 2, 3, 3, 4, 4, 5, 5, 6, 7, 8, 9, 12, 16, 17, 33, 64, 100)
 SMALL = (1, 2, 2, 3, 4, 5)
 DTYPE_WEIGHTS = {"float32": 30, "float16": 12, "bfloat16": 12, "float64": 10, "int8": 6, "uint8": 5, "int32": 7,
                  "int64": 7, "bool": 5}
@@ -133,7 +133,7 @@ class Generator:
         n = len(self.prog.ops)
         a = n - 1 if rng.random() < 0.5 else rng.randrange(n)
         kinds = {"unary": 20, "binary": 20, "view": 22, "reduce": 12, "cast": 8, "where": 5, "matmul": 5, "cat": 4,
-                 "index": 5, "pow": 4}
+                 "index": 5, "pow": 4, "along": 4, "clamp": 2}
         kind = rng.choices(list(kinds), list(kinds.values()))[0]
         getattr(self, f"g_{kind}")(a)
 
@@ -181,7 +181,10 @@ class Generator:
 
     def g_binary(self, a: int) -> None:
         rng, dt = self.rng, self.ref.dtypes[a]
-        ops = ["+", "-", "*", "/", "maximum", "minimum", *CMP] if dt != "bool" else ["*", "==", "!=", "+"]
+        ops = ["+", "-", "*", "/", "maximum", "minimum", *CMP] if dt != "bool" else ["*", "==", "!=", "+", "&", "|",
+                                                                                      "^"]
+        if dt in INTS:
+            ops += ["//", "%", "&", "|", "^"]
         sym = rng.choice(ops)
         r = rng.random()
         if r < 0.3 and sym not in ("maximum", "minimum"):
@@ -304,7 +307,23 @@ class Generator:
         keepdim = rng.random() < 0.5 and axis is not None
         if fn == "prod" and dt in FLOATS and self.ref.shapes[a] and max(self.ref.shapes[a]) > 8:
             a = self.add("binary", (a,), op="*", scalar=0.5)  # keep long products in range
-        self.add("reduce", (a,), fn=fn, axis=axis, keepdim=keepdim)
+        r = self.add("reduce", (a,), fn=fn, axis=axis, keepdim=keepdim)
+        if keepdim and fn != "argmax" and rng.random() < 0.4:  # the reduced value broadcast back over its input
+            self.add("binary", (a, r) if rng.random() < 0.5 else (r, a), op=rng.choice(("+", "-", "*", "/")))
+
+    def g_along(self, a: int) -> None:
+        nd, dt = len(self.ref.shapes[a]), self.ref.dtypes[a]
+        fns = ["cumsum"] + (["softmax", "log_softmax", "logsumexp"] if dt in FLOATS else [])
+        fn = self.rng.choice(fns)
+        d = self.rng.randrange(-nd, nd) if nd else 0
+        self.add("along", (a,), fn=fn, dim=d, **({"keepdim": self.rng.random() < 0.5} if fn == "logsumexp" else {}))
+
+    def g_clamp(self, a: int) -> None:
+        dt = self.ref.dtypes[a]
+        if dt == "bool":
+            raise Invalid("clamp of bool")
+        lo, hi = (-0.5, 1.25) if dt in FLOATS else (-1, 3) if dt != "uint8" else (1, 5)
+        self.add("clamp", (a,), lo=lo, hi=hi)
 
     def g_matmul(self, a: int) -> None:
         shape, dt = self.ref.shapes[a], self.ref.dtypes[a]
@@ -332,6 +351,11 @@ class Generator:
         if nd == 0:
             raise Invalid("index of a 0-d tensor")
         axis = self.rng.randrange(min(nd, 2))
+        computed = [i for i, op in enumerate(self.prog.ops) if op.name != "input" and self.ref.dtypes[i] in
+                    ("int32", "int64") and len(self.ref.shapes[i]) <= 2]
+        if computed and self.rng.random() < 0.4:  # an index that is itself computed (argmax, arithmetic, ...)
+            self.add("index", (a, self.rng.choice(computed)), axis=axis)
+            return
         shape = [self.sym(SMALL)] + ([self.sym(SMALL)] if self.rng.random() < 0.3 else [])
         idx = self.fresh(shape, self.rng.choice(("int64", "int32")), "index", like=a, axis=axis)
         self.add("index", (a, idx), axis=axis)

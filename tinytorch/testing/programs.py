@@ -297,6 +297,20 @@ def _r_neg(c: Ctx) -> tuple[str, str]:
     return _same(f"(-{c.names[0]})")
 
 
+def _r_along(c: Ctx) -> tuple[str, str]:
+    """softmax / log_softmax / cumsum along a dim, logsumexp over one with keepdim."""
+    fn, d = c.params["fn"], c.params["dim"]
+    if not -len(c.shapes[0]) <= d < max(len(c.shapes[0]), 1):
+        raise Invalid(f"{fn}: dim out of range")
+    if fn == "logsumexp":
+        return _same(f"{c.names[0]}.logsumexp({d}, keepdim={bool(c.params.get('keepdim'))})")
+    return _same(f"{c.names[0]}.{fn}({d})")
+
+
+def _r_clamp(c: Ctx) -> tuple[str, str]:
+    return _same(f"{c.names[0]}.clamp({c.params['lo']!r}, {c.params['hi']!r})")
+
+
 def _r_matmul(c: Ctx) -> tuple[str, str]:
     return _same(f"({c.names[0]} @ {c.names[1]})")
 
@@ -306,10 +320,10 @@ RENDER: dict[str, Any] = {**{n: _r_unary(n) for n in UNARY}, "neg": _r_neg, "pow
                           "binary": _r_binary, "where": _r_where, "cast": _r_cast, "cat": _r_cat,
                           "index": _r_index, "reshape": _r_reshape, "permute": _r_permute,
                           "expand": _r_expand, "slice": _r_slice, "pad": _r_pad, "flip": _r_flip,
-                          "reduce": _r_reduce, "matmul": _r_matmul}
+                          "reduce": _r_reduce, "matmul": _r_matmul, "along": _r_along, "clamp": _r_clamp}
 # ops whose result is exact whenever their arguments are (no rounding): ties they carry are real ties
 EXACT_OPS = {"neg", "relu", "abs", "floor", "ceil", "round", "trunc", "where", "cat", "index", "reshape", "permute",
-             "expand", "slice", "pad", "flip"}
+             "expand", "slice", "pad", "flip", "clamp"}
 
 
 def render(op: Op, ctx: Ctx) -> tuple[str, str]:
@@ -396,7 +410,7 @@ def _check_min(x: Arg, lo: float, what: str, absolute: bool = False) -> None:
         raise Invalid(f"{what}: input outside the domain")
 
 
-INT_ARITH = {"binary", "neg", "abs", "pow_s", "reduce", "matmul"}
+INT_ARITH = {"binary", "neg", "abs", "pow_s", "reduce", "matmul", "along"}  # int8/uint8 results wrap, like torch
 
 
 def check(op: Op, args: list[Arg], out: Arg, mode: str) -> None:
@@ -408,7 +422,8 @@ def check(op: Op, args: list[Arg], out: Arg, mode: str) -> None:
             raise Invalid(f"{n}: non-finite result")
         if out.f64.size and np.abs(out.f64).max() > FMAX[out.dtype] / 4:
             raise Invalid(f"{n}: result near overflow")
-    if out.dtype in INTS and n in INT_ARITH and not (n == "reduce" and p["fn"] in ("max", "min", "argmax")):
+    if out.dtype in ("int32", "int64") and n in INT_ARITH and not (n == "reduce" and p["fn"] in ("max", "min",
+                                                                                                 "argmax")):
         if not np.array_equal(out.nat, out.f64) or (out.f64.size and np.abs(out.f64).max() >= 2 ** 53):
             raise Invalid(f"{n}: integer overflow")
     if x is None:
@@ -453,6 +468,11 @@ def check(op: Op, args: list[Arg], out: Arg, mode: str) -> None:
                 _check_min(x, 0.05, n, absolute=True)
         if sym == "**" and not p.get("rev"):
             _check_min(x, 0.05, n)
+        if sym in ("//", "%"):
+            if b is not None and (b.f64 == 0).any() or b is None and p["scalar"] == 0:
+                raise Invalid("integer division by zero")
+            if p.get("rev") and (x.f64 == 0).any():
+                raise Invalid("integer division by zero")
         if sym in ("<", "<=", ">", ">=", "==", "!="):
             other = b if b is not None else Arg(np.full_like(x.f64, p["scalar"]), np.full_like(x.f64, p["scalar"]),
                                                 x.dtype, True)
@@ -465,5 +485,14 @@ def check(op: Op, args: list[Arg], out: Arg, mode: str) -> None:
             _check_top2(x, p.get("axis"), "argmax", ties_ok=True)
         elif fn in ("max", "min") and mode == "grad":
             _check_top2(x, p.get("axis"), fn, ties_ok=False)
+    elif n == "index":
+        idx, size = args[1], x.f64.shape[p["axis"]] if x.f64.ndim > p["axis"] else 0
+        if idx.dtype not in ("int32", "int64"):
+            raise Invalid("index: not an integer index")
+        if idx.f64.size and (idx.f64.min() < -size or idx.f64.max() >= size):
+            raise Invalid("index: out of range")
+    elif n == "clamp" and mode == "grad":
+        for bound in (p["lo"], p["hi"]):
+            _check_gap(x, Arg(np.full_like(x.f64, bound), np.full_like(x.f64, bound), x.dtype, True), n, False)
     elif n in ("abs", "relu") and mode == "grad":
         _check_min(x, 1e-3, n, absolute=True)

@@ -75,6 +75,8 @@ class Reference:
         self.shapes: list[tuple[int, ...]] = []
         self.dtypes: list[str] = []
         self.exact: list[bool] = []
+        # the least precise float dtype a float value went through (its relative tolerance)
+        self.prec: list[str | None] = []
         self.arrays: dict[tuple[int, int], np.ndarray] = {}  # (input op, call) -> values
         self.values: dict[tuple[str, int], dict[int, Any]] = {(v, c): {} for v in VARIANTS for c in range(self.ncalls)}
         self.leaves: dict[tuple[str, int], dict[int, Any]] = {(v, c): {} for v in VARIANTS for c in range(self.ncalls)}
@@ -211,6 +213,8 @@ class Reference:
         self.shapes.append(shape)
         self.dtypes.append(dtype)
         self.exact.append(exact)
+        history = [d for d in [dtype, *(self.prec[a] for a in op.args)] if d in FLOATS]
+        self.prec.append(max(history, key=lambda d: EPS[d]) if dtype in FLOATS else None)
         self.arrays.update(new_arrays)
         for key, val in new.items():
             self.values[key][i] = val
@@ -256,6 +260,10 @@ class Reference:
             vals = [self.grads[v].get(i) for v in ("nat", "f64")]
             if any(g is not None and not np.isfinite(g).all() for g in vals):
                 raise Invalid("non-finite gradient")
+
+    def grad_prec(self) -> str:
+        """The relative precision gradients can have: the least precise float dtype of the program."""
+        return max([d for d in self.dtypes if d in FLOATS] or ["float32"], key=lambda d: EPS[d])
 
     def inputs(self) -> list[int]:
         return [i for i, op in enumerate(self.ops) if op.name == "input"]
