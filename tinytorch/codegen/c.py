@@ -3,7 +3,8 @@
 Takes: the linear UOps from codegen/lower.py and a kernel name.
 Produces: C source using GCC/Clang vector extensions for SIMD values, `restrict` pointers,
 and a thread-range signature `void name(T* restrict data0, ..., long long core_start,
-long long core_end)` so the runtime can split the outer loop across threads.
+long long core_end)` so the runtime can split the outer loop across threads (a kernel with
+more than PACKED_ARGS_ABOVE buffers takes `void* const* bufs`, one array of pointers).
 
 Scalar ops are a table from op to a C expression. Vector ops use the operators the vector
 extensions provide where they exist; every other op on a vector becomes a small inline
@@ -18,6 +19,7 @@ from collections.abc import Callable
 
 from ..dtype import DType, dtypes
 from ..ops.uop import Ops, UOp
+from .kernel import packs_args
 
 CTYPE = {
     "bool": "unsigned char", "uint8": "unsigned char", "int8": "signed char", "int16": "short", "int32": "int",
@@ -273,6 +275,9 @@ class CRenderer:
         params: list[str] = []
         counter = [0]
         depth = 1
+        packed = packs_args(sum(1 for u in prog if u.op is Ops.DEFINE_GLOBAL))
+        if packed:
+            params.append("void* const* restrict bufs")
 
         def new(prefix: str) -> str:
             counter[0] += 1
@@ -384,7 +389,10 @@ class CRenderer:
             op = u.op
             if op is Ops.DEFINE_GLOBAL:
                 names[u] = f"data{u.arg}"
-                params.append(f"{CTYPE[u.dtype.name]}* restrict data{u.arg}")
+                if packed:
+                    lines.append(f"  {CTYPE[u.dtype.name]}* restrict data{u.arg} = ({CTYPE[u.dtype.name]}*)bufs[{u.arg}];")
+                else:
+                    params.append(f"{CTYPE[u.dtype.name]}* restrict data{u.arg}")
             elif op is Ops.DEFINE_VAR:
                 names[u] = u.arg[0]
                 params.append(f"long long {u.arg[0]}")

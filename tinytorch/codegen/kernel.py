@@ -16,6 +16,14 @@ from ..ops.uop import GroupOp, Ops, UOp, toposort
 from ..ops.view import ViewStack
 
 
+# A kernel with more buffers than this takes them as one array of pointers (`void* const* bufs`)
+# instead of one argument each: a call through ctypes allows at most 1024 arguments.
+PACKED_ARGS_ABOVE = 64
+
+
+def packs_args(nbufs: int) -> bool:
+    return nbufs > PACKED_ARGS_ABOVE
+
 @dataclass
 class Kernel:
     ast: UOp

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..dtype import DType, dtypes
 from ..ops.uop import Ops, UOp
+from .kernel import packs_args
 
 # register type of each scalar dtype; memory differs only for bool (i8)
 LTYPE = {"bool": "i1", "uint8": "i8", "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64",
@@ -488,11 +489,18 @@ class LLVMRenderer:
             el = ltype(buf.dtype.scalar, memory=True)
             return b(f"getelementptr inbounds {el}, ptr {names[buf]}, i64 {idx}"), valid
 
+        packed = packs_args(sum(1 for u in prog if u.op is Ops.DEFINE_GLOBAL))
+        if packed:
+            params.append("ptr noalias %bufs")
         for u in prog:
             op = u.op
             if op is Ops.DEFINE_GLOBAL:
                 names[u] = f"%data{u.arg}"
-                params.append(f"ptr noalias %data{u.arg}")
+                if packed:
+                    slot = b(f"getelementptr inbounds ptr, ptr %bufs, i64 {u.arg}")
+                    names[u] = b(f"load ptr, ptr {slot}")
+                else:
+                    params.append(f"ptr noalias %data{u.arg}")
             elif op is Ops.DEFINE_VAR:
                 names[u] = f"%{u.arg[0]}"
                 params.append(f"i64 %{u.arg[0]}")

@@ -8,8 +8,8 @@ every canary agrees.
 The programs are the shapes of code that have gone wrong on some (compiler, version, flags,
 CPU) combination: bool reductions, masked loads from `cat`/`pad` (partly valid vectors),
 softmax and gradients after `cat`, float -> int casts and rounding (saturation, NaN), float16
-arguments, a reduce with a size-1 axis broadcast back, integer division, matmul tiles with
-ragged edges. Each runs at several sizes around the vector widths (1..17 lanes and beyond),
+arguments, a reduce with a size-1 axis broadcast back, integer division, NaN and infinities
+(what fast-math assumptions break), matmul tiles with ragged edges. Each runs at several sizes around the vector widths (1..17 lanes and beyond),
 so every lane/remainder path is compiled. `CDevice` runs them at its first use for each
 (compiler, version, flags, vector width) and refuses a toolchain that fails them.
 """
@@ -67,6 +67,12 @@ def _programs() -> list[tuple[str, Callable[[Any, np.random.Generator, int], Any
         b = T(rng.integers(1, 50, n).astype(np.int32))
         return tt.stack([a // b, a % b, a * b, -a, a.maximum(b) if hasattr(a, "maximum") else a + b])
 
+    def specials(T: Any, rng: np.random.Generator, n: int) -> Any:
+        v = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 3e38], np.float32)
+        x = T(np.resize(v, n) * np.where(rng.random(n) > 0.5, 1, -1).astype(np.float32))
+        return tt.stack([x.maximum(T(np.zeros(n, np.float32))), x.relu(), x.exp(), x.abs().log(), x.sqrt(),
+                         (x != x).cast(tt.float32), x * 2, x.sigmoid()])
+
     def matmul(T: Any, rng: np.random.Generator, n: int) -> Any:
         a = T(rng.standard_normal((n + 2, 19)).astype(np.float32))
         b = T(rng.standard_normal((19, n)).astype(np.float32))
@@ -75,7 +81,7 @@ def _programs() -> list[tuple[str, Callable[[Any, np.random.Generator, int], Any
     return [("bool all/any", bools), ("cat + exp", cat_exp), ("softmax after cat", cat_softmax),
             ("gradient through cat", cat_grad), ("floor/ceil/round/trunc/pow", rounding),
             ("float -> int casts", casts), ("float16 argmax/max/sum", half), ("size-1 sum broadcast back", keepdim),
-            ("integer ops", ints), ("matmul tiles", matmul)]
+            ("integer ops", ints), ("NaN, infinities, signed zeros", specials), ("matmul tiles", matmul)]
 
 
 def _run_all(device: str, sizes: tuple[int, ...]) -> dict[tuple[str, int], np.ndarray | Exception]:
@@ -108,8 +114,10 @@ def _run_all(device: str, sizes: tuple[int, ...]) -> dict[tuple[str, int], np.nd
     return res
 
 
-def run_canaries(device: str, sizes: tuple[int, ...] = SIZES) -> list[str]:
-    """Each canary on `device` and on INTERP; a line for each that differs (or raises on one only)."""
+def run_canaries(device: str, sizes: tuple[int, ...] | None = None) -> list[str]:
+    """Each canary (at each of `sizes`, default SIZES) on `device` and on INTERP; a line for each
+    that differs (or raises on one only)."""
+    sizes = SIZES if sizes is None else sizes
     failures: list[str] = []
     wants, gots = _run_all("INTERP", sizes), _run_all(device, sizes)
     for (name, n), want in wants.items():

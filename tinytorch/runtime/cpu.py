@@ -21,7 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..codegen.c import CRenderer
-from ..helpers import CANARY, CC, CFLAGS, COMPILE_TIMEOUT, DEBUG, cpu_flags, vector_bytes
+from ..codegen.kernel import packs_args
+from ..helpers import CACHE_ENTRIES, CANARY, CC, CFLAGS, COMPILE_TIMEOUT, DEBUG, LRU, cpu_flags, vector_bytes
 from .cache import private_dir
 from .device import CompiledDevice, CompileError, Compiler, Runner
 
@@ -54,7 +55,8 @@ class CCompiler(Compiler):
       no trap-preserving scheduling; floating-point results otherwise keep IEEE semantics
       (no -ffast-math: NaN and infinities are values we must get right).
     A compile that crashes the compiler (a signal, an "internal compiler error", a timeout) is
-    tried once more with `safe_flags` (-O1, the baseline ISA, no vectorizer), said at DEBUG>=1.
+    tried once more with `safe_flags` (-O1, the baseline ISA, no vectorizer; TINYTORCH_CFLAGS is
+    not added to them), said at DEBUG>=1.
     """
 
     name = "c"
@@ -106,9 +108,10 @@ class CCompiler(Compiler):
             status, msg = self.run_compiler(src, self.flags(), out)
             if status == "crash":
                 if DEBUG >= 1:
-                    print(f"tinytorch: {msg.splitlines()[0]} with the default flags; compiling this kernel again "
-                          f"with the safe set {' '.join(self.safe_flags)}", flush=True)
-                status, msg2 = self.run_compiler(src, self.safe_flags + tuple(str(CFLAGS.value).split()), out)
+                    why = next((ln for ln in msg.splitlines() if "internal compiler error" in ln), msg.splitlines()[0])
+                    print(f"tinytorch: the C compiler failed on a kernel with the default flags ({why.strip()}); "
+                          f"compiled it again with the safe set {' '.join(self.safe_flags)}", flush=True)
+                status, msg2 = self.run_compiler(src, self.safe_flags, out)  # fixed: no extra flags
                 msg = msg2 if status != "ok" else msg
             if status != "ok":
                 raise CompileError(msg)
@@ -143,7 +146,7 @@ def load_shared_object(lib: bytes, name: str, nbufs: int) -> Callable[..., Any]:
             while len(_LOADED) > 64:
                 del _LOADED[next(iter(_LOADED))]
     fn = getattr(so, name)
-    fn.argtypes = [ctypes.c_void_p] * nbufs + [ctypes.c_longlong, ctypes.c_longlong]
+    fn.argtypes = [ctypes.c_void_p] * (1 if packs_args(nbufs) else nbufs) + [ctypes.c_longlong, ctypes.c_longlong]
     fn.restype = None
     fn._so = so  # keep the library loaded as long as the function lives
     return fn  # type: ignore[no-any-return]
@@ -189,16 +192,22 @@ class CDevice(CompiledDevice):
         self._toolchains: dict[tuple[Any, ...], str] = {}  # toolchain -> "" (passed) or what failed
         self._check_lock = threading.RLock()
         self._checking = False
+        self._runners_key: tuple[Any, ...] = ()
+        self._runners_by_toolchain: dict[tuple[Any, ...], Any] = {}
 
     def toolchain(self) -> tuple[Any, ...]:
         return (self.compiler.cc, self.compiler.version(), self.compiler.flags(), vector_bytes())
 
     def toolchain_problem(self) -> str:
         """"" when this toolchain passed the canaries (running them on first use), else what failed."""
-        if not CANARY or find_cc() is None:
-            return ""
         key = self.toolchain()
         with self._check_lock:
+            if key != self._runners_key:  # kernels built by another toolchain are not this one's
+                self._runners_by_toolchain[self._runners_key] = self.runners
+                self.runners = self._runners_by_toolchain.pop(key, None) or LRU(CACHE_ENTRIES)
+                self._runners_key = key
+            if not CANARY or find_cc() is None:
+                return ""
             state = self._toolchains.get(key)
             if state is not None or self._checking:  # known, or the canaries' own kernels
                 return state or ""

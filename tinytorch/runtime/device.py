@@ -15,6 +15,7 @@ lets installed packages add theirs. The registry is safe to use from several thr
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import threading
 import time
@@ -72,6 +73,7 @@ class Runner:
                  src: str = "", keepalive: Any = None):
         self.name, self.fn, self.outer_count, self.threads = name, fn, outer_count, threads
         self.flops, self.src, self.keepalive = flops, src, keepalive
+        self.packed = False  # the compiled function takes its buffers as one array (set by CompiledDevice)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -90,7 +92,9 @@ class Runner:
         self._run(bufs)
 
     def _run(self, bufs: list[Any]) -> None:
-        ptrs = [b.ptr for b in bufs]
+        ptrs: list[Any] = [b.ptr for b in bufs]
+        if self.packed:  # one array of pointers (codegen/kernel.py PACKED_ARGS_ABOVE)
+            ptrs = [(ctypes.c_void_p * len(ptrs))(*ptrs)]
         n = self.outer_count
         t = self.threads
         if t <= 1 or n < 2:
@@ -227,8 +231,12 @@ class CompiledDevice(BaseDevice):
                                f"(see the source with DEBUG=4)") from None
 
     def finish(self, r: dict[str, Any], lib: bytes) -> Runner:
+        from ..codegen.kernel import packs_args
+
         fn = self.loader(lib, r["name"], r["nbufs"])
-        return Runner(r["name"], fn, r["outer"], r["opts"].threads, r["kernel"].flops, r["src"], keepalive=lib)
+        runner = Runner(r["name"], fn, r["outer"], r["opts"].threads, r["kernel"].flops, r["src"], keepalive=lib)
+        runner.packed = packs_args(r["nbufs"])
+        return runner
 
 
 _FACTORIES: dict[str, Callable[[], BaseDevice]] = {}

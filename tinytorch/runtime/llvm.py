@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ..codegen.kernel import packs_args
 from ..codegen.llvm import LLVMRenderer
 from ..helpers import once
 from .device import CompiledDevice, CompileError, Compiler
@@ -124,7 +125,8 @@ _ENGINE = _Engine()
 def load_object(lib: bytes, name: str, nbufs: int) -> Callable[..., Any]:
     """Load the object file bytes into the shared JIT; a ctypes function `f(*ptrs, core_start, core_end)`."""
     addr = _ENGINE.load(lib, name)
-    proto = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nbufs), ctypes.c_longlong, ctypes.c_longlong)
+    proto = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * (1 if packs_args(nbufs) else nbufs)), ctypes.c_longlong,
+                             ctypes.c_longlong)
     return proto(addr)
 
 
