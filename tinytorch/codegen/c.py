@@ -390,7 +390,8 @@ class CRenderer:
             if op is Ops.DEFINE_GLOBAL:
                 names[u] = f"data{u.arg}"
                 if packed:
-                    lines.append(f"  {CTYPE[u.dtype.name]}* restrict data{u.arg} = ({CTYPE[u.dtype.name]}*)bufs[{u.arg}];")
+                    t = CTYPE[u.dtype.name]
+                    lines.append(f"  {t}* restrict data{u.arg} = ({t}*)bufs[{u.arg}];")
                 else:
                     params.append(f"{CTYPE[u.dtype.name]}* restrict data{u.arg}")
             elif op is Ops.DEFINE_VAR:

@@ -15,7 +15,6 @@ from ..helpers import prod
 from ..ops.uop import GroupOp, Ops, UOp, toposort
 from ..ops.view import ViewStack
 
-
 # A kernel with more buffers than this takes them as one array of pointers (`void* const* bufs`)
 # instead of one argument each: a call through ctypes allows at most 1024 arguments.
 PACKED_ARGS_ABOVE = 64

@@ -9,9 +9,11 @@ The programs are the shapes of code that have gone wrong on some (compiler, vers
 CPU) combination: bool reductions, masked loads from `cat`/`pad` (partly valid vectors),
 softmax and gradients after `cat`, float -> int casts and rounding (saturation, NaN), float16
 arguments, a reduce with a size-1 axis broadcast back, integer division, NaN and infinities
-(what fast-math assumptions break), matmul tiles with ragged edges. Each runs at several sizes around the vector widths (1..17 lanes and beyond),
-so every lane/remainder path is compiled. `CDevice` runs them at its first use for each
-(compiler, version, flags, vector width) and refuses a toolchain that fails them.
+(what fast-math assumptions break), matmul tiles with ragged edges. Each runs at several
+sizes around the vector widths (one lane, remainders, full vectors, one past), all realized
+together so a compiled device builds them in one compiler run. `CDevice` runs them at its
+first use of each (compiler, version, flags, vector width) on a CPU and refuses a toolchain
+that fails them; a pass is remembered in the compile cache.
 """
 
 from __future__ import annotations
