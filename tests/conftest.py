@@ -196,3 +196,21 @@ def dirty_memory(device: str, *shapes: tuple[int, ...], dtype: Any = np.float32)
     ts = [tinytorch.Tensor(np.full(s, 7, dtype=dtype), device=device) for s in shapes]
     del ts
     gc.collect()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """A closing line that says how many tests were skipped and why (and whether torch ran), so a
+    run that skipped the PyTorch comparisons, a device or a toolchain check cannot pass unnoticed."""
+    import collections
+    import importlib.util
+
+    reasons: collections.Counter[str] = collections.Counter()
+    for rep in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(rep, "longrepr", None)
+        why = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+        reasons[why.removeprefix("Skipped: ")] += 1
+    torch_state = "installed" if importlib.util.find_spec("torch") else "NOT installed (PyTorch comparisons skipped)"
+    total = sum(reasons.values())
+    terminalreporter.write_line(f"tinytorch: {total} test{'s' if total != 1 else ''} skipped; torch {torch_state}")
+    for why, n in reasons.most_common():
+        terminalreporter.write_line(f"  {n:5d} x {why}")
