@@ -54,3 +54,35 @@ ROUNDING_INPUTS = [float("nan"), float("inf"), -float("inf"), -0.0, 0.0, 0.4, -0
 def test_rounding_nan_inf_signed_zero(device: str, op: str, dt: str) -> None:
     ref = torch.tensor(ROUNDING_INPUTS, dtype=torch.float64).to(getattr(torch, dt))
     _same_bits(getattr(_tt(ref, device), op)(), getattr(ref, op)(), op, device)
+
+
+# one_hot ---------------------------------------------------------------------------------------------
+def _same_error(ours: object, theirs: object, match: str) -> None:
+    """Both calls raise; ours with torch's exception type and a message containing `match`."""
+    with pytest.raises(Exception) as ref:
+        theirs()  # type: ignore[operator]
+    assert match in str(ref.value), f"torch's message changed: {ref.value}"
+    with pytest.raises(type(ref.value), match=match):
+        ours()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("classes, num_classes, match", [
+    ([-1, 0], -1, "Class values must be non-negative."),
+    ([0, -1], 3, "Class values must be non-negative."),
+    ([3, 0], 2, "Class values must be smaller than num_classes."),
+    ([], -1, "Can not infer total number of classes from empty tensor."),
+])
+def test_one_hot_bad_classes_raise(device: str, classes: list[int], num_classes: int, match: str) -> None:
+    ref = torch.tensor(classes, dtype=torch.int64)
+    lazy = tt.Tensor(classes, dtype="int64", device=device) + 0  # not yet computed: still checked
+    _same_error(lambda: F.one_hot(lazy, num_classes), lambda: torch.nn.functional.one_hot(ref, num_classes), match)
+
+
+@pytest.mark.parametrize("num_classes", [-1, 5])
+def test_one_hot_matches_torch(device: str, num_classes: int) -> None:
+    ref = torch.tensor([[0, 3], [2, 1]])
+    got = F.one_hot(tt.Tensor(ref.numpy(), device=device) * 1, num_classes)
+    assert_close(got, torch.nn.functional.one_hot(ref, num_classes).numpy(), "one_hot", device=device)
+    empty = F.one_hot(tt.Tensor(np.zeros(0, np.int64), device=device), 3)
+    assert_close(empty, torch.nn.functional.one_hot(torch.zeros(0, dtype=torch.int64), 3).numpy(), "one_hot",
+                 device=device)
