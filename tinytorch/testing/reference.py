@@ -86,6 +86,7 @@ class Reference:
         self.outputs: list[int] = []
         self.cotangents: list[np.ndarray | None] = []
         self.grads: dict[str, dict[int, np.ndarray]] = {}
+        self.grad_scale = 0.0  # largest |gradient| reaching any value of the program (float64)
 
     def _namespace(self, variant: str) -> dict[str, Any]:
         t = self.torch
@@ -250,10 +251,16 @@ class Reference:
             loss = terms[0]
             for term in terms[1:]:
                 loss = loss + term
+            # in float64, also the gradients reaching every intermediate value: their largest magnitude
+            # is the scale of the terms a backward pass adds up (its normwise error bound)
+            inter = [val for i, val in self.values[(v, 0)].items() if v == "f64" and i not in inputs and
+                     val.requires_grad and val.dtype.is_floating_point]
             try:
-                gs = t.autograd.grad(loss, leaves, allow_unused=True)
+                gs = t.autograd.grad(loss, leaves + inter, allow_unused=True)
             except RuntimeError as e:
                 raise Invalid(f"reference backward: {e}") from None
+            if v == "f64":
+                self.grad_scale = max([float(g.abs().max()) for g in gs if g is not None and g.numel()] or [0.0])
             for i, g in zip(inputs, gs):
                 self.grads[v][i] = (np.zeros(self.shapes[i]) if g is None else g.detach().to(t.float64).numpy())
         for i in inputs:
