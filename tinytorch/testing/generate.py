@@ -4,7 +4,8 @@ Takes: a seed (and optionally a mode: "forward", "grad", "jit"; else the seed pi
 Produces: `generate(seed) -> (Program, Reference)`: a small program — inputs of random shapes
 (sizes are symbols, so shrinking stays consistent) and dtypes, then 2-9 ops chosen from
 elementwise math, broadcasting binary ops, views, reductions, matmul, where, integer-tensor
-indexing, cat and casts — with every op already evaluated and domain-checked by the reference.
+indexing, cat, casts, softmax-like ops and realize()/contiguous() barriers — with every op
+already evaluated and domain-checked by the reference.
 An op the reference rejects (Invalid) is dropped and another is tried; ops with a domain
 (log, sqrt, floor, casts to int) get their input made valid by construction first (abs + c,
 or a fresh input of values n + k/8 that sit away from every jump).
@@ -133,7 +134,7 @@ class Generator:
         n = len(self.prog.ops)
         a = n - 1 if rng.random() < 0.5 else rng.randrange(n)
         kinds = {"unary": 20, "binary": 20, "view": 22, "reduce": 12, "cast": 8, "where": 5, "matmul": 5, "cat": 4,
-                 "index": 5, "pow": 4, "along": 4, "clamp": 2}
+                 "index": 5, "pow": 4, "along": 4, "clamp": 2, "barrier": 4}
         kind = rng.choices(list(kinds), list(kinds.values()))[0]
         getattr(self, f"g_{kind}")(a)
 
@@ -317,6 +318,9 @@ class Generator:
         fn = self.rng.choice(fns)
         d = self.rng.randrange(-nd, nd) if nd else 0
         self.add("along", (a,), fn=fn, dim=d, **({"keepdim": self.rng.random() < 0.5} if fn == "logsumexp" else {}))
+
+    def g_barrier(self, a: int) -> None:
+        self.add("barrier", (a,), fn=self.rng.choice(("realize", "contiguous")))
 
     def g_clamp(self, a: int) -> None:
         dt = self.ref.dtypes[a]

@@ -311,6 +311,12 @@ def _r_clamp(c: Ctx) -> tuple[str, str]:
     return _same(f"{c.names[0]}.clamp({c.params['lo']!r}, {c.params['hi']!r})")
 
 
+def _r_barrier(c: Ctx) -> tuple[str, str]:
+    """Compute a value now (realize) or copy it (contiguous): later ops read a buffer, not a graph."""
+    a = c.names[0]
+    return (f"{a}.realize()", a) if c.params["fn"] == "realize" else _same(f"{a}.contiguous()")
+
+
 def _r_matmul(c: Ctx) -> tuple[str, str]:
     return _same(f"({c.names[0]} @ {c.names[1]})")
 
@@ -320,10 +326,11 @@ RENDER: dict[str, Any] = {**{n: _r_unary(n) for n in UNARY}, "neg": _r_neg, "pow
                           "binary": _r_binary, "where": _r_where, "cast": _r_cast, "cat": _r_cat,
                           "index": _r_index, "reshape": _r_reshape, "permute": _r_permute,
                           "expand": _r_expand, "slice": _r_slice, "pad": _r_pad, "flip": _r_flip,
-                          "reduce": _r_reduce, "matmul": _r_matmul, "along": _r_along, "clamp": _r_clamp}
+                          "reduce": _r_reduce, "matmul": _r_matmul, "along": _r_along, "clamp": _r_clamp,
+                          "barrier": _r_barrier}
 # ops whose result is exact whenever their arguments are (no rounding): ties they carry are real ties
 EXACT_OPS = {"neg", "relu", "abs", "floor", "ceil", "round", "trunc", "where", "cat", "index", "reshape", "permute",
-             "expand", "slice", "pad", "flip", "clamp"}
+             "expand", "slice", "pad", "flip", "clamp", "barrier"}
 
 
 def render(op: Op, ctx: Ctx) -> tuple[str, str]:
