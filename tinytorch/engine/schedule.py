@@ -15,7 +15,9 @@ Fusion rules (ARCHITECTURE.md §3):
 - a PAD is pushed only through ops that keep zero at zero; otherwise its source is realized;
 - an EXPAND of an expensive elementwise graph realizes it (recompute would cost more than
   a store);
-- ASSIGN and CONTIGUOUS always end a kernel.
+- ASSIGN and CONTIGUOUS always end a kernel;
+- a kernel holds at most about _KERNEL_COST_LIMIT ops: a longer chain is stored and continued
+  in the next kernel (compile time grows faster than the kernel).
 """
 
 from __future__ import annotations
@@ -68,6 +70,11 @@ class Plan:
 _CHEAP_VIEW = frozenset({Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.FLIP})
 _EXPAND_COST_LIMIT = 8
 _SHARE_COST = 8  # ops in a value read by several kernels before it is stored once instead
+# ops (transcendentals count 4) fused into one kernel before the value is stored and a new kernel
+# starts: a compiler's time grows faster than linearly with a function's size (the backward of a
+# 1,000-op elementwise chain as one kernel kept gcc busy for minutes); counted with repetition, so
+# a graph that reuses values is cut sooner than a plain chain
+_KERNEL_COST_LIMIT = 600
 
 
 def resolve(u: UOp) -> UOp:
@@ -168,6 +175,8 @@ class _Builder:
                 red[n] = next((red[s] for s in srcs if red[s] is not None and s not in self.realize), None)
                 w = 4 if n.op in GroupOp.Transcendental else 1
                 cost[n] = w + sum(cost[s] for s in srcs if s not in self.realize)
+                if cost[n] > _KERNEL_COST_LIMIT:  # the size cap: store here, start a new kernel
+                    self.realize[n] = None
                 padsafe[n] = n.op in GroupOp.ZeroPreserving and all(padsafe[s] or s in self.realize for s in srcs)
             if n in self.realize:
                 red[n], cost[n], padsafe[n] = None, 0, True
