@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .generate import MODES, generate
+from .generate import MODES, generate, mode_of
 from .programs import EPS, FLOATS, RTOL, Invalid, Op, Program
 from .reference import VARIANTS, Reference, have_torch
 
@@ -71,8 +71,13 @@ class Failure:
         return (f"fuzz seed {self.seed} ({self.mode}) fails on {', '.join(self.devices)}: {self.shrunk.where}: "
                 f"{self.shrunk.kind}: {self.shrunk.detail}\n"
                 f"  (before shrinking: {self.original})\n"
-                f"  replay: python -m tinytorch.testing.fuzz --replay {self.seed} --device {self.shrunk.device}\n"
+                f"  replay: {replay_command(self.seed, self.mode, self.shrunk.device)}\n"
                 f"--- shrunk program ({len(self.program.ops)} ops) as tinytorch code ---\n{self.code}")
+
+
+def replay_command(seed: int, mode: str, device: str) -> str:
+    forced = "" if mode == mode_of(seed) else f" --mode {mode}"
+    return f"python -m tinytorch.testing.fuzz --replay {seed}{forced} --device {device}"
 
 
 def available_devices() -> list[str]:
@@ -287,7 +292,7 @@ def repro_code(ref: Reference, device: str, mismatch: Mismatch | None = None) ->
     prog, inputs = ref.prog, ref.inputs()
     head = [f"# tinytorch fuzz seed {prog.seed} ({prog.mode}), device {device}"
             + (f": {mismatch.where}: {mismatch.detail}" if mismatch else ""),
-            f"# replay: python -m tinytorch.testing.fuzz --replay {prog.seed} --device {device}",
+            f"# replay: {replay_command(prog.seed, prog.mode, device)}",
             "import numpy as np", "import tinytorch as tt", ""]
     grad = prog.mode == "grad"
 
