@@ -446,11 +446,10 @@ def check(op: Op, args: list[Arg], out: Arg, mode: str) -> None:
         _check_jump(x, "half", n)
     elif n == "pow_s":
         e = p["e"]
-        if x.dtype in FLOATS or not float(e).is_integer() or e < 0:
-            if not float(e).is_integer():
-                _check_min(x, 0.05, n)
-            elif e < 0:
-                _check_min(x, 0.05, n, absolute=True)
+        if not float(e).is_integer():
+            _check_min(x, 0.05, n)
+        elif e < 0:
+            _check_min(x, 0.05, n, absolute=True)
     elif n == "cast":
         dt = p["dtype"]
         if x.dtype in FLOATS and dt in INTS:
