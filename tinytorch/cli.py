@@ -191,8 +191,7 @@ def deep_checks(names: list[str], fuzz_count: int) -> list[str]:
     else:
         print("  skip  canaries (tinytorch.runtime.canary is not part of this install)")
     if not have_torch():
-        print("  skip  fuzz: PyTorch, its reference, is not installed (pip install torch)")
-        return bad
+        print("  note  fuzz: PyTorch is not installed, INTERP (numpy) is the reference for C and LLVM")
     start, t0 = 100_000, time.perf_counter()
     failures = fuzz.run_batch(start, fuzz_count, devices, shrink_budget=20)
     print(f"  {'PASS' if not failures else 'FAIL'}  fuzz: {fuzz_count} programs (seeds {start}.."

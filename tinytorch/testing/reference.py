@@ -1,4 +1,5 @@
 """The reference side of the fuzzer: a program evaluated with PyTorch, op by op, with error estimates.
+(Without PyTorch, tinytorch's numpy INTERP device stands in: it then checks the compiled devices only.)
 
 Takes: a `Program` (tinytorch/testing/programs.py); ops can also be added one at a time, which
 is how the generator grows a program while looking at the values it computes.
@@ -61,11 +62,135 @@ def cotangent(seed: int, k: int, shape: tuple[int, ...], dtype: str) -> np.ndarr
     return a.astype(np.float64 if dtype == "float64" else np.float32)
 
 
-class Reference:
-    def __init__(self, prog: Program):
+WIDE = ("f64", "p1", "p2")
+
+
+def _variant_dtype(variant: str, dt: str) -> str:
+    """The dtype a value of native dtype `dt` has in a variant."""
+    if variant in WIDE and dt in FLOATS:
+        return "float64"
+    return "float32" if variant == "lo" and dt == "float64" else dt
+
+
+def _refused(e: Exception) -> Invalid:
+    return Invalid(f"reference: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+
+
+class TorchLib:
+    """PyTorch as the reference: evaluates the torch expressions."""
+
+    def __init__(self) -> None:
         import torch
 
-        self.torch = torch
+        self.t = torch
+
+    def namespace(self, variant: str) -> dict[str, Any]:
+        t = self.t
+        d = types.SimpleNamespace(**{n: getattr(t, _variant_dtype(variant, n)) for n in (*FLOATS, *INTS, "bool")})
+        return {"torch": t, "F": t.nn.functional, "D": d}
+
+    def eval(self, code: Any, ns: dict[str, Any], variant: str) -> Any:
+        t = self.t
+        if variant in WIDE:
+            t.set_default_dtype(t.float64)  # Python floats and int / int become float64 too
+        try:
+            out = eval(code, ns)
+        except Exception as e:  # the reference refuses this op (dtype not supported, bad shape, ...)
+            raise _refused(e) from None
+        finally:
+            t.set_default_dtype(t.float32)
+        if not isinstance(out, t.Tensor):
+            raise Invalid("reference: not a tensor")
+        return out
+
+    def to_np(self, x: Any) -> np.ndarray:
+        x = x.detach()
+        return (x.to(self.t.float64) if x.dtype.is_floating_point else x).numpy()
+
+    def dtype_name(self, x: Any) -> str:
+        return str(x.dtype).replace("torch.", "")
+
+    def make_input(self, arr: np.ndarray, dt: str, grad: bool) -> Any:
+        x = self.t.from_numpy(np.array(arr)).to(getattr(self.t, dt))
+        return x.requires_grad_(True) if grad else x
+
+    def scale(self, x: Any, factor: np.ndarray) -> Any:
+        return x * self.t.from_numpy(np.asarray(factor))
+
+    def widen(self, x: Any) -> Any:
+        return x.detach().to(self.t.float64)
+
+    def weighted_sum(self, x: Any, w: np.ndarray) -> Any:
+        return (x * self.t.from_numpy(w).to(x.dtype)).sum()
+
+    def grads(self, loss: Any, leaves: list[Any], inter: list[Any]) -> tuple[list[np.ndarray | None], float]:
+        """Gradients of loss for the leaves, and the largest gradient reaching any value (leaves and `inter`)."""
+        inter = [x for x in inter if x.requires_grad and x.dtype.is_floating_point]
+        try:
+            gs = self.t.autograd.grad(loss, leaves + inter, allow_unused=True)
+        except RuntimeError as e:
+            raise Invalid(f"reference backward: {e}") from None
+        big = max([float(g.abs().max()) for g in gs if g is not None and g.numel()] or [0.0])
+        return [None if g is None else self.to_np(g) for g in gs[:len(leaves)]], big
+
+
+class InterpLib:
+    """Without PyTorch: tinytorch's INTERP device (numpy), op by op, evaluates the tinytorch expressions;
+    it checks the compiled devices, not itself."""
+
+    def __init__(self) -> None:
+        import tinytorch as tt
+
+        self.tt = tt
+
+    def namespace(self, variant: str) -> dict[str, Any]:
+        tt = self.tt
+        shim = types.SimpleNamespace(where=tt.where, cat=tt.cat, **{n: getattr(tt, _variant_dtype(variant, n))
+                                                                    for n in (*FLOATS, *INTS, "bool")})
+        return {"tt": shim}
+
+    def eval(self, code: Any, ns: dict[str, Any], variant: str) -> Any:
+        try:
+            out = eval(code, ns)
+            if not isinstance(out, self.tt.Tensor):
+                raise Invalid("reference: not a tensor")
+            out.numpy()
+        except Exception as e:
+            raise _refused(e) from None
+        return out
+
+    def to_np(self, x: Any) -> np.ndarray:
+        a = np.array(x.numpy())
+        return a.astype(np.float64) if x.dtype.is_float else a
+
+    def dtype_name(self, x: Any) -> str:
+        return str(x.dtype.name)
+
+    def make_input(self, arr: np.ndarray, dt: str, grad: bool) -> Any:
+        return self.tt.Tensor(np.array(arr), dtype=dt, device="INTERP", requires_grad=grad)
+
+    def scale(self, x: Any, factor: np.ndarray) -> Any:
+        return x * self.tt.Tensor(np.asarray(factor), dtype=x.dtype, device="INTERP")
+
+    def widen(self, x: Any) -> Any:
+        return x.detach().cast(self.tt.float64)
+
+    def weighted_sum(self, x: Any, w: np.ndarray) -> Any:
+        return (x * self.tt.Tensor(w, dtype=x.dtype, device="INTERP")).sum()
+
+    def grads(self, loss: Any, leaves: list[Any], inter: list[Any]) -> tuple[list[np.ndarray | None], float]:
+        try:
+            loss.backward()
+        except Exception as e:
+            raise Invalid(f"reference backward: {e}") from None
+        gs = [None if x.grad is None else self.to_np(x.grad) for x in leaves]
+        return gs, max([float(np.abs(g).max()) for g in gs if g is not None and g.size] or [0.0])
+
+
+class Reference:
+    def __init__(self, prog: Program):
+        self.lib: Any = TorchLib() if have_torch() else InterpLib()
+        self.backend = "torch" if isinstance(self.lib, TorchLib) else "INTERP"
         self.prog = prog
         self.ncalls = JIT_CALLS if prog.mode == "jit" else 1
         self.ops: list[Op] = []
@@ -89,12 +214,7 @@ class Reference:
         self.grad_scale = 0.0  # largest |gradient| reaching any value of the program (float64)
 
     def _namespace(self, variant: str) -> dict[str, Any]:
-        t = self.torch
-        wide = variant in ("f64", "p1", "p2")
-        d = types.SimpleNamespace(**{n: t.float64 if wide and n in FLOATS else
-                                     t.float32 if variant == "lo" and n == "float64" else getattr(t, n)
-                                     for n in (*FLOATS, *INTS, "bool")})
-        return {"torch": t, "F": t.nn.functional, "D": d}
+        return self.lib.namespace(variant)  # type: ignore[no-any-return]
 
     @classmethod
     def build(cls, prog: Program) -> Reference:
@@ -105,41 +225,23 @@ class Reference:
         return ref
 
     # -------------------------------------------------------------------------------- evaluation
-    def _eval(self, code: Any, ns: dict[str, Any], variant: str) -> Any:
-        t = self.torch
-        if variant in ("f64", "p1", "p2"):
-            t.set_default_dtype(t.float64)  # Python floats and int / int become float64 too
-        try:
-            out = eval(code, ns)
-        except Exception as e:  # the reference refuses this op (dtype not supported, bad shape, ...)
-            raise Invalid(f"reference: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
-        finally:
-            t.set_default_dtype(t.float32)
-        if not isinstance(out, t.Tensor):
-            raise Invalid("reference: not a tensor")
-        return out
-
     def np_value(self, variant: str, i: int, call: int) -> np.ndarray:
         """Value of op i as numpy: float64 for floats, the native integer/bool dtype otherwise."""
         key = (variant, i, call)
         if key not in self.np_cache:
-            t = self.values[(variant, call)][i].detach()
-            self.np_cache[key] = (t.to(self.torch.float64) if t.dtype.is_floating_point else t).numpy()
+            self.np_cache[key] = self.lib.to_np(self.values[(variant, call)][i])
         return self.np_cache[key]
 
     def _perturb(self, t: Any, dtype: str) -> Any:
         if dtype not in FLOATS:
             return t
         u = self.noise.uniform(-1, 1, size=tuple(t.shape))
-        return t * self.torch.from_numpy(np.asarray(1 + 2 * EPS[dtype] * u))
-
-    def _torch_dtype(self, dt: str) -> Any:
-        return getattr(self.torch, dt)
+        return self.lib.scale(t, 1 + 2 * EPS[dtype] * u)
 
     def add(self, op: Op, commit_to_program: bool = True) -> int:
         """Evaluate one more op in every variant and call; raise Invalid (nothing changes) if it does
         not fit or is ill-conditioned. Returns its index."""
-        t = self.torch
+        lib = self.lib
         i = len(self.ops)
         if any(not 0 <= a < i for a in op.args):
             raise Invalid("argument index out of range")
@@ -158,11 +260,9 @@ class Reference:
                 arr = input_array(op, shape, self.prog.seed, c, arg_shapes)
                 new_arrays[(i, c)] = arr
                 for v in VARIANTS:
-                    x = t.from_numpy(np.array(arr))
-                    x = x.to(t.float64 if v in ("f64", "p1", "p2") and dt in FLOATS else
-                             t.float32 if v == "lo" and dt == "float64" else self._torch_dtype(dt))
-                    if self.prog.mode == "grad" and dt in FLOATS:
-                        x.requires_grad_(True)
+                    grad = self.prog.mode == "grad" and dt in FLOATS
+                    x = lib.make_input(arr, _variant_dtype(v, dt), grad)
+                    if grad:
                         new_leaves[(v, c)] = x
                     new[(v, c)] = self._perturb(x, dt) if v in ("p1", "p2") else x
             tt_s, ref_s, exact, dtype = None, None, True, dt
@@ -170,12 +270,14 @@ class Reference:
             ctx = Ctx([self.names[a] for a in op.args], arg_shapes, [self.dtypes[a] for a in op.args], op.params,
                       self.prog.sizes)
             tt_s, ref_s = render(op, ctx)
+            if self.backend != "torch":
+                ref_s = tt_s
             code = compile(ref_s, "<fuzz>", "eval")
             for c in range(self.ncalls):
                 for v in VARIANTS:
-                    new[(v, c)] = self._eval(code, self.ns[(v, c)], v)
+                    new[(v, c)] = lib.eval(code, self.ns[(v, c)], v)
             out0 = new[("nat", 0)]
-            dtype = str(out0.dtype).replace("torch.", "")
+            dtype = lib.dtype_name(out0)
             if dtype not in (*FLOATS, *INTS, "bool"):
                 raise Invalid(f"reference result dtype {dtype}")
             if out0.numel() > MAX_NUMEL:
@@ -190,15 +292,13 @@ class Reference:
                 args = [Arg(self.np_value("nat", a, c).astype(np.float64),
                             self.np_value("f64", a, c).astype(np.float64), self.dtypes[a], self.exact[a])
                         for a in op.args]
-                nat = new[("nat", c)].detach()
-                nat_np = (nat.to(t.float64) if nat.dtype.is_floating_point else nat).numpy().astype(np.float64)
-                f64 = new[("f64", c)].detach()
-                f64_np = (f64.to(t.float64) if f64.dtype.is_floating_point else f64).numpy().astype(np.float64)
+                nat_np = lib.to_np(new[("nat", c)]).astype(np.float64)
+                f64_np = lib.to_np(new[("f64", c)]).astype(np.float64)
                 if dtype in INTS and op.name in INT_ARITH:  # the same op on float64 copies: did it overflow?
                     ns = dict(self.ns[("f64", c)])
                     for a in op.args:
-                        ns[self.names[a]] = self.values[("nat", c)][a].detach().to(t.float64)
-                    f64_np = self._eval(code, ns, "f64").to(t.float64).numpy()
+                        ns[self.names[a]] = lib.widen(self.values[("nat", c)][a])
+                    f64_np = lib.to_np(lib.eval(code, ns, "f64")).astype(np.float64)
                 check(op, args, Arg(nat_np, f64_np, dtype, exact), self.prog.mode)
             for c in range(self.ncalls):
                 for v in ("p1", "p2"):
@@ -226,7 +326,6 @@ class Reference:
 
     def finish(self) -> None:
         """Fix the outputs; for grad programs, torch's gradients of sum(out * cotangent) in every variant."""
-        t = self.torch
         outs = self.prog.out_ids()
         if not outs or any(not 0 <= o < len(self.ops) or self.ops[o].name == "input" for o in outs):
             raise Invalid("no computed output")
@@ -242,8 +341,7 @@ class Reference:
                 cot = self.cotangents[k]
                 if cot is None:
                     continue
-                val = self.values[(v, 0)][o]
-                terms.append((val * t.from_numpy(cot).to(val.dtype)).sum())
+                terms.append(self.lib.weighted_sum(self.values[(v, 0)][o], cot))
             self.grads[v] = {}
             leaves = [self.leaves[(v, 0)][i] for i in inputs]
             if not terms or not leaves:
@@ -253,16 +351,12 @@ class Reference:
                 loss = loss + term
             # in float64, also the gradients reaching every intermediate value: their largest magnitude
             # is the scale of the terms a backward pass adds up (its normwise error bound)
-            inter = [val for i, val in self.values[(v, 0)].items() if v == "f64" and i not in inputs and
-                     val.requires_grad and val.dtype.is_floating_point]
-            try:
-                gs = t.autograd.grad(loss, leaves + inter, allow_unused=True)
-            except RuntimeError as e:
-                raise Invalid(f"reference backward: {e}") from None
+            inter = [val for i, val in self.values[(v, 0)].items() if v == "f64" and i not in inputs]
+            gs, big = self.lib.grads(loss, leaves, inter)
             if v == "f64":
-                self.grad_scale = max([float(g.abs().max()) for g in gs if g is not None and g.numel()] or [0.0])
+                self.grad_scale = big
             for i, g in zip(inputs, gs):
-                self.grads[v][i] = (np.zeros(self.shapes[i]) if g is None else g.detach().to(t.float64).numpy())
+                self.grads[v][i] = np.zeros(self.shapes[i]) if g is None else g.astype(np.float64)
         for i in inputs:
             vals = [self.grads[v].get(i) for v in ("nat", "f64")]
             if any(g is not None and not np.isfinite(g).all() for g in vals):
