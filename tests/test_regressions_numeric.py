@@ -86,3 +86,52 @@ def test_one_hot_matches_torch(device: str, num_classes: int) -> None:
     empty = F.one_hot(tt.Tensor(np.zeros(0, np.int64), device=device), 3)
     assert_close(empty, torch.nn.functional.one_hot(torch.zeros(0, dtype=torch.int64), 3).numpy(), "one_hot",
                  device=device)
+
+
+# index bounds ----------------------------------------------------------------------------------------
+def _lazy_index(values: list[int], device: str) -> tt.Tensor:
+    """An int64 index tensor that is not computed yet (the bounds check used to skip these)."""
+    return tt.Tensor(values, device=device) * 1
+
+
+BAD_INDEX = [
+    ("rows", lambda x, i: x[i], [0, 5]),
+    ("rows-neg", lambda x, i: x[i], [-4]),
+    ("rows-wrap32", lambda x, i: x[i], [2**32 + 1]),
+    ("cols", lambda x, i: x[:, i], [0, 5]),
+    ("cols-neg", lambda x, i: x[:, i], [-6, 1]),
+    ("pair", lambda x, i: x[i, i], [1, 3]),
+    ("lookup-2d", lambda x, i: x[i.reshape(2, 1)], [2, 3]),
+]
+
+
+@pytest.mark.parametrize("case", BAD_INDEX, ids=[c[0] for c in BAD_INDEX])
+def test_lazy_index_out_of_bounds_raises(device: str, case: tuple) -> None:
+    _, fn, idx = case
+    ref = torch.arange(12.0).reshape(3, 4)
+    x = tt.Tensor(ref.numpy(), device=device)
+    _same_error(lambda: fn(x, _lazy_index(idx, device)).numpy(), lambda: fn(ref, torch.tensor(idx)),
+                "out of bounds")
+
+
+GOOD_INDEX = [
+    ("rows-neg", lambda x, i: x[i], [-1, -3, 2]),
+    ("cols-neg", lambda x, i: x[:, i], [-4, 3, -1]),
+    ("pair", lambda x, i: x[i, i], [-3, 2, 0]),
+    ("lookup-2d", lambda x, i: x[i.reshape(3, 1)], [2, -1, 0]),
+]
+
+
+@pytest.mark.parametrize("case", GOOD_INDEX, ids=[c[0] for c in GOOD_INDEX])
+def test_lazy_index_negative_wraps_like_torch(device: str, case: tuple) -> None:
+    _, fn, idx = case
+    ref = torch.arange(12.0).reshape(3, 4)
+    got = fn(tt.Tensor(ref.numpy(), device=device), _lazy_index(idx, device))
+    assert_close(got, fn(ref, torch.tensor(idx)).numpy(), "index", device=device)
+
+
+def test_lazy_class_target_out_of_bounds_raises(device: str) -> None:
+    logits = torch.zeros(3, 4)
+    target = [0, 5, 1]
+    _same_error(lambda: F.cross_entropy(tt.Tensor(logits.numpy(), device=device), _lazy_index(target, device)),
+                lambda: torch.nn.functional.cross_entropy(logits, torch.tensor(target)), "out of bounds")

@@ -692,16 +692,18 @@ class Tensor:
                 raise IndexError("boolean mask indexing is not supported (its result shape depends on the data)")
         bshape = _broadcast_shapes(*[t.shape for t in idxs], op="index")
         sizes = [self.shape[d] for d in dims]
-        for t, n, d in zip(idxs, sizes, dims):  # bounds are checked when the index is already computed
-            if t.uop.base.op is Ops.BUFFER and t.numel() > 0:
+        for t, n, d in zip(idxs, sizes, dims):  # every index is checked on the host (a lazy one is computed first)
+            if t.numel() > 0:
                 v = t.numpy()
                 if v.min() < -n or v.max() >= n:
                     raise IndexError(f"index {int(v.max()) if v.max() >= n else int(v.min())} is out of bounds "
-                                     f"for dim {d} with size {n}")
+                                     f"for dimension {d} with size {n}")
+        # positions in the flattened indexed dims; int32 while they fit (a checked index then fits too)
+        idt = dtypes.int32 if prod(sizes) < 2**31 else dtypes.int64
         lin: Tensor | None = None
         stride = 1
         for t, n in reversed(list(zip(idxs, sizes))):
-            ti = t.cast(dtypes.int32)
+            ti = t.cast(idt)
             ti = (ti < 0).where(ti + n, ti)._broadcast_to(bshape, "index")
             lin = ti * stride if lin is None else lin + ti * stride
             stride *= n
@@ -709,7 +711,7 @@ class Tensor:
         rest = [d for d in range(self.ndim) if d not in dims]
         xp = self.permute(*rest, *dims).reshape(*[self.shape[d] for d in rest], stride)
         nb, nr = len(bshape), len(rest)
-        onehot = lin.reshape(*bshape, *(1,) * nr, 1) == Tensor.arange(stride, dtype=dtypes.int32, device=self.device)
+        onehot = lin.reshape(*bshape, *(1,) * nr, 1) == Tensor.arange(stride, dtype=idt, device=self.device)
         out = onehot.where(xp.reshape(*(1,) * nb, *xp.shape), 0).sum(-1, dtype=self.dtype)  # (*bshape, *rest)
         adjacent = sorted(dims) == list(range(min(dims), min(dims) + len(dims)))
         if adjacent and min(dims) > 0:  # like numpy: the indexed block stays where it was

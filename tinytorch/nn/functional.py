@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from ..dtype import dtypes
-from ..ops.uop import Ops
 from ..tensor import Tensor
 
 __all__ = ["relu", "gelu", "sigmoid", "tanh", "silu", "softmax", "log_softmax", "leaky_relu", "dropout", "linear",
@@ -190,11 +189,6 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce((input - target).abs(), reduction, "l1_loss")
 
 
-def _is_materialized(t: Tensor) -> bool:
-    """True when t's value already sits in memory (reading it launches no kernel)."""
-    return t.uop.base.op is Ops.BUFFER
-
-
 def _check_class_target(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
                         op: str) -> tuple[int, int]:
     """Validate (N, C, d...) or (C,) input with (N, d...) or () integer target; returns (class dim, C)."""
@@ -218,7 +212,7 @@ def _check_class_target(input: Tensor, target: Tensor, weight: Tensor | None, ig
     if weight is not None and (not isinstance(weight, Tensor) or weight.shape != (n_classes,)):
         raise ValueError(f"{op}: weight must be a Tensor of shape ({n_classes},) (one per class), got "
                          f"{getattr(weight, 'shape', type(weight).__name__)}")
-    if _is_materialized(target) and target.numel():
+    if target.numel():  # checked on the host, also when not yet computed (a bad class would read nothing)
         t = target.numpy()
         bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
         if bad.any():
