@@ -10,6 +10,7 @@ is exact.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -366,3 +367,108 @@ def test_large_transpose_add_reduce(device: str) -> None:
     ref = (a.astype(np.float64) + b.T).sum(0)
     assert_close(s, ref, "column sums", (2048, 2053), device, rtol=1e-5,
                  atol=1.2e-7 * np.abs(a.astype(np.float64) + b.T).sum(0))
+
+
+# --- in-place writes through views, against PyTorch's eager semantics ---------------------------------
+def _base(lib: Any, device: str) -> Any:
+    a = np.arange(30, dtype=np.float32).reshape(5, 6)
+    if lib is tt:
+        return Tensor(a, device=device).realize()
+    import torch
+
+    return torch.tensor(a)
+
+
+# each case runs the same code on a tinytorch tensor and on a torch tensor, and returns the tensors to
+# compare; values are read only at the end, so a write that has not reached a view shows
+WRITE_CASES: dict[str, Any] = {
+    "slice_iadd_read_base": lambda b: (v := b[1:3], v.__iadd__(1), b, b * 2, v)[2:],
+    "slice_iadd_twice_then_other_view": lambda b: (v := b[1:3], v.__iadd__(1), v.__iadd__(1),
+                                                   w := b[0:2], w.__imul__(2), b, v, w)[5:],
+    "step_slice_iadd_odd_dim": lambda b: (v := b[::2], v.__iadd__(1), b, v)[2:],
+    "step_slice_both_dims": lambda b: (v := b[1::2, ::3], v.__isub__(100), b, v.sum())[2:],
+    "setitem_step_slice": lambda b: (b.__setitem__((slice(None, None, 2), slice(1, None, 4)), -1.0), b)[1:],
+    "setitem_slice_scalar": lambda b: (b.__setitem__(slice(1, 3), 5.0), b)[1:],
+    "permute_iadd": lambda b: (v := b.permute(1, 0), v.__iadd__(1), b, v)[2:],
+    "transpose_setitem_row": lambda b: (v := b.T, v.__setitem__(0, 7.0), b, v)[2:],
+    "reshape_iadd_row": lambda b: (v := b.reshape(3, 10), w := v[0], w.__iadd__(1), b, v)[3:],
+    "chained_views_iadd": lambda b: (v := b[1:][::2], v.__iadd__(1), b, v)[2:],
+    "view_of_view_iadd": lambda b: (v := b[1:4], w := v[:, ::2], w.__iadd__(10), b, v, w)[3:],
+    "base_iadd_read_view": lambda b: (v := b[1:3], b.__iadd__(1), v, v * 3, b)[2:],
+    "base_setitem_read_view": lambda b: (v := b[1:3], b.__setitem__((1, 1), 100.0), v, v + 0, b)[2:],
+    "readers_before_see_old": lambda b: (v := b[:, 1:3], y := v * 1, s := b.sum(), v.__iadd__(1), y, s,
+                                         b.sum(), b)[4:],
+    "write_value_reads_other_view": lambda b: (v := b[1:], v.__iadd__(b[:-1] * 1), b, v)[2:],
+    "int_row_of_reshape": lambda b: (v := b.reshape(30)[5:11], v.__imul__(-1), b)[2:],
+}
+
+
+@pytest.mark.parametrize("case", list(WRITE_CASES))
+def test_inplace_write_through_view_like_torch(case: str, device: str) -> None:
+    fn = WRITE_CASES[case]
+    got = fn(_base(tt, device))
+    want = fn(_base(__import__("torch"), device))
+    assert len(got) == len(want)
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert_equal(g, w.numpy(), f"{case} result {i}", (5, 6), device)
+
+
+@pytest.mark.parametrize("name,write", [
+    ("setitem_all", lambda b: b.__setitem__(Ellipsis, b.zeros_like())),
+    ("setitem_column", lambda b: b.__setitem__((slice(None), 0), 5.0)),
+    ("iadd", lambda b: b.__iadd__(1)),
+    ("setitem_rows", lambda b: b.__setitem__(slice(0, 2), 7.0)),
+])
+def test_write_through_expanded_view_raises_like_torch(name, write, device: str) -> None:
+    """Two elements of the written view share memory: PyTorch refuses, and so do we (the last row
+    written must not silently win)."""
+    import torch
+
+    a = Tensor(np.arange(4, dtype=np.float32), device=device).realize()
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor refers to a single "
+                                           "memory location"):
+        write(a.expand(3, 4))
+    ta = torch.arange(4.0)
+    tb = ta.expand(3, 4)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        write(_TorchShim(tb))
+    assert_equal(a, np.arange(4, dtype=np.float32), f"expanded {name} left the base alone", (4,), device)
+
+
+class _TorchShim:
+    """Runs a test's write on a torch tensor (a tinytorch value argument becomes a torch tensor)."""
+
+    def __init__(self, t: Any):
+        self.t = t
+
+    def zeros_like(self) -> Any:
+        import torch
+
+        return torch.zeros_like(self.t)
+
+    def __setitem__(self, idx: Any, v: Any) -> None:
+        self.t[idx] = v
+
+    def __iadd__(self, v: Any) -> Any:
+        self.t += v
+        return self
+
+
+def test_row_of_expanded_view_writes_its_base_like_torch(device: str) -> None:
+    """One row of an expanded view has no repeated element: PyTorch writes it into the base."""
+    import torch
+
+    a = Tensor(np.arange(4, dtype=np.float32), device=device).realize()
+    b = a.expand(3, 4)
+    b[0] = 1.0
+    ta = torch.arange(4.0)
+    ta.expand(3, 4)[0] = 1.0
+    assert_equal(a, ta.numpy(), "expand(3, 4)[0] = 1", (4,), device)
+    assert_equal(b, ta.expand(3, 4).numpy(), "the expanded view after the write", (3, 4), device)
+
+
+def test_write_through_padded_view_raises(device: str) -> None:
+    a = Tensor(np.arange(6, dtype=np.float32).reshape(2, 3), device=device).realize()
+    with pytest.raises(RuntimeError, match="padding"):
+        a.pad((1, 1))[0] = 1.0
+    assert_equal(a, np.arange(6, dtype=np.float32).reshape(2, 3), "base untouched", (2, 3), device)

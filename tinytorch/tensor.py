@@ -161,7 +161,12 @@ class Tensor:
         parent_rg = self.requires_grad or any(p.requires_grad for p in parents)
         if parent_rg and not no_grad.enabled:  # computed under no_grad: gradients must not flow through it
             return Tensor._from(UOp(Ops.DETACH, uop.dtype, (uop,)), self.device, False)
-        return Tensor._from(uop, self.device, parent_rg)
+        t = Tensor._from(uop, self.device, parent_rg)
+        if uop.op in GroupOp.Movement:  # a view: an in-place write through it or self must reach the other
+            from .engine.realize import note_view
+
+            note_view(t, self)
+        return t
 
     # properties ---------------------------------------------------------------------------
     @property
@@ -446,7 +451,8 @@ class Tensor:
 
     # assignment ---------------------------------------------------------------------------
     def assign(self, x: Any) -> Tensor:
-        """Overwrite this tensor's memory with x (lazily; readers built before see the old value)."""
+        """Overwrite this tensor's memory with x: lazily, or now when another tensor views the same memory
+        (so that view sees the write, as in PyTorch). Readers built before see the old value."""
         x = x if isinstance(x, Tensor) else Tensor.full(self.shape, x, self.dtype, self.device)
         if x.shape != self.shape:
             try:
@@ -456,23 +462,44 @@ class Tensor:
                                  f"{self.shape}") from None
         if x.dtype != self.dtype:
             x = x.cast(self.dtype)
+        target = self._write_target("assign")
+        self.uop = UOp(Ops.ASSIGN, self.dtype, (target, x.uop))
+        from .engine.realize import shares_buffer
+
+        if shares_buffer(self):  # another tensor views this memory: write now, so it sees the write (as in PyTorch)
+            self.realize()
+        return self
+
+    def _write_target(self, op: str) -> UOp:
+        """The view of a buffer that an in-place write through this tensor changes (a lazy tensor is
+        computed into a buffer first). Raises when two elements share memory or some have none."""
+        from .engine.realize import resolve_views, view_of
+
         target = self.uop
         while target.op is Ops.ASSIGN:
             target = target.src[0]
         if target.base.op is not Ops.BUFFER:
             self.realize()
-            target = self.uop._realized or self.uop
-        if any(u.op in (Ops.EXPAND, Ops.PAD) for u in target.movement_chain()):
-            raise ValueError("assign: cannot write through an expanded or padded view "
-                             "(several elements would share memory); call .contiguous() first")
-        self.uop = UOp(Ops.ASSIGN, self.dtype, (target, x.uop))
-        return self
+            target = resolve_views(self.uop)
+        why = view_of(target)[1].write_conflict()
+        if why == "overlap":
+            raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor refers "
+                               f"to a single memory location (it is an expanded view). Please clone() the tensor "
+                               f"before performing the operation.")
+        if why == "padding":
+            raise RuntimeError(f"{op}: unsupported operation: some elements of the written-to tensor are padding "
+                               f"with no memory behind them (it is a padded view). Please clone() the tensor before "
+                               f"performing the operation.")
+        return target
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        if self.uop.base.op is not Ops.BUFFER or self.uop.op is Ops.ASSIGN:
+        from .engine.realize import realize_uops, resolve_views
+
+        if self.uop.op is Ops.ASSIGN or self.uop.base.op is not Ops.BUFFER:  # the write goes to a buffer
             self.realize()
-            self.uop = self.uop._realized or self.uop
+            self.uop = resolve_views(self.uop)
         view = self._index_view(index, for_write=True)
+        target = view._write_target("__setitem__")
         v = value if isinstance(value, Tensor) else Tensor.full((), value, self.dtype, self.device)
         if v.dtype != self.dtype:
             v = v.cast(self.dtype)
@@ -481,10 +508,8 @@ class Tensor:
         except ValueError:
             raise ValueError(f"__setitem__: value of shape {v.shape} cannot be broadcast to the indexed shape "
                              f"{view.shape}") from None
-        from .engine.realize import realize_uops
-
-        realize_uops([UOp(Ops.ASSIGN, self.dtype, (view.uop, v.uop))])
-        self.uop = _bump_version(self.uop)
+        # the write runs now; every tensor that views the buffer (self too) moves to its new version
+        realize_uops([UOp(Ops.ASSIGN, self.dtype, (target, v.uop))])
 
     # movement -----------------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
@@ -1365,17 +1390,6 @@ def _const_uop(value: Any, dt: DType, shape: tuple[int, ...]) -> UOp:
         if any(s != 1 for s in shape):
             u = UOp(Ops.EXPAND, dt, (u,), shape)
     return u
-
-
-def _bump_version(u: UOp) -> UOp:
-    """The same view chain over the next version of its buffer (after an in-place write)."""
-    chain = u.movement_chain()
-    base = u.base
-    assert base.op is Ops.BUFFER
-    new = UOp(Ops.BUFFER, base.dtype, (), (base.arg[0], base.arg[1] + 1))
-    for m in reversed(chain):
-        new = UOp(m.op, m.dtype, (new,), m.arg)
-    return new
 
 
 def _broadcast_shapes(*shapes: tuple[int, ...], op: str = "op") -> tuple[int, ...]:

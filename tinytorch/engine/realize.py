@@ -2,7 +2,8 @@
 
 Takes: the UOps of tensors to compute (or a Tensor to turn into numpy).
 Produces: filled Buffers; each realized UOp remembers its result (`_realized`) and each
-tensor's `uop` becomes a view over its buffer.
+tensor's `uop` becomes a view over its buffer. An in-place write moves every live tensor that
+views the written buffer to the buffer's new version (PyTorch's views: all see the write).
 
 The cache key is the graph's structure with buffers replaced by their position, so the
 second identical training step skips scheduling and compiling: it maps the new input
@@ -11,6 +12,7 @@ buffers into the cached Plan and calls the cached kernels.
 
 from __future__ import annotations
 
+import itertools
 import time
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -19,7 +21,7 @@ import numpy as np
 
 from ..dtype import dtypes
 from ..helpers import CACHE_ENTRIES, DEBUG, LRU
-from ..ops.uop import Ops, UOp
+from ..ops.uop import GroupOp, Ops, UOp
 from ..ops.view import ViewStack
 from ..runtime.buffer import Buffer
 from .schedule import Plan, TargetResult, _apply, graph_nodes, resolve, schedule
@@ -33,6 +35,9 @@ CAPTURE: list[list[tuple[Any, list[Buffer]]]] = []  # the JIT records (runner, b
 STATS = {"realizes": 0, "plan_hits": 0, "plan_misses": 0, "kernels_run": 0}
 # observers of every realize, called after its kernels ran (VIZ, the profiler): f(targets, plan, device, start time)
 REALIZE_HOOKS: list[Any] = []
+# buffer versions: an in-place write moves the buffer's readers to a number never used before, so a graph
+# built on the old contents is never taken for one built on the new (UOps are interned)
+_VERSIONS = itertools.count(1)
 
 
 def _structure(targets: list[UOp]) -> tuple[tuple, list[Buffer], list[UOp]]:
@@ -85,7 +90,7 @@ def realize_uops(targets: list[UOp], device: str | None = None) -> list[UOp]:
     from ..runtime.device import Device
 
     t0 = time.perf_counter()
-    targets = [resolve(t) for t in targets]
+    targets = [resolve_views(t) for t in targets]
     key, leaves, nodes = _structure(targets)
     if any(n.op is Ops.ASSIGN for n in nodes):
         extra = _pending_readers(targets, nodes)
@@ -107,15 +112,17 @@ def realize_uops(targets: list[UOp], device: str | None = None) -> list[UOp]:
     dev = Device.get(device or (inputs[0].device if inputs else Device.DEFAULT))
     t_sched = time.perf_counter()
     new = [Buffer(dev.name, size, dt) for size, dt in plan.new_bufs]
+    versions: dict[int, int] = {}  # id(Buffer written in place) -> its version after this realize
     for bi in plan.assigned_inputs:
         _invalidate(inputs[bi])
+        versions[id(inputs[bi])] = next(_VERSIONS)
     t_run = run_plan(plan, inputs, new, dev)
     STATS["realizes"] += 1
     for hook in REALIZE_HOOKS:
         hook(targets, plan, dev, t0)
     out = []
     for t, r in zip(targets, plan.results):
-        res = _result_uop(t, r, inputs, new)
+        res = _result_uop(t, r, inputs, new, versions)
         if res is not t:
             t._realized = res
             base = res.base
@@ -125,6 +132,8 @@ def realize_uops(targets: list[UOp], device: str | None = None) -> list[UOp]:
                     cb[:] = [r for r in cb if r() is not None]
                 cb.append(weakref.ref(t))
         out.append(res)
+    if versions:
+        _move_viewers(versions)
     if DEBUG >= 1 and plan.kernels:
         print(f"realize: {len(plan.kernels)} kernels from {plan.n_ops} ops, "
               f"schedule {(t_sched - t0) * 1e3:.2f} ms ({'cached' if hit else 'new'}), run {t_run * 1e3:.2f} ms")
@@ -139,20 +148,103 @@ def _invalidate(buf: Buffer) -> None:
             u._realized = None
 
 
+def resolve_views(u: UOp) -> UOp:
+    """u with the first realized node of its chain of movement ops replaced by its result (a view
+    of a realized value, e.g. of an assign that has run, reads that value's buffer)."""
+    chain: list[UOp] = []
+    while u._realized is None and u.op in GroupOp.Movement:
+        chain.append(u)
+        u = u.src[0]
+    if u._realized is None:
+        return chain[0] if chain else u
+    return rebuild_views(chain, u._realized)
+
+
+def rebuild_views(chain: list[UOp], below: UOp) -> UOp:
+    """The movement ops of `chain` (outermost first) applied again over `below`."""
+    for m in reversed(chain):
+        below = UOp(m.op, m.dtype, (below,), m.arg)
+    return below
+
+
+def at_version(u: UOp, version: int) -> UOp:
+    """The same chain of movement ops over `version` of the buffer under it."""
+    base = u.base
+    assert base.op is Ops.BUFFER
+    return rebuild_views(u.movement_chain(), UOp(Ops.BUFFER, base.dtype, (), (base.arg[0], version)))
+
+
+def _viewed_buffer(u: UOp) -> Buffer | None:
+    """The buffer a tensor's uop is a view of (through pending assigns too), or None for a computed value."""
+    base = u.base
+    while base.op is Ops.ASSIGN:
+        base = base.src[0].base
+    return base.arg[0] if base.op is Ops.BUFFER else None
+
+
+# per buffer, the live tensors that take part in a view of it (each view and the tensor it was made from):
+# an in-place write through one of them must reach the others
+_VIEWERS: weakref.WeakKeyDictionary[Buffer, weakref.WeakValueDictionary[int, Tensor]] = weakref.WeakKeyDictionary()
+
+
+def note_view(view: Tensor, src: Tensor) -> None:
+    """Record that `view` was made from `src` by a movement op (they may share a buffer)."""
+    buf = _viewed_buffer(view.uop)
+    if buf is None:
+        return
+    group = _VIEWERS.get(buf)
+    if group is None:
+        group = _VIEWERS[buf] = weakref.WeakValueDictionary()
+    group[id(view)] = view
+    if _viewed_buffer(src.uop) is buf:
+        group[id(src)] = src
+
+
+def shares_buffer(t: Tensor) -> bool:
+    """Does another live tensor, made as a view of t or t's origin, view the memory that t views?"""
+    buf = _viewed_buffer(t.uop)
+    group = _VIEWERS.get(buf) if buf is not None else None
+    return group is not None and any(o is not t and _viewed_buffer(o.uop) is buf for o in list(group.values()))
+
+
+def _move_viewers(versions: dict[int, int]) -> None:
+    """Every live tensor that views a buffer written in place (directly, or through an assign that
+    has run) moves to the buffer's new version: like views of one tensor in PyTorch, it reads the
+    new contents from now on, and graphs built on the old contents are not reused for it."""
+    from ..tensor import Tensor
+
+    for t in list(Tensor.live.values()):
+        u = t.uop
+        base = u.base
+        if base.op is Ops.ASSIGN and base._realized is not None:
+            u = resolve_views(u)
+            base = u.base
+        if base.op is Ops.BUFFER and (v := versions.get(id(base.arg[0]))) is not None and base.arg[1] != v:
+            t.uop = at_version(u, v)
+
+
 def _slot_buf(slot: tuple[str, int], inputs: list[Buffer], new: list[Buffer]) -> Buffer:
     return inputs[slot[1]] if slot[0] == "in" else new[slot[1]]
 
 
-def _result_uop(t: UOp, r: TargetResult, inputs: list[Buffer], new: list[Buffer]) -> UOp:
-    from ..tensor import _bump_version
-
+def _result_uop(t: UOp, r: TargetResult, inputs: list[Buffer], new: list[Buffer],
+                versions: dict[int, int]) -> UOp:
     if r.kind == "same":
         return t
     assert r.slot is not None
     if r.kind == "assign":
-        return _bump_version(resolve(t.src[0]))
-    buf = _slot_buf(r.slot, inputs, new)
-    u = UOp(Ops.BUFFER, buf.dtype, (), (buf, 0)).reshape_to(r.base_shape)
+        target = resolve(t.src[0])
+        return at_version(target, versions[id(target.base.arg[0])])
+    if r.slot[0] == "in":  # a view of an assign's result: the same views over the target it wrote
+        a = t
+        for _ in r.chain:
+            a = resolve(a.src[0])
+        assert a.op is Ops.ASSIGN
+        target = resolve(a.src[0])
+        u = at_version(target, versions[id(target.base.arg[0])])
+    else:
+        buf = _slot_buf(r.slot, inputs, new)
+        u = UOp(Ops.BUFFER, buf.dtype, (), (buf, 0)).reshape_to(r.base_shape)
     for op, arg in r.chain:
         u = UOp(op, u.dtype, (u,), arg)
     return u

@@ -18,6 +18,8 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..helpers import prod
 
 if TYPE_CHECKING:
@@ -242,3 +244,46 @@ class ViewStack:
 
     def apply(self, op_name: str, arg: object) -> ViewStack:
         return getattr(self, op_name)(arg)
+
+    def index_arrays(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Flat buffer index and validity (None = all valid) of every element, as numpy arrays."""
+        shape = self.shape
+        grids = [np.arange(s, dtype=np.int64).reshape([-1 if i == d else 1 for i in range(len(shape))])
+                 for d, s in enumerate(shape)]
+        idx: np.ndarray = np.zeros(shape, dtype=np.int64)
+        valid: np.ndarray | None = None
+        coords: list[np.ndarray] = [np.broadcast_to(g, shape) for g in grids]
+        for k, v in enumerate(reversed(self.views)):
+            if k:  # unravel the linear index of the view above into this view's shape
+                coords, acc = [], 1
+                for s in reversed(v.shape):
+                    coords.append((idx // acc) % s if s else np.zeros_like(idx))
+                    acc *= s
+                coords.reverse()
+            idx = np.full(shape, v.offset, dtype=np.int64)
+            for c, st in zip(coords, v.strides):
+                idx = idx + c * st
+            if v.mask is not None:
+                ok = np.ones(shape, dtype=bool)
+                for c, (lo, hi) in zip(coords, v.mask):
+                    ok &= (c >= lo) & (c < hi)
+                valid = ok if valid is None else valid & ok
+        return idx, valid
+
+    def write_conflict(self) -> str | None:
+        """Why a write through this view is ill-defined, else None: "overlap" when two of its
+        elements are one memory cell (an expand), "padding" when an element has no memory cell
+        (it lies in a pad). Movement ops other than expand keep distinct elements distinct, so one
+        view is judged by its strides and mask; a stack of views element by element."""
+        vs = self.simplify()
+        if len(vs.views) == 1:
+            v = vs.view
+            if 0 in v.shape:
+                return None
+            if v.mask is not None:
+                return "padding"
+            return "overlap" if any(st == 0 and d > 1 for st, d in zip(v.strides, v.shape)) else None
+        idx, valid = vs.index_arrays()
+        if valid is not None and not valid.all():
+            return "padding"
+        return "overlap" if np.unique(idx).size != idx.size else None

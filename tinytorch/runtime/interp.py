@@ -21,36 +21,7 @@ from .device import BaseDevice, Runner
 
 def _index_arrays(vs: ViewStack) -> tuple[np.ndarray, np.ndarray | None]:
     """Flat buffer index and validity for every element of the view's shape."""
-    shape = vs.shape
-    grids = [np.arange(s, dtype=np.int64).reshape([-1 if i == d else 1 for i in range(len(shape))])
-             for d, s in enumerate(shape)]
-    top = vs.views[-1]
-    idx = np.full(shape, top.offset, dtype=np.int64)
-    for g, st in zip(grids, top.strides):
-        idx = idx + g * st
-    valid = None
-    if top.mask is not None:
-        valid = np.ones(shape, dtype=bool)
-        for g, (lo, hi) in zip(grids, top.mask):
-            valid = valid & (g >= lo) & (g < hi)
-    for v in reversed(vs.views[:-1]):
-        lin = idx
-        new = np.full(shape, v.offset, dtype=np.int64)
-        acc = 1
-        coords = []
-        for s in reversed(v.shape):
-            coords.append((lin // acc) % s if s else np.zeros_like(lin))
-            acc *= s
-        coords.reverse()
-        for c, st in zip(coords, v.strides):
-            new = new + c * st
-        if v.mask is not None:
-            vv = np.ones(shape, dtype=bool)
-            for c, (lo, hi) in zip(coords, v.mask):
-                vv = vv & (c >= lo) & (c < hi)
-            valid = vv if valid is None else valid & vv
-        idx = new
-    return idx, valid
+    return vs.index_arrays()
 
 
 def _np_dtype(dt: DType) -> np.dtype:
