@@ -335,6 +335,25 @@ class CRenderer:
                 helpers[f"math_{v}"] = VECTOR_MATH.format(V=v, I=i)
             return f"tt_{name}_{v}"
 
+        def float_to_int(u: UOp) -> str:
+            """A helper that casts a float vector to an integer vector in SIMD, with the scalar
+            cast's rules (NaN -> 0, out-of-range lanes saturate): lanes out of range are zeroed
+            before the conversion (whose result C leaves undefined there), then replaced."""
+            src, dst, n = u.src[0].dtype.scalar, u.dtype.scalar, u.dtype.count
+            f, d, m = vt(src.vec(n)), vt(u.dtype), ivec(src.itemsize, n)
+            key = f"tt_f2i_{f}_{d}"
+            if key not in helpers:
+                sfx = "f" if src.itemsize == 4 else ""  # hi rounds up to a power of two for 32/64 bits
+                lo, hi = f"{float(dst.min)!r}{sfx}", f"{float(dst.max)!r}{sfx}"
+                helpers[key] = (
+                    f"TT_INLINE {d} {key}({f} x) {{\n"
+                    f"  {m} low = x <= {lo}, high = x >= {hi}, keep = ~(low | high | (x != x));\n"
+                    f"  {d} r = __builtin_convertvector(({f})(({m})x & keep), {d});\n"
+                    f"  {d} lo_m = __builtin_convertvector(low, {d}), hi_m = __builtin_convertvector(high, {d});\n"
+                    f"  return (r & ~(lo_m | hi_m)) | (lo_m & ({CTYPE[dst.name]})({dst.min}LL)) | "
+                    f"(hi_m & ({CTYPE[dst.name]}){dst.max}LL);\n}}")
+            return key
+
         def select(m: str, a: str, b: str, dt: DType) -> str:
             t = vt(dt)
             if dt.scalar.is_bool:
@@ -373,6 +392,8 @@ class CRenderer:
                 return f"({'1.0f' if sd.itemsize <= 4 else '1.0'}/{srcs[0]})"
             if op is Ops.CAST:
                 src = u.src[0].dtype.scalar
+                if src.name in ("float32", "float64") and dt.scalar.is_int and not dt.scalar.is_bool:
+                    return f"{float_to_int(u)}({srcs[0]})"
                 if src.is_bool and not dt.scalar.name.endswith("float16"):
                     return f"__builtin_convertvector(({srcs[0]})&1, {vt(dt)})"
                 if dt.scalar.is_bool and not src.name.endswith("float16") and not small_int:
