@@ -9,6 +9,7 @@ dies, so a training loop reuses the same pages instead of faulting in new ones.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections import defaultdict
 
 import numpy as np
@@ -29,29 +30,34 @@ class CPUAllocator:
         self.peak_bytes = 0
         self.live_count = 0  # buffers holding memory now (the profiler reports them)
         self.exported: set[int] = set()  # ids of raw arrays handed to numpy users: never pooled
+        # threads realizing their own tensors share the pool; re-entrant: a Buffer freed by the
+        # garbage collector during an alloc frees in the same thread
+        self._lock = threading.RLock()
 
     def alloc(self, nbytes: int) -> np.ndarray:
-        self.live_bytes += nbytes
-        self.live_count += 1
-        self.peak_bytes = max(self.peak_bytes, self.live_bytes)
-        if self.pool[nbytes]:
-            self.pool_bytes -= nbytes
-            return self.pool[nbytes].pop()
+        with self._lock:
+            self.live_bytes += nbytes
+            self.live_count += 1
+            self.peak_bytes = max(self.peak_bytes, self.live_bytes)
+            if self.pool[nbytes]:
+                self.pool_bytes -= nbytes
+                return self.pool[nbytes].pop()
         raw = np.empty(nbytes + ALIGN, dtype=np.uint8)
         start = (-raw.ctypes.data) % ALIGN
         return raw[start:start + nbytes]
 
     def free(self, mem: np.ndarray) -> None:
         n = mem.nbytes
-        self.live_bytes -= n
-        self.live_count -= 1
         raw = id(mem.base if mem.base is not None else mem)
-        if raw in self.exported:
-            self.exported.discard(raw)
-            return
-        if self.pool_bytes + n <= self.pool_limit:
-            self.pool[n].append(mem)
-            self.pool_bytes += n
+        with self._lock:
+            self.live_bytes -= n
+            self.live_count -= 1
+            if raw in self.exported:
+                self.exported.discard(raw)
+                return
+            if self.pool_bytes + n <= self.pool_limit:
+                self.pool[n].append(mem)
+                self.pool_bytes += n
 
     def clear_pool(self) -> None:
         self.pool.clear()
