@@ -1040,12 +1040,16 @@ class Tensor:
         return (self > 0).cast(self.dtype) - (self < 0).cast(self.dtype)
 
     def trunc(self) -> Tensor:
-        """Round toward zero through int64 for |x| < 2^52; larger values, inf and NaN are already
-        integral and pass through. A zero result keeps x's sign (x * 0), like PyTorch's -0.0."""
+        """Round toward zero through an integer cast for |x| below the dtype's first all-integer
+        power of two (2^52 for float64 through int64; 2^23 for 32-bit and narrower floats through
+        int32, whose SIMD conversions every x86 vector unit has); larger values, inf and NaN are
+        already integral and pass through. A zero result keeps x's sign (x * 0), like PyTorch's -0.0."""
         if not self.dtype.is_float:
             return self
-        small = self.abs() < 2.0 ** 52  # False for NaN
-        t = small.where(self, 0).cast(dtypes.int64).cast(self.dtype)  # (no NaN or inf reaches the cast)
+        wide = self.dtype.itemsize > 4
+        small = self.abs() < 2.0 ** (52 if wide else 23)  # False for NaN
+        # (no NaN or inf reaches the cast)
+        t = small.where(self, 0).cast(dtypes.int64 if wide else dtypes.int32).cast(self.dtype)
         return small.where((t == 0).where(self * 0, t), self)
 
     def floor(self) -> Tensor:
