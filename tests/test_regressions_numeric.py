@@ -135,3 +135,32 @@ def test_lazy_class_target_out_of_bounds_raises(device: str) -> None:
     target = [0, 5, 1]
     _same_error(lambda: F.cross_entropy(tt.Tensor(logits.numpy(), device=device), _lazy_index(target, device)),
                 lambda: torch.nn.functional.cross_entropy(logits, torch.tensor(target)), "out of bounds")
+
+
+# argmax / argmin of computed tensors ---------------------------------------------------------------
+ARG_INPUTS = {
+    "mul": lambda x: x * 1.5,
+    "add": lambda x: x + x * 0.5,
+    "exp": lambda x: x.exp(),
+    "sub": lambda x: x - 0.25,
+}
+
+
+ARG_CASES = [(e, d) for e in ARG_INPUTS for d in ("float16", "bfloat16", "float32")] + [
+    (e, d) for e in ("add", "sub") for d in ("int8", "uint8", "int32")]
+
+
+@pytest.mark.parametrize("expr, dt", ARG_CASES)
+@pytest.mark.parametrize("op", ["argmax", "argmin"])
+def test_argmax_of_computed_tensor(device: str, op: str, expr: str, dt: str, rng: np.random.Generator) -> None:
+    """argmax compares x with a stored max(x): in half, x is recomputed in float32 in the comparing
+    kernel and used to match no element (the result was n, one past the end)."""
+    if dt in ("float16", "bfloat16", "float32"):
+        base = torch.tensor(rng.standard_normal((300, 37)), dtype=torch.float32).to(getattr(torch, dt))
+    else:
+        info = np.iinfo(dt)
+        base = torch.tensor(rng.integers(max(info.min, -50), min(info.max, 50), (300, 37)), dtype=getattr(torch, dt))
+    f = ARG_INPUTS[expr]
+    for dim in (1, 0, None):
+        got = getattr(f(_tt(base, device)), op)(dim)
+        assert_close(got, getattr(f(base), op)(dim).numpy(), f"{op}({expr}, dim={dim})", base.shape, device)

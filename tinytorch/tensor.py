@@ -1237,8 +1237,12 @@ class Tensor:
             return self.flatten().argmax(0)
         a = _norm_axis("argmax", axis, self.ndim)
         n = self.shape[a]
-        m = self.max(a, keepdim=True)
-        hit = (self == m) | (self != self)
+        # a half tensor computed in the comparison kernel holds float32 values; the max is stored in half:
+        # round x to half on both sides, or no element equals the max
+        x = self._new(UOp(Ops.CAST, self.dtype, (self.uop,)), self) if self.dtype in (
+            dtypes.float16, dtypes.bfloat16) else self
+        m = x.max(a, keepdim=True)
+        hit = (x == m) | (x != x)
         rev = Tensor.arange(n, 0, -1, dtype=dtypes.int64, device=self.device).reshape(
             *[n if i == a else 1 for i in range(self.ndim)])
         return n - (hit.where(rev, 0)).max(a, keepdim)

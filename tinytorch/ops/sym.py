@@ -241,5 +241,7 @@ pm_algebraic = PatternMatcher([
     (UPat(Ops.ADD, src=[UPat.var("x"), UPat(Ops.CONST, name="c")]), lambda x, c: x if _is_const(c, 0) and
      c.dtype == x.dtype and (not x.dtype.is_float or (c.arg == 0 and str(c.arg).startswith("-"))) else None),
     (UPat(Ops.NEG, src=(UPat(Ops.NEG, src=(UPat.var("x"),)),)), lambda x: x),
-    (UPat(Ops.CAST, name="c", src=(UPat.var("x"),)), lambda c, x: x if c.dtype == x.dtype else None),
+    # (a half-to-half cast is kept: kernels compute half values in float32, and it rounds them to half)
+    (UPat(Ops.CAST, name="c", src=(UPat.var("x"),)), lambda c, x: x if c.dtype == x.dtype and c.dtype.scalar
+     not in (dtypes.float16, dtypes.bfloat16) else None),
 ])
