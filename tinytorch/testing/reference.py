@@ -120,6 +120,9 @@ class TorchLib:
     def widen(self, x: Any) -> Any:
         return x.detach().to(self.t.float64)
 
+    def shift(self, x: Any, delta: np.ndarray) -> Any:
+        return x + self.t.from_numpy(np.asarray(delta)).to(x.dtype)
+
     def weighted_sum(self, x: Any, w: np.ndarray) -> Any:
         return (x * self.t.from_numpy(w).to(x.dtype)).sum()
 
@@ -174,6 +177,9 @@ class InterpLib:
 
     def widen(self, x: Any) -> Any:
         return x.detach().cast(self.tt.float64)
+
+    def shift(self, x: Any, delta: np.ndarray) -> Any:
+        return x + self.tt.Tensor(np.asarray(delta), dtype=x.dtype, device="INTERP")
 
     def weighted_sum(self, x: Any, w: np.ndarray) -> Any:
         return (x * self.tt.Tensor(w, dtype=x.dtype, device="INTERP")).sum()
@@ -303,6 +309,13 @@ class Reference:
             for c in range(self.ncalls):
                 for v in ("p1", "p2"):
                     new[(v, c)] = self._perturb(new[(v, c)], dtype)
+                    if op.name == "along" and op.params["fn"] == "log_softmax" and dtype in FLOATS:
+                        # x - max - log(sum): its terms are as large as x, and so is their rounding (in
+                        # float32 at least: torch computes half-precision log_softmax in float32)
+                        big = float(np.abs(self.np_value("nat", op.args[0], c)).max(initial=0.0))
+                        u = self.noise.uniform(-1, 1, size=shape)
+                        eps = EPS["float64" if dtype == "float64" else "float32"]
+                        new[(v, c)] = lib.shift(new[(v, c)], 2 * eps * big * u)
         # commit
         name = ("x" if op.name == "input" else "v") + str(i)
         self.ops.append(op)
