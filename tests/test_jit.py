@@ -257,3 +257,51 @@ def test_same_tensor_for_two_arguments_at_capture() -> None:
     f(a, a)
     out = f(Tensor(np.full(2, 12.0, np.float32)), Tensor(np.full(2, 1.0, np.float32)))
     assert_equal(out, np.full(2, 11.0, np.float32), "a - b with two tensors after capturing f(a, a)")
+
+
+# --- a capture call that meets results computed before ----------------------------------------------
+def test_capture_whose_result_was_computed_before(device: str) -> None:
+    """The caller computed f(x) before passing x: the capture call's graph is already realized. The capture
+    must still record the kernels (a replay of 0 kernels returned the first result for every input)."""
+    f = TinyJit(lambda x: (x * 3).relu())
+    kept = []
+    for k, a in enumerate(data(8, (3, 4), seed=22)):
+        x = Tensor(a, device=device)
+        pre = (x * 3).relu()
+        kept.append(pre + 0)  # keeps the graph node of f(x) alive with its cached result
+        pre.realize()
+        assert_close(f(x), np.maximum(a * 3, 0), f"jit call {k + 1}", (3, 4), device)
+    assert len(f.kernels) >= 1
+
+
+def test_capture_with_the_warm_up_input_and_a_kept_graph(device: str) -> None:
+    """Warm-up and capture with the same tensor, the outputs kept alive with their graph (a weight that
+    requires grad): the capture call's graph is the warm-up's, already computed."""
+    import torch
+
+    w = Tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3), device=device, requires_grad=True)
+    f = TinyJit(lambda x: (x @ w).relu())
+    tw = torch.tensor(w.numpy())
+    x0 = Tensor(data(1, (2, 4), seed=23)[0], device=device)
+    outs = []
+    for k, a in enumerate(data(6, (2, 4), seed=24)):
+        x = x0 if k < 2 else Tensor(a, device=device)
+        outs.append(f(x))
+        assert_close(outs[-1], (torch.tensor(x.numpy()) @ tw).relu().numpy(), f"jit call {k + 1}", (2, 4), device)
+
+
+def test_capture_of_a_function_writing_its_input(device: str) -> None:
+    """An in-place write to an argument reaches the caller's tensor on every call (the capture call runs
+    on a copy of the inputs)."""
+    def step(x: Tensor, acc: Tensor) -> Tensor:
+        acc += x
+        return acc * 2
+
+    f = TinyJit(step)
+    acc_np = np.zeros(3, np.float32)
+    acc = Tensor(acc_np.copy(), device=device)
+    for k, a in enumerate(data(6, (3,), seed=25)):
+        out = f(Tensor(a, device=device), acc)
+        acc_np += a
+        assert_close(acc, acc_np, f"accumulator after call {k + 1}", (3,), device)
+        assert_close(out, acc_np * 2, f"output of call {k + 1}", (3,), device)

@@ -2,7 +2,8 @@
 
 Takes: a function whose Tensor arguments change from call to call (a training step).
 Produces: a callable that runs the function normally once (warm-up: everything compiles),
-records every kernel and its buffers on the second call, and from the third call on only
+records every kernel and its buffers on the second call (run on fresh copies of the inputs,
+so that no result computed before from the same graph is reused), and from the third call on only
 calls the recorded kernels — no graph building, scheduling or Python per op — after
 swapping in the new input buffers. A change of input shapes or dtypes raises instead of
 replaying the wrong program.
@@ -69,12 +70,6 @@ class TinyJit:
         sig += [("arg", i, repr(a)) for i, a in enumerate(args) if not isinstance(a, Tensor)]
         sig += [("kwarg", k, repr(v)) for k, v in sorted(kwargs.items()) if not isinstance(v, Tensor)]
         bufs = [_input_buffer(t) for t in tensors]
-        if self.calls == 1 and len({id(b) for b in bufs}) != len(bufs):
-            # one buffer passed as two arguments: give each argument its own copy, or a replay
-            # could not tell them apart
-            args, kwargs = _distinct_buffers(args, kwargs)
-            tensors = _tensor_args(args, kwargs)
-            bufs = [_input_buffer(t) for t in tensors]
         if self.calls >= 2:
             if sig != self.signature:
                 raise JitError(f"jit({self.fn.__name__}): inputs changed from {self._fmt(self.signature)} to "
@@ -86,7 +81,7 @@ class TinyJit:
             if sig != self.signature:
                 raise JitError(f"jit({self.fn.__name__}): inputs changed from {self._fmt(self.signature)} to "
                                f"{self._fmt(sig)} between the warm-up and the capture call")
-            out = self._capture(bufs, args, kwargs)
+            out = self._capture(tensors, args, kwargs)
         else:
             self.signature = sig
             out = self.fn(*args, **kwargs)
@@ -94,7 +89,15 @@ class TinyJit:
         self.calls += 1
         return out
 
-    def _capture(self, bufs: list[Buffer], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _capture(self, tensors: list[Tensor], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # the capture call runs on fresh copies of the inputs: no graph built on them can have a result
+        # cached from before (a cached result runs no kernel, and a replay would return it for every
+        # input), and each argument has a buffer of its own even when one tensor is passed twice
+        mine = [Tensor(t.numpy(), dtype=t.dtype, device=t.device, requires_grad=t.requires_grad) for t in tensors]
+        it = iter(mine)  # (in the order of _tensor_args: positional, then keyword arguments)
+        args = tuple(next(it) if isinstance(a, Tensor) else a for a in args)
+        kwargs = {k: next(it) if isinstance(v, Tensor) else v for k, v in kwargs.items()}
+        bufs = [_input_buffer(t) for t in mine]
         record: list[tuple[Any, list[Buffer]]] = []
         _realize.CAPTURE.append(record)
         try:
@@ -103,6 +106,10 @@ class TinyJit:
             self._own_outputs(out, bufs)
         finally:
             _realize.CAPTURE.pop()
+        written = {id(kbufs[0]) for _, kbufs in record}
+        for t, c, b in zip(tensors, mine, bufs):  # what the function wrote into an input reaches the caller's
+            if id(b) in written:
+                t.assign(c).realize()
         self.kernels = record
         self.input_slots = {id(b): i for i, b in enumerate(bufs)}
         self.outputs = out
@@ -128,21 +135,6 @@ class TinyJit:
     def _fmt(sig: list[Any]) -> str:
         return "[" + ", ".join(f"{d.name}{list(s)}" if s != "arg" and s != "kwarg" else f"{s} {d}={v}"
                                for s, d, v in sig) + "]"
-
-
-def _distinct_buffers(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    seen: set[int] = set()
-
-    def fix(a: Any) -> Any:
-        if not isinstance(a, Tensor):
-            return a
-        b = id(_input_buffer(a))
-        if b in seen:
-            a = a.contiguous().realize()
-        seen.add(id(_input_buffer(a)))
-        return a
-    new_args = tuple(fix(a) for a in args)
-    return new_args, {k: fix(v) for k, v in kwargs.items()}
 
 
 def _realize_outputs(out: Any) -> None:
