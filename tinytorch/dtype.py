@@ -8,7 +8,9 @@ Promotion follows PyTorch's categories: bool < integers < floats. Within integer
 wider type wins (uint8 with int8 -> int16 does not exist here, so -> int32); within floats
 the wider wins, and float16 with bfloat16 -> float32. A Python scalar does not widen a
 tensor of the same category: `int8_tensor + 1` stays int8, `half_tensor * 2.0` stays half,
-`int_tensor * 0.5` becomes the default float (float32).
+`int_tensor * 0.5` becomes the default float (float32). A 0-d tensor follows the same rule
+against a tensor with dims (`promote_operands`): float32[2] + float64[] stays float32, and
+one of a higher category decides with its own dtype: int32[2] + float64[] -> float64.
 
 | a \\ b    | bool  | uint8 | int8  | int32 | int64 | f16  | bf16 | f32 | f64 |
 |----------|-------|-------|-------|-------|-------|------|------|-----|-----|
@@ -160,6 +162,20 @@ def promote(a: DType, b: DType) -> DType:
     if a.is_float and b.is_float and {a, b} == {dtypes.float16, dtypes.bfloat16}:
         return dtypes.float32
     return b
+
+
+def _category(d: DType) -> int:
+    return 0 if d.is_bool else 1 if d.is_int else 2
+
+
+def promote_operands(a: DType, a_0d: bool, b: DType, b_0d: bool) -> DType:
+    """Result dtype of a binary op between tensors, given which of them are 0-d (PyTorch's rule):
+    a 0-d tensor does not widen a tensor with dims of the same or a higher category; one of a
+    higher category gives the result its category (promote(a, b), i.e. its own dtype)."""
+    if a_0d == b_0d:
+        return promote(a, b)
+    dim, zero = (b, a) if a_0d else (a, b)
+    return promote(dim, zero) if _category(zero) > _category(dim) else dim
 
 
 def scalar_dtype(x: Any, other: DType) -> DType:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .dtype import DType, dtypes, promote, scalar_dtype, to_dtype
+from .dtype import DType, dtypes, promote, promote_operands, scalar_dtype, to_dtype
 from .helpers import DEBUG, SOURCE_LINES, all_same, argsort, prod
 from .ops.uop import GroupOp, Ops, UOp
 from .runtime.buffer import Buffer
@@ -1427,7 +1427,7 @@ def _broadcast_pair(a: Tensor, b: Any, op: str, reverse: bool = False) -> tuple[
         a, bt = bt, a
     if isinstance(b, Tensor) and a.device != bt.device:
         raise RuntimeError(f"{op}: tensors are on different devices ({a.device} and {bt.device})")
-    dt = promote(a.dtype, bt.dtype)
+    dt = promote_operands(a.dtype, a.ndim == 0, bt.dtype, bt.ndim == 0)  # a 0-d tensor is weaker
     if not isinstance(b, Tensor):  # a Python scalar takes the tensor's category rule
         dt = (bt if reverse else a).dtype if dt.kind == (bt if reverse else a).dtype.kind else dt
     a, bt = a.cast(dt), bt.cast(dt)

