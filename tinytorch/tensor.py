@@ -1022,9 +1022,20 @@ class Tensor:
         return self._unop(Ops.SIN)
 
     def cos(self) -> Tensor:
-        """cos x = sin(pi/2 - x)"""
+        """cos x = sin(pi/2 - |x|) for |x| <= 1; beyond, sin(2x) / (2 sin x), since 2x is exact where
+        pi/2 - x would round away x's low bits (cos(1e10) had the wrong sign); past max/2, where 2x
+        overflows, 1 - 2 sin^2(x/2). The gradient is -sin x."""
+        if self.dtype in (dtypes.float16, dtypes.bfloat16):
+            return self.float().cos().cast(self.dtype)
         x = self.float() if not self.dtype.is_float else self
-        return (math.pi / 2 - x).sin()
+        ax = x.abs()
+        small, huge = ax <= 1, ax > float(np.finfo(x.dtype.np).max) / 2  # (both False for NaN)
+        s = small.where(math.pi / 2 - ax, huge.where(x * 0.5, x * 2)).sin()
+        big = s / small.where(1.0, 2 * x.sin())
+        val = small.where(s, huge.where(1 - 2 * s * s, big))
+        if not (self.requires_grad and no_grad.enabled):
+            return val
+        return val.detach() + (x - x.detach()) * (-x.sin()).detach()  # the value of val, the slope -sin x
 
     def tan(self) -> Tensor:
         return self.sin() / self.cos()
