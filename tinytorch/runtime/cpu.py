@@ -196,7 +196,7 @@ class CDevice(CompiledDevice):
         self._runners_by_toolchain: dict[tuple[Any, ...], Any] = {}
 
     def toolchain(self) -> tuple[Any, ...]:
-        return (self.compiler.cc, self.compiler.version(), self.compiler.flags(), vector_bytes())
+        return (getattr(self.compiler, "cc", None), self.compiler.version(), self.compiler.flags(), vector_bytes())
 
     def toolchain_problem(self) -> str:
         """"" when this toolchain passed the canaries (running them on first use), else what failed."""
