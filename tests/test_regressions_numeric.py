@@ -191,3 +191,59 @@ def test_cos_gradient_large_arguments(device: str) -> None:
     x.cos().sum().backward()
     assert x.grad is not None
     assert_close(x.grad, vals.grad.numpy(), "cos backward", vals.shape, device, rtol=8 * 1.2e-7, atol=1e-30)
+
+
+# element counts past int64 ---------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(2**32, 2**32), (2**31, 2**33), (3, 2**62)])
+def test_expand_past_int64_raises(device: str, shape: tuple[int, int]) -> None:
+    """The count wrapped to 0 in int64 and the sum of 2**64 ones was 0."""
+    x = tt.ones(1, 1, device=device)
+    _same_error(lambda: x.expand(*shape).sum().numpy(), lambda: torch.ones(1, 1).expand(*shape).sum(),
+                "numel: integer multiplication overflow")
+    big = tt.zeros(shape[0], 1, device=device)  # a constant: no memory behind it
+    with pytest.raises(RuntimeError, match=r"expand: shape .* more than the 2\*\*63 - 1"):
+        big.expand(*shape)
+
+
+def test_creation_and_pad_past_int64_raise(device: str) -> None:
+    with pytest.raises(RuntimeError, match=r"full: shape \(4294967296, 4294967296\)"):
+        tt.zeros(2**32, 2**32, device=device)
+    with pytest.raises(RuntimeError, match=r"pad: shape \(2, 4611686018427387906\)"):
+        tt.ones(2, 2, device=device).pad((0, 2**62))
+    fits = tt.ones(1, device=device).expand(2**31, 2**31)  # 2**62 elements: a valid (lazy) shape, as in torch
+    assert fits.shape == tuple(torch.ones(1).expand(2**31, 2**31).shape)
+
+
+# out-of-range scalars at creation ----------------------------------------------------------------------
+FILL_CASES = [(300, "uint8"), (-256, "uint8"), (-1.0, "uint8"), (255.9, "uint8"), (-129, "int8"), (2**31, "int32"),
+              (2**63, "int64"), (float("nan"), "int32"), (float("inf"), "int64"), (1e300, "float32")]
+
+
+@pytest.mark.parametrize("value, dt", FILL_CASES, ids=[f"{v}-{d}" for v, d in FILL_CASES])
+def test_full_out_of_range_raises(device: str, value: object, dt: str) -> None:
+    _same_error(lambda: tt.full((2,), value, dtype=dt, device=device).numpy(),
+                lambda: torch.full((2,), value, dtype=getattr(torch, dt)), "without overflow")
+
+
+@pytest.mark.parametrize("value, dt", [(-1, "uint8"), (-255, "uint8"), (-128, "int8"), (2.7, "int32"),
+                                       (float("inf"), "float32"), (-(2**63), "int64"), (True, "uint8")])
+def test_full_in_range_matches_torch(device: str, value: object, dt: str) -> None:
+    got = tt.full((2,), value, dtype=dt, device=device)
+    assert_close(got, torch.full((2,), value, dtype=getattr(torch, dt)).numpy(), "full", device=device)
+
+
+@pytest.mark.parametrize("data, dt, match", [([2**63], None, "Overflow when unpacking long long"),
+                                             ([-(2**63) - 1], None, "Overflow when unpacking long long"),
+                                             ([300], "uint8", "without overflow"),
+                                             ([1, 2**31], "int32", "without overflow"),
+                                             ([255.5], "uint8", "without overflow")])
+def test_tensor_from_list_out_of_range_raises(device: str, data: list, dt: str | None, match: str) -> None:
+    _same_error(lambda: tt.Tensor(data, dtype=dt, device=device).numpy(),
+                lambda: torch.tensor(data, dtype=None if dt is None else getattr(torch, dt)), match)
+
+
+def test_tensor_from_list_big_int_as_float_and_wrapping_operand(device: str) -> None:
+    assert_close(tt.Tensor([2**63, 2**64], dtype="float32", device=device),
+                 torch.tensor([2**63, 2**64], dtype=torch.float32).numpy(), "Tensor", device=device)
+    x = torch.tensor([1, 200], dtype=torch.uint8)
+    assert_close(tt.Tensor(x.numpy(), device=device) + 300, (x + 300).numpy(), "add", device=device)  # wraps

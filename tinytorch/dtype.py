@@ -189,6 +189,21 @@ def scalar_dtype(x: Any, other: DType) -> DType:
     raise TypeError(f"expected a Python number, got {type(x).__name__}")
 
 
+def check_fits(x: Any, dt: DType) -> None:
+    """PyTorch's check when a Python number is written into dtype dt (full, Tensor(data, dtype=...)):
+    an integer dtype takes [min, max], an unsigned one also -max..-1 from an int (they wrap), never
+    inf or NaN; float32/float64 take any value up to their largest finite magnitude, inf and NaN."""
+    if dt.is_bool or isinstance(x, bool):
+        return
+    if dt.is_int:
+        lo = -int(dt.max) if dt.kind == "u" and isinstance(x, int) else dt.min
+        ok = not (isinstance(x, float) and not math.isfinite(x)) and lo <= x <= dt.max
+    else:
+        ok = dt.name not in ("float32", "float64") or not math.isfinite(x) or abs(x) <= float(np.finfo(dt.np).max)
+    if not ok:
+        raise RuntimeError(f"value cannot be converted to type {dt.name} without overflow (got {x!r})")
+
+
 def cast_scalar(x: Any, dt: DType) -> Any:
     """Python value of constant x stored in dtype dt."""
     if dt.is_bool:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .dtype import DType, dtypes, promote, promote_operands, scalar_dtype, to_dtype
+from .dtype import DType, check_fits, dtypes, promote, promote_operands, scalar_dtype, to_dtype
 from .helpers import DEBUG, SOURCE_LINES, all_same, argsort, prod
 from .ops.uop import GroupOp, Ops, UOp
 from .runtime.buffer import Buffer
@@ -74,6 +74,14 @@ def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     return tuple(int(s) for s in shape)
+
+
+def _check_numel(shape: tuple[int, ...], op: str) -> None:
+    """Raise when shape has more elements than int64 (our sizes and index arithmetic) can count."""
+    n = prod(shape)
+    if n > 2**63 - 1:
+        raise RuntimeError(f"{op}: shape {tuple(shape)} has {n} elements, more than the 2**63 - 1 that sizes and "
+                           f"indices in int64 can count (numel: integer multiplication overflow)")
 
 
 def _norm_axis(op: str, axis: int, ndim: int) -> int:
@@ -137,7 +145,7 @@ class Tensor:
             _track(self)
             return
         else:
-            arr = _to_numpy(data)
+            arr = _to_numpy(data, dt)
         if dt is None:
             dt = _infer_dtype(arr)
         if dt == dtypes.bfloat16:
@@ -228,6 +236,8 @@ class Tensor:
             else dtypes.default_float)
         if any(s < 0 for s in shape):
             raise ValueError(f"full: negative dimension in shape {shape}")
+        check_fits(fill_value, dt)  # like torch.full: 300 in uint8 raises (it wrapped to 44)
+        _check_numel(shape, "full")
         t = Tensor._from(_const_uop(fill_value, dt, shape), _check_device(device))
         if requires_grad:  # a leaf needs memory of its own (equal constants would be one graph node)
             t = t.contiguous().realize()
@@ -247,6 +257,7 @@ class Tensor:
     def empty(*shape: Any, dtype: Any = None, device: str | None = None) -> Tensor:
         dt = to_dtype(dtype or dtypes.default_float)
         shape = _shape_arg(shape)
+        _check_numel(shape, "empty")
         buf = Buffer(_check_device(device), prod(shape), dt)
         return Tensor._from(UOp(Ops.BUFFER, dt, (), (buf, 0)).reshape_to(shape), buf.device)
 
@@ -606,6 +617,7 @@ class Tensor:
         padded = (1,) * (len(shape) - self.ndim) + self.shape
         if any(s != n and s != 1 for s, n in zip(padded, shape)):
             raise ValueError(f"{op}: cannot broadcast shape {self.shape} to {shape}")
+        _check_numel(shape, op)
         u = self.uop.reshape_to(padded)
         if padded != shape:
             u = UOp(Ops.EXPAND, self.dtype, (u,), shape)
@@ -644,6 +656,7 @@ class Tensor:
         if any(b < 0 or e < 0 for b, e in pairs):  # negative padding crops
             x = x._shrink(tuple((max(0, -b), d - max(0, -e)) for (b, e), d in zip(pairs, self.shape)))
             pairs = tuple((max(0, b), max(0, e)) for b, e in pairs)
+        _check_numel(tuple(d + b + e for d, (b, e) in zip(x.shape, pairs)), "pad")
         padded = x._new(UOp(Ops.PAD, x.dtype, (x.uop,), pairs), x)
         if value == 0:
             return padded
@@ -1362,13 +1375,23 @@ def _device_names() -> list[str]:
     return Device.names()
 
 
-def _to_numpy(data: Any) -> np.ndarray:
+def _to_numpy(data: Any, dt: DType | None = None) -> np.ndarray:
+    """Python data as an array; values are checked like torch.tensor's: an int past int64 raises unless
+    the dtype is a float, a value outside dt raises (numpy would wrap it)."""
     try:
         arr = np.array(data)
-    except ValueError as e:
+        if (arr.dtype == object or arr.dtype == np.uint64) and dt is not None and dt.is_float:
+            arr = np.array(data, dtype=np.float64)
+    except (ValueError, OverflowError) as e:
         raise ValueError(f"Tensor: could not build a tensor from the given data ({e})") from None
+    if arr.dtype == np.uint64 or (arr.dtype == object and any(
+            isinstance(v, int) and not -2**63 <= v < 2**63 for v in np.ravel(arr))):
+        raise ValueError("Overflow when unpacking long long (a Python int outside int64)")
     if arr.dtype == object:
         raise TypeError("Tensor: data must be numbers or nested lists of numbers with a regular shape")
+    if dt is not None and arr.size and not dt.is_bool and not (dt.is_float and arr.dtype.kind in "iub"):
+        check_fits(arr.min().item(), dt)
+        check_fits(arr.max().item(), dt)
     return arr
 
 
@@ -1428,7 +1451,7 @@ def _as_tensor(x: Any, like: Tensor, keep_dtype: bool = False) -> Tensor:
     if isinstance(x, (bool, int, float)):
         dt = scalar_dtype(x, like.dtype) if not keep_dtype else (
             dtypes.bool if isinstance(x, bool) else dtypes.default_int if isinstance(x, int) else dtypes.default_float)
-        return Tensor.full((), x, dt, like.device)
+        return Tensor._from(_const_uop(x, dt, ()), like.device)  # an operand wraps, like torch's
     return Tensor(x, device=like.device)
 
 
