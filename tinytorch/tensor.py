@@ -1292,7 +1292,9 @@ class Tensor:
         """m + log(sum(exp(x - m))), m = max(x)"""
         axis = dim if dim is not None else axis
         self._axes("logsumexp", axis)  # a bad dim is reported under this op's name
-        m = self.max(axis, keepdim=True)
+        if self.dtype in (dtypes.float16, dtypes.bfloat16):  # computed in float32 and rounded once, like PyTorch
+            return self.float().logsumexp(axis, keepdim).cast(self.dtype)
+        m = self._shift(axis)
         m = (m.abs() == math.inf).where(0, m)
         out = (self - m).exp().sum(axis, keepdim=True).log() + m
         return out if keepdim else out.squeeze(self._axes("logsumexp", axis)) if self.ndim else out
@@ -1301,14 +1303,28 @@ class Tensor:
         """e^(x - max) / sum(e^(x - max))"""
         _norm_axis("softmax", dim, self.ndim)
         x = self.cast(dtype) if dtype is not None else (self if self.dtype.is_float else self.float())
-        e = (x - x.max(dim, keepdim=True)).exp()
+        if x.dtype in (dtypes.float16, dtypes.bfloat16):  # computed in float32 and rounded once, like PyTorch
+            return x.float().softmax(dim).cast(x.dtype)
+        e = (x - x._shift(dim)).exp()
         return e / e.sum(dim, keepdim=True)
 
+    def _shift(self, axis: Any) -> Tensor:
+        """What exp-normalizing ops (softmax, logsumexp) subtract before exp so that it cannot overflow: the
+        max over axis (keepdim), or 0 when axis is empty (max has no value there; a sum of no exps is 0)."""
+        axes = self._axes("max", axis)
+        if any(self.shape[a] == 0 for a in axes):
+            return Tensor.zeros(*[1 if i in axes else s for i, s in enumerate(self.shape)], dtype=self.dtype,
+                                device=self.device)
+        return self.max(axis, keepdim=True)
+
     def log_softmax(self, dim: builtins.int = -1, dtype: Any = None) -> Tensor:
-        """x - logsumexp(x)"""
+        """(x - max) - log(sum(e^(x - max)))"""
         _norm_axis("log_softmax", dim, self.ndim)
         x = self.cast(dtype) if dtype is not None else (self if self.dtype.is_float else self.float())
-        return x - x.logsumexp(dim, keepdim=True)
+        if x.dtype in (dtypes.float16, dtypes.bfloat16):  # computed in float32 and rounded once, like PyTorch
+            return x.float().log_softmax(dim).cast(x.dtype)
+        s = x - x._shift(dim)
+        return s - s.exp().sum(dim, keepdim=True).log()
 
     def cumsum(self, dim: builtins.int = 0) -> Tensor:
         """Running sum along dim (a reduce over a lower-triangular window)."""
@@ -1475,6 +1491,9 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Concatenate along dim: each input is zero-padded into place and the pads are summed."""
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
+    for i, t in enumerate(tensors):  # (a 0-d tensor has no dim to join along; like PyTorch)
+        if t.ndim == 0:
+            raise RuntimeError(f"cat: zero-dimensional tensor (at position {i}) cannot be concatenated")
     ref = tensors[0]
     d = _norm_axis("cat", dim, ref.ndim)
     for t in tensors[1:]:
