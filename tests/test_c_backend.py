@@ -90,12 +90,12 @@ def test_compiler_crash_falls_back_to_the_safe_flags(tmp_path: Path, capsys: pyt
 
 @needs_cc
 def test_compile_timeout_stops_the_compiler(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    cc = _wrapper(tmp_path, "sleep 30")
+    cc = _wrapper(tmp_path, "exec sleep 30")
     got, out = _compile_and_run(cc, capsys, COMPILE_TIMEOUT=2)
     np.testing.assert_allclose(got, np.exp(np.linspace(-3, 3, 37, dtype=np.float32)) * 2 + 1, rtol=1e-5)
     assert "COMPILE_TIMEOUT=2" in out
-    always = tmp_path / "slow.sh"
-    always.write_text("#!/bin/sh\nsleep 30\n")
+    always = tmp_path / "slow.sh"  # every compile hangs (`cc --version` answers)
+    always.write_text(f'#!/bin/sh\ncase " $* " in *" -x "*) exec sleep 30 ;; esac\nexec {find_cc()} "$@"\n')
     always.chmod(0o755)
     with pytest.raises(CompileError, match="COMPILE_TIMEOUT"):
         _compile_and_run(str(always), capsys, COMPILE_TIMEOUT=1)
