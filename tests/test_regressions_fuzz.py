@@ -122,3 +122,67 @@ def test_promotion_findings(device: str) -> None:
     exp = torch.tensor(m) * torch.tensor(m).sum()
     assert out.dtype.name == _torch_dtype_name(exp.dtype)
     assert_close(out, exp.numpy(), op="mul", device=device)
+
+
+# F3: the softmax family in half precision ------------------------------------------------------------
+HALVES = ["float16", "bfloat16"]
+
+
+def _half_input(dtype: str, seed: int) -> tuple[np.ndarray, torch.Tensor]:
+    """(6, 5) values up to ~8 in magnitude, exactly representable in dtype, plus a row whose
+    log_softmax is tiny (one dominant logit: the fuzzer's bf16 [-5.125, 4.125])."""
+    r = np.random.default_rng(seed)
+    x = (r.standard_normal((6, 5)) * 4).astype(np.float32)
+    x[0] = [-5.125, 4.125, -6.0, -7.5, -5.5]
+    t = torch.tensor(x).to(getattr(torch, dtype))
+    return t.float().numpy(), t
+
+
+def _from_f32(x: np.ndarray, dtype: str, device: str) -> tt.Tensor:
+    return tt.Tensor(x, device=device).cast(dtype)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_half_softmax_family_rounds_once(device: str, dtype: str) -> None:
+    """softmax, log_softmax and logsumexp of half inputs are computed in float32 and rounded once:
+    equal to torch's float32 result rounded to the dtype, within the dtype's tolerance (before, the
+    half-precision logsumexp's rounding was the whole result for log-probabilities near 0)."""
+    xs, t = _half_input(dtype, 11)
+    x = _from_f32(xs, dtype, device)
+    for dim in (0, 1, -1):
+        for op, ours, theirs in [
+            ("softmax", x.softmax(dim), torch.softmax(t.float(), dim)),
+            ("log_softmax", x.log_softmax(dim), torch.log_softmax(t.float(), dim)),
+            ("F.log_softmax", F.log_softmax(x, dim), torch.log_softmax(t.float(), dim)),
+            ("logsumexp", x.logsumexp(dim), torch.logsumexp(t.float(), dim)),
+        ]:
+            assert ours.dtype.name == dtype, f"{op} on {device}"
+            exp = theirs.to(t.dtype)
+            assert_close(_got(ours), _expected(exp), op=f"{op}(dim={dim})", device=device, dtype=dtype)
+    # the fuzzer's repros (torch's float16 CPU kernel itself gives 0.0 for the first: the float32
+    # result rounded is the reference)
+    small = tt.Tensor(np.array([-5.125, 4.125], np.float32), device=device).cast(dtype).log_softmax(0)
+    ref = torch.log_softmax(torch.tensor([-5.125, 4.125]), 0).to(t.dtype)
+    assert_close(_got(small), _expected(ref), op="log_softmax", device=device, dtype=dtype)
+    xs = np.array([[3.984375, 2.375], [0.53125, 3.328125]], np.float32)
+    ref = torch.log_softmax(torch.tensor(xs).to(t.dtype).float(), 0).to(t.dtype)
+    assert_close(_got(_from_f32(xs, dtype, device).log_softmax(0)), _expected(ref), op="log_softmax",
+                 device=device, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_half_cross_entropy(device: str, dtype: str) -> None:
+    """cross_entropy of half logits (through log_softmax) and its gradient, against torch."""
+    xs, t = _half_input(dtype, 12)
+    target = np.array([1, 0, 4, 2, 3, 1])
+    x = tt.Tensor(xs, dtype=dtype, device=device, requires_grad=True)
+    loss = F.cross_entropy(x, tt.Tensor(target, device=device), reduction="sum")
+    tl = t.clone().requires_grad_(True)
+    ref = torch.nn.functional.cross_entropy(tl, torch.tensor(target), reduction="sum")
+    ref.backward()
+    assert loss.dtype.name == dtype
+    assert_close(_got(loss), _expected(ref.detach()), op="cross_entropy", device=device, dtype=dtype)
+    loss.backward()
+    assert x.grad is not None
+    assert_close(_got(x.grad), _expected(tl.grad), op="cross_entropy backward", device=device, dtype=dtype,
+                 atol=float(np.abs(_expected(tl.grad)).max()) * 2 * np.finfo(np.float16).eps)
