@@ -1294,8 +1294,6 @@ class Tensor:
         self._axes("logsumexp", axis)  # a bad dim is reported under this op's name
         if self.dtype in (dtypes.float16, dtypes.bfloat16):  # computed in float32 and rounded once, like PyTorch
             return self.float().logsumexp(axis, keepdim).cast(self.dtype)
-        if self.dtype in (dtypes.float16, dtypes.bfloat16):  # computed in float32 and rounded once, like PyTorch
-            return self.float().logsumexp(axis, keepdim).cast(self.dtype)
         m = self._shift(axis)
         m = (m.abs() == math.inf).where(0, m)
         out = (self - m).exp().sum(axis, keepdim=True).log() + m
@@ -1305,8 +1303,6 @@ class Tensor:
         """e^(x - max) / sum(e^(x - max))"""
         _norm_axis("softmax", dim, self.ndim)
         x = self.cast(dtype) if dtype is not None else (self if self.dtype.is_float else self.float())
-        if x.dtype in (dtypes.float16, dtypes.bfloat16):  # computed in float32 and rounded once, like PyTorch
-            return x.float().softmax(dim).cast(x.dtype)
         if x.dtype in (dtypes.float16, dtypes.bfloat16):  # computed in float32 and rounded once, like PyTorch
             return x.float().softmax(dim).cast(x.dtype)
         e = (x - x._shift(dim)).exp()
@@ -1325,8 +1321,6 @@ class Tensor:
         """(x - max) - log(sum(e^(x - max)))"""
         _norm_axis("log_softmax", dim, self.ndim)
         x = self.cast(dtype) if dtype is not None else (self if self.dtype.is_float else self.float())
-        if x.dtype in (dtypes.float16, dtypes.bfloat16):  # computed in float32 and rounded once, like PyTorch
-            return x.float().log_softmax(dim).cast(x.dtype)
         if x.dtype in (dtypes.float16, dtypes.bfloat16):  # computed in float32 and rounded once, like PyTorch
             return x.float().log_softmax(dim).cast(x.dtype)
         s = x - x._shift(dim)
