@@ -186,3 +186,15 @@ def test_half_cross_entropy(device: str, dtype: str) -> None:
     assert x.grad is not None
     assert_close(_got(x.grad), _expected(tl.grad), op="cross_entropy backward", device=device, dtype=dtype,
                  atol=float(np.abs(_expected(tl.grad)).max()) * 2 * np.finfo(np.float16).eps)
+
+
+# F6: cumsum of 0-d tensors -------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cumsum_dtype_of_0d_and_1d(device: str, dtype: str) -> None:
+    """cumsum of integer and bool tensors gives int64 for every shape, 0-d included (like torch)."""
+    for shape, dim in [((), 0), ((), -1), ((4,), 0)]:
+        xs = _values(dtype, shape, 5)
+        x, t = _pair(dtype, xs, device)
+        got, exp = x.cumsum(dim), torch.cumsum(t, dim)
+        assert got.dtype.name == _torch_dtype_name(exp.dtype), f"cumsum of {dtype}{list(shape)} on {device}"
+        assert_close(_got(got), _expected(exp), op="cumsum", device=device, dtype=got.dtype)

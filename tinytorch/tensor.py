@@ -1329,8 +1329,8 @@ class Tensor:
     def cumsum(self, dim: builtins.int = 0) -> Tensor:
         """Running sum along dim (a reduce over a lower-triangular window)."""
         d = _norm_axis("cumsum", dim, self.ndim)
-        if self.ndim == 0:
-            return self
+        if self.ndim == 0:  # integers and bools accumulate in int64 for every shape, like PyTorch
+            return self if self.dtype.is_float else self.cast(dtypes.int64)
         n = self.shape[d]
         x = self.transpose(d, -1)
         tri = Tensor(np.tril(np.ones((n, n), dtype=bool)), device=self.device)  # tri[i, j] = j <= i
