@@ -198,3 +198,37 @@ def test_cumsum_dtype_of_0d_and_1d(device: str, dtype: str) -> None:
         got, exp = x.cumsum(dim), torch.cumsum(t, dim)
         assert got.dtype.name == _torch_dtype_name(exp.dtype), f"cumsum of {dtype}{list(shape)} on {device}"
         assert_close(_got(got), _expected(exp), op="cumsum", device=device, dtype=got.dtype)
+
+
+# F5: views of a realized value that keeps its graph -----------------------------------------------------
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3)], ids=["zero-size", "2x2"])
+def test_view_of_realized_value_that_requires_grad(device: str, shape: tuple[int, ...]) -> None:
+    """A value that requires grad keeps its graph after it is computed; views of it (reshape,
+    transpose, slices) read its result (a view of a realized zero-size value raised AssertionError)."""
+    xs = np.arange(np.prod(shape), dtype=np.float32).reshape(shape) - 2
+    x = tt.Tensor(xs, device=device, requires_grad=True)
+    t = torch.tensor(xs, requires_grad=True)
+    a, ta = x[:, 1:] * 2, t[:, 1:] * 2
+    assert_close(a, ta.detach().numpy(), op="mul", device=device)  # computes a
+    n = int(np.prod(ta.shape))
+    for op, ours, theirs in [("reshape", a.reshape(n), ta.reshape(n)), ("transpose", a.T, ta.T),
+                             ("slice", a[:, :1], ta[:, :1]), ("flip", a.flip(0), ta.flip(0))]:
+        assert_close(ours, theirs.detach().numpy(), op=op, device=device)
+    (a.T * a.T).sum().backward()
+    (ta.T * ta.T).sum().backward()
+    assert x.grad is not None and t.grad is not None
+    assert_close(x.grad, t.grad.numpy(), op="backward", device=device)
+
+
+# F1: the gradient of cos near 0 ---------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cos_gradient_is_minus_sin_elementwise(device: str, dtype: str) -> None:
+    """d cos(x)/dx = -sin(x) with the relative accuracy of sin(x) itself, also for tiny x (it was
+    built from the rounded pi/2 - x: 5% off at 1e-6)."""
+    xs = np.array([0.0024, 1e-4, 1e-6, -3e-7, 1e-20, 0.0, 0.3, -1.1, 2.5, 40.0], dtype=dtype)
+    x = tt.Tensor(xs, dtype=dtype, device=device, requires_grad=True)
+    t = torch.tensor(xs, requires_grad=True)
+    x.cos().sum().backward()
+    t.cos().sum().backward()
+    assert x.grad is not None and t.grad is not None
+    assert_close(x.grad, t.grad.numpy(), op="cos backward", device=device, rtol=1e-5 if dtype == "float32" else 1e-12)

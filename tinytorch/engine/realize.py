@@ -302,8 +302,9 @@ def _is_realized(u: UOp) -> bool:
 
 
 def view_of(u: UOp) -> tuple[Buffer, ViewStack]:
-    """The buffer and view under a realized tensor's uop."""
-    u = resolve(u)
+    """The buffer and view under a realized tensor's uop (also a view of a realized node that kept its
+    graph, e.g. of a value that requires grad: the views apply over the node's result)."""
+    u = resolve_views(u)
     chain = tuple((m.op, m.arg) for m in u.movement_chain())
     base = u.base
     assert base.op is Ops.BUFFER, "view_of: tensor is not realized"
