@@ -240,3 +240,15 @@ def test_canaries_under_the_undefined_behaviour_sanitizer(tmp_path: Path) -> Non
                TINYTORCH_CACHE=str(tmp_path), CANARY="0", UBSAN_OPTIONS="print_stacktrace=1")
     p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=REPO, timeout=600)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+
+
+# numerics that depend on argument reduction ------------------------------------------------------
+
+def test_sin_gradient_for_large_arguments(device: str) -> None:
+    """d sin/dx = cos x, right to float32's absolute precision up to |x| = 1e30 (it was computed as
+    sin(pi/2 - x), whose rounding flipped the sign at x = 1e10)."""
+    x = np.concatenate([np.logspace(-3, 30, 400), -np.logspace(-3, 12, 100)]).astype(np.float32)
+    t = tt.Tensor(x, device=device, requires_grad=True)
+    t.sin().sum().backward()
+    assert t.grad is not None
+    np.testing.assert_allclose(t.grad.numpy(), np.cos(x.astype(np.float64)), rtol=0, atol=5e-7)

@@ -44,6 +44,12 @@ def neg(a: UOp) -> UOp:
     return UOp(Ops.NEG, a.dtype, (a,))
 
 
+def _cos(x: UOp) -> UOp:
+    """cos x = 1 - 2 sin^2(x/2), accurate to a few ulps of 1 for every finite x."""
+    h = UOp(Ops.SIN, x.dtype, (mul(x, const_like(x, 0.5)),))
+    return add(const_like(x, 1.0), neg(mul(const_like(x, 2.0), mul(h, h))))
+
+
 def recip(a: UOp) -> UOp:
     return UOp(Ops.RECIPROCAL, a.dtype, (a,))
 
@@ -146,9 +152,9 @@ pm_gradient = PatternMatcher([
     (UPat(Ops.EXP2, name="node"), lambda ctx, node: (mul(ctx, mul(node, const_like(node, LN2))),)),
     # d log2(x) = 1 / (x ln 2)
     (UPat(Ops.LOG2, name="node"), lambda ctx, node: (mul(ctx, recip(mul(node.src[0], const_like(node, LN2)))),)),
-    # d sin(x) = cos(x) = sin(pi/2 - x)
-    (UPat(Ops.SIN, name="node"), lambda ctx, node: (mul(ctx, UOp(Ops.SIN, node.dtype, (
-        add(const_like(node, math.pi / 2), neg(node.src[0])),))),)),
+    # d sin(x) = cos(x) = 1 - 2 sin^2(x/2): x/2 is exact, where pi/2 - x rounds away the low bits of a
+    # large x (the slope at x = 1e10 had the wrong sign)
+    (UPat(Ops.SIN, name="node"), lambda ctx, node: (mul(ctx, _cos(node.src[0])),)),
     (UPat(Ops.MAX, name="node"), _maximum_grad),
     (UPat(Ops.WHERE, name="node"), lambda ctx, node: (
         None, where(node.src[0], ctx, const_like(ctx, 0.0)), where(node.src[0], const_like(ctx, 0.0), ctx))),
