@@ -110,6 +110,25 @@ def cache_dir() -> str:
     return os.path.join(base, "tinytorch")
 
 
+def atomic_write(path: str | os.PathLike[str], chunks: Iterable[bytes], prefix: str = ".tmp-") -> None:
+    """Write chunks to path through a temporary file (mode 0600) in the same folder and a rename:
+    a reader sees the old file or the whole new one, never half; the temporary is removed on failure."""
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for c in chunks:
+                f.write(c)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
 def data_dir() -> str:
     """Where downloaded data (datasets) is kept: $XDG_DATA_HOME/tinytorch, else ~/.local/share/tinytorch
     (~/Library/Application Support/tinytorch on macOS). Never inside the compile cache, which

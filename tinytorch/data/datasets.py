@@ -28,7 +28,6 @@ import gzip
 import hashlib
 import io
 import os
-import tempfile
 import urllib.request
 import zlib
 from pathlib import Path
@@ -36,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ..helpers import LRU, cache_dir, data_dir
+from ..helpers import LRU, atomic_write, cache_dir, data_dir
 from .dataset import Dataset
 
 __all__ = ["MNIST", "FashionMNIST", "inflate_idx", "parse_idx", "search_dirs"]
@@ -309,11 +308,8 @@ class _IDXImages(Dataset):
                 errors.append(f"{url}: {e}")
                 continue
             dest_dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
             dest = dest_dir / f"{stem}.gz"
-            os.replace(tmp, dest)
+            atomic_write(dest, [data])
             return dest
         raise OSError("; ".join(errors) or "no mirror")
 

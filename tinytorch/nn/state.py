@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from ..dtype import DType, dtypes
+from ..helpers import atomic_write
 from ..tensor import Tensor
 
 __all__ = ["safe_save", "safe_load", "safe_load_metadata", "save", "load", "get_state_dict", "load_state_dict"]
@@ -94,22 +94,7 @@ def safe_save(state_dict: Mapping[str, Any], path: str | os.PathLike[str],
         offset += len(raw)
     hbytes = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     hbytes += b" " * (-len(hbytes) % 8)  # pad so the data section starts 8-byte aligned
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".safetensors")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(len(hbytes).to_bytes(8, "little"))
-            f.write(hbytes)
-            for c in chunks:
-                f.write(c)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, [len(hbytes).to_bytes(8, "little"), hbytes, *chunks])
 
 
 class _Entry:

@@ -41,7 +41,7 @@ import tempfile
 import threading
 import warnings
 
-from ..helpers import CACHE_MB, DEBUG, cache_dir
+from ..helpers import CACHE_MB, DEBUG, atomic_write, cache_dir
 
 MAGIC = b"TTC2"
 TAG_BYTES = 32
@@ -155,19 +155,9 @@ def _check_root(root: str, create: bool) -> bool:
 # -------------------------------------------------------------------- files
 def _write_atomic(folder: str, name: str, data: bytes) -> str:
     """data -> folder/name through a 0600 temporary file and a rename (readers never see half a file)."""
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=_TMP_PREFIX)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        path = os.path.join(folder, name)
-        os.replace(tmp, path)
-        return path
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    path = os.path.join(folder, name)
+    atomic_write(path, [data], prefix=_TMP_PREFIX)
+    return path
 
 
 def _read_own(path: str, what: str, private: bool = False) -> bytes | None:
