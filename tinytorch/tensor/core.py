@@ -1,0 +1,406 @@
+"""The Tensor class: a lazy handle on a UOp graph, with PyTorch's names.
+
+Takes: Python lists, numpy arrays, scalars, and calls like `x @ w + b`.
+Produces: UOps (nothing runs); shapes and dtypes are checked when an op is built, so a bad call
+raises at the user's line. `realize()`, `numpy()`, `item()` and `tolist()` hand the graph to the
+scheduler (tinytorch/engine) and return results.
+
+This file holds construction, properties and the operator table; each method lives in the file
+of its topic (creation, movement, indexing, elementwise, reduce, linalg, functional, autograd,
+inplace, realization) and is bound into the class below. Every math op is a composition of the
+primitive ops in tinytorch/ops/uop.py.
+"""
+
+from __future__ import annotations
+
+import builtins
+import weakref
+from typing import Any
+
+import numpy as np
+
+from ..dtype import DType, dtypes, to_dtype
+from ..helpers import DEBUG, SOURCE_LINES, prod
+from ..ops.uop import GroupOp, Ops, UOp
+from . import (
+    autograd,
+    common,
+    creation,
+    elementwise,
+    functional,
+    indexing,
+    inplace,
+    linalg,
+    movement,
+    realization,
+    reduce,
+)
+from .common import (
+    _as_tensor,
+    _buffer_uop,
+    _const_uop,
+    _default_device,
+    _float_to_bf16_bits,
+    _infer_dtype,
+    _norm_axis,
+    _to_numpy,
+    _track,
+    _user_line,
+    no_grad,
+)
+
+
+class Tensor:
+    """An n-dimensional array whose value is computed lazily by compiled kernels."""
+
+    __slots__ = ("uop", "device", "requires_grad", "grad", "__weakref__")
+    uop: UOp
+    device: str
+    requires_grad: builtins.bool
+    grad: Tensor | None
+    __array_priority__ = 1000  # numpy defers to our reflected operators
+    # every live tensor in creation order (for assign's eager semantics and backward's leaves);
+    # an ordered weak dict, so the order, and with it the schedule a step builds, is the same each step
+    live: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
+
+    def __init__(self, data: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False):
+        self.device = (device or _default_device()).upper()
+        from ..runtime.device import Device
+
+        Device.get(self.device)  # validates the name
+        self.requires_grad, self.grad = requires_grad, None
+        if isinstance(data, UOp):
+            self.uop = data
+            _track(self)
+            return
+        dt = None if dtype is None else to_dtype(dtype)
+        if isinstance(data, Tensor):
+            arr = data.numpy()
+            dt = dt or data.dtype
+        elif isinstance(data, np.ndarray):
+            arr = data
+            dt = dt or to_dtype(arr.dtype)
+        elif isinstance(data, (bool, int, float)) and dt is not None:
+            self.uop = _const_uop(data, dt, ())
+            _track(self)
+            return
+        else:
+            arr = _to_numpy(data, dt)
+        if dt is None:
+            dt = _infer_dtype(arr)
+        if dt == dtypes.bfloat16:
+            arr = _float_to_bf16_bits(np.asarray(arr, np.float32))
+        else:
+            arr = np.asarray(arr).astype(dt.np, copy=False)
+        self.uop = _buffer_uop(arr, dt, self.device)
+        _track(self)
+
+    # construction helpers -------------------------------------------------------------
+    @staticmethod
+    def _from(uop: UOp, device: str, requires_grad: builtins.bool = False) -> Tensor:
+        t = object.__new__(Tensor)
+        t.uop, t.device, t.requires_grad, t.grad = uop, device, requires_grad, None
+        if (DEBUG >= 2 or SOURCE_LINES) and uop._tag is None:
+            uop._tag = _user_line()
+        _track(t)
+        return t
+
+    def _new(self, uop: UOp, *parents: Tensor) -> Tensor:
+        parent_rg = self.requires_grad or any(p.requires_grad for p in parents)
+        if parent_rg and not no_grad.enabled:  # computed under no_grad: gradients must not flow through it
+            return Tensor._from(UOp(Ops.DETACH, uop.dtype, (uop,)), self.device, False)
+        t = Tensor._from(uop, self.device, parent_rg)
+        if uop.op in GroupOp.Movement:  # a view: an in-place write through it or self must reach the other
+            from ..engine.realize import note_view
+
+            note_view(t, self)
+        return t
+
+    # properties ---------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        s = self.uop.shape
+        assert s is not None
+        return s
+
+    def size(self, dim: builtins.int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[_norm_axis("size", dim, self.ndim)]
+
+    @property
+    def dtype(self) -> DType:
+        return self.uop.dtype
+
+    @property
+    def ndim(self) -> builtins.int:
+        return len(self.shape)
+
+    def dim(self) -> builtins.int:
+        return self.ndim
+
+    def numel(self) -> builtins.int:
+        return prod(self.shape)
+
+    def __len__(self) -> builtins.int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        if self.uop.op is Ops.BUFFER or self.uop.base.op is Ops.BUFFER or self.uop._realized is not None:
+            body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        else:
+            body = f"<lazy {self.uop.op.name}>"
+        extra = "" if self.dtype in (dtypes.float32, dtypes.int64, dtypes.bool) else f", dtype={self.dtype!r}"
+        dev = "" if self.device == _default_device() else f", device={self.device!r}"
+        rg = ", requires_grad=True" if self.requires_grad else ""
+        return f"tensor({body}{extra}{dev}{rg})"
+
+    def __hash__(self) -> builtins.int:
+        return id(self)
+
+    def __bool__(self) -> builtins.bool:
+        if self.numel() != 1:
+            raise RuntimeError(f"Boolean value of a Tensor with {self.numel()} elements is ambiguous")
+        return bool(self.item())
+
+    def __iter__(self) -> Any:
+        return (self[i] for i in range(len(self)))
+
+    @property
+    def is_leaf(self) -> builtins.bool:
+        """A tensor the user made (not the result of an op that tracks gradients)."""
+        u = self.uop
+        while u.op in GroupOp.Movement:
+            u = u.src[0]
+        return u.op in (Ops.BUFFER, Ops.CONST) or not self.requires_grad
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        from ..engine.realize import realize_uops, resolve_views
+
+        if self.uop.op is Ops.ASSIGN or self.uop.base.op is not Ops.BUFFER:  # the write goes to a buffer
+            self.realize()
+            self.uop = resolve_views(self.uop)
+        view = self._index_view(index, for_write=True)
+        target = view._write_target("__setitem__")
+        v = value if isinstance(value, Tensor) else Tensor.full((), value, self.dtype, self.device)
+        if v.dtype != self.dtype:
+            v = v.cast(self.dtype)
+        try:
+            v = v._broadcast_to(view.shape, "__setitem__")
+        except ValueError:
+            raise ValueError(f"__setitem__: value of shape {v.shape} cannot be broadcast to the indexed shape "
+                             f"{view.shape}") from None
+        # the write runs now; every tensor that views the buffer (self too) moves to its new version
+        realize_uops([UOp(Ops.ASSIGN, self.dtype, (target, v.uop))])
+
+    @property
+    def T(self) -> Tensor:
+        return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self) -> Tensor:
+        return self.transpose(-2, -1)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return self._index(index)
+
+    # elementwise: binary ---------------------------------------------------------------------
+    def __add__(self, o: Any) -> Tensor: return self.add(o)
+    def __radd__(self, o: Any) -> Tensor: return self._binop(Ops.ADD, o, True)
+    def __sub__(self, o: Any) -> Tensor: return self.sub(o)
+    def __rsub__(self, o: Any) -> Tensor: return _as_tensor(o, self).sub(self)
+    def __mul__(self, o: Any) -> Tensor: return self.mul(o)
+    def __rmul__(self, o: Any) -> Tensor: return self._binop(Ops.MUL, o, True)
+    def __truediv__(self, o: Any) -> Tensor: return self.div(o)
+    def __rtruediv__(self, o: Any) -> Tensor: return _as_tensor(o, self).div(self)
+    def __floordiv__(self, o: Any) -> Tensor: return self.floor_divide(o)
+    def __rfloordiv__(self, o: Any) -> Tensor: return _as_tensor(o, self).floor_divide(self)
+    def __mod__(self, o: Any) -> Tensor: return self.remainder(o)
+    def __rmod__(self, o: Any) -> Tensor: return _as_tensor(o, self).remainder(self)
+    def __pow__(self, o: Any) -> Tensor: return self.pow(o)
+    def __rpow__(self, o: Any) -> Tensor: return _as_tensor(o, self).pow(self)
+    def __matmul__(self, o: Any) -> Tensor: return self.matmul(o)
+    def __rmatmul__(self, o: Any) -> Tensor: return _as_tensor(o, self).matmul(self)
+    def __neg__(self) -> Tensor: return self.neg()
+    def __pos__(self) -> Tensor: return self
+    def __abs__(self) -> Tensor: return self.abs()
+    def __invert__(self) -> Tensor: return self.bitwise_not()
+    def __lt__(self, o: Any) -> Tensor: return self._binop(Ops.CMPLT, o, name="lt")
+    def __gt__(self, o: Any) -> Tensor: return self._binop(Ops.CMPLT, o, True, name="gt")
+    def __le__(self, o: Any) -> Tensor: return self._cmp_or_eq(o, False, "le")
+    def __ge__(self, o: Any) -> Tensor: return self._cmp_or_eq(o, True, "ge")
+    def __eq__(self, o: Any) -> Tensor: return self._binop(Ops.CMPNE, o, name="eq").logical_not()  # type: ignore[override]
+    def __ne__(self, o: Any) -> Tensor: return self.ne(o)  # type: ignore[override]
+    def __and__(self, o: Any) -> Tensor: return self._bitop(Ops.AND, o, "bitwise_and")
+    def __rand__(self, o: Any) -> Tensor: return self._bitop(Ops.AND, o, "bitwise_and")
+    def __or__(self, o: Any) -> Tensor: return self._bitop(Ops.OR, o, "bitwise_or")
+    def __ror__(self, o: Any) -> Tensor: return self._bitop(Ops.OR, o, "bitwise_or")
+    def __xor__(self, o: Any) -> Tensor: return self._bitop(Ops.XOR, o, "bitwise_xor")
+    def __rxor__(self, o: Any) -> Tensor: return self._bitop(Ops.XOR, o, "bitwise_xor")
+    def __lshift__(self, o: Any) -> Tensor: return self._bitop(Ops.SHL, o, "bitwise_left_shift")
+    def __rshift__(self, o: Any) -> Tensor: return self._bitop(Ops.SHR, o, "bitwise_right_shift")
+
+    def __iadd__(self, o: Any) -> Tensor: return self.assign(self + o)
+    def __isub__(self, o: Any) -> Tensor: return self.assign(self - o)
+    def __imul__(self, o: Any) -> Tensor: return self.assign(self * o)
+    def __itruediv__(self, o: Any) -> Tensor: return self.assign(self / o)
+
+    def float(self) -> Tensor: return self.cast(dtypes.float32)
+    def half(self) -> Tensor: return self.cast(dtypes.float16)
+    def double(self) -> Tensor: return self.cast(dtypes.float64)
+    def int(self) -> Tensor: return self.cast(dtypes.int32)
+    def long(self) -> Tensor: return self.cast(dtypes.int64)
+    def bool(self) -> Tensor: return self.cast(dtypes.bool)
+    def bfloat16(self) -> Tensor: return self.cast(dtypes.bfloat16)
+
+    # methods, by the file that defines them (tinytorch/tensor/<file>.py) ------------------------
+    # creation
+    full = staticmethod(creation.full)
+    zeros = staticmethod(creation.zeros)
+    ones = staticmethod(creation.ones)
+    empty = staticmethod(creation.empty)
+    full_like = creation.full_like
+    zeros_like = creation.zeros_like
+    ones_like = creation.ones_like
+    empty_like = creation.empty_like
+    rand_like = creation.rand_like
+    randn_like = creation.randn_like
+    arange = staticmethod(creation.arange)
+    linspace = staticmethod(creation.linspace)
+    eye = staticmethod(creation.eye)
+    rand = staticmethod(creation.rand)
+    randn = staticmethod(creation.randn)
+    randint = staticmethod(creation.randint)
+    uniform = staticmethod(creation.uniform)
+    normal = staticmethod(creation.normal)
+    rand_graph = staticmethod(creation.rand_graph)
+    # realization
+    schedule = realization.schedule
+    realize = realization.realize
+    contiguous = realization.contiguous
+    numpy = realization.numpy
+    item = realization.item
+    tolist = realization.tolist
+    detach = realization.detach
+    # autograd
+    requires_grad_ = autograd.requires_grad_
+    backward = autograd.backward
+    clone = autograd.clone
+    to = autograd.to
+    # inplace
+    assign = inplace.assign
+    _write_target = inplace._write_target
+    # movement
+    reshape = movement.reshape
+    view = movement.view
+    _reshape = movement._reshape
+    flatten = movement.flatten
+    unflatten = movement.unflatten
+    squeeze = movement.squeeze
+    unsqueeze = movement.unsqueeze
+    permute = movement.permute
+    transpose = movement.transpose
+    expand = movement.expand
+    broadcast_to = movement.broadcast_to
+    expand_as = movement.expand_as
+    _broadcast_to = movement._broadcast_to
+    flip = movement.flip
+    repeat = movement.repeat
+    pad = movement.pad
+    _pad = movement._pad
+    _shrink = movement._shrink
+    split = movement.split
+    chunk = movement.chunk
+    # indexing
+    _index = indexing._index
+    _gather_dims = indexing._gather_dims
+    _index_view = indexing._index_view
+    # elementwise
+    _binop = elementwise._binop
+    add = elementwise.add
+    sub = elementwise.sub
+    mul = elementwise.mul
+    div = elementwise.div
+    floor_divide = elementwise.floor_divide
+    remainder = elementwise.remainder
+    maximum = elementwise.maximum
+    minimum = elementwise.minimum
+    pow = elementwise.pow
+    lt = elementwise.lt
+    gt = elementwise.gt
+    le = elementwise.le
+    ge = elementwise.ge
+    eq = elementwise.eq
+    ne = elementwise.ne
+    _cmp_or_eq = elementwise._cmp_or_eq
+    _bitop = elementwise._bitop
+    logical_not = elementwise.logical_not
+    logical_and = elementwise.logical_and
+    logical_or = elementwise.logical_or
+    logical_xor = elementwise.logical_xor
+    bitwise_not = elementwise.bitwise_not
+    where = elementwise.where
+    _unop = elementwise._unop
+    neg = elementwise.neg
+    reciprocal = elementwise.reciprocal
+    sqrt = elementwise.sqrt
+    rsqrt = elementwise.rsqrt
+    exp2 = elementwise.exp2
+    log2 = elementwise.log2
+    exp = elementwise.exp
+    log = elementwise.log
+    sin = elementwise.sin
+    cos = elementwise.cos
+    tan = elementwise.tan
+    abs = elementwise.abs
+    sign = elementwise.sign
+    trunc = elementwise.trunc
+    floor = elementwise.floor
+    ceil = elementwise.ceil
+    round = elementwise.round
+    isnan = elementwise.isnan
+    isinf = elementwise.isinf
+    isfinite = elementwise.isfinite
+    tanh = elementwise.tanh
+    erf = elementwise.erf
+    clamp = elementwise.clamp
+    clip = elementwise.clip
+    cast = elementwise.cast
+    bitcast = elementwise.bitcast
+    # functional
+    relu = functional.relu
+    sigmoid = functional.sigmoid
+    leaky_relu = functional.leaky_relu
+    elu = functional.elu
+    gelu = functional.gelu
+    silu = functional.silu
+    softplus = functional.softplus
+    logsumexp = functional.logsumexp
+    softmax = functional.softmax
+    _shift = functional._shift
+    log_softmax = functional.log_softmax
+    linear = functional.linear
+    # reduce
+    _axes = reduce._axes
+    _reduce = reduce._reduce
+    sum = reduce.sum
+    prod = reduce.prod
+    max = reduce.max
+    min = reduce.min
+    mean = reduce.mean
+    var = reduce.var
+    std = reduce.std
+    argmax = reduce.argmax
+    argmin = reduce.argmin
+    any = reduce.any
+    all = reduce.all
+    cumsum = reduce.cumsum
+    # linalg
+    matmul = linalg.matmul
+    dot = linalg.dot
+
+
+# the topic files name Tensor in their bodies (Tensor._from, Tensor.full, isinstance checks); bind it now
+for _m in (autograd, common, creation, elementwise, functional, indexing, inplace, linalg, movement, realization,
+           reduce):
+    _m.Tensor = Tensor  # type: ignore[attr-defined]
