@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..dtype import dtypes
+from ..errors import DTypeError, TensorValueError
 from ..tensor import Tensor
 
 __all__ = ["relu", "gelu", "sigmoid", "tanh", "silu", "softmax", "log_softmax", "leaky_relu", "dropout", "linear",
@@ -31,7 +32,7 @@ def relu(x: Tensor) -> Tensor:
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x) (approximate='tanh': 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))))"""
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise TensorValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return x.gelu(approximate)
 
 
@@ -91,7 +92,7 @@ def log_softmax(x: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """x * m / (1 - p) with m ~ Bernoulli(1 - p) when training; x unchanged otherwise."""
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        raise TensorValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return x
     if p == 1.0:
@@ -104,12 +105,12 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ W^T + b, with x (..., in), W (out, in), b (out,) -> (..., out)"""
     if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
+        raise TensorValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
+        raise TensorValueError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
                          f"(the input's last dim must be in_features={weight.shape[1]})")
     if bias is not None and bias.shape != (weight.shape[0],):
-        raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape} "
+        raise TensorValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape} "
                          f"(expected ({weight.shape[0]},))")
     return x.linear(weight, bias)
 
@@ -117,7 +118,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
     """(..., ) int64 class indices -> (..., num_classes) int64 with a 1 at each index"""
     if not target.dtype.is_int:
-        raise TypeError(f"one_hot: expected an integer tensor of class indices, got {target.dtype!r}")
+        raise DTypeError(f"one_hot: expected an integer tensor of class indices, got {target.dtype!r}")
     # the classes are checked on the host, like PyTorch: a bad class would give a zero row otherwise
     v = target.numpy()
     if v.size == 0 and num_classes < 0:
@@ -143,12 +144,13 @@ def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
-    raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected one of {_REDUCTIONS})")
+    raise TensorValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected one of {_REDUCTIONS})")
 
 
 def _check_reduction(reduction: str, op: str) -> None:
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected one of {_REDUCTIONS})")
+        raise TensorValueError(
+            f"{op}: {reduction!r} is not a valid value for reduction (expected one of {_REDUCTIONS})")
 
 
 def _as_float_pair(input: Tensor, target: Any, op: str, same_shape: bool = False) -> tuple[Tensor, Tensor]:
@@ -157,14 +159,14 @@ def _as_float_pair(input: Tensor, target: Any, op: str, same_shape: bool = False
     if not isinstance(target, Tensor):
         target = Tensor(target, dtype=input.dtype, device=input.device)
     if not input.dtype.is_float:
-        raise TypeError(f"{op}: input must be a floating point tensor, got {input.dtype!r}")
+        raise DTypeError(f"{op}: input must be a floating point tensor, got {input.dtype!r}")
     if same_shape and target.shape != input.shape:
-        raise ValueError(f"{op}: target of shape {target.shape} must have the input's shape {input.shape}")
+        raise TensorValueError(f"{op}: target of shape {target.shape} must have the input's shape {input.shape}")
     if target.shape != input.shape:
         try:
             np.broadcast_shapes(input.shape, target.shape)
         except ValueError:
-            raise ValueError(f"{op}: target of shape {target.shape} does not match input of shape {input.shape} "
+            raise TensorValueError(f"{op}: target of shape {target.shape} does not match input of shape {input.shape} "
                              "(they must have the same shape)") from None
         warnings.warn(f"{op}: using a target size ({target.shape}) that is different to the input size "
                       f"({input.shape}). This will likely lead to incorrect results due to broadcasting. "
@@ -196,21 +198,21 @@ def _check_class_target(input: Tensor, target: Tensor, weight: Tensor | None, ig
         raise TypeError(f"{op}: input and target must be Tensors, got {type(input).__name__} and "
                         f"{type(target).__name__}")
     if not input.dtype.is_float:
-        raise TypeError(f"{op}: input must be a floating point tensor of shape (N, C) or (N, C, d1, ...), "
+        raise DTypeError(f"{op}: input must be a floating point tensor of shape (N, C) or (N, C, d1, ...), "
                         f"got {input.dtype!r}")
     if not target.dtype.is_int:
-        raise TypeError(f"{op}: expected class indices in an integer tensor (int64) as target, got {target.dtype!r} "
+        raise DTypeError(f"{op}: expected class indices in an integer tensor (int64) as target, got {target.dtype!r} "
                         f"(for class probabilities pass a float target of the input's shape {input.shape})")
     if input.ndim == 0:
-        raise ValueError(f"{op}: input must have at least 1 dim (C,) or (N, C, ...), got a 0-d tensor")
+        raise TensorValueError(f"{op}: input must have at least 1 dim (C,) or (N, C, ...), got a 0-d tensor")
     cdim = 0 if input.ndim == 1 else 1
     expected = () if input.ndim == 1 else (input.shape[0], *input.shape[2:])
     if target.shape != expected:
-        raise ValueError(f"{op}: target of shape {target.shape} does not fit input of shape {input.shape} "
+        raise TensorValueError(f"{op}: target of shape {target.shape} does not fit input of shape {input.shape} "
                          f"(expected target shape {expected}: the input without its class dim {cdim})")
     n_classes = input.shape[cdim]
     if weight is not None and (not isinstance(weight, Tensor) or weight.shape != (n_classes,)):
-        raise ValueError(f"{op}: weight must be a Tensor of shape ({n_classes},) (one per class), got "
+        raise TensorValueError(f"{op}: weight must be a Tensor of shape ({n_classes},) (one per class), got "
                          f"{getattr(weight, 'shape', type(weight).__name__)}")
     if target.numel():  # checked on the host, also when not yet computed (a bad class would read nothing)
         t = target.numpy()
@@ -263,7 +265,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     op = "cross_entropy"
     _check_reduction(reduction, op)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+        raise TensorValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     if isinstance(target, Tensor) and target.dtype.is_float:
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     cdim, n_classes = _check_class_target(input, target, weight, ignore_index, op)
@@ -291,16 +293,16 @@ def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Tensor | None, r
                          label_smoothing: float) -> Tensor:
     op = "cross_entropy"
     if not input.dtype.is_float:
-        raise TypeError(f"{op}: input must be a floating point tensor, got {input.dtype!r}")
+        raise DTypeError(f"{op}: input must be a floating point tensor, got {input.dtype!r}")
     if target.shape != input.shape:
-        raise ValueError(f"{op}: a float target holds class probabilities and must have the input's shape "
+        raise TensorValueError(f"{op}: a float target holds class probabilities and must have the input's shape "
                          f"{input.shape}, got {target.shape} (for class indices use an int64 target)")
     if input.ndim == 0:
-        raise ValueError(f"{op}: input must have at least 1 dim (C,) or (N, C, ...), got a 0-d tensor")
+        raise TensorValueError(f"{op}: input must have at least 1 dim (C,) or (N, C, ...), got a 0-d tensor")
     cdim = 0 if input.ndim == 1 else 1
     n_classes = input.shape[cdim]
     if weight is not None and (not isinstance(weight, Tensor) or weight.shape != (n_classes,)):
-        raise ValueError(f"{op}: weight must be a Tensor of shape ({n_classes},), got "
+        raise TensorValueError(f"{op}: weight must be a Tensor of shape ({n_classes},), got "
                          f"{getattr(weight, 'shape', type(weight).__name__)}")
     logp = input.log_softmax(cdim)
     t = target.cast(logp.dtype)
@@ -359,5 +361,5 @@ def _broadcast_weight(w: Any, input: Tensor, op: str, name: str = "weight") -> T
     except ValueError:
         shape = None
     if shape != input.shape:
-        raise ValueError(f"{op}: {name} of shape {w.shape} does not broadcast to the input's shape {input.shape}")
+        raise TensorValueError(f"{op}: {name} of shape {w.shape} does not broadcast to the input's shape {input.shape}")
     return w.cast(input.dtype) if w.dtype != input.dtype else w

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..errors import TensorValueError
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -33,7 +34,8 @@ class Linear(Module):
                  dtype: Any = None):
         super().__init__()
         if in_features < 0 or out_features < 0:
-            raise ValueError(f"Linear: in_features and out_features must be >= 0, got {in_features}, {out_features}")
+            raise TensorValueError(
+                f"Linear: in_features and out_features must be >= 0, got {in_features}, {out_features}")
         self.in_features, self.out_features = in_features, out_features
         shape = (out_features, in_features)
         # kaiming_uniform_(a=sqrt(5)) gives bound = 1/sqrt(fan_in); drawn directly, so no kernel runs here
@@ -64,7 +66,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+            raise TensorValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p, self.inplace = p, inplace
 
     def forward(self, x: Tensor) -> Tensor:
@@ -123,7 +125,7 @@ class GELU(Module):
     def __init__(self, approximate: str = "none"):
         super().__init__()
         if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+            raise TensorValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:

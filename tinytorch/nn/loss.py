@@ -7,6 +7,7 @@ pos_weight are registered as buffers, so they follow `Module.to(device)`.
 
 from __future__ import annotations
 
+from ..errors import TensorValueError
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module
@@ -60,7 +61,8 @@ class CrossEntropyLoss(_WeightedLoss):
                  label_smoothing: float = 0.0):
         super().__init__(weight, reduction)
         if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"CrossEntropyLoss: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+            raise TensorValueError(
+                f"CrossEntropyLoss: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:

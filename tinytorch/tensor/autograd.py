@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any
 
+from ..errors import TensorValueError
 from ..ops.uop import Ops, UOp
 from .common import _device_names
 
@@ -33,7 +34,7 @@ def backward(self: Tensor, gradient: Tensor | None = None, retain_graph: builtin
                                f"got shape {self.shape}; pass gradient=")
         gradient = Tensor.full(self.shape, 1.0, self.dtype, self.device)
     if gradient.shape != self.shape:
-        raise ValueError(f"backward: gradient of shape {gradient.shape} does not match the tensor's shape "
+        raise TensorValueError(f"backward: gradient of shape {gradient.shape} does not match the tensor's shape "
                          f"{self.shape}")
     leaves = [t for t in list(Tensor.live.values()) if t.requires_grad and t.is_leaf]
     by_uop: dict[UOp, list[Tensor]] = {}

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..dtype import DType, check_fits, dtypes, promote_operands, scalar_dtype
+from ..errors import TensorValueError
 from ..helpers import prod
 from ..ops.uop import Ops, UOp
 from ..runtime.buffer import Buffer
@@ -116,10 +117,10 @@ def _to_numpy(data: Any, dt: DType | None = None) -> np.ndarray:
         if (arr.dtype == object or arr.dtype == np.uint64) and dt is not None and dt.is_float:
             arr = np.array(data, dtype=np.float64)
     except (ValueError, OverflowError) as e:
-        raise ValueError(f"Tensor: could not build a tensor from the given data ({e})") from None
+        raise TensorValueError(f"Tensor: could not build a tensor from the given data ({e})") from None
     if arr.dtype == np.uint64 or (arr.dtype == object and any(
             isinstance(v, int) and not -2**63 <= v < 2**63 for v in np.ravel(arr))):
-        raise ValueError("Overflow when unpacking long long (a Python int outside int64)")
+        raise TensorValueError("Overflow when unpacking long long (a Python int outside int64)")
     if arr.dtype == object:
         raise TypeError("Tensor: data must be numbers or nested lists of numbers with a regular shape")
     if dt is not None and arr.size and not dt.is_bool and not (dt.is_float and arr.dtype.kind in "iub"):
@@ -168,7 +169,7 @@ def _broadcast_shapes(*shapes: tuple[int, ...], op: str = "op") -> tuple[int, ..
     for dims in zip(*[(1,) * (n - len(s)) + s for s in shapes]):
         big = {d for d in dims if d != 1}
         if len(big) > 1:
-            raise ValueError(f"{op}: shapes {' and '.join(str(tuple(s)) for s in shapes)} are not broadcastable")
+            raise TensorValueError(f"{op}: shapes {' and '.join(str(tuple(s)) for s in shapes)} are not broadcastable")
         out.append(big.pop() if big else 1)
     return tuple(out)
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..dtype import DType, dtypes, to_dtype
+from ..errors import TensorValueError
 from ..helpers import DEBUG, SOURCE_LINES, prod
 from ..ops.uop import GroupOp, Ops, UOp
 from . import (
@@ -188,7 +189,7 @@ class Tensor:
         try:
             v = v._broadcast_to(view.shape, "__setitem__")
         except ValueError:
-            raise ValueError(f"__setitem__: value of shape {v.shape} cannot be broadcast to the indexed shape "
+            raise TensorValueError(f"__setitem__: value of shape {v.shape} cannot be broadcast to the indexed shape "
                              f"{view.shape}") from None
         # the write runs now; every tensor that views the buffer (self too) moves to its new version
         realize_uops([UOp(Ops.ASSIGN, self.dtype, (target, v.uop))])

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..dtype import check_fits, dtypes, to_dtype
+from ..errors import TensorValueError
 from ..helpers import prod
 from ..ops.uop import Ops, UOp
 from ..runtime.buffer import Buffer
@@ -25,7 +26,7 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, device: str | None = No
         dtypes.bool if isinstance(fill_value, bool) else dtypes.default_int if isinstance(fill_value, int)
         else dtypes.default_float)
     if any(s < 0 for s in shape):
-        raise ValueError(f"full: negative dimension in shape {shape}")
+        raise TensorValueError(f"full: negative dimension in shape {shape}")
     check_fits(fill_value, dt)  # like torch.full: 300 in uint8 raises (it wrapped to 44)
     _check_numel(shape, "full")
     t = Tensor._from(_const_uop(fill_value, dt, shape), _check_device(device))
@@ -81,7 +82,7 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
     if stop is None:
         start, stop = 0, start
     if step == 0:
-        raise ValueError("arange: step must be nonzero")
+        raise TensorValueError("arange: step must be nonzero")
     n = max(0, math.ceil((stop - start) / step))
     is_int = all(isinstance(v, int) for v in (start, stop, step))
     dt = to_dtype(dtype) if dtype is not None else (dtypes.default_int if is_int else dtypes.default_float)
@@ -92,7 +93,7 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
 
 def linspace(start: float, end: float, steps: builtins.int, dtype: Any = None, device: str | None = None) -> Tensor:
     if steps < 0:
-        raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
+        raise TensorValueError(f"linspace: number of steps must be non-negative, got {steps}")
     return Tensor(np.linspace(start, end, steps), dtype=dtype or dtypes.default_float, device=device)
 
 
@@ -123,7 +124,7 @@ def randint(low: builtins.int, high: builtins.int | None = None, size: Any = (),
     if high is None:
         low, high = 0, low
     if high <= low:
-        raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
+        raise TensorValueError(f"randint: expected low < high, got low={low}, high={high}")
     return Tensor(_rng[0].integers(low, high, size=_shape_arg(tuple(size) if not isinstance(size, int)
                                                               else (size,))),
                   dtype=dtype or dtypes.default_int, device=device)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..dtype import dtypes, to_dtype
+from ..errors import DTypeError, TensorValueError
 from ..ops.uop import GroupOp, Ops, UOp
 from .common import _as_tensor, _broadcast_pair, _broadcast_shapes, no_grad
 
@@ -30,7 +31,7 @@ def sub(self: Tensor, other: Any) -> Tensor:
     """a - b = a + (-b)"""
     a, b = _broadcast_pair(self, other, "sub")
     if a.dtype.is_bool:
-        raise TypeError("sub: subtraction of bool tensors is not supported; use logical_xor")
+        raise DTypeError("sub: subtraction of bool tensors is not supported; use logical_xor")
     return a._binop(Ops.ADD, -b)
 
 
@@ -136,9 +137,9 @@ def _cmp_or_eq(self: Tensor, o: Any, reverse: builtins.bool, name: str) -> Tenso
 def _bitop(self: Tensor, op: Ops, o: Any, name: str) -> Tensor:
     a, b = _broadcast_pair(self, o, name)
     if a.dtype.is_float:
-        raise TypeError(f"{name}: not defined for floating dtype {a.dtype.name}; use integer or bool tensors")
+        raise DTypeError(f"{name}: not defined for floating dtype {a.dtype.name}; use integer or bool tensors")
     if op in (Ops.SHL, Ops.SHR) and a.dtype.is_bool:
-        raise TypeError(f"{name}: not defined for bool tensors")
+        raise DTypeError(f"{name}: not defined for bool tensors")
     return a._binop(op, b)
 
 
@@ -162,7 +163,7 @@ def bitwise_not(self: Tensor) -> Tensor:
     if self.dtype.is_bool:
         return self.logical_not()
     if self.dtype.is_float:
-        raise TypeError(f"bitwise_not: not defined for floating dtype {self.dtype.name}")
+        raise DTypeError(f"bitwise_not: not defined for floating dtype {self.dtype.name}")
     return self._binop(Ops.XOR, -1 if self.dtype.kind == "i" else self.dtype.max)
 
 
@@ -186,7 +187,7 @@ def _unop(self: Tensor, op: Ops, float_only: builtins.bool = True) -> Tensor:
 
 def neg(self: Tensor) -> Tensor:
     if self.dtype.is_bool:
-        raise TypeError("neg: negation of a bool tensor is not supported; use logical_not")
+        raise DTypeError("neg: negation of a bool tensor is not supported; use logical_not")
     return self._unop(Ops.NEG, float_only=False)
 
 
@@ -326,7 +327,7 @@ def erf(self: Tensor) -> Tensor:
 
 def clamp(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
     if min is None and max is None:
-        raise ValueError("clamp: at least one of min or max must be given")
+        raise TensorValueError("clamp: at least one of min or max must be given")
     x = self  # selects, not max/min: the gradient is 1 at the bounds (as in PyTorch), NaN stays NaN
     if min is not None:
         x = (x < min).where(min, x) if not isinstance(min, Tensor) else (x < min).where(min, x)
@@ -347,7 +348,7 @@ def cast(self: Tensor, dtype: Any) -> Tensor:
 def bitcast(self: Tensor, dtype: Any) -> Tensor:
     dt = to_dtype(dtype)
     if dt.itemsize != self.dtype.itemsize:
-        raise TypeError(f"bitcast: {self.dtype.name} and {dt.name} differ in size")
+        raise DTypeError(f"bitcast: {self.dtype.name} and {dt.name} differ in size")
     return self if dt == self.dtype else self._new(UOp(Ops.BITCAST, dt, (self.uop,)), self)
 
 

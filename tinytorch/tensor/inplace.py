@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..errors import TensorValueError
 from ..ops.uop import Ops, UOp
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ def assign(self: Tensor, x: Any) -> Tensor:
         try:
             x = x._broadcast_to(self.shape, "assign")
         except ValueError:
-            raise ValueError(f"assign: value of shape {x.shape} does not fit a tensor of shape "
+            raise TensorValueError(f"assign: value of shape {x.shape} does not fit a tensor of shape "
                              f"{self.shape}") from None
     if x.dtype != self.dtype:
         x = x.cast(self.dtype)

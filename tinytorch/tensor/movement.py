@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..dtype import dtypes, promote
+from ..errors import TensorValueError
 from ..helpers import all_same, prod
 from ..ops.uop import Ops, UOp
 from .common import _check_numel, _const_uop, _norm_axis, _shape_arg
@@ -26,14 +27,15 @@ def view(self: Tensor, *shape: Any) -> Tensor:
 
 def _reshape(self: Tensor, new: tuple[int, ...], op: str) -> Tensor:
     if new.count(-1) > 1:
-        raise ValueError(f"{op}: only one dimension can be -1, got {new}")
+        raise TensorValueError(f"{op}: only one dimension can be -1, got {new}")
     if -1 in new:
         known = prod(s for s in new if s != -1)
         if known == 0 or self.numel() % known:
-            raise ValueError(f"{op}: shape {new} is invalid for input of size {self.numel()} (shape {self.shape})")
+            raise TensorValueError(
+                f"{op}: shape {new} is invalid for input of size {self.numel()} (shape {self.shape})")
         new = tuple(self.numel() // known if s == -1 else s for s in new)
     if any(s < 0 for s in new) or prod(new) != self.numel():
-        raise ValueError(f"{op}: shape {new} is invalid for input of size {self.numel()} (shape {self.shape})")
+        raise TensorValueError(f"{op}: shape {new} is invalid for input of size {self.numel()} (shape {self.shape})")
     return self if new == self.shape else self._new(self.uop.reshape_to(new), self)
 
 
@@ -42,7 +44,7 @@ def flatten(self: Tensor, start_dim: builtins.int = 0, end_dim: builtins.int = -
         return self.reshape(1)
     s, e = _norm_axis("flatten", start_dim, self.ndim), _norm_axis("flatten", end_dim, self.ndim)
     if s > e:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        raise TensorValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     return self.reshape(*self.shape[:s], prod(self.shape[s:e + 1]), *self.shape[e + 1:])
 
 
@@ -53,7 +55,7 @@ def unflatten(self: Tensor, dim: builtins.int, sizes: Sequence[int]) -> Tensor:
         known = prod(s for s in sizes if s != -1)
         sizes = [self.shape[d] // known if s == -1 else s for s in sizes]
     if prod(sizes) != self.shape[d]:
-        raise ValueError(f"unflatten: sizes {tuple(sizes)} do not multiply to dim {dim} of size {self.shape[d]}")
+        raise TensorValueError(f"unflatten: sizes {tuple(sizes)} do not multiply to dim {dim} of size {self.shape[d]}")
     return self.reshape(*self.shape[:d], *sizes, *self.shape[d + 1:])
 
 
@@ -72,7 +74,7 @@ def unsqueeze(self: Tensor, dim: builtins.int) -> Tensor:
 def permute(self: Tensor, *order: Any) -> Tensor:
     order = tuple(_norm_axis("permute", o, self.ndim) for o in _shape_arg(order))
     if sorted(order) != list(range(self.ndim)):
-        raise ValueError(f"permute: {order} is not a permutation of the {self.ndim} dims of shape {self.shape}")
+        raise TensorValueError(f"permute: {order} is not a permutation of the {self.ndim} dims of shape {self.shape}")
     if order == tuple(range(self.ndim)):
         return self
     return self._new(UOp(Ops.PERMUTE, self.dtype, (self.uop,), order), self)
@@ -88,12 +90,13 @@ def transpose(self: Tensor, dim0: builtins.int = -2, dim1: builtins.int = -1) ->
 def expand(self: Tensor, *sizes: Any) -> Tensor:
     sizes = _shape_arg(sizes)
     if len(sizes) < self.ndim:
-        raise ValueError(f"expand: the number of sizes {sizes} must be at least the number of dims of {self.shape}")
+        raise TensorValueError(
+            f"expand: the number of sizes {sizes} must be at least the number of dims of {self.shape}")
     shape = (1,) * (len(sizes) - self.ndim) + self.shape
     new = tuple(s if n == -1 else n for s, n in zip(shape, sizes))
     for s, n in zip(shape, new):
         if s != n and s != 1:
-            raise ValueError(f"expand: shape {self.shape} cannot be expanded to {sizes} "
+            raise TensorValueError(f"expand: shape {self.shape} cannot be expanded to {sizes} "
                              f"(only size-1 dims can grow)")
     return self._broadcast_to(new, "expand")
 
@@ -110,10 +113,10 @@ def _broadcast_to(self: Tensor, shape: tuple[int, ...], op: str) -> Tensor:
     if self.shape == shape:
         return self
     if len(shape) < self.ndim:
-        raise ValueError(f"{op}: cannot broadcast shape {self.shape} to {shape}")
+        raise TensorValueError(f"{op}: cannot broadcast shape {self.shape} to {shape}")
     padded = (1,) * (len(shape) - self.ndim) + self.shape
     if any(s != n and s != 1 for s, n in zip(padded, shape)):
-        raise ValueError(f"{op}: cannot broadcast shape {self.shape} to {shape}")
+        raise TensorValueError(f"{op}: cannot broadcast shape {self.shape} to {shape}")
     _check_numel(shape, op)
     u = self.uop.reshape_to(padded)
     if padded != shape:
@@ -131,7 +134,7 @@ def flip(self: Tensor, *dims: Any) -> Tensor:
 def repeat(self: Tensor, *sizes: Any) -> Tensor:
     sizes = _shape_arg(sizes)
     if len(sizes) < self.ndim:
-        raise ValueError(f"repeat: number of repeat dims {len(sizes)} can not be smaller than the number of "
+        raise TensorValueError(f"repeat: number of repeat dims {len(sizes)} can not be smaller than the number of "
                          f"tensor dims {self.ndim}")
     base = self.reshape(*((1,) * (len(sizes) - self.ndim) + self.shape))
     s = base.shape
@@ -143,7 +146,7 @@ def repeat(self: Tensor, *sizes: Any) -> Tensor:
 def pad(self: Tensor, padding: Sequence[int], value: float = 0.0) -> Tensor:
     """Constant padding with PyTorch's order: (last_left, last_right, prev_left, ...)."""
     if len(padding) % 2 or len(padding) // 2 > self.ndim:
-        raise ValueError(f"pad: padding {tuple(padding)} must have an even length of at most 2*{self.ndim}")
+        raise TensorValueError(f"pad: padding {tuple(padding)} must have an even length of at most 2*{self.ndim}")
     pairs = [(0, 0)] * self.ndim
     for i in range(len(padding) // 2):
         pairs[self.ndim - 1 - i] = (int(padding[2 * i]), int(padding[2 * i + 1]))
@@ -176,12 +179,12 @@ def split(self: Tensor, split_size: builtins.int | Sequence[int], dim: builtins.
     n = self.shape[d]
     if isinstance(split_size, int):
         if split_size <= 0:
-            raise ValueError(f"split: split_size must be positive, got {split_size}")
+            raise TensorValueError(f"split: split_size must be positive, got {split_size}")
         sizes = [min(split_size, n - i) for i in range(0, n, split_size)]
     else:
         sizes = list(split_size)
         if sum(sizes) != n:
-            raise ValueError(f"split: sizes {tuple(sizes)} do not sum to dim {dim} of size {n}")
+            raise TensorValueError(f"split: sizes {tuple(sizes)} do not sum to dim {dim} of size {n}")
     out, start = [], 0
     for s in sizes:
         arg = tuple((start, start + s) if i == d else (0, e) for i, e in enumerate(self.shape))
@@ -192,7 +195,7 @@ def split(self: Tensor, split_size: builtins.int | Sequence[int], dim: builtins.
 
 def chunk(self: Tensor, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
     if chunks <= 0:
-        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        raise TensorValueError(f"chunk: chunks must be positive, got {chunks}")
     n = self.shape[_norm_axis("chunk", dim, self.ndim)]
     return self.split(max(1, math.ceil(n / chunks)), dim)
 
@@ -200,7 +203,7 @@ def chunk(self: Tensor, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Te
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Concatenate along dim: each input is zero-padded into place and the pads are summed."""
     if not tensors:
-        raise ValueError("cat: expected a non-empty list of tensors")
+        raise TensorValueError("cat: expected a non-empty list of tensors")
     for i, t in enumerate(tensors):  # (a 0-d tensor has no dim to join along; like PyTorch)
         if t.ndim == 0:
             raise RuntimeError(f"cat: zero-dimensional tensor (at position {i}) cannot be concatenated")
@@ -208,7 +211,8 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     d = _norm_axis("cat", dim, ref.ndim)
     for t in tensors[1:]:
         if t.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != d):
-            raise ValueError(f"cat: shapes {tuple(t.shape for t in tensors)} must match in every dim except {dim}")
+            raise TensorValueError(
+                f"cat: shapes {tuple(t.shape for t in tensors)} must match in every dim except {dim}")
     dt = ref.dtype
     for t in tensors[1:]:
         dt = promote(dt, t.dtype)
@@ -226,8 +230,8 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if not tensors:
-        raise ValueError("stack: expected a non-empty list of tensors")
+        raise TensorValueError("stack: expected a non-empty list of tensors")
     if not all_same([t.shape for t in tensors]):
-        raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
+        raise TensorValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
     d = _norm_axis("stack", dim, tensors[0].ndim + 1)
     return cat([t.unsqueeze(d) for t in tensors], d)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import TensorValueError
 from ..ops.uop import Ops, UOp
 
 if TYPE_CHECKING:
@@ -40,7 +41,8 @@ def numpy(self: Tensor) -> np.ndarray:
 
 def item(self: Tensor) -> Any:
     if self.numel() != 1:
-        raise ValueError(f"item: only a tensor with one element can be converted, this one has shape {self.shape}")
+        raise TensorValueError(
+            f"item: only a tensor with one element can be converted, this one has shape {self.shape}")
     return self.numpy().reshape(()).item()
 
 
