@@ -16,6 +16,7 @@ from .nn.state import load, save  # noqa: E402
 from .profiler import profile  # noqa: E402
 from .runtime.device import Device, register_device
 from .tensor import Tensor, cat, from_numpy, manual_seed, no_grad, stack, where
+from .tensor.printing import get_printoptions, printoptions, set_printoptions
 
 float32, float16, bfloat16, float64 = _d.float32, _d.float16, _d.bfloat16, _d.float64
 int8, uint8, int32, int64, bool = _d.int8, _d.uint8, _d.int32, _d.int64, _d.bool  # noqa: A001

@@ -33,6 +33,7 @@ from . import (
     inplace,
     linalg,
     movement,
+    printing,
     realization,
     reduce,
 )
@@ -147,14 +148,8 @@ class Tensor:
         return self.shape[0]
 
     def __repr__(self) -> str:
-        if self.uop.op is Ops.BUFFER or self.uop.base.op is Ops.BUFFER or self.uop._realized is not None:
-            body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
-        else:
-            body = f"<lazy {self.uop.op.name}>"
-        extra = "" if self.dtype in (dtypes.float32, dtypes.int64, dtypes.bool) else f", dtype={self.dtype!r}"
-        dev = "" if self.device == _default_device() else f", device={self.device!r}"
-        rg = ", requires_grad=True" if self.requires_grad else ""
-        return f"tensor({body}{extra}{dev}{rg})"
+        """PyTorch's text for the values (computed now), e.g. `tensor([1., 2.], requires_grad=True)`."""
+        return printing.tensor_repr(self)
 
     def __hash__(self) -> builtins.int:
         return id(self)
