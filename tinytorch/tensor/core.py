@@ -36,6 +36,8 @@ from . import (
     printing,
     realization,
     reduce,
+    scatter,
+    search,
 )
 from .common import (
     _as_tensor,
@@ -333,10 +335,65 @@ class Tensor:
     logical_not = elementwise.logical_not
     logical_and = elementwise.logical_and
     logical_or = elementwise.logical_or
+    view_as = movement.view_as
+    reshape_as = movement.reshape_as
+    swapaxes = movement.swapaxes
+    movedim = movement.movedim
+    narrow = movement.narrow
+    select = movement.select
+    unbind = movement.unbind
+    tile = movement.tile
+    fliplr = movement.fliplr
+    flipud = movement.flipud
+    rot90 = movement.rot90
+    roll = movement.roll
+    repeat_interleave = movement.repeat_interleave
+    atleast_1d = movement.atleast_1d
+    atleast_2d = movement.atleast_2d
+    atleast_3d = movement.atleast_3d
+    tensor_split = movement.tensor_split
+    _tri_mask = movement._tri_mask
+    tril = movement.tril
+    triu = movement.triu
+    diagonal = movement.diagonal
+    diag_embed = movement.diag_embed
+    diag = movement.diag
+    swapdims = movement.swapaxes
+    moveaxis = movement.movedim
     logical_xor = elementwise.logical_xor
     bitwise_not = elementwise.bitwise_not
     where = elementwise.where
     _unop = elementwise._unop
+    # scatter
+    gather = scatter.gather
+    take_along_dim = scatter.take_along_dim
+    take = scatter.take
+    index_select = scatter.index_select
+    scatter_add = scatter.scatter_add
+    scatter_reduce = scatter.scatter_reduce
+    scatter_ = scatter.scatter_
+    scatter_add_ = scatter.scatter_add_
+    scatter_reduce_ = scatter.scatter_reduce_
+    index_add = scatter.index_add
+    index_copy = scatter.index_copy
+    index_fill = scatter.index_fill
+    index_add_ = scatter.index_add_
+    index_copy_ = scatter.index_copy_
+    index_fill_ = scatter.index_fill_
+    masked_fill = scatter.masked_fill
+    masked_fill_ = scatter.masked_fill_
+    masked_select = scatter.masked_select
+    _take_flat = scatter._take_flat
+    scatter = scatter.scatter  # (last: the name is the module until here)
+    # search
+    nonzero = search.nonzero
+    argwhere = search.argwhere
+    unique = search.unique
+    bincount = search.bincount
+    histc = search.histc
+    bucketize = search.bucketize
+    multinomial = search.multinomial
+    bernoulli = search.bernoulli
     neg = elementwise.neg
     reciprocal = elementwise.reciprocal
     sqrt = elementwise.sqrt
@@ -398,5 +455,5 @@ class Tensor:
 
 # the topic files name Tensor in their bodies (Tensor._from, Tensor.full, isinstance checks); bind it now
 for _m in (autograd, common, creation, elementwise, functional, indexing, inplace, linalg, movement, realization,
-           reduce):
+           reduce, scatter, search):
     _m.Tensor = Tensor  # type: ignore[attr-defined]
