@@ -14,3 +14,8 @@ class TensorValueError(ValueError, RuntimeError):
 
 class DTypeError(TypeError, RuntimeError):
     """A dtype an op is not defined for (bitwise ops on floats, subtraction of bools, float class indices)."""
+
+
+class IntegerDivisionByZero(ZeroDivisionError, RuntimeError):
+    """An integer `//`, `%`, fmod or div(rounding_mode=...) by a divisor known to hold 0 (PyTorch raises
+    RuntimeError "ZeroDivisionError")."""
