@@ -17,6 +17,7 @@ from .profiler import profile  # noqa: E402
 from .runtime.device import Device, register_device
 from .tensor import Tensor, cat, from_numpy, manual_seed, no_grad, stack, where
 from .tensor.index_functions import FUNCTIONS as _INDEX_FUNCTIONS  # noqa: E402
+from .tensor.math_functions import FUNCTIONS as _MATH_FUNCTIONS  # noqa: E402
 from .tensor.printing import get_printoptions, printoptions, set_printoptions
 
 float32, float16, bfloat16, float64 = _d.float32, _d.float16, _d.bfloat16, _d.float64
@@ -39,6 +40,7 @@ zeros, ones, full, arange, randn, rand, eye = (Tensor.zeros, Tensor.ones, Tensor
 
 
 globals().update(_INDEX_FUNCTIONS)  # gather, scatter, einsum, tril, roll, ... (tensor/index_functions.py)
+globals().update(_MATH_FUNCTIONS)  # sin, atan2, clamp, isclose, relu, ... (tensor/math_functions.py)
 
 
 def __getattr__(name: str) -> object:

@@ -17,19 +17,37 @@ from typing import Any
 from . import functional, init, state
 from . import functional as F  # noqa: N812
 from .layers import (
+    CELU,
+    ELU,
     GELU,
+    GLU,
+    SELU,
     Dropout,
     Flatten,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
     Identity,
     LeakyReLU,
     Linear,
+    LogSigmoid,
     LogSoftmax,
+    Mish,
+    PReLU,
     ReLU,
+    ReLU6,
+    RReLU,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmin,
     Softplus,
+    Softshrink,
+    Softsign,
     Tanh,
+    Tanhshrink,
+    Threshold,
     Unflatten,
 )
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
@@ -39,6 +57,9 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Lin
            "Identity", "ReLU", "GELU", "Sigmoid", "Tanh", "SiLU", "Softplus", "Softmax", "LogSoftmax", "LeakyReLU",
            "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "functional", "F",
            "init", "state"]
+
+__all__ += ["ReLU6", "Hardtanh", "Hardsigmoid", "Hardswish", "ELU", "SELU", "CELU", "Mish", "Softsign", "Tanhshrink",
+            "LogSigmoid", "Softshrink", "Hardshrink", "Threshold", "Softmin", "GLU", "PReLU", "RReLU"]
 
 
 def __getattr__(name: str) -> Any:

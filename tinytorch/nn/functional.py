@@ -20,19 +20,47 @@ from ..tensor import Tensor
 
 __all__ = ["relu", "gelu", "sigmoid", "tanh", "silu", "softmax", "log_softmax", "leaky_relu", "dropout", "linear",
            "mse_loss", "l1_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits", "one_hot", "softplus", "elu", "logsigmoid"]
+           "binary_cross_entropy_with_logits", "one_hot", "softplus", "elu", "logsigmoid", "relu6", "hardtanh",
+           "hardsigmoid", "hardswish", "selu", "celu", "mish", "softsign", "softmin", "tanhshrink", "softshrink",
+           "hardshrink", "threshold", "glu", "prelu", "rrelu"]
 
 
 # activations ------------------------------------------------------------------------------------
-def relu(x: Tensor) -> Tensor:
+def _result(x: Tensor, out: Tensor, inplace: bool, op: str) -> Tensor:
+    """inplace=True writes the result into x and returns x, as PyTorch (raising for a leaf that requires grad)."""
+    if not inplace:
+        return out
+    write = getattr(x, "_inplace", None)
+    return write(out, op) if write is not None else x.assign(out.cast(x.dtype))
+
+
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0)"""
-    return x.relu()
+    return _result(x, x.relu(), inplace, "relu_")
+
+
+def relu6(x: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6)"""
+    return _result(x, x.relu6(), inplace, "relu6_")
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """clamp(x, min_val, max_val) (slope 1 strictly inside, 0 elsewhere)"""
+    return _result(x, x.hardtanh(min_val, max_val), inplace, "hardtanh_")
+
+
+def hardsigmoid(x: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6"""
+    return _result(x, x.hardsigmoid(), inplace, "hardsigmoid_")
+
+
+def hardswish(x: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6"""
+    return _result(x, x.hardswish(), inplace, "hardswish_")
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x) (approximate='tanh': 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))))"""
-    if approximate not in ("none", "tanh"):
-        raise TensorValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return x.gelu(approximate)
 
 
@@ -41,34 +69,92 @@ def sigmoid(x: Tensor) -> Tensor:
     return x.sigmoid()
 
 
+def hardshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
+    """x where |x| > lambd, else 0"""
+    return x.hardshrink(lambd)
+
+
+def softshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
+    """x - lambd*sign(x) where |x| > lambd, else 0"""
+    return x.softshrink(lambd)
+
+
+def tanhshrink(x: Tensor) -> Tensor:
+    """x - tanh(x)"""
+    return x.tanhshrink()
+
+
 def tanh(x: Tensor) -> Tensor:
     """(e^x - e^-x) / (e^x + e^-x)"""
     return x.tanh()
 
 
-def silu(x: Tensor) -> Tensor:
+def silu(x: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x)"""
-    return x.silu()
+    return _result(x, x.silu(), inplace, "silu_")
 
 
-def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+def mish(x: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x))"""
+    return _result(x, x.mish(), inplace, "mish_")
+
+
+def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x if x > 0 else alpha * (e^x - 1)"""
-    return x.elu(alpha)
+    return _result(x, x.elu(alpha), inplace, "elu_")
+
+
+def selu(x: Tensor, inplace: bool = False) -> Tensor:
+    """1.0507009873554805 * (x if x > 0 else 1.6732632423543772 * (e^x - 1))"""
+    return _result(x, x.selu(), inplace, "selu_")
+
+
+def celu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else alpha * (e^(x/alpha) - 1)"""
+    return _result(x, x.celu(alpha), inplace, "celu_")
 
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """log(1 + e^(beta x)) / beta"""
+    """log(1 + e^(beta x)) / beta (x where beta x > threshold)"""
     return x.softplus(beta, threshold)
 
 
+def softsign(x: Tensor) -> Tensor:
+    """x / (1 + |x|)"""
+    return x.softsign()
+
+
 def logsigmoid(x: Tensor) -> Tensor:
-    """log(sigmoid(x)) = -softplus(-x)"""
-    return -((-x).softplus())
+    """log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|)"""
+    return x.logsigmoid()
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x if x > 0 else negative_slope * x"""
-    return x.leaky_relu(negative_slope)
+    return _result(x, x.leaky_relu(negative_slope), inplace, "leaky_relu_")
+
+
+def threshold(x: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x if x > threshold else value"""
+    return _result(x, x.threshold(threshold, value), inplace, "threshold_")
+
+
+def rrelu(x: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False) -> Tensor:
+    """x if x >= 0 else a*x, a ~ U(lower, upper) in training, (lower + upper)/2 in eval"""
+    return _result(x, x.rrelu(lower, upper, training), inplace, "rrelu_")
+
+
+def prelu(x: Tensor, weight: Tensor) -> Tensor:
+    """x if x > 0 else weight * x (weight: one value, or one per channel of dim 1)"""
+    if weight.dtype != x.dtype:
+        raise DTypeError(f"prelu: Type promoting not supported. Got {x.dtype!r} and {weight.dtype!r}")
+    return x.prelu(weight)
+
+
+def glu(x: Tensor, dim: int = -1) -> Tensor:
+    """a * sigmoid(b), a and b the two halves of x along dim"""
+    return x.glu(dim)
 
 
 def _softmax_dim(ndim: int, dim: int | None, op: str) -> int:
@@ -79,12 +165,17 @@ def _softmax_dim(ndim: int, dim: int | None, op: str) -> int:
     return 0 if ndim in (0, 1, 3) else 1  # PyTorch's legacy rule
 
 
-def softmax(x: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+def softmax(x: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
     """e^(x_i - max x) / sum_j e^(x_j - max x)"""
     return x.softmax(_softmax_dim(x.ndim, dim, "softmax"), dtype=dtype)
 
 
-def log_softmax(x: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+def softmin(x: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    """softmax(-x) along dim"""
+    return x.softmin(_softmax_dim(x.ndim, dim, "softmin"), dtype=dtype)
+
+
+def log_softmax(x: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
     """x_i - log(sum_j e^(x_j))"""
     return x.log_softmax(_softmax_dim(x.ndim, dim, "log_softmax"), dtype=dtype)
 

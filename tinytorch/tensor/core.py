@@ -484,6 +484,7 @@ class Tensor:
     less = elementwise.less
     less_equal = elementwise.less_equal
     not_equal = elementwise.not_equal
+    erfc = elementwise.erfc
     # functional
     relu = functional.relu
     sigmoid = functional.sigmoid
@@ -497,6 +498,24 @@ class Tensor:
     _shift = functional._shift
     log_softmax = functional.log_softmax
     linear = functional.linear
+    selu = functional.selu
+    celu = functional.celu
+    hardtanh = functional.hardtanh
+    relu6 = functional.relu6
+    hardsigmoid = functional.hardsigmoid
+    hardswish = functional.hardswish
+    mish = functional.mish
+    softsign = functional.softsign
+    softmin = functional.softmin
+    tanhshrink = functional.tanhshrink
+    softshrink = functional.softshrink
+    hardshrink = functional.hardshrink
+    threshold = functional.threshold
+    logsigmoid = functional.logsigmoid
+    glu = functional.glu
+    prelu = functional.prelu
+    rrelu = functional.rrelu
+    logit = functional.logit
     # reduce
     _axes = reduce._axes
     _reduce = reduce._reduce

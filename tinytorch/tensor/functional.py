@@ -7,8 +7,9 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ..dtype import dtypes
+from ..errors import TensorValueError
 from .common import _norm_axis
-from .elementwise import _log1p
+from .elementwise import _log1p, _with_slope
 
 if TYPE_CHECKING:
     from .core import Tensor
@@ -30,18 +31,159 @@ def sigmoid(self: Tensor) -> Tensor:
 
 
 def leaky_relu(self: Tensor, negative_slope: float = 0.01) -> Tensor:
-    return (self < 0).where(self * negative_slope, self)
+    """x > 0 ? x : negative_slope * x (the slope at 0 is negative_slope, as PyTorch's)"""
+    return (self > 0).where(self, self * negative_slope)
 
 
 def elu(self: Tensor, alpha: float = 1.0) -> Tensor:
-    return (self > 0).where(self, alpha * (self.exp() - 1))
+    """x > 0 ? x : alpha (e^x - 1) (expm1, fed only x <= 0, so no e^x overflow reaches the gradient)"""
+    x = self if self.dtype.is_float else self.float()
+    pos = x > 0
+    return pos.where(x, alpha * pos.where(0.0, x).expm1())
+
+
+def selu(self: Tensor) -> Tensor:
+    """scale * elu(x, alpha) with scale = 1.0507009873554805, alpha = 1.6732632423543772"""
+    return self.elu(1.6732632423543772) * 1.0507009873554805
+
+
+def celu(self: Tensor, alpha: float = 1.0) -> Tensor:
+    """x > 0 ? x : alpha (e^(x/alpha) - 1)"""
+    if alpha == 0:
+        raise TensorValueError("celu: ZeroDivisionError (alpha must not be 0)")
+    x = self if self.dtype.is_float else self.float()
+    pos = x > 0
+    return pos.where(x, alpha * (pos.where(0.0, x) * (1 / alpha)).expm1())
 
 
 def gelu(self: Tensor, approximate: str = "none") -> Tensor:
-    """x * Phi(x); approximate='tanh' uses 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3)))."""
+    """x * Phi(x) = x erfc(-x/sqrt 2) / 2 (no cancellation in the left tail); approximate='tanh':
+    0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))), which is x or -0 exactly beyond |x| = 10, where the
+    cube would overflow (finite value and slope for every finite x)"""
+    if approximate not in ("none", "tanh"):
+        raise TensorValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    x = self if self.dtype.is_float else self.float()
+    if x.dtype in (dtypes.float16, dtypes.bfloat16):
+        return x.float().gelu(approximate).cast(x.dtype)
     if approximate == "tanh":
-        return 0.5 * self * (1 + (math.sqrt(2 / math.pi) * (self + 0.044715 * self * self * self)).tanh())
-    return 0.5 * self * (1 + (self * (1 / math.sqrt(2))).erf())
+        big = x.abs() > 10
+        xs = big.where(0.0, x)
+        inner = math.sqrt(2 / math.pi) * (xs + 0.044715 * xs * xs * xs)
+        return big.where((x > 0).where(x, x * 0), 0.5 * xs * (1 + inner.tanh()))
+    return 0.5 * x * (x * (-1 / math.sqrt(2))).erfc()
+
+
+def hardtanh(self: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """clamp(x, min_val, max_val); the slope is 1 strictly inside, 0 at and beyond the bounds"""
+    if min_val > max_val:
+        raise TensorValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    return (self <= min_val).where(min_val, (self >= max_val).where(max_val, self))
+
+
+def relu6(self: Tensor) -> Tensor:
+    """min(max(x, 0), 6) = hardtanh(x, 0, 6)"""
+    return self.hardtanh(0.0, 6.0)
+
+
+def hardsigmoid(self: Tensor) -> Tensor:
+    """0 for x <= -3, 1 for x >= 3, x/6 + 1/2 between"""
+    x = self if self.dtype.is_float else self.float()
+    return (x <= -3).where(0.0, (x >= 3).where(1.0, x * (1 / 6) + 0.5))
+
+
+def hardswish(self: Tensor) -> Tensor:
+    """x * relu6(x + 3) / 6: 0 for x <= -3, x for x >= 3, x (x + 3) / 6 between (slope x/3 + 1/2 there;
+    0 at -3 and 1 at 3, as PyTorch's)"""
+    x = self if self.dtype.is_float else self.float()
+    return (x <= -3).where(x * 0, (x < 3).where(x * (x + 3) * (1 / 6), x))
+
+
+def mish(self: Tensor) -> Tensor:
+    """x * tanh(softplus(x))"""
+    return self * self.softplus().tanh()
+
+
+def softsign(self: Tensor) -> Tensor:
+    """x / (1 + |x|)"""
+    return self / (1 + self.abs())
+
+
+def softmin(self: Tensor, dim: builtins.int = -1, dtype: Any = None) -> Tensor:
+    """softmax(-x) along dim"""
+    x = self.cast(dtype) if dtype is not None else self
+    return (-x).softmax(dim)
+
+
+def tanhshrink(self: Tensor) -> Tensor:
+    """x - tanh(x)"""
+    return self - self.tanh()
+
+
+def softshrink(self: Tensor, lambd: float = 0.5) -> Tensor:
+    """x - lambd for x > lambd, x + lambd for x < -lambd, 0 between (NaN stays NaN)"""
+    if lambd < 0:
+        raise TensorValueError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}.")
+    return (self > lambd).where(self - lambd, (self < -lambd).where(self + lambd, self.isnan().where(self, 0)))
+
+
+def hardshrink(self: Tensor, lambd: float = 0.5) -> Tensor:
+    """x where |x| > lambd, 0 elsewhere (NaN stays NaN)"""
+    return ((self >= -lambd) & (self <= lambd)).where(0, self)
+
+
+def threshold(self: Tensor, threshold: float, value: float) -> Tensor:
+    """x > threshold ? x : value (NaN stays NaN)"""
+    return (self <= threshold).where(value, self)
+
+
+def logsigmoid(self: Tensor) -> Tensor:
+    """log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|)"""
+    x = self if self.dtype.is_float else self.float()
+    neg = x < 0
+    return neg.where(x, 0.0) - _log1p(neg.where(x, -x).exp())
+
+
+def glu(self: Tensor, dim: builtins.int = -1) -> Tensor:
+    """a * sigmoid(b), with a and b the halves of x along dim"""
+    if self.ndim == 0:
+        raise TensorValueError("glu does not support scalars because halving size must be even")
+    d = _norm_axis("glu", dim, self.ndim)
+    if self.shape[d] % 2:
+        raise TensorValueError(f"glu: Halving dimension must be even, but dimension {d} is size {self.shape[d]}")
+    a, b = self.chunk(2, d)
+    return a * b.sigmoid()
+
+
+def prelu(self: Tensor, weight: Tensor) -> Tensor:
+    """x > 0 ? x : weight * x, one weight per channel (dim 1) or a single weight"""
+    n = weight.numel()
+    if n != 1:
+        ch = self.shape[1] if self.ndim >= 2 else None
+        if ch != n:
+            raise TensorValueError(f"prelu: Mismatch of parameter numbers and input channel size. Found parameter "
+                                   f"numbers = {n} and channel size = {ch if ch is not None else 1}.")
+        w = weight.reshape(n, *([1] * (self.ndim - 2)))
+    else:
+        w = weight.reshape(())
+    return (self > 0).where(self, w * self)
+
+
+def rrelu(self: Tensor, lower: float = 1 / 8, upper: float = 1 / 3, training: builtins.bool = False) -> Tensor:
+    """x >= 0 ? x : a x, a ~ U(lower, upper) per element in training, (lower + upper)/2 otherwise"""
+    if not training:
+        return self.leaky_relu((lower + upper) / 2)
+    a = Tensor.uniform(*self.shape, low=lower, high=upper, dtype=self.dtype, device=self.device)
+    return (self >= 0).where(self, self * a)
+
+
+def logit(self: Tensor, eps: float | None = None) -> Tensor:
+    """log(z / (1 - z)) with z = clamp(x, eps, 1 - eps) when eps is given (slope 0 outside)"""
+    x = self if self.dtype.is_float else self.float()
+    z = x if eps is None else x.clamp(eps, 1 - eps)
+    slope = (x * (1 - x)).reciprocal()
+    out = ((x < 0) | (x > 1)).where(math.nan, slope) if eps is None else \
+        ((x < eps) | (x > 1 - eps)).where(0.0, slope)
+    return _with_slope((z / (1 - z)).log(), x, out)
 
 
 def silu(self: Tensor) -> Tensor:
