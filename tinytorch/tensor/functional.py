@@ -228,7 +228,9 @@ def _shift(self: Tensor, axis: Any) -> Tensor:
     if any(self.shape[a] == 0 for a in axes):
         return Tensor.zeros(*[1 if i in axes else s for i, s in enumerate(self.shape)], dtype=self.dtype,
                             device=self.device)
-    return self.max(axis, keepdim=True)
+    # the result does not depend on the shift, so its exact gradient is 0: no gradient flows through it
+    # (through max it would be the rounding error of sum(softmax) - 1, piled on each row's argmax)
+    return self.amax(axis, keepdim=True).detach()
 
 
 def log_softmax(self: Tensor, dim: builtins.int = -1, dtype: Any = None) -> Tensor:
