@@ -7,7 +7,8 @@ deterministic (built from fixed data, or random data reduced to shapes and stati
 torch run and the tinytorch run can be compared value for value.
 
 Inside a section, snippets are separated by blank lines; a line `@det NAME` expands to code that
-fills every entry of module NAME's state_dict with a fixed ramp (so layers compare by value).
+fills every entry of module NAME's state_dict with a fixed ramp (so layers compare by value);
+a line `@owner X` gives that snippet another owner than its section's.
 The owner is the engineer group whose scope the snippet exercises (see run.OWNERS).
 """
 
@@ -21,9 +22,11 @@ CASES: list[tuple[str, str, str]] = []
 def _section(cat: str, owner: str, text: str) -> None:
     """Add every blank-line-separated snippet of `text` under `cat`, owned by `owner`."""
     for block in text.strip("\n").split("\n\n"):
-        lines = []
+        lines, who = [], owner
         for line in block.splitlines():
-            if line.strip().startswith("@det "):
+            if line.startswith("@owner "):
+                who = line.split()[1]
+            elif line.strip().startswith("@det "):
                 ind = line[: len(line) - len(line.lstrip())]
                 name = line.strip().split()[1]
                 lines.append(f"{ind}{name}.load_state_dict({{k: torch.linspace(-0.5, 0.5, v.numel()).reshape(v.shape)"
@@ -32,7 +35,7 @@ def _section(cat: str, owner: str, text: str) -> None:
                 lines.append(line)
         code = "\n".join(lines).strip()
         if code:
-            CASES.append((cat, owner, code))
+            CASES.append((cat, who, code))
 
 
 _section("creation", "B", r"""
@@ -1606,8 +1609,10 @@ out = F.pad(torch.ones(1, 2), (0, 2, 1, 0), value=5.)
 
 out = F.cosine_similarity(torch.tensor([[1., 0.], [1., 1.]]), torch.tensor([[1., 0.], [0., 1.]]))
 
+@owner E1
 out = F.embedding(torch.tensor([1, 0]), torch.tensor([[1., 2.], [3., 4.]]))
 
+@owner E1
 out = F.layer_norm(torch.arange(8.).reshape(2, 4), (4,))
 
 out = F.relu(torch.tensor([-1, 2]))

@@ -271,18 +271,37 @@ def _show(n: Any) -> str:
 
 
 _MODULE_ATTR = re.compile(r"module 'tinytorch' has no attribute '(\w+)'")
-_METHOD_ATTR = re.compile(r"'(?:Tensor|Parameter)' object has no attribute '(\w+_)'")
-_ROUTE = {"autograd": "A", "set_grad_enabled": "A", "enable_grad": "A", "is_grad_enabled": "A", "linalg": "C"}
+_METHOD_ATTR = re.compile(r"'(?:Tensor|Parameter)' object has no attribute '(\w+)'")
+_NAME_OWNER = {
+    **dict.fromkeys(("autograd", "set_grad_enabled", "enable_grad", "is_grad_enabled", "retain_grad",
+                     "register_hook"), "A"),
+    **dict.fromkeys(("linalg", "norm", "sort", "argsort", "topk", "median", "mode", "cumprod", "cummax", "outer",
+                     "logcumsumexp", "kthvalue", "mm", "bmm", "mv", "addmm", "trace", "dot", "matmul", "cross",
+                     "max", "min", "amax", "amin"), "C"),
+    **dict.fromkeys(("gather", "scatter", "scatter_add", "index_select", "masked_select", "masked_fill", "nonzero",
+                     "argwhere", "tril", "triu", "diag", "diagonal", "roll", "repeat_interleave", "einsum",
+                     "multinomial", "take", "index_add", "fill_diagonal_"), "D2"),
+}
 
 
 def route(owner: str, detail: str) -> str:
-    """The owner of a failure: a missing module-level function goes to B (the generated table),
-    a missing in-place method to A, the rest to the snippet's owner."""
+    """The owner of a failure: a missing name of a known topic goes to that topic's owner, a
+    module-level mirror of an existing Tensor method to B (the generated table), a missing
+    in-place method to A, the rest to the snippet's owner."""
     m = _MODULE_ATTR.search(detail)
     if m:
-        return _ROUTE.get(m.group(1), "B")
-    if _METHOD_ATTR.search(detail) and not _METHOD_ATTR.search(detail).group(1).startswith("_"):  # type: ignore[union-attr]
-        return "A"
+        name = m.group(1)
+        if name in _NAME_OWNER:
+            return _NAME_OWNER[name]
+        tt = importlib.import_module("tinytorch")
+        return "B" if hasattr(getattr(tt, "Tensor", None), name) or owner == "B" else owner
+    m = _METHOD_ATTR.search(detail)
+    if m:
+        name = m.group(1)
+        if name in _NAME_OWNER:
+            return _NAME_OWNER[name]
+        if name.endswith("_") and not name.startswith("_"):
+            return "A"
     return owner
 
 
