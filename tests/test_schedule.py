@@ -127,7 +127,7 @@ def test_reduce_over_size_one_axes_fused_with_its_input(device: str, shape, axes
 
     a = np.random.default_rng(len(shape)).standard_normal(shape).astype(np.float32)
     u, tu = Tensor(a, device=device), torch.tensor(a)
-    ours = {"sum": lambda x: x.sum(axes, keepdim=True), "amax": lambda x: x.max(axes, keepdim=True),
+    ours = {"sum": lambda x: x.sum(axes, keepdim=True), "amax": lambda x: x.amax(axes, keepdim=True),
             "prod": lambda x: x.prod(axes, keepdim=True)}[red]
     ref = {"sum": lambda x: x.sum(axes, keepdim=True), "amax": lambda x: x.amax(axes, keepdim=True),
            "prod": lambda x: x.prod(axes[0], keepdim=True) if len(axes) == 1 else x.prod(axes[1], keepdim=True)
@@ -141,7 +141,7 @@ def test_reduce_over_size_one_axes_fused_with_its_input(device: str, shape, axes
 
 def test_reduce_then_broadcast_back_is_two_kernels() -> None:
     x = real(4, 9)
-    assert n_kernels(x - x.max(1, keepdim=True)) == 2
+    assert n_kernels(x - x.amax(1, keepdim=True)) == 2
 
 
 def test_cat_is_one_kernel() -> None:
@@ -192,7 +192,7 @@ def test_dead_intermediate_buffers_are_reused() -> None:
 # --- the plan cache ----------------------------------------------------------------------------------
 def test_same_structure_hits_the_plan_cache(device: str) -> None:
     def step(a: Tensor, b: Tensor) -> Tensor:
-        return ((a + b) * 2).relu().sum(1) - a.max(1)
+        return ((a + b) * 2).relu().sum(1) - a.amax(1)
 
     a1, b1 = real(6, 7, seed=1, device=device), real(6, 7, seed=2, device=device)
     step(a1, b1).realize()

@@ -6,9 +6,10 @@
     print(y.numpy())                  # schedules, compiles and runs the kernels
 """
 
-from . import nn, optim  # noqa: E402  (nn imports Tensor)
-from .dtype import DType, dtypes
+from . import cuda, nn, optim, utils  # noqa: E402  (nn imports Tensor)
+from .dtype import DType, dtypes, finfo, get_default_dtype, iinfo, promote_types, result_type, set_default_dtype
 from .dtype import dtypes as _d
+from .functions import FUNCTIONS as _FUNCTIONS
 from .helpers import VIZ as _VIZ
 from .helpers import Context
 from .jit import TinyJit, jit
@@ -16,31 +17,44 @@ from .nn.state import load, save  # noqa: E402
 from .profiler import profile  # noqa: E402
 from .runtime.device import Device, register_device
 from .tensor import Tensor, cat, from_numpy, manual_seed, no_grad, stack, where
-from .tensor.index_functions import FUNCTIONS as _INDEX_FUNCTIONS  # noqa: E402
-from .tensor.math_functions import FUNCTIONS as _MATH_FUNCTIONS  # noqa: E402
+from .tensor.creation import (
+    arange,
+    as_tensor,
+    empty,
+    eye,
+    full,
+    linspace,
+    logspace,
+    ones,
+    rand,
+    randint,
+    randint_like,
+    randn,
+    randperm,
+    tensor,
+    zeros,
+)
+from .tensor.creation import normal_function as normal
+from .tensor.device import device
 from .tensor.printing import get_printoptions, printoptions, set_printoptions
 
 float32, float16, bfloat16, float64 = _d.float32, _d.float16, _d.bfloat16, _d.float64
 int8, uint8, int32, int64, bool = _d.int8, _d.uint8, _d.int32, _d.int64, _d.bool  # noqa: A001
 half, double, long = _d.half, _d.double, _d.long
+int16, short, uint16, uint32, uint64 = _d.int16, _d.int16, _d.uint16, _d.uint32, _d.uint64
 float = _d.float32  # noqa: A001
 int = _d.int32  # noqa: A001
 
 __all__ = ["nn", "optim", "save", "load", "profile", "viz", "TinyJit", "jit", "Tensor", "DType", "dtypes", "Context",
            "Device", "register_device", "cat", "stack", "where", "no_grad", "manual_seed", "from_numpy", "tensor",
            "zeros", "ones", "full", "arange", "randn", "rand", "eye"]
+__all__ += ["cuda", "utils", "finfo", "iinfo", "get_default_dtype", "set_default_dtype", "promote_types", "result_type",
+            "device", "as_tensor", "empty", "linspace", "logspace", "randint", "randint_like", "randperm", "normal",
+            "get_printoptions", "printoptions", "set_printoptions", "int16", "short", "uint16", "uint32", "uint64",
+            *_FUNCTIONS]
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False):  # type: ignore[no-untyped-def]
-    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
-
-
-zeros, ones, full, arange, randn, rand, eye = (Tensor.zeros, Tensor.ones, Tensor.full, Tensor.arange, Tensor.randn,
-                                               Tensor.rand, Tensor.eye)
-
-
-globals().update(_INDEX_FUNCTIONS)  # gather, scatter, einsum, tril, roll, ... (tensor/index_functions.py)
-globals().update(_MATH_FUNCTIONS)  # sin, atan2, clamp, isclose, relu, ... (tensor/math_functions.py)
+globals().update(_FUNCTIONS)  # sin, max, cat, einsum, where, ...: the table in functions.py
 
 
 def __getattr__(name: str) -> object:

@@ -48,7 +48,7 @@ def _checks() -> list[tuple[str, Callable[[Any, str], tuple[Any, Any]]]]:
     def reduce(rng: Any, dev: str) -> tuple[Any, Any]:
         a = rng.standard_normal((5, 67)).astype(np.float32)
         t = tt.Tensor(a, device=dev)
-        return (t.sum(1) + t.max(0).sum()).numpy(), a.sum(1) + a.max(0).sum()
+        return (t.sum(1) + t.amax(0).sum()).numpy(), a.sum(1) + a.max(0).sum()
 
     def matmul(rng: Any, dev: str) -> tuple[Any, Any]:
         a, b = rng.standard_normal((9, 17)).astype(np.float32), rng.standard_normal((17, 11)).astype(np.float32)

@@ -23,9 +23,11 @@ from .kernel import packs_args
 
 CTYPE = {
     "bool": "unsigned char", "uint8": "unsigned char", "int8": "signed char", "int16": "short", "int32": "int",
-    "int64": "long long", "float16": "_Float16", "bfloat16": "unsigned short", "float32": "float", "float64": "double",
+    "int64": "long long", "uint16": "unsigned short", "uint32": "unsigned int", "uint64": "unsigned long long",
+    "float16": "_Float16", "bfloat16": "unsigned short", "float32": "float", "float64": "double",
 }
-SHORT = {"bool": "b", "uint8": "u8", "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64", "float16": "f16",
+SHORT = {"bool": "b", "uint8": "u8", "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64", "uint16": "u16",
+         "uint32": "u32", "uint64": "u64", "float16": "f16",
          "bfloat16": "bf16", "float32": "f32", "float64": "f64"}
 
 
@@ -177,8 +179,10 @@ def _fmt_const(v: object, dt: DType) -> str:
         return f"({r})" if f < 0 or r.startswith("-") else r  # so that -(c) never renders as --c
     if dt.name == "int64":
         return f"({int(v)}LL)" if int(v) < 0 else f"{int(v)}LL"  # type: ignore[call-overload]
-    if dt.name == "uint8":
+    if dt.name in ("uint8", "uint16", "uint32"):
         return f"{int(v)}u"  # type: ignore[call-overload]
+    if dt.name == "uint64":
+        return f"{int(v)}ULL"  # type: ignore[call-overload]
     return f"({int(v)})" if int(v) < 0 else str(int(v))  # type: ignore[call-overload]
 
 

@@ -41,7 +41,8 @@ from .kernel import packs_args
 
 # register type of each scalar dtype; memory differs only for bool (i8)
 LTYPE = {"bool": "i1", "uint8": "i8", "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64",
-         "float16": "half", "bfloat16": "i16", "float32": "float", "float64": "double"}
+         "uint16": "i16", "uint32": "i32", "uint64": "i64", "float16": "half", "bfloat16": "i16", "float32": "float",
+         "float64": "double"}
 # intrinsic name suffix of each scalar register type
 SUFFIX = {"i1": "i1", "i8": "i8", "i16": "i16", "i32": "i32", "i64": "i64", "half": "f16", "float": "f32",
           "double": "f64"}

@@ -41,11 +41,9 @@ def _default_device() -> str:
 
 def _check_device(device: str | None) -> str:
     """The canonical name of `device` (default if None); raises for an unknown one."""
-    from ..runtime.device import Device
+    from .device import as_device
 
-    name = (device or _default_device()).upper()
-    Device.get(name)  # validates the name
-    return name
+    return as_device(device)  # also maps PyTorch's "cpu" to the default device
 
 
 _tensor_ids = itertools.count()

@@ -38,12 +38,12 @@ from . import (
     reduce,
     scatter,
     search,
+    sorting,
 )
 from .common import (
     _as_tensor,
     _buffer_uop,
     _const_uop,
-    _default_device,
     _float_to_bf16_bits,
     _infer_dtype,
     _norm_axis,
@@ -52,6 +52,7 @@ from .common import (
     _user_line,
     no_grad,
 )
+from .device import as_device
 
 
 class Tensor:
@@ -68,10 +69,7 @@ class Tensor:
     live: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
 
     def __init__(self, data: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False):
-        self.device = (device or _default_device()).upper()
-        from ..runtime.device import Device
-
-        Device.get(self.device)  # validates the name
+        self.device = as_device(device)  # "cpu" -> the default device; raises for an unknown name
         self.requires_grad, self.grad = requires_grad, None
         if isinstance(data, UOp):
             self.uop = data
@@ -103,7 +101,7 @@ class Tensor:
     @staticmethod
     def _from(uop: UOp, device: str, requires_grad: builtins.bool = False) -> Tensor:
         t = object.__new__(Tensor)
-        t.uop, t.device, t.requires_grad, t.grad = uop, device, requires_grad, None
+        t.uop, t.device, t.requires_grad, t.grad = uop, as_device(device), requires_grad, None
         if (DEBUG >= 2 or SOURCE_LINES) and uop._tag is None:
             uop._tag = _user_line()
         _track(t)
@@ -279,6 +277,18 @@ class Tensor:
     numpy = realization.numpy
     item = realization.item
     tolist = realization.tolist
+    __float__ = realization.to_float
+    __int__ = realization.to_int
+    __index__ = realization.to_index
+    cpu = realization.cpu
+    cuda = realization.cuda
+    type = realization.type
+    is_floating_point = realization.is_floating_point
+    element_size = realization.element_size
+    nbytes = property(realization.nbytes)
+    itemsize = property(realization.itemsize)
+    stride = realization.stride
+    is_contiguous = realization.is_contiguous
     detach = realization.detach
     # autograd
     requires_grad_ = autograd.requires_grad_
@@ -531,6 +541,34 @@ class Tensor:
     any = reduce.any
     all = reduce.all
     cumsum = reduce.cumsum
+    amax = reduce.amax
+    amin = reduce.amin
+    aminmax = reduce.aminmax
+    _take_along = reduce._take_along
+    _values_indices = reduce._values_indices
+    _rounded = reduce._rounded
+    _window = reduce._window
+    _cumulative_extreme = reduce._cumulative_extreme
+    var_mean = reduce.var_mean
+    std_mean = reduce.std_mean
+    nansum = reduce.nansum
+    nanmean = reduce.nanmean
+    count_nonzero = reduce.count_nonzero
+    cumprod = reduce.cumprod
+    cummax = reduce.cummax
+    cummin = reduce.cummin
+    logcumsumexp = reduce.logcumsumexp
+    # sorting
+    sort = sorting.sort
+    argsort = sorting.argsort
+    msort = sorting.msort
+    topk = sorting.topk
+    kthvalue = sorting.kthvalue
+    median = sorting.median
+    nanmedian = sorting.nanmedian
+    mode = sorting.mode
+    quantile = sorting.quantile
+    nanquantile = sorting.nanquantile
     # linalg
     matmul = linalg.matmul
     dot = linalg.dot
@@ -538,5 +576,5 @@ class Tensor:
 
 # the topic files name Tensor in their bodies (Tensor._from, Tensor.full, isinstance checks); bind it now
 for _m in (autograd, common, creation, elementwise, functional, indexing, inplace, linalg, movement, realization,
-           reduce, scatter, search):
+           reduce, scatter, search, sorting):
     _m.Tensor = Tensor  # type: ignore[attr-defined]

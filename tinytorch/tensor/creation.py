@@ -1,4 +1,13 @@
-"""Tensor factories: constants, ranges, identity, and random tensors drawn on the host or in the graph."""
+"""Tensor factories: constants, ranges, identity, and random tensors drawn on the host or in the graph.
+
+Takes: PyTorch's call forms: sizes as separate ints, one tuple or `size=`; `dtype=`, `device=` ("cpu"
+means the default device), `requires_grad=`; `generator=` only as None (there is one global generator,
+seeded by manual_seed).
+Produces: lazy tensors (constants and ranges are graph nodes; random values are drawn on the host).
+`tensor(data)` infers the dtype as torch.tensor does (Python floats -> the default float, ints -> int64,
+bools -> bool, numpy arrays and tensors keep theirs) and always copies; `as_tensor` copies only when the
+dtype or device changes.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +23,51 @@ from ..helpers import prod
 from ..ops.uop import Ops, UOp
 from ..runtime.buffer import Buffer
 from .common import _check_device, _check_numel, _const_uop, _default_device, _device_rng_state, _rng, _shape_arg
+from .device import as_device
 
 if TYPE_CHECKING:
     from .core import Tensor
 
 
-def full(shape: Any, fill_value: Any, dtype: Any = None, device: str | None = None,
-         requires_grad: builtins.bool = False) -> Tensor:
-    shape = _shape_arg((shape,) if isinstance(shape, int) else tuple(shape))
+_HARMLESS = ("layout", "pin_memory", "memory_format", "non_blocking")  # PyTorch keywords with nothing to do here
+
+
+def _extra(kwargs: dict[str, Any], op: str, allowed: tuple[str, ...] = ()) -> dict[str, Any]:
+    """kwargs after checking each is one PyTorch accepts and we honour (or one with nothing to do here);
+    anything else (out=, ...) raises rather than being ignored."""
+    bad = sorted(k for k in kwargs if k not in allowed and k not in _HARMLESS)
+    if bad:
+        raise TypeError(f"{op}() got unexpected keyword arguments {bad}")
+    return kwargs
+
+
+def _sizes(shape: tuple[Any, ...], kwargs: dict[str, Any], op: str) -> tuple[int, ...]:
+    """The shape from `*size` ints, one tuple/list, or the `size=` keyword (PyTorch accepts all three)."""
+    size = _extra(kwargs, op, ("size",)).get("size")
+    if size is not None:
+        if shape:
+            raise TypeError(f"{op}(): got the size both as arguments {shape} and as size={size}")
+        shape = (size,) if isinstance(size, int) else tuple(size)
+    return _shape_arg(shape)
+
+
+def _no_generator(generator: Any, op: str) -> None:
+    if generator is not None:
+        raise TypeError(f"{op}(): generator= is not supported (one global generator, seeded by "
+                        "tinytorch.manual_seed); pass None")
+
+
+def _leaf(t: Tensor, requires_grad: builtins.bool) -> Tensor:
+    if requires_grad:
+        t.requires_grad_()
+    return t
+
+
+def full(size: Any, fill_value: Any, dtype: Any = None, device: str | None = None,
+         requires_grad: builtins.bool = False, **ignored: Any) -> Tensor:
+    """A tensor of the given size filled with fill_value (dtype from the value: bool, int64 or the default float)."""
+    _extra(ignored, "full")
+    shape = _shape_arg((size,) if isinstance(size, int) else tuple(size))
     dt = to_dtype(dtype) if dtype is not None else (
         dtypes.bool if isinstance(fill_value, bool) else dtypes.default_int if isinstance(fill_value, int)
         else dtypes.default_float)
@@ -36,49 +82,86 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, device: str | None = No
     return t
 
 
-def zeros(*shape: Any, dtype: Any = None, device: str | None = None,
-          requires_grad: builtins.bool = False) -> Tensor:
-    return Tensor.full(_shape_arg(shape), 0.0, dtype or dtypes.default_float, device, requires_grad)
+def zeros(*size: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False,
+          **kwargs: Any) -> Tensor:
+    """A tensor of zeros: zeros(2, 3), zeros((2, 3)) or zeros(size=(2, 3))."""
+    return Tensor.full(_sizes(size, kwargs, "zeros"), 0.0, dtype or dtypes.default_float, device,
+                       requires_grad)
 
 
-def ones(*shape: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False) -> Tensor:
-    return Tensor.full(_shape_arg(shape), 1.0, dtype or dtypes.default_float, device, requires_grad)
+def ones(*size: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False,
+         **kwargs: Any) -> Tensor:
+    """A tensor of ones: ones(2, 3), ones((2, 3)) or ones(size=(2, 3))."""
+    return Tensor.full(_sizes(size, kwargs, "ones"), 1.0, dtype or dtypes.default_float, device,
+                       requires_grad)
 
 
-def empty(*shape: Any, dtype: Any = None, device: str | None = None) -> Tensor:
+def empty(*size: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False,
+          **kwargs: Any) -> Tensor:
+    """A tensor whose memory is allocated and not initialised (its values are whatever it held)."""
     dt = to_dtype(dtype or dtypes.default_float)
-    shape = _shape_arg(shape)
+    shape = _sizes(size, kwargs, "empty")
     _check_numel(shape, "empty")
     buf = Buffer(_check_device(device), prod(shape), dt)
-    return Tensor._from(UOp(Ops.BUFFER, dt, (), (buf, 0)).reshape_to(shape), buf.device)
+    return _leaf(Tensor._from(UOp(Ops.BUFFER, dt, (), (buf, 0)).reshape_to(shape), buf.device), requires_grad)
 
 
-def full_like(self: Tensor, fill_value: Any, dtype: Any = None) -> Tensor:
-    return Tensor.full(self.shape, fill_value, dtype or self.dtype, self.device)
+def full_like(self: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,
+              requires_grad: builtins.bool = False, **ignored: Any) -> Tensor:
+    """A tensor of self's shape (and dtype and device unless given) filled with fill_value."""
+    _extra(ignored, "full_like")
+    return Tensor.full(self.shape, fill_value, dtype or self.dtype, device or self.device, requires_grad)
 
 
-def zeros_like(self: Tensor, dtype: Any = None) -> Tensor:
-    return self.full_like(0, dtype)
+def zeros_like(self: Tensor, dtype: Any = None, device: Any = None, requires_grad: builtins.bool = False,
+               **ignored: Any) -> Tensor:
+    """Zeros of self's shape, dtype and device."""
+    _extra(ignored, "zeros_like")
+    return self.full_like(0, dtype, device, requires_grad)
 
 
-def ones_like(self: Tensor, dtype: Any = None) -> Tensor:
-    return self.full_like(1, dtype)
+def ones_like(self: Tensor, dtype: Any = None, device: Any = None, requires_grad: builtins.bool = False,
+              **ignored: Any) -> Tensor:
+    """Ones of self's shape, dtype and device."""
+    _extra(ignored, "ones_like")
+    return self.full_like(1, dtype, device, requires_grad)
 
 
-def empty_like(self: Tensor, dtype: Any = None) -> Tensor:
-    return Tensor.empty(*self.shape, dtype=dtype or self.dtype, device=self.device)
+def empty_like(self: Tensor, dtype: Any = None, device: Any = None, requires_grad: builtins.bool = False,
+               **ignored: Any) -> Tensor:
+    """Uninitialised memory of self's shape, dtype and device."""
+    _extra(ignored, "empty_like")
+    return Tensor.empty(*self.shape, dtype=dtype or self.dtype, device=device or self.device,
+                        requires_grad=requires_grad)
 
 
-def rand_like(self: Tensor, dtype: Any = None) -> Tensor:
-    return Tensor.rand(*self.shape, dtype=dtype or self.dtype, device=self.device)
+def rand_like(self: Tensor, dtype: Any = None, device: Any = None, requires_grad: builtins.bool = False,
+              **ignored: Any) -> Tensor:
+    """Uniform [0, 1) numbers of self's shape, dtype and device."""
+    _extra(ignored, "rand_like")
+    return Tensor.rand(*self.shape, dtype=dtype or self.dtype, device=device or self.device,
+                       requires_grad=requires_grad)
 
 
-def randn_like(self: Tensor, dtype: Any = None) -> Tensor:
-    return Tensor.randn(*self.shape, dtype=dtype or self.dtype, device=self.device)
+def randn_like(self: Tensor, dtype: Any = None, device: Any = None, requires_grad: builtins.bool = False,
+               **ignored: Any) -> Tensor:
+    """Standard normal numbers of self's shape, dtype and device."""
+    _extra(ignored, "randn_like")
+    return Tensor.randn(*self.shape, dtype=dtype or self.dtype, device=device or self.device,
+                        requires_grad=requires_grad)
 
 
-def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
-           device: str | None = None) -> Tensor:
+def randint_like(self: Tensor, low: builtins.int, high: builtins.int | None = None, dtype: Any = None,
+                 device: Any = None, **ignored: Any) -> Tensor:
+    """Integers drawn uniformly from [low, high) (or [0, low)) in self's shape, dtype and device."""
+    _extra(ignored, "randint_like")
+    return randint(low, high, self.shape, dtype=dtype or self.dtype, device=device or self.device)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
+           device: str | None = None, requires_grad: builtins.bool = False, **kwargs: Any) -> Tensor:
+    """start, start + step, ... up to but excluding end (arange(n): 0 .. n-1); int64 when all are ints."""
+    stop = _extra(kwargs, "arange", ("stop",)).pop("stop", end)
     if stop is None:
         start, stop = 0, start
     if step == 0:
@@ -88,46 +171,136 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
     dt = to_dtype(dtype) if dtype is not None else (dtypes.default_int if is_int else dtypes.default_float)
     # the values are written on the host: the IR has no iota op, and building one from ops
     # (a cumulative sum) would cost a kernel for what is a constant
-    return Tensor(np.arange(n, dtype=np.float64) * step + start, dtype=dt, device=device)
+    return _leaf(Tensor(np.arange(n, dtype=np.float64) * step + start, dtype=dt, device=device), requires_grad)
 
 
-def linspace(start: float, end: float, steps: builtins.int, dtype: Any = None, device: str | None = None) -> Tensor:
+def linspace(start: float, end: float, steps: builtins.int, dtype: Any = None, device: str | None = None,
+             requires_grad: builtins.bool = False, **ignored: Any) -> Tensor:
+    """steps evenly spaced values from start to end, both included: start + i * (end - start) / (steps - 1)."""
+    _extra(ignored, "linspace")
     if steps < 0:
         raise TensorValueError(f"linspace: number of steps must be non-negative, got {steps}")
-    return Tensor(np.linspace(start, end, steps), dtype=dtype or dtypes.default_float, device=device)
+    return _leaf(Tensor(np.linspace(start, end, steps), dtype=dtype or dtypes.default_float, device=device),
+                 requires_grad)
 
 
-def eye(n: builtins.int, m: builtins.int | None = None, dtype: Any = None, device: str | None = None) -> Tensor:
+def logspace(start: float, end: float, steps: builtins.int, base: float = 10.0, dtype: Any = None,
+             device: str | None = None, requires_grad: builtins.bool = False, **ignored: Any) -> Tensor:
+    """base ** linspace(start, end, steps)."""
+    _extra(ignored, "logspace")
+    if steps < 0:
+        raise TensorValueError(f"logspace: number of steps must be non-negative, got {steps}")
+    return _leaf(Tensor(np.power(float(base), np.linspace(start, end, steps)), dtype=dtype or dtypes.default_float,
+                        device=device), requires_grad)
+
+
+def eye(n: builtins.int, m: builtins.int | None = None, dtype: Any = None, device: str | None = None,
+        requires_grad: builtins.bool = False, **ignored: Any) -> Tensor:
+    """The n x m (default n x n) identity matrix: 1 where row == column, else 0."""
+    _extra(ignored, "eye")
     m = n if m is None else m
-    return Tensor(np.eye(n, m), dtype=dtype or dtypes.default_float, device=device)
+    return _leaf(Tensor(np.eye(n, m), dtype=dtype or dtypes.default_float, device=device), requires_grad)
 
 
-def rand(*shape: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False) -> Tensor:
+def rand(*size: Any, generator: Any = None, dtype: Any = None, device: str | None = None,
+         requires_grad: builtins.bool = False, **kwargs: Any) -> Tensor:
     """Uniform on [0, 1)."""
-    t = Tensor(_rng[0].random(_shape_arg(shape), dtype=np.float32), dtype=dtype or dtypes.default_float,
-               device=device)
-    t.requires_grad = requires_grad
-    return t
+    _no_generator(generator, "rand")
+    t = Tensor(_rng[0].random(_sizes(size, kwargs, "rand"), dtype=np.float32),
+               dtype=dtype or dtypes.default_float, device=device)
+    return _leaf(t, requires_grad)
 
 
-def randn(*shape: Any, dtype: Any = None, device: str | None = None,
-          requires_grad: builtins.bool = False) -> Tensor:
+def randn(*size: Any, generator: Any = None, dtype: Any = None, device: str | None = None,
+          requires_grad: builtins.bool = False, **kwargs: Any) -> Tensor:
     """Standard normal."""
-    t = Tensor(_rng[0].standard_normal(_shape_arg(shape), dtype=np.float32), dtype=dtype or dtypes.default_float,
-               device=device)
-    t.requires_grad = requires_grad
-    return t
+    _no_generator(generator, "randn")
+    t = Tensor(_rng[0].standard_normal(_sizes(size, kwargs, "randn"), dtype=np.float32),
+               dtype=dtype or dtypes.default_float, device=device)
+    return _leaf(t, requires_grad)
 
 
-def randint(low: builtins.int, high: builtins.int | None = None, size: Any = (), dtype: Any = None,
-            device: str | None = None) -> Tensor:
+def randint(low: builtins.int, high: Any = None, size: Any = None, generator: Any = None, dtype: Any = None,
+            device: str | None = None, requires_grad: builtins.bool = False, **ignored: Any) -> Tensor:
+    """Integers drawn uniformly from [low, high): randint(high, size) or randint(low, high, size); int64."""
+    _extra(ignored, "randint")
+    _no_generator(generator, "randint")
+    if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if high <= low:
         raise TensorValueError(f"randint: expected low < high, got low={low}, high={high}")
-    return Tensor(_rng[0].integers(low, high, size=_shape_arg(tuple(size) if not isinstance(size, int)
-                                                              else (size,))),
-                  dtype=dtype or dtypes.default_int, device=device)
+    shape = _shape_arg(() if size is None else tuple(size) if not isinstance(size, int) else (size,))
+    return _leaf(Tensor(_rng[0].integers(low, high, size=shape), dtype=dtype or dtypes.default_int, device=device),
+                 requires_grad)
+
+
+def randperm(n: builtins.int, generator: Any = None, dtype: Any = None, device: str | None = None,
+             requires_grad: builtins.bool = False, **ignored: Any) -> Tensor:
+    """A random permutation of 0 .. n-1 (int64)."""
+    _extra(ignored, "randperm")
+    _no_generator(generator, "randperm")
+    if n < 0:
+        raise TensorValueError(f"randperm: n must be non-negative, got {n}")
+    return _leaf(Tensor(_rng[0].permutation(n), dtype=dtype or dtypes.int64, device=device), requires_grad)
+
+
+def normal_function(mean: Any = 0.0, std: Any = 1.0, size: Any = None, generator: Any = None, dtype: Any = None,
+                    device: Any = None, requires_grad: builtins.bool = False, **ignored: Any) -> Tensor:
+    """tinytorch.normal: mean + std * N(0, 1), with mean and std numbers (then size= gives the shape) or
+    tensors (the shape is theirs broadcast together), as torch.normal."""
+    _extra(ignored, "normal")
+    _no_generator(generator, "normal")
+    ts = [v for v in (mean, std) if isinstance(v, Tensor)]
+    if not ts:
+        if size is None:
+            raise TypeError("normal(): with a number mean and std, size= gives the shape")
+        shape = _shape_arg(tuple(size) if not isinstance(size, int) else (size,))
+        z = randn(*shape, dtype=dtype, device=device)
+        return _leaf(z * float(std) + float(mean), requires_grad)
+    from .common import _broadcast_shapes
+
+    shape = _broadcast_shapes(*[t.shape for t in ts], op="normal")
+    z = randn(*shape, dtype=dtype or ts[0].dtype, device=device or ts[0].device)
+    return (z * std + mean).detach()
+
+
+def _host_data(data: Any) -> Any:
+    """data with every Tensor inside lists/tuples replaced by its numpy value (torch.tensor([t1, t2]))."""
+    if isinstance(data, Tensor):
+        return data.numpy()
+    if isinstance(data, (list, tuple)) and any(isinstance(v, (Tensor, list, tuple)) for v in data):
+        return [_host_data(v) for v in data]
+    return data
+
+
+def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: builtins.bool = False,
+           **ignored: Any) -> Tensor:
+    """A new leaf tensor holding a copy of data (nested lists of numbers, a numpy array, a Tensor, or a list
+    of one-element tensors), with torch.tensor's dtype inference."""
+    _extra(ignored, "tensor")
+    if isinstance(data, Tensor):
+        src = data.detach()
+        out = Tensor(src.numpy(), dtype=dtype or src.dtype, device=device or src.device)
+    else:
+        host = _host_data(data)
+        if isinstance(host, np.generic):
+            host = np.asarray(host)
+        elif isinstance(host, list) and host and all(isinstance(v, np.ndarray) for v in host):
+            host = np.stack(host)
+        out = Tensor(host, dtype=dtype, device=device)
+    return _leaf(out, requires_grad)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """data as a tensor: a Tensor with the same dtype and device is returned as is, anything else is copied."""
+    if isinstance(data, Tensor):
+        dt = data.dtype if dtype is None else to_dtype(dtype)
+        if dt == data.dtype and (device is None or as_device(device) == data.device):
+            return data
+        return data.to(device or data.device).cast(dt)
+    return tensor(data, dtype=dtype, device=device)
 
 
 def uniform(*shape: Any, low: float = 0.0, high: float = 1.0, dtype: Any = None, device: str | None = None,

@@ -1,7 +1,9 @@
-"""Running the graph: schedule, realize, and reading values back (numpy, item, tolist); detach."""
+"""Running the graph: schedule, realize, and reading values back (numpy, item, tolist, float(t), int(t));
+detach; devices and memory layout as PyTorch reports them (cpu, cuda, type, stride, is_contiguous, element_size)."""
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -53,3 +55,113 @@ def tolist(self: Tensor) -> Any:
 def detach(self: Tensor) -> Tensor:
     """The same value, cut from the gradient graph."""
     return Tensor._from(UOp(Ops.DETACH, self.dtype, (self.uop,)), self.device, False)
+
+
+# conversions to Python numbers ---------------------------------------------------------------
+def _one_value(self: Tensor, kind: str) -> Any:
+    if self.numel() != 1:
+        raise TensorValueError(f"{kind}(): only a tensor with one element can be converted to a Python scalar, "
+                               f"this one has shape {tuple(self.shape)}")
+    return self.item()
+
+
+def to_float(self: Tensor) -> float:
+    """`float(t)`: the value of a one-element tensor as a Python float."""
+    return float(_one_value(self, "float"))
+
+
+def to_int(self: Tensor) -> int:
+    """`int(t)`: the value of a one-element tensor as a Python int (floats truncate toward zero)."""
+    return int(_one_value(self, "int"))
+
+
+def to_index(self: Tensor) -> int:
+    """`t.__index__()`: a one-element integer tensor used as an index (`range(t)`, `lst[t]`)."""
+    if self.dtype.is_float or self.numel() != 1:
+        raise TypeError(f"only integer tensors of a single element can be converted to an index "
+                        f"(got {self.dtype}, shape {tuple(self.shape)})")
+    return int(self.item())
+
+
+# devices and dtypes ----------------------------------------------------------------------------
+def cpu(self: Tensor) -> Tensor:
+    """self on the default device ("cpu"): self when it is there already, as PyTorch."""
+    return self.to("cpu")
+
+
+def cuda(self: Tensor, device: Any = None, non_blocking: bool = False) -> Tensor:
+    """Raises: tinytorch has no GPU backend (PyTorch code that checks torch.cuda.is_available() skips this)."""
+    raise RuntimeError("cuda(): tinytorch has no GPU backend (tinytorch.cuda.is_available() is False); its devices "
+                       "C, LLVM and INTERP run on the CPU: use .cpu() or .to('cpu')")
+
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "bfloat16": "BFloat16Tensor", "uint8": "ByteTensor", "int8": "CharTensor", "int16": "ShortTensor",
+               "int32": "IntTensor", "int64": "LongTensor", "bool": "BoolTensor", "uint16": "UInt16Tensor",
+               "uint32": "UInt32Tensor", "uint64": "UInt64Tensor"}
+
+
+def type(self: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:  # noqa: A001  (PyTorch's name)
+    """`t.type()`: 'tinytorch.FloatTensor'-style name; `t.type(dtype)`: t cast to dtype (a dtype or such a name)."""
+    if dtype is None:
+        return f"tinytorch.{_TYPE_NAMES[self.dtype.name]}"
+    if isinstance(dtype, str) and dtype.rsplit(".", 1)[-1] in _TYPE_NAMES.values():
+        short = dtype.rsplit(".", 1)[-1]
+        dtype = next(k for k, v in _TYPE_NAMES.items() if v == short)
+    from ..dtype import to_dtype
+
+    return self.to(to_dtype(dtype))
+
+
+def is_floating_point(self: Tensor) -> bool:
+    """The dtype is a float type."""
+    return self.dtype.is_float
+
+
+def element_size(self: Tensor) -> int:
+    """Bytes of one element."""
+    return self.dtype.itemsize
+
+
+def nbytes(self: Tensor) -> int:
+    """Bytes of all elements (numel * element_size)."""
+    return self.numel() * self.dtype.itemsize
+
+
+def itemsize(self: Tensor) -> int:
+    """Bytes of one element."""
+    return self.dtype.itemsize
+
+
+def stride(self: Tensor, dim: int | None = None) -> Any:
+    """Elements to step in memory per index of each dim: the layout a view of a buffer reads, or the
+    row-major layout a computed value gets when it is realized (size-1 dims report the row-major step)."""
+    from ..engine.realize import _apply, resolve_views
+    from ..ops.view import ViewStack
+
+    shape = self.shape
+    row_major, acc = [], 1
+    for d in reversed(shape):
+        row_major.append(acc)
+        acc *= builtins.max(d, 1)
+    row_major.reverse()
+    u = resolve_views(self.uop)
+    vs = _apply(ViewStack.contiguous(u.base.shape), tuple((m.op, m.arg) for m in u.movement_chain())).simplify()
+    out = tuple(row_major)
+    if u.base.op is not Ops.CONST and len(vs.views) == 1 and vs.view.mask is None:  # a constant gets its own memory
+        out = tuple(r if n == 1 else s for n, s, r in zip(shape, vs.view.strides, row_major))
+    if dim is None:
+        return out
+    from .common import _norm_axis
+
+    return out[_norm_axis("stride", dim, self.ndim)]
+
+
+def is_contiguous(self: Tensor, memory_format: Any = None) -> bool:
+    """Its elements are laid out row-major in memory (dims of size 1 do not count), as PyTorch's check."""
+    expect = 1
+    for n, s in zip(reversed(self.shape), reversed(self.stride())):
+        if n != 1 and s != expect:
+            return False
+        expect *= n
+    return True

@@ -286,7 +286,9 @@ def _r_reduce(c: Ctx) -> tuple[str, str]:
     if ax is None:
         return f"{a}.{name}()", f"{a}.{ref_name}()"
     args = f"{_axis_str(ax)}, keepdim={bool(keep)}"
-    return f"{a}.{name}({args})", f"{a}.{ref_name}({args})"
+    if name in ("max", "min") and not isinstance(ax, (list, tuple)):  # one dim: (values, indices), as torch's
+        return _same(f"{a}.{name}({args}).values")
+    return f"{a}.{ref_name}({args})", f"{a}.{ref_name}({args})"
 
 
 def _r_pow_s(c: Ctx) -> tuple[str, str]:

@@ -1,0 +1,92 @@
+"""The module-level functions: `tinytorch.sin(x)`, `tinytorch.max(x, 1)`, `tinytorch.cat([a, b])`, ...
+
+Takes: PyTorch's call forms. A function in METHODS takes the tensor first, then the method's arguments
+(`tinytorch.atan2(y, x) == y.atan2(x)`, `tinytorch.sum(input=x, dim=0)`); a Python number as that
+tensor becomes one on the device of the first tensor argument (`tinytorch.pow(2, x)`).
+Produces: for each name in the one table METHODS, a function that calls the Tensor method of that name
+and carries its docstring (so the two cannot differ); the functions of several tensors that are not
+methods (cat, stack, einsum, where, ...) come from their topic files. tinytorch/__init__.py exports
+FUNCTIONS. A name whose method does not exist yet raises AttributeError when called (never at import);
+tests/test_api_namespace.py fails while any table name lacks its method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .tensor import Tensor
+
+# Tensor methods also offered as tinytorch.<name>(input, *args, **kwargs), by topic file
+METHODS: tuple[str, ...] = tuple("""
+    abs absolute neg negative positive reciprocal sqrt rsqrt square exp exp2 expm1 log log2 log10 log1p
+    sin cos tan asin acos atan arcsin arccos arctan sinh cosh tanh asinh acosh atanh arcsinh arccosh arctanh
+    atan2 arctan2 hypot sigmoid logit erf erfc sign sgn signbit copysign trunc fix floor ceil round frac
+    deg2rad rad2deg sinc xlogy pow float_power add sub subtract mul multiply div divide true_divide
+    floor_divide fmod remainder maximum minimum fmax fmin clamp clip clamp_min clamp_max lerp addcmul addcdiv
+    nan_to_num isclose allclose equal isnan isinf isfinite isposinf isneginf isreal heaviside
+    logical_and logical_or logical_xor logical_not bitwise_and bitwise_or bitwise_xor bitwise_not
+    bitwise_left_shift bitwise_right_shift eq ne lt le gt ge greater greater_equal less less_equal not_equal
+    relu selu celu rrelu prelu hardshrink threshold softmax log_softmax logsumexp
+    gather scatter scatter_add scatter_reduce index_select index_add index_copy index_fill take take_along_dim
+    masked_fill masked_select nonzero argwhere tril triu diag diagonal diag_embed roll repeat_interleave tile
+    flip fliplr flipud rot90 movedim moveaxis swapaxes swapdims narrow select unbind unflatten flatten
+    reshape permute transpose squeeze unsqueeze split tensor_split chunk broadcast_to
+    bucketize unique bincount histc multinomial bernoulli atleast_1d atleast_2d atleast_3d
+    sum prod mean nanmean nansum var std var_mean std_mean max min amax amin aminmax argmax argmin all any
+    count_nonzero cumsum cumprod cummax cummin logcumsumexp
+    sort argsort msort topk kthvalue median nanmedian mode quantile nanquantile
+    matmul dot norm outer
+    numel is_floating_point clone detach zeros_like ones_like full_like empty_like rand_like randn_like
+""".split())
+
+
+def _method_function(name: str) -> Callable[..., Any]:
+    def fn(input: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(input, Tensor):
+            like = next((a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)), None)
+            if like is None or not isinstance(input, (bool, int, float)):
+                raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+            input = Tensor(input, device=like.device)
+        return getattr(input, name)(*args, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__module__ = "tinytorch"
+    fn.__doc__ = getattr(getattr(Tensor, name, None), "__doc__", None)
+    return fn
+
+
+def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
+    """where(condition, input, other): input where condition is true, else other (broadcast together);
+    where(condition): the indices of the true elements, one tensor per dim (nonzero(as_tuple=True))."""
+    from .tensor import elementwise
+
+    if input is None and other is None:
+        return condition.nonzero(as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where(): expected where(condition) or where(condition, input, other)")
+    cond = condition if isinstance(condition, Tensor) else Tensor(condition)
+    return elementwise.where(cond, input, other)
+
+
+def is_tensor(obj: Any) -> bool:
+    """obj is a tinytorch Tensor (or a Parameter)."""
+    return isinstance(obj, Tensor)
+
+
+def _free_functions() -> dict[str, Callable[..., Any]]:
+    """Functions of several tensors (not methods), from their topic files."""
+    from .tensor import creation, einsum, movement, search
+
+    out: dict[str, Callable[..., Any]] = {"where": where, "is_tensor": is_tensor, "einsum": einsum.einsum,
+                                          "from_numpy": creation.from_numpy}
+    for name in ("cat", "stack", "hstack", "vstack", "dstack", "column_stack", "meshgrid", "cartesian_prod"):
+        out[name] = getattr(movement, name)
+    out["concat"] = out["concatenate"] = movement.cat
+    for name in ("searchsorted", "triu_indices", "tril_indices"):
+        out[name] = getattr(search, name)
+    return out
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {name: _method_function(name) for name in METHODS}
+FUNCTIONS.update(_free_functions())
