@@ -146,9 +146,13 @@ def stride(self: Tensor, dim: int | None = None) -> Any:
         acc *= builtins.max(d, 1)
     row_major.reverse()
     u = resolve_views(self.uop)
-    vs = _apply(ViewStack.contiguous(u.base.shape), tuple((m.op, m.arg) for m in u.movement_chain())).simplify()
+    chain, base_shape = u.movement_chain(), u.base.shape
+    if u.base.op is Ops.CONST:  # a constant (zeros, full) is laid out in the shape it was made with
+        while chain and chain[-1].op in (Ops.RESHAPE, Ops.EXPAND):
+            base_shape, chain = chain[-1].shape, chain[:-1]
+    vs = _apply(ViewStack.contiguous(base_shape), tuple((m.op, m.arg) for m in chain)).simplify()
     out = tuple(row_major)
-    if u.base.op is not Ops.CONST and len(vs.views) == 1 and vs.view.mask is None:  # a constant gets its own memory
+    if len(vs.views) == 1 and vs.view.mask is None:
         out = tuple(r if n == 1 else s for n, s, r in zip(shape, vs.view.strides, row_major))
     if dim is None:
         return out
