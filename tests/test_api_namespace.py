@@ -309,3 +309,41 @@ def test_utils_data_alias():
     ds = TensorDataset(tt.arange(10).float(), tt.arange(10))
     a, b = random_split(ds, [7, 3])
     assert len(a) == 7 and len(b) == 3 and sum(1 for _ in DataLoader(ds, batch_size=4)) == 3
+
+
+def test_size_array_format_new_and_type_as():
+    x, tx = tt.ones(2, 3), torch.ones(2, 3)
+    assert str(x.shape) == str(tx.shape).replace("torch.", "tinytorch.") and x.shape == (2, 3)
+    assert str(x.size()) == str(tx.size()).replace("torch.", "tinytorch.") and x.size() == tt.Size([2, 3])
+    assert str(x.shape[1:]) == str(tx.shape[1:]).replace("torch.", "tinytorch.") and x.shape.numel() == 6
+    assert np.array(tt.tensor([1.0, 2.0])).dtype == np.array(torch.tensor([1.0, 2.0])).dtype
+    assert np.asarray(x, dtype=np.float64).dtype == np.float64
+    assert f"{tt.tensor(2.5):.1f}" == f"{torch.tensor(2.5):.1f}" and f"{x}" == f"{tx}"
+    with pytest.raises(TypeError):
+        f"{x:.1f}"
+    for ours, theirs in ((x.new_zeros(4), tx.new_zeros(4)), (x.new_ones((2,)), tx.new_ones((2,))),
+                         (x.long().new_full((2,), 3), tx.long().new_full((2,), 3)),
+                         (x.new_tensor([1, 2]), tx.new_tensor([1, 2])),
+                         (tt.tensor([1.5, 2.5]).type_as(tt.tensor([1])),
+                          torch.tensor([1.5, 2.5]).type_as(torch.tensor([1])))):
+        _close(ours, theirs)
+    assert tuple(x.new_empty(2, 2).shape) == (2, 2) and x.new_zeros(2, dtype=tt.int32).dtype == tt.int32
+
+
+@pytest.mark.parametrize("a,b,kw", [([1, 2, 3], [2, 3], {}), ([[1.0, 5.0], [2.0, 3.0]], [2.0, 9.0], {"invert": True}),
+                                    ([1, 2], [], {}), ([1, 2], 2, {})])
+def test_isin(a, b, kw):
+    tb, ob = (torch.tensor(b), tt.tensor(b)) if isinstance(b, list) else (b, b)
+    _close(tt.isin(tt.tensor(a), ob, **kw), torch.isin(torch.tensor(a), tb, **kw))
+
+
+def test_tensor_dataset_items_are_tensors():
+    from tinytorch.utils.data import Subset, TensorDataset
+
+    ds = TensorDataset(tt.arange(10.0).reshape(5, 2), tt.arange(5))
+    tds = torch.utils.data.TensorDataset(torch.arange(10.0).reshape(5, 2), torch.arange(5))
+    for (a, b), (ta, tb) in ((ds[0], tds[0]), (ds[4], tds[4])):
+        _close(a, ta)
+        _close(b, tb)
+    s = Subset(TensorDataset(tt.arange(10) * 10), [1, 3])
+    _close(s[1][0], torch.tensor(30))

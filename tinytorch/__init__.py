@@ -37,6 +37,7 @@ from .tensor.creation import (
 from .tensor.creation import normal_function as normal
 from .tensor.device import device
 from .tensor.printing import get_printoptions, printoptions, set_printoptions
+from .tensor.size import Size
 
 float32, float16, bfloat16, float64 = _d.float32, _d.float16, _d.bfloat16, _d.float64
 int8, uint8, int32, int64, bool = _d.int8, _d.uint8, _d.int32, _d.int64, _d.bool  # noqa: A001
@@ -51,7 +52,7 @@ __all__ = ["nn", "optim", "save", "load", "profile", "viz", "TinyJit", "jit", "T
 __all__ += ["cuda", "utils", "finfo", "iinfo", "get_default_dtype", "set_default_dtype", "promote_types", "result_type",
             "device", "as_tensor", "empty", "linspace", "logspace", "randint", "randint_like", "randperm", "normal",
             "get_printoptions", "printoptions", "set_printoptions", "int16", "short", "uint16", "uint32", "uint64",
-            *_FUNCTIONS]
+            "Size", *_FUNCTIONS]
 
 
 globals().update(_FUNCTIONS)  # sin, max, cat, einsum, where, ...: the table in functions.py

@@ -36,7 +36,7 @@ METHODS: tuple[str, ...] = tuple("""
     sum prod mean nanmean nansum var std var_mean std_mean max min amax amin aminmax argmax argmin all any
     count_nonzero cumsum cumprod cummax cummin logcumsumexp
     sort argsort msort topk kthvalue median nanmedian mode quantile nanquantile
-    matmul dot norm outer
+    matmul dot norm outer mm bmm mv vdot inner addmm addmv baddbmm addbmm addr tensordot dist diff trace cross
     numel is_floating_point clone detach zeros_like ones_like full_like empty_like rand_like randn_like
 """.split())
 
@@ -69,6 +69,21 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
     return elementwise.where(cond, input, other)
 
 
+def isin(elements: Any, test_elements: Any, *, assume_unique: bool = False, invert: bool = False) -> Tensor:
+    """True where an element of `elements` equals some element of `test_elements`:
+    any_j(elements[..., None] == test_elements.flatten()[j]) (its negation with invert=True)."""
+    like = elements if isinstance(elements, Tensor) else test_elements if isinstance(test_elements, Tensor) else None
+    if like is None:
+        raise TypeError("isin(): expected a Tensor as elements or test_elements")
+    e = elements if isinstance(elements, Tensor) else Tensor(elements, device=like.device)
+    t = test_elements if isinstance(test_elements, Tensor) else Tensor([test_elements], device=like.device)
+    if t.numel() == 0:
+        out = e.zeros_like(dtype="bool")
+    else:
+        out = (e.unsqueeze(-1) == t.reshape(-1)).any(-1)
+    return out.logical_not() if invert else out
+
+
 def is_tensor(obj: Any) -> bool:
     """obj is a tinytorch Tensor (or a Parameter)."""
     return isinstance(obj, Tensor)
@@ -78,7 +93,7 @@ def _free_functions() -> dict[str, Callable[..., Any]]:
     """Functions of several tensors (not methods), from their topic files."""
     from .tensor import creation, einsum, movement, search
 
-    out: dict[str, Callable[..., Any]] = {"where": where, "is_tensor": is_tensor, "einsum": einsum.einsum,
+    out: dict[str, Callable[..., Any]] = {"where": where, "is_tensor": is_tensor, "isin": isin, "einsum": einsum.einsum,
                                           "from_numpy": creation.from_numpy}
     for name in ("cat", "stack", "hstack", "vstack", "dstack", "column_stack", "meshgrid", "cartesian_prod"):
         out[name] = getattr(movement, name)

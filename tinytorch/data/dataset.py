@@ -78,8 +78,10 @@ class TensorDataset(Dataset):
     def __len__(self) -> int:
         return int(self.arrays[0].shape[0])
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
-        return tuple(a[index] for a in self.arrays)
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
+        """Sample `index`: a Tensor for each Tensor field (as torch's TensorDataset), an array for an array field."""
+        return tuple(a[index] if dt is None else Tensor(np.array(a[index]), dtype=dt)
+                     for a, dt in zip(self.arrays, self._field_dtypes))
 
     def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
         return tuple(a[indices] for a in self.arrays)

@@ -13,6 +13,8 @@ gradients.
 from __future__ import annotations
 
 import math
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from ..dtype import DType, dtypes
@@ -172,21 +174,43 @@ pm_gradient = PatternMatcher([
     (UPat(Ops.FLIP, name="node"), lambda ctx, node: (UOp(Ops.FLIP, ctx.dtype, (ctx,), node.arg),)),
     (UPat(Ops.CONTIGUOUS), lambda ctx: (ctx,)),
 ])
+# node -> f(node, gradient of node) -> [(input node, its gradient)]: the gradient of a composition given as a whole, for
+# ops whose edge values (0, inf, negative bases) the chain rule through their primitives gets wrong (pow)
+CUSTOM_GRADIENTS: weakref.WeakKeyDictionary[UOp, Callable[[UOp, UOp], list[tuple[UOp, UOp | None]]]] = \
+    weakref.WeakKeyDictionary()
 NO_GRADIENT = GroupOp.Comparison | {Ops.AND, Ops.OR, Ops.XOR, Ops.SHL, Ops.SHR, Ops.MOD, Ops.IDIV, Ops.BITCAST,
                                     Ops.BUFFER, Ops.CONST, Ops.DETACH, Ops.ASSIGN}
 
 
-def compute_gradients(root: UOp, root_grad: UOp, wanted: set[UOp]) -> dict[UOp, UOp]:
-    """Gradients of `root` (seeded with root_grad) for every node on a path to `wanted`."""
-    nodes = toposort([root], stop=lambda u: u.op is Ops.DETACH or u.op is Ops.ASSIGN)
+def compute_gradients(root: UOp | list[tuple[UOp, UOp]], root_grad: UOp | None, wanted: set[UOp],
+                      hooks: Callable[[UOp, UOp], UOp] | None = None,
+                      hooked: set[UOp] | frozenset[UOp] = frozenset()) -> dict[UOp, UOp]:
+    """Gradients of `root` (seeded with root_grad), or of the sum over a list of (root, seed) pairs, for every
+    node on a path to `wanted`. hooks(node, grad) may replace the complete gradient of a node in `hooked`
+    before it flows on (tensor hooks)."""
+    roots = root if isinstance(root, list) else [(root, root_grad)]
+    nodes = toposort([r for r, _ in roots], stop=lambda u: u.op is Ops.DETACH or u.op is Ops.ASSIGN)
     needs: set[UOp] = set()
     for u in nodes:
         if u in wanted or (u.op is not Ops.DETACH and any(s in needs for s in u.src)):
             needs.add(u)
-    grads: dict[UOp, UOp] = {root: root_grad}
+    grads: dict[UOp, UOp] = {}
+    for r, rg in roots:
+        assert rg is not None
+        grads[r] = add(grads[r], rg) if r in grads else rg
     for u in reversed(nodes):
         g = grads.get(u)
-        if g is None or u not in needs or u.op in NO_GRADIENT or not u.src:
+        if g is None or u not in needs:
+            continue
+        if hooks is not None and u in hooked:
+            g = grads[u] = hooks(u, g)
+        if u.op in NO_GRADIENT or not u.src:
+            continue
+        custom = CUSTOM_GRADIENTS.get(u)
+        if custom is not None:  # an op composed of primitives whose gradient is given as a whole (pow)
+            for s, sg in custom(u, g):
+                if sg is not None and s in needs:
+                    grads[s] = add(grads[s], sg) if s in grads else sg
             continue
         src_grads: Any = pm_gradient.rewrite(u, ctx=g)
         if src_grads is None:

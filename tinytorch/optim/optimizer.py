@@ -6,14 +6,21 @@ the gradients (and, through the eager-semantics rule, with the loss that read th
 weights) as one schedule — forward, backward and update fuse into kernels; no Python loop
 touches elements.
 
-Hyper-parameters that change while training (learning rate, Adam's bias corrections) live in
-one-element buffers, so changing them changes no graph: the cached schedule and a captured
-JIT keep working.
+Hyper-parameters that change while training (learning rate, betas, momentum) live in
+one-element float64 buffers, so changing them changes no graph: the cached schedule and a
+captured JIT keep working. Per-step factors (Adam's 1 - beta^t, ...) are computed from them
+in float64 inside the graph, as PyTorch computes them in Python floats, and rounded once to
+the parameter's dtype. The update formulas follow PyTorch's single-tensor code path operation
+by operation (lerp for the first moment, addcmul / addcdiv orders), so results agree to a few ulps.
+
+`state_dict()` has PyTorch's layout: {'state': {index: {name: Tensor | None}}, 'param_groups':
+[{hyper-parameters..., 'params': [indices]}]}; `load_state_dict` also takes PyTorch's (tensors
+converted to numpy, or torch tensors as they are).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -21,19 +28,23 @@ import numpy as np
 from ..dtype import dtypes
 from ..tensor import Tensor, no_grad
 
+SCALAR = dtypes.float64  # dtype of hyper-parameter buffers and per-step factors
+
 
 class HostScalar:
-    """A float tensor of shape () whose value Python sets directly in its buffer."""
+    """A float64 tensor of shape () whose value Python sets directly in its buffer."""
 
-    def __init__(self, value: float, device: str | None = None, dtype: Any = dtypes.float32):
+    def __init__(self, value: float, device: str | None = None, dtype: Any = SCALAR):
         self.t = Tensor(np.array(value, dtype=np.float64), dtype=dtype, device=device).realize()
         self._value = float(value)
 
     @property
     def value(self) -> float:
+        """The current value (as last set)."""
         return self._value
 
     def set(self, value: float) -> None:
+        """Write `value` into the buffer (no graph changes)."""
         if value != self._value:
             from ..engine.realize import view_of
 
@@ -43,71 +54,147 @@ class HostScalar:
 
 
 class ParamGroup(dict):
-    """A parameter group; setting 'lr', 'betas' or 'momentum' writes their buffers at once, so
-    kernels already captured by the JIT (which never re-run step()'s Python) see the new value."""
+    """A parameter group (a dict, as in PyTorch). Setting 'lr', 'betas' or 'momentum' writes its
+    buffer at once, so kernels already captured by the JIT (which never re-run step()'s Python)
+    see the new value. The buffers live in `.host`, outside the dict's keys."""
+
+    host: dict[str, HostScalar]
 
     def __setitem__(self, key: str, value: Any) -> None:
         super().__setitem__(key, value)
-        if key == "lr" and "_lr" in self:
-            self["_lr"].set(float(value))
-        elif key == "betas" and "_beta1" in self:
-            self["_beta1"].set(float(value[0]))
-            self["_beta2"].set(float(value[1]))
-        elif key == "momentum" and "_momentum" in self:
-            self["_momentum"].set(float(value))
+        host = getattr(self, "host", None)
+        if not host:
+            return
+        if key == "lr" and "lr" in host:
+            host["lr"].set(float(value))
+        elif key == "betas" and "beta1" in host:
+            host["beta1"].set(float(value[0]))
+            host["beta2"].set(float(value[1]))
+        elif key == "momentum" and "momentum" in host:
+            host["momentum"].set(float(value))
+
+    def scalar(self, name: str) -> Tensor:
+        """The float64 () tensor holding hyper-parameter `name` ('lr', 'beta1', 'beta2', 'momentum')."""
+        return self.host[name].t
+
+
+class _ParamState(dict):
+    """Per-parameter state, keyed by the parameter's identity: `opt.state[p]` works like PyTorch's."""
+
+    @staticmethod
+    def _key(k: Any) -> Any:
+        return id(k) if isinstance(k, Tensor) else k
+
+    def __getitem__(self, k: Any) -> Any:
+        return super().__getitem__(self._key(k))
+
+    def __setitem__(self, k: Any, v: Any) -> None:
+        super().__setitem__(self._key(k), v)
+
+    def __contains__(self, k: Any) -> bool:
+        return super().__contains__(self._key(k))
+
+    def get(self, k: Any, default: Any = None) -> Any:
+        """state.get(param) (or by id)."""
+        return super().get(self._key(k), default)
+
+
+def _to_numpy(v: Any) -> np.ndarray:
+    """A Tensor, a torch tensor or an array-like as a numpy array (copied)."""
+    if isinstance(v, Tensor):
+        return np.array(v.numpy())
+    if hasattr(v, "detach") and hasattr(v, "cpu"):  # a torch tensor, without importing torch
+        return np.array(v.detach().cpu().numpy())
+    return np.array(v)
+
+
+def _is_tensorlike(v: Any) -> bool:
+    return isinstance(v, (Tensor, np.ndarray)) or (hasattr(v, "detach") and hasattr(v, "shape"))
 
 
 class Optimizer:
     """Base class: parameter groups, `zero_grad`, `state_dict`, and the shared `step` driver."""
 
-    defaults: dict[str, Any] = {}
-
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]):
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params should be an iterable of Tensors or dicts, but got a "
+                            "Tensor (wrap it in a list: [t])")
+        self.defaults = dict(defaults)
+        self.param_groups: list[ParamGroup] = []
+        self.state: dict[Any, dict[str, Any]] = _ParamState()
         groups = list(params)
         if not groups:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+            raise ValueError(f"{type(self).__name__}: optimizer got an empty parameter list")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
-        self.param_groups: list[ParamGroup] = []
         for g in groups:
-            ps = list(g["params"])
-            for p in ps:
-                if not isinstance(p, Tensor):
-                    raise TypeError(f"{type(self).__name__}: parameters must be Tensors, got {type(p).__name__}")
-                if not p.dtype.is_float:
-                    raise TypeError(f"{type(self).__name__}: can only optimize floating point tensors, got {p.dtype}")
-            group = ParamGroup({**defaults, **{k: v for k, v in g.items() if k != "params"}, "params": ps})
-            wide = any(p.dtype == dtypes.float64 for p in ps)  # float64 parameters get float64 hyper-parameters
-            lr_dtype = dtypes.float64 if wide else dtypes.float32
-            dev = ps[0].device if ps else None
-            group["_lr"] = HostScalar(group["lr"], dev, lr_dtype)
-            if "betas" in group:  # cycled by OneCycleLR: buffers too
-                group["_beta1"] = HostScalar(group["betas"][0], dev, lr_dtype)
-                group["_beta2"] = HostScalar(group["betas"][1], dev, lr_dtype)
-            if "momentum" in group:
-                group["_momentum"] = HostScalar(group["momentum"], dev, lr_dtype)
-            self.param_groups.append(group)
-        self.state: dict[int, dict[str, Any]] = {}
-        for group in self.param_groups:
-            for p in group["params"]:
-                p.requires_grad = True
-                if p.uop.base.op.name != "BUFFER":
-                    p.realize()
+            self.add_param_group(g)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {g[k]}" for k in sorted(g) if k != "params"]
+        return "\n".join(lines) + "\n)"
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group {'params': [...], option: value, ...}; options not given take the defaults."""
+        name = type(self).__name__
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{name}.add_param_group: param_group must be a dict, got {type(param_group).__name__}")
+        raw = param_group.get("params")
+        if isinstance(raw, Tensor):
+            ps = [raw]
+        elif isinstance(raw, (set, frozenset)):
+            raise TypeError(f"{name}: optimizer parameters need to be organized in ordered collections, but the "
+                            "ordering of tensors in sets will change between runs. Please use a list instead.")
+        elif raw is None:
+            raise ValueError(f"{name}.add_param_group: the group has no 'params'")
+        else:
+            ps = list(raw)
+        for p in ps:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name} can only optimize Tensors, but one of the params is {type(p).__name__}")
+            if not p.dtype.is_float:
+                raise TypeError(f"{name}: can only optimize floating point tensors, got {p.dtype}")
+        seen = {id(q) for g in self.param_groups for q in g["params"]}
+        if len({id(p) for p in ps}) != len(ps) or any(id(p) in seen for p in ps):
+            raise ValueError(f"{name}: some parameters appear in more than one parameter group")
+        group = ParamGroup({**self.defaults, **{k: v for k, v in param_group.items() if k != "params"},
+                            "params": ps})
+        dev = ps[0].device if ps else None
+        host = {"lr": HostScalar(float(group["lr"]), dev)}
+        if "betas" in group:  # cycled by OneCycleLR / CyclicLR: buffers too
+            group["betas"] = tuple(group["betas"])
+            host["beta1"] = HostScalar(float(group["betas"][0]), dev)
+            host["beta2"] = HostScalar(float(group["betas"][1]), dev)
+        if "momentum" in group:
+            host["momentum"] = HostScalar(float(group["momentum"]), dev)
+        group.host = host
+        self.param_groups.append(group)
+        for p in ps:
+            p.requires_grad = True
+            if p.uop.base.op.name != "BUFFER":
+                p.realize()
 
     @property
     def params(self) -> list[Tensor]:
+        """All parameters, group by group (the order state_dict numbers them in)."""
         return [p for g in self.param_groups for p in g["params"]]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's gradient (or set it to zeros with set_to_none=False)."""
         for p in self.params:
             p.grad = None if set_to_none or p.grad is None else p.grad.zeros_like()
 
-    def step(self) -> None:
-        """Apply one update to every parameter that has a gradient (realizes them)."""
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Apply one update to every parameter that has a gradient (realizes them); with a closure,
+        first call it (it recomputes the loss and its gradients) and return its loss."""
+        loss = closure() if closure is not None else None
         targets: list[Tensor] = []
         with no_grad():
             for group in self.param_groups:
-                group["_lr"].set(group["lr"])
+                group.host["lr"].set(float(group["lr"]))
                 for p in group["params"]:
                     if p.grad is None:
                         continue
@@ -118,154 +205,227 @@ class Optimizer:
                     targets.append(p.grad)
         if targets:
             Tensor.realize(*targets)
+        return loss
 
-    def _state_for(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        st = self.state.get(id(p))
+    def _state_for(self, p: Tensor, group: ParamGroup) -> dict[str, Any]:
+        st = self.state.get(p)
         if st is None:
-            st = self.state[id(p)] = self._init_state(p, group)
+            st = self.state[p] = self._init_state(p, group)
         return st
 
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+    def _init_state(self, p: Tensor, group: ParamGroup) -> dict[str, Any]:
         return {}
 
-    def _update(self, p: Tensor, g: Tensor, group: dict[str, Any], state: dict[str, Any]) -> list[Tensor]:
+    def _update(self, p: Tensor, g: Tensor, group: ParamGroup, state: dict[str, Any]) -> list[Tensor]:
         raise NotImplementedError
 
     # checkpoints ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """{'state': {index: {name: numpy array or number}}, 'param_groups': [...]} like PyTorch."""
+        """{'state': {index: {name: Tensor (a copy) | None | number}}, 'param_groups': [{..., 'params':
+        [indices]}]} in PyTorch's layout; parameters are numbered in group order."""
         index = {id(p): i for i, p in enumerate(self.params)}
-        state = {}
-        for pid, st in self.state.items():
-            if pid in index:
-                state[index[pid]] = {k: (v.numpy().copy() if isinstance(v, Tensor) else
-                                         v.value if isinstance(v, HostScalar) else v) for k, v in st.items()}
-        groups = []
-        for g in self.param_groups:
-            groups.append({**{k: v for k, v in g.items() if not k.startswith("_") and k != "params"},
-                           "params": [index[id(p)] for p in g["params"]]})
+        state: dict[int, dict[str, Any]] = {}
+        for p in self.params:
+            st = self.state.get(p)
+            if st:
+                state[index[id(p)]] = {k: _copy(v) for k, v in st.items()}
+        groups = [{**{k: (list(v) if isinstance(v, list) else v) for k, v in g.items() if k != "params"},
+                   "params": [index[id(p)] for p in g["params"]]} for g in self.param_groups]
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, sd: dict[str, Any]) -> None:
-        groups = sd.get("param_groups")
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore hyper-parameters and state saved by state_dict() (ours or PyTorch's, with tensors as
+        Tensors, numpy arrays or torch tensors); values are copied into this optimizer's buffers."""
+        name = type(self).__name__
+        groups = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
         if not isinstance(groups, list) or len(groups) != len(self.param_groups):
-            raise ValueError(f"{type(self).__name__}.load_state_dict: expected {len(self.param_groups)} parameter "
-                             f"groups, got {None if not isinstance(groups, list) else len(groups)}")
+            raise ValueError(f"{name}.load_state_dict: loaded state dict has a different number of parameter "
+                             f"groups: {None if not isinstance(groups, list) else len(groups)}, this optimizer has "
+                             f"{len(self.param_groups)}")
+        id_map: dict[Any, Tensor] = {}
         for mine, theirs in zip(self.param_groups, groups):
-            if len(theirs.get("params", [])) != len(mine["params"]):
-                raise ValueError(f"{type(self).__name__}.load_state_dict: a parameter group has "
-                                 f"{len(theirs.get('params', []))} parameters, this optimizer's has "
-                                 f"{len(mine['params'])}")
+            saved = list(theirs.get("params", []))
+            if len(saved) != len(mine["params"]):
+                raise ValueError(f"{name}.load_state_dict: loaded state dict contains a parameter group that "
+                                 f"doesn't match the size of optimizer's group ({len(saved)} parameters, this "
+                                 f"group has {len(mine['params'])})")
+            id_map.update(zip(saved, mine["params"]))
+        for mine, theirs in zip(self.param_groups, groups):
             for k, v in theirs.items():
                 if k != "params":
-                    mine[k] = v
-        params = self.params
-        for idx, st in sd.get("state", {}).items():
-            i = int(idx)
-            if not 0 <= i < len(params):
-                raise ValueError(f"{type(self).__name__}.load_state_dict: state for parameter {i}, but there are "
-                                 f"only {len(params)}")
-            p = params[i]
+                    mine[k] = tuple(v) if k == "betas" else v
+        for idx, st in state_dict.get("state", {}).items():
+            p = id_map.get(idx, id_map.get(int(idx)) if isinstance(idx, (int, str)) and str(idx).isdigit()
+                           else None)
+            if p is None:
+                raise ValueError(f"{name}.load_state_dict: state for parameter {idx!r}, which no parameter group "
+                                 f"lists (groups list {sorted(map(str, id_map))})")
             group = next(g for g in self.param_groups if any(q is p for q in g["params"]))
             mine_st = self._state_for(p, group)
             for k, v in st.items():
-                cur = mine_st.get(k)
-                if isinstance(cur, Tensor):
-                    arr = np.asarray(v)
-                    if arr.shape != cur.shape:
-                        raise ValueError(f"{type(self).__name__}.load_state_dict: state {k!r} of parameter {i} has "
-                                         f"shape {arr.shape}, expected {cur.shape}")
-                    cur.assign(Tensor(arr.astype(cur.dtype.np), dtype=cur.dtype, device=cur.device)).realize()
-                elif isinstance(cur, HostScalar):
-                    cur.set(float(v))
-                else:
-                    mine_st[k] = v
+                mine_st[k] = self._load_value(p, k, v, mine_st.get(k), idx)
+
+    def _load_value(self, p: Tensor, key: str, v: Any, cur: Any, idx: Any) -> Any:
+        """The state entry `key` after loading `v` into it (in place into an existing buffer)."""
+        if v is None or not _is_tensorlike(v):
+            return v
+        arr = _to_numpy(v)
+        if isinstance(cur, Tensor):
+            if arr.shape != cur.shape:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: state {key!r} of parameter {idx} has "
+                                 f"shape {arr.shape}, expected {cur.shape}")
+            cur.assign(Tensor(arr.astype(cur.dtype.np), dtype=cur.dtype, device=cur.device)).realize()
+            return cur
+        if arr.shape != () and arr.shape != p.shape:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: state {key!r} of parameter {idx} has shape "
+                             f"{arr.shape}, expected {p.shape}")
+        dt = p.dtype if arr.shape == p.shape and key != "step" else (dtypes.float32 if key == "step" else p.dtype)
+        return Tensor(arr.astype(dt.np), dtype=dt, device=p.device).contiguous().realize()
 
 
-def _zeros(p: Tensor) -> Tensor:
-    return Tensor.zeros(*p.shape, dtype=p.dtype, device=p.device).contiguous().realize()
+def _copy(v: Any) -> Any:
+    """A detached, realized copy of a state Tensor (later steps do not change it); other values as is."""
+    if isinstance(v, Tensor):
+        return Tensor(np.array(v.numpy()), dtype=v.dtype, device=v.device).realize()
+    return v
+
+
+def zeros_state(p: Tensor, value: float = 0.0) -> Tensor:
+    """A realized buffer like p filled with value (optimizer state)."""
+    return Tensor.full(p.shape, value, dtype=p.dtype, device=p.device).contiguous().realize()
+
+
+def step_state(p: Tensor, value: float = 0.0) -> Tensor:
+    """A realized float32 () buffer (the step count, as PyTorch keeps it)."""
+    return Tensor.full((), value, dtype=dtypes.float32, device=p.device).contiguous().realize()
+
+
+def as_dtype(x: Tensor | float, p: Tensor) -> Tensor | float:
+    """A float64 scalar factor rounded once to the parameter's dtype."""
+    return x.cast(p.dtype) if isinstance(x, Tensor) else x
+
+
+def beta_pow(beta: Tensor, t: Tensor) -> Tensor:
+    """beta ** t in float64 for beta in [0, 1), t >= 1: exp2(t * log2(beta)) (beta = 0 gives 0)."""
+    return (t * beta.log2()).exp2()
+
+
+def lerp_(state: Tensor, target: Tensor, weight: Tensor | float) -> Tensor:
+    """state <- state + w*(target - state) for |w| < 0.5, else target - (target - state)*(1 - w)
+    (PyTorch's lerp_, both forms, as its moment updates)."""
+    near = state + weight * (target - state)
+    far = target - (target - state) * (1 - weight)
+    if isinstance(weight, Tensor):
+        state.assign((weight.abs() < 0.5).where(near, far))
+    else:
+        state.assign(near if abs(weight) < 0.5 else far)
+    return state
+
+
+def decay_grad(p: Tensor, g: Tensor, group: ParamGroup) -> Tensor:
+    """The gradient after maximize (negated) and L2 weight decay: g + weight_decay * p."""
+    if group.get("maximize"):
+        g = -g
+    wd = group.get("weight_decay", 0.0)
+    return g + p * wd if wd else g
 
 
 class SGD(Optimizer):
-    """v = momentum*v + (1-dampening)*g;  g' = g + momentum*v (nesterov) or v;  p -= lr*g'
-    with g = grad + weight_decay*p (PyTorch's formulation)."""
+    """v = momentum*v + (1-dampening)*g (v = g on the first step);  g' = g + momentum*v (nesterov) or v;
+    p -= lr*g', with g = grad + weight_decay*p (PyTorch's formulation)."""
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False):
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None):
         if lr < 0 or momentum < 0 or weight_decay < 0:
             raise ValueError(f"SGD: invalid hyper-parameters lr={lr}, momentum={momentum}, weight_decay={weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: nesterov momentum requires a momentum and zero dampening")
+            raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov, maximize=maximize))
 
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {"momentum_buffer": _zeros(p), "started": False} if group["momentum"] else {}
+    def _init_state(self, p: Tensor, group: ParamGroup) -> dict[str, Any]:
+        return {"momentum_buffer": None} if group["momentum"] else {}
 
-    def _update(self, p: Tensor, g: Tensor, group: dict[str, Any], state: dict[str, Any]) -> list[Tensor]:
-        lr = group["_lr"].t
-        if group["maximize"]:
-            g = -g
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p
+    def _update(self, p: Tensor, g: Tensor, group: ParamGroup, state: dict[str, Any]) -> list[Tensor]:
+        g = decay_grad(p, g, group)
         out = [p]
         if group["momentum"]:
-            buf = state["momentum_buffer"]
-            m = group["_momentum"].t.cast(p.dtype)
-            new = g if not state["started"] else buf * m + g * (1 - group["dampening"])
-            state["started"] = True
-            buf.assign(new)
+            m = as_dtype(group.scalar("momentum"), p)
+            buf = state.get("momentum_buffer")
+            if buf is None:  # the first step: the buffer starts as a copy of the gradient
+                buf = state["momentum_buffer"] = zeros_state(p)
+                buf.assign(g)
+            else:
+                buf.assign(buf * m + g * (1 - group["dampening"]))
             g = g + buf * m if group["nesterov"] else buf
             out.append(buf)
-        p.assign(p - g * lr.cast(p.dtype))
+        p.assign(p + g * as_dtype(-group.scalar("lr"), p))
         return out
 
 
 class Adam(Optimizer):
-    """m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;  p -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
-    (AdamW: p -= lr*weight_decay*p first; Adam: g += weight_decay*p)."""
+    """m = lerp(m, g, 1-b1);  v = b2*v + (1-b2)*g*g;  (amsgrad: vmax = max(vmax, v), used for v);
+    p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps), with g += weight_decay*p
+    (AdamW, or decoupled_weight_decay=True: p *= 1 - lr*weight_decay first)."""
 
     decoupled = False
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False):
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
+                 decoupled_weight_decay: bool | None = None, foreach: bool | None = None,
+                 capturable: bool = False, differentiable: bool = False, fused: bool | None = None):
         if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1) or weight_decay < 0:
             raise ValueError(f"{type(self).__name__}: invalid hyper-parameters lr={lr}, betas={betas}, eps={eps}, "
                              f"weight_decay={weight_decay}")
-        if amsgrad:
-            raise NotImplementedError(f"{type(self).__name__}: amsgrad is not supported")
+        dwd = self.decoupled if decoupled_weight_decay is None else decoupled_weight_decay
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      maximize=maximize))
+                                      amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=dwd))
 
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+    def _init_state(self, p: Tensor, group: ParamGroup) -> dict[str, Any]:
         # the step count is a tensor the step itself increments, so a captured step replays right
-        dt = dtypes.float64 if p.dtype == dtypes.float64 else dtypes.float32
-        return {"exp_avg": _zeros(p), "exp_avg_sq": _zeros(p),
-                "step": Tensor.zeros((), dtype=dt, device=p.device).contiguous().realize()}
+        st = {"step": step_state(p), "exp_avg": zeros_state(p), "exp_avg_sq": zeros_state(p)}
+        if group["amsgrad"]:
+            st["max_exp_avg_sq"] = zeros_state(p)
+        return st
 
-    def _update(self, p: Tensor, g: Tensor, group: dict[str, Any], state: dict[str, Any]) -> list[Tensor]:
-        b1, b2 = group["_beta1"].t.cast(p.dtype), group["_beta2"].t.cast(p.dtype)
-        lr = group["_lr"].t.cast(p.dtype)
+    def _update(self, p: Tensor, g: Tensor, group: ParamGroup, state: dict[str, Any]) -> list[Tensor]:
+        b1, b2, lr = group.scalar("beta1"), group.scalar("beta2"), group.scalar("lr")
         if group["maximize"]:
             g = -g
         wd = group["weight_decay"]
-        if wd and not self.decoupled:
-            g = g + wd * p
+        decoupled = group.get("decoupled_weight_decay", self.decoupled)
+        base = p
+        if wd:
+            if decoupled:
+                base = p * as_dtype(1 - lr * wd, p)
+            else:
+                g = g + p * wd
         m, v, step = state["exp_avg"], state["exp_avg_sq"], state["step"]
         step.assign(step + 1)
-        m.assign(m * b1 + g * (1 - b1))
-        v.assign(v * b2 + (g * g) * (1 - b2))
-        t = step.cast(p.dtype)
-        # 1 - beta^t with the betas of this step, as PyTorch computes them (beta in [0, 1), t >= 1)
-        c1, c2 = 1 - (t * b1.log2()).exp2(), 1 - (t * b2.log2()).exp2()
-        base = p * (1 - lr * wd) if wd and self.decoupled else p
-        p.assign(base - lr * (m / c1) / ((v / c2).sqrt() + group["eps"]))
-        return [p, m, v, step]
+        lerp_(m, g, as_dtype(1 - b1, p))
+        v.assign(v * as_dtype(b2, p) + g * as_dtype(1 - b2, p) * g)
+        t = step.cast(SCALAR)
+        step_size = lr / (1 - beta_pow(b1, t))
+        bc2_sqrt = (1 - beta_pow(b2, t)).sqrt()
+        out = [p, m, v, step]
+        if group["amsgrad"]:
+            vmax = state["max_exp_avg_sq"]
+            vmax.assign(vmax.maximum(v))
+            v = vmax
+            out.append(vmax)
+        denom = v.sqrt() / as_dtype(bc2_sqrt, p) + group["eps"]
+        p.assign(base + m * as_dtype(-step_size, p) / denom)
+        return out
 
 
 class AdamW(Adam):
+    """Adam with decoupled weight decay (p *= 1 - lr*weight_decay before the Adam step); weight_decay=1e-2."""
+
     decoupled = True
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, capturable: bool = False, differentiable: bool = False,
+                 fused: bool | None = None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)

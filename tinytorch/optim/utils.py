@@ -1,7 +1,8 @@
-"""Gradient clipping on lazy gradients.
+"""Gradient clipping and flattening parameters on lazy gradients.
 
 Takes: parameters whose `.grad` came from backward().
-Produces: the total norm (a Tensor) and scaled, still-lazy gradients.
+Produces: the total norm (a Tensor) and scaled / clamped, still-lazy gradients; a flat vector of
+the parameters, or parameters overwritten from one.
 """
 
 from __future__ import annotations
@@ -9,29 +10,94 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor, cat, no_grad
 
 
-def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0) -> Tensor:
-    """g *= min(1, max_norm / (||g|| + 1e-6)), ||g|| over all gradients together."""
-    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    grads = [p for p in params if p.grad is not None]
-    if not grads:
+def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    return [parameters] if isinstance(parameters, Tensor) else list(parameters)
+
+
+def get_total_norm(tensors: Tensor | Iterable[Tensor], norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                   foreach: bool | None = None) -> Tensor:
+    """||(||t_1||, ..., ||t_n||)||_p: the p-norm of all tensors together (inf: max |x|, -inf: min |x|,
+    0: the count of nonzeros)."""
+    ts = _as_list(tensors)
+    if not ts:
         return Tensor(0.0)
+    norm_type = float(norm_type)
     with no_grad():
-        if norm_type == math.inf:
-            norms = [p.grad.abs().max().float() for p in grads]  # type: ignore[union-attr]
+        parts = [t.detach().float() if not t.dtype.is_float else t.detach() for t in ts]
+        if norm_type == math.inf or norm_type == -math.inf:
+            norms = [(t.abs().max() if norm_type > 0 else t.abs().min()).float() for t in parts]
             total = norms[0]
             for n in norms[1:]:
-                total = total.maximum(n)
+                total = total.maximum(n) if norm_type > 0 else total.minimum(n)
+        elif norm_type == 0:
+            total = sum(((t != 0).float().sum() for t in parts[1:]), (parts[0] != 0).float().sum())
         else:
-            acc = None
-            for p in grads:
-                s = (p.grad.abs().float() ** norm_type).sum()  # type: ignore[union-attr]
-                acc = s if acc is None else acc + s
-            assert acc is not None
+            acc = (parts[0].abs().float() ** norm_type).sum()
+            for t in parts[1:]:
+                acc = acc + (t.abs().float() ** norm_type).sum()
             total = acc ** (1.0 / norm_type)
-        coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
-        for p in grads:
-            p.grad = p.grad * coef.cast(p.grad.dtype)  # type: ignore[union-attr]
+    if error_if_nonfinite and not math.isfinite(float(total.item())):
+        raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so "
+                           "it cannot be clipped. To disable this error and scale the gradients by the non-finite "
+                           "norm anyway, set `error_if_nonfinite=False`")
     return total
+
+
+def clip_grads_with_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, total_norm: Tensor,
+                          foreach: bool | None = None) -> None:
+    """g *= min(1, max_norm / (total_norm + 1e-6)) for every gradient."""
+    grads = [p for p in _as_list(parameters) if p.grad is not None]
+    with no_grad():
+        coef = (max_norm / (total_norm + 1e-6)).clamp(max=1.0)
+        for p in grads:
+            p.grad = p.grad * coef.cast(p.grad.dtype)  # type: ignore[union-attr,operator]
+
+
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
+    """g *= min(1, max_norm / (||g|| + 1e-6)), ||g|| the norm_type-norm over all gradients together;
+    returns that total norm."""
+    params = _as_list(parameters)
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return Tensor(0.0)
+    total = get_total_norm(grads, norm_type, error_if_nonfinite)  # type: ignore[arg-type]
+    clip_grads_with_norm_(params, max_norm, total)
+    return total
+
+
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float, foreach: bool | None = None) -> None:
+    """g = clamp(g, -clip_value, clip_value) for every gradient."""
+    clip_value = float(clip_value)
+    with no_grad():
+        for p in _as_list(parameters):
+            if p.grad is not None:
+                p.grad = p.grad.clamp(-clip_value, clip_value)
+
+
+def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
+    """All parameters flattened and concatenated into one 1-D tensor."""
+    ps = list(parameters)
+    if not ps:
+        raise RuntimeError("parameters_to_vector: expected a non-empty list of Tensors")
+    return cat([p.reshape(-1) for p in ps])
+
+
+def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
+    """Overwrite each parameter with its slice of the 1-D `vec` (the inverse of parameters_to_vector)."""
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"expected Tensor, but got: {type(vec).__name__}")
+    ps = list(parameters)
+    need = sum(p.numel() for p in ps)
+    if vec.ndim != 1 or vec.shape[0] != need:
+        raise RuntimeError(f"vector_to_parameters: vec has shape {vec.shape}, the parameters need ({need},)")
+    with no_grad():
+        start = 0
+        for p in ps:
+            n = p.numel()
+            p.assign(vec[start:start + n].reshape(p.shape).detach())
+            start += n
+        Tensor.realize(*ps)

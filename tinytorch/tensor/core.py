@@ -58,11 +58,15 @@ from .device import as_device
 class Tensor:
     """An n-dimensional array whose value is computed lazily by compiled kernels."""
 
-    __slots__ = ("uop", "device", "requires_grad", "grad", "__weakref__")
+    # _rg: requires_grad; _nonleaf: made by an op that tracks gradients (has a grad_fn);
+    # _meta: hooks and retain_grad (autograd.AutogradMeta), None for most tensors
+    __slots__ = ("uop", "device", "_rg", "grad", "_nonleaf", "_meta", "__weakref__")
     uop: UOp
     device: str
-    requires_grad: builtins.bool
+    _rg: builtins.bool
     grad: Tensor | None
+    _nonleaf: builtins.bool
+    _meta: Any
     __array_priority__ = 1000  # numpy defers to our reflected operators
     # every live tensor in creation order (for assign's eager semantics and backward's leaves);
     # an ordered weak dict, so the order, and with it the schedule a step builds, is the same each step
@@ -70,10 +74,12 @@ class Tensor:
 
     def __init__(self, data: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False):
         self.device = as_device(device)  # "cpu" -> the default device; raises for an unknown name
-        self.requires_grad, self.grad = requires_grad, None
+        self._rg, self.grad, self._nonleaf, self._meta = False, None, False, None
         if isinstance(data, UOp):
             self.uop = data
             _track(self)
+            if requires_grad:
+                self.requires_grad_()
             return
         dt = None if dtype is None else to_dtype(dtype)
         if isinstance(data, Tensor):
@@ -85,6 +91,8 @@ class Tensor:
         elif isinstance(data, (bool, int, float)) and dt is not None:
             self.uop = _const_uop(data, dt, ())
             _track(self)
+            if requires_grad:
+                self.requires_grad_()
             return
         else:
             arr = _to_numpy(data, dt)
@@ -96,12 +104,15 @@ class Tensor:
             arr = np.asarray(arr).astype(dt.np, copy=False)
         self.uop = _buffer_uop(arr, dt, self.device)
         _track(self)
+        if requires_grad:
+            self.requires_grad_()
 
     # construction helpers -------------------------------------------------------------
     @staticmethod
     def _from(uop: UOp, device: str, requires_grad: builtins.bool = False) -> Tensor:
         t = object.__new__(Tensor)
-        t.uop, t.device, t.requires_grad, t.grad = uop, as_device(device), requires_grad, None
+        t.uop, t.device, t._rg, t.grad = uop, as_device(device), requires_grad, None
+        t._nonleaf, t._meta = requires_grad, None
         if (DEBUG >= 2 or SOURCE_LINES) and uop._tag is None:
             uop._tag = _user_line()
         _track(t)
@@ -113,9 +124,7 @@ class Tensor:
             return Tensor._from(UOp(Ops.DETACH, uop.dtype, (uop,)), self.device, False)
         t = Tensor._from(uop, self.device, parent_rg)
         if uop.op in GroupOp.Movement:  # a view: an in-place write through it or self must reach the other
-            from ..engine.realize import note_view
-
-            note_view(t, self)
+            inplace.note_view(t, self)
         return t
 
     # properties ---------------------------------------------------------------------------
@@ -165,10 +174,30 @@ class Tensor:
     @property
     def is_leaf(self) -> builtins.bool:
         """A tensor the user made (not the result of an op that tracks gradients)."""
-        u = self.uop
-        while u.op in GroupOp.Movement:
-            u = u.src[0]
-        return u.op in (Ops.BUFFER, Ops.CONST) or not self.requires_grad
+        return not (self._rg and self._nonleaf)
+
+    @property
+    def requires_grad(self) -> builtins.bool:
+        """Whether backward() computes a gradient for this tensor (settable on leaves)."""
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value: builtins.bool) -> None:
+        autograd.set_requires_grad(self, value)
+
+    @property
+    def grad_fn(self) -> Any:
+        """The node that made this tensor (None for a leaf), named like PyTorch's (`MulBackward0`)."""
+        return autograd.grad_fn(self)
+
+    @property
+    def data(self) -> Tensor:
+        """The same value as a tensor that does not require grad; assigning replaces the value."""
+        return autograd.get_data(self)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        autograd.set_data(self, value)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         from ..engine.realize import realize_uops, resolve_views
@@ -236,10 +265,6 @@ class Tensor:
     def __lshift__(self, o: Any) -> Tensor: return self._bitop(Ops.SHL, o, "bitwise_left_shift")
     def __rshift__(self, o: Any) -> Tensor: return self._bitop(Ops.SHR, o, "bitwise_right_shift")
 
-    def __iadd__(self, o: Any) -> Tensor: return self.assign(self + o)
-    def __isub__(self, o: Any) -> Tensor: return self.assign(self - o)
-    def __imul__(self, o: Any) -> Tensor: return self.assign(self * o)
-    def __itruediv__(self, o: Any) -> Tensor: return self.assign(self / o)
 
     def float(self) -> Tensor: return self.cast(dtypes.float32)
     def half(self) -> Tensor: return self.cast(dtypes.float16)
@@ -289,15 +314,42 @@ class Tensor:
     itemsize = property(realization.itemsize)
     stride = realization.stride
     is_contiguous = realization.is_contiguous
-    detach = realization.detach
     # autograd
     requires_grad_ = autograd.requires_grad_
     backward = autograd.backward
     clone = autograd.clone
     to = autograd.to
-    # inplace
+    detach = autograd.detach
+    detach_ = autograd.detach_
+    retain_grad = autograd.retain_grad
+    retains_grad = property(autograd.retains_grad)
+    register_hook = autograd.register_hook
+    # inplace (more: the `name_` twins of the methods in inplace.INPLACE_OF, bound after the class)
     assign = inplace.assign
     _write_target = inplace._write_target
+    _inplace = inplace._inplace
+    add_ = inplace.add_
+    sub_ = inplace.sub_
+    div_ = inplace.div_
+    zero_ = inplace.zero_
+    fill_ = inplace.fill_
+    copy_ = inplace.copy_
+    clamp_ = inplace.clamp_
+    normal_ = inplace.normal_
+    uniform_ = inplace.uniform_
+    __iadd__ = inplace.__iadd__
+    __isub__ = inplace.__isub__
+    __imul__ = inplace.__imul__
+    __itruediv__ = inplace.__itruediv__
+    __ifloordiv__ = inplace.__ifloordiv__
+    __imod__ = inplace.__imod__
+    __ipow__ = inplace.__ipow__
+    __imatmul__ = inplace.__imatmul__
+    __iand__ = inplace.__iand__
+    __ior__ = inplace.__ior__
+    __ixor__ = inplace.__ixor__
+    __ilshift__ = inplace.__ilshift__
+    __irshift__ = inplace.__irshift__
     # movement
     reshape = movement.reshape
     view = movement.view
@@ -578,3 +630,4 @@ class Tensor:
 for _m in (autograd, common, creation, elementwise, functional, indexing, inplace, linalg, movement, realization,
            reduce, scatter, search, sorting):
     _m.Tensor = Tensor  # type: ignore[attr-defined]
+inplace.bind_inplace(Tensor)

@@ -158,6 +158,39 @@ def randint_like(self: Tensor, low: builtins.int, high: builtins.int | None = No
     return randint(low, high, self.shape, dtype=dtype or self.dtype, device=device or self.device)
 
 
+def new_tensor(self: Tensor, data: Any, dtype: Any = None, device: Any = None, requires_grad: builtins.bool = False,
+               **ignored: Any) -> Tensor:
+    """A new tensor holding data, with self's dtype and device unless given."""
+    _extra(ignored, "new_tensor")
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+
+def new_full(self: Tensor, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
+             requires_grad: builtins.bool = False, **ignored: Any) -> Tensor:
+    """A tensor of the given size filled with fill_value, with self's dtype and device unless given."""
+    _extra(ignored, "new_full")
+    return full(size, fill_value, dtype or self.dtype, device or self.device, requires_grad)
+
+
+def new_zeros(self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: builtins.bool = False,
+              **kwargs: Any) -> Tensor:
+    """Zeros of the given size, with self's dtype and device unless given."""
+    return full(_sizes(size, kwargs, "new_zeros"), 0, dtype or self.dtype, device or self.device, requires_grad)
+
+
+def new_ones(self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: builtins.bool = False,
+             **kwargs: Any) -> Tensor:
+    """Ones of the given size, with self's dtype and device unless given."""
+    return full(_sizes(size, kwargs, "new_ones"), 1, dtype or self.dtype, device or self.device, requires_grad)
+
+
+def new_empty(self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: builtins.bool = False,
+              **kwargs: Any) -> Tensor:
+    """Uninitialised memory of the given size, with self's dtype and device unless given."""
+    return empty(*_sizes(size, kwargs, "new_empty"), dtype=dtype or self.dtype, device=device or self.device,
+                 requires_grad=requires_grad)
+
+
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
            device: str | None = None, requires_grad: builtins.bool = False, **kwargs: Any) -> Tensor:
     """start, start + step, ... up to but excluding end (arange(n): 0 .. n-1); int64 when all are ints."""

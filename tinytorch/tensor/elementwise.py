@@ -231,7 +231,10 @@ def fmin(self: Tensor, other: Any) -> Tensor:
 
 
 def pow(self: Tensor, exponent: Any) -> Tensor:
-    """x ** y; exact repeated multiplication for small integer y."""
+    """x ** y (exact repeated multiplication for small integer y); gradients as PyTorch at every value:
+    d/dx = y x^(y-1) (0 where y == 0), d/dy = x^y ln x (0 where x == 0 and y >= 0)."""
+    from ..ops.gradient import CUSTOM_GRADIENTS
+
     if isinstance(exponent, (int, float)) and not isinstance(exponent, bool) and float(exponent).is_integer() \
             and builtins.abs(exponent) <= 8:
         n = int(exponent)
@@ -244,18 +247,52 @@ def pow(self: Tensor, exponent: Any) -> Tensor:
                 acc = base if acc is None else acc * base
             base, k = base * base, k >> 1
         assert acc is not None
-        return acc.reciprocal() if n < 0 else acc
-    a, b = _broadcast_pair(self, exponent, "pow")
-    if not a.dtype.is_float:
-        a, b = a.float(), b.float()
-    zero = a == 0  # 0^b = 0 for b > 0 (inf for b < 0) without log2(0) = -inf reaching the gradient
-    mag = (b * zero.where(1.0, a).abs().log2()).exp2()
-    mag = zero.where((b > 0).where(0.0, math.inf).cast(mag.dtype), mag)
-    is_int = b == b.trunc()
-    odd = is_int & ((b.abs() % 2) == 1)
-    neg = a < 0
-    out = neg.where(is_int.where(odd.where(-mag, mag), math.nan), mag)
-    return (b == 0).where(1.0, out)
+        out = acc.reciprocal() if n < 0 else acc
+        if n == 1 or not out.requires_grad:
+            return out
+        a, b = x, n
+    elif isinstance(exponent, float) and builtins.abs(exponent) == 0.5:  # sqrt, as PyTorch: (-0)^0.5 = -0
+        x = self if self.dtype.is_float else self.float()
+        out = x.sqrt() if exponent > 0 else x.sqrt().reciprocal()
+        if not out.requires_grad:
+            return out
+        a, b = x, exponent
+    else:
+        a, bt = _broadcast_pair(self, exponent, "pow")
+        if not a.dtype.is_float:
+            a, bt = a.float(), bt.float()
+        # |x|^y = 2^(y log2|x|), then C's pow rules: 0^y = 0 (y > 0), inf (y < 0), nan (y nan); 1^y = 1 and
+        # (-1)^(+-inf) = 1; x^0 = 1; a negative x (-0 and -inf too) gives -|x|^y for an odd integer y, and NaN
+        # for a finite x < 0 and a non-integer y
+        zero, ax = a == 0, a.abs()
+        mag = (bt * zero.where(1.0, ax).log2()).exp2()
+        mag = zero.where((bt > 0).where(0.0, (bt < 0).where(math.inf, math.nan)).cast(mag.dtype), mag)
+        mag = (ax == 1).where(1.0, mag)
+        is_int = bt == bt.trunc()
+        odd = is_int & ((bt.abs() % 2) == 1)
+        neg = (a < 0) | (zero & (a.reciprocal() < 0))
+        out = (neg & odd).where(-mag, mag)
+        out = ((a < 0) & is_int.logical_not() & a.isfinite()).where(math.nan, out)
+        out = ((bt == 0) | (a == 1)).where(1.0, out)
+        if not out.requires_grad:
+            return out
+        # a Python exponent stays one in the gradient: y x^(y-1) takes the paths above (x^0.5 is sqrt), as PyTorch
+        b = exponent if isinstance(exponent, (int, float)) and not isinstance(exponent, bool) else bt
+    a_uop, a_rg, dev = a.uop, a.requires_grad, a.device
+    b_uop, b_rg = (b.uop, b.requires_grad) if isinstance(b, Tensor) else (None, False)
+
+    def grads(node: UOp, ctx: UOp) -> list[tuple[UOp, UOp | None]]:
+        g, x = Tensor._from(ctx, dev), Tensor._from(a_uop, dev, a_rg)
+        res: list[tuple[UOp, UOp | None]] = []
+        y = b if b_uop is None else Tensor._from(b_uop, dev, b_rg)
+        if a_rg:
+            dx = g * (y * x ** (y - 1)) if b_uop is None else (y == 0).where(0.0, g * (y * x ** (y - 1)))
+            res.append((a_uop, dx.uop))
+        if b_rg and isinstance(y, Tensor):
+            res.append((b_uop, ((x == 0) & (y >= 0)).where(0.0, g * (Tensor._from(node, dev, True) * x.log())).uop))
+        return res
+    CUSTOM_GRADIENTS[out.uop] = grads
+    return out
 
 
 def lt(self: Tensor, o: Any) -> Tensor:

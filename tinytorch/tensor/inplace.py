@@ -1,14 +1,152 @@
-"""In-place writes: assign (lazy, or now when a view shares the memory) and the write-target checks."""
+"""In-place writes: PyTorch's in-place methods (add_, mul_, zero_, fill_, copy_, clamp_, exp_, ... and the augmented
+assignments += -= *= /=), assign (lazy, or now when a view shares the memory), and the write-target checks.
+
+Takes: a tensor and the operands of the op. Produces: the same tensor (self), holding the op's result.
+- Outside no_grad, an in-place op on a leaf that requires grad raises, as PyTorch does.
+- When the result tracks gradients (self or an operand requires grad, outside no_grad), self becomes the
+  result in the graph (a non-leaf whose gradient flows to self's old value and the operands).
+- Otherwise the value is written into self's memory (lazily; now when another tensor views that memory,
+  e.g. `x[0].add_(1)` writes into x, and through detach() and `.data` into the tensor they came from).
+"""
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import TensorValueError
-from ..ops.uop import Ops, UOp
+from ..dtype import dtypes
+from ..errors import DTypeError, TensorValueError
+from ..ops.uop import GroupOp, Ops, UOp
+from .autograd import _meta
+from .common import _rng, no_grad
 
 if TYPE_CHECKING:
     from .core import Tensor
+
+
+LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
+
+
+def _inplace(self: Tensor, new: Any, op: str) -> Tensor:
+    """Make self hold `new` (the result of op on self) with PyTorch's in-place rules (see the module doc)."""
+    tracking = no_grad.enabled
+    if tracking and self._rg and not self._nonleaf:
+        raise RuntimeError(LEAF_ERROR)
+    if not isinstance(new, Tensor):
+        new = Tensor.full(self.shape, new, self.dtype, self.device)
+    if new.shape != self.shape:
+        try:
+            new = new._broadcast_to(self.shape, op)
+        except ValueError:
+            raise TensorValueError(f"{op}: output with shape {list(self.shape)} doesn't match the broadcast shape "
+                                   f"{list(new.shape)}") from None
+    if new.dtype != self.dtype:
+        if (new.dtype.is_float and not self.dtype.is_float) or (not new.dtype.is_bool and self.dtype.is_bool):
+            raise DTypeError(f"{op}: result type {new.dtype} can't be cast to the desired output type {self.dtype}")
+        new = new.cast(self.dtype)
+    if tracking and new._rg:
+        from ..engine.realize import shares_buffer
+
+        if not _write_through_view(self, new, op) and shares_buffer(self):
+            raise RuntimeError(f"{op}: an in-place op whose result requires grad, on a tensor that shares memory with "
+                               f"another (detach() or .data of it), is not supported; compute it out of place")
+        self.uop, self._rg, self._nonleaf = new.uop, True, True
+        return self
+    if new._rg:  # under no_grad the result must not carry the graph
+        new = new.detach()
+    u = self.uop
+    mem = _memory_of(u)
+    if mem is not None:
+        self.uop = mem
+        self.assign(new)
+        # write now through a detached alias of another tensor's memory (so that tensor sees it) and into a leaf
+        # that requires grad (a manual SGD step: the next forward pass reads the new value, not a growing graph)
+        if mem is not u or self._rg:
+            self.realize()
+        if mem is not u:  # still cut from the graph of the tensor whose memory it shares
+            self.uop = UOp(Ops.DETACH, self.dtype, (self.uop,))
+    else:  # a lazily computed value has no memory to write to: it becomes the new value (and so does its base)
+        _write_through_view(self, new, op)
+        self.uop = new.uop
+    return self
+
+
+def _memory_of(u: UOp) -> UOp | None:
+    """u without the DETACH nodes among its movement ops when it views memory (a buffer, or one an assign writes),
+    else None (a lazily computed value)."""
+    chain: list[UOp] = []
+    while u.op in GroupOp.Movement or u.op is Ops.DETACH:
+        if u.op is not Ops.DETACH:
+            chain.append(u)
+        u = u.src[0]
+    if u.op is not Ops.BUFFER and u.op is not Ops.ASSIGN:
+        return None
+    for m in reversed(chain):
+        u = UOp(m.op, m.dtype, (u,), m.arg)
+    return u
+
+
+def note_view(view: Tensor, src: Tensor) -> None:
+    """Record that view was made from src by movement ops (see _write_through_view and engine.realize.note_view)."""
+    from ..engine.realize import note_view as note_buffer_view
+
+    note_buffer_view(view, src)
+    _meta(view).view_src = (src, src.uop, view.uop)
+
+
+def _inverse_perm(order: tuple[int, ...]) -> tuple[int, ...]:
+    out = [0] * len(order)
+    for i, o in enumerate(order):
+        out[o] = i
+    return tuple(out)
+
+
+def _undo_move(m: UOp, v: UOp) -> UOp:
+    """v (shaped like m) moved back to the shape of m's source: the elements m took, zeros (False) elsewhere."""
+    s = m.src[0].shape
+    assert s is not None
+    if m.op is Ops.RESHAPE:
+        return UOp(Ops.RESHAPE, v.dtype, (v,), s)
+    if m.op is Ops.PERMUTE:
+        return UOp(Ops.PERMUTE, v.dtype, (v,), _inverse_perm(m.arg))
+    if m.op is Ops.SHRINK:
+        return UOp(Ops.PAD, v.dtype, (v,), tuple((b, n - e) for (b, e), n in zip(m.arg, s)))
+    if m.op is Ops.PAD:
+        return UOp(Ops.SHRINK, v.dtype, (v,), tuple((b, b + n) for (b, _), n in zip(m.arg, s)))
+    if m.op is Ops.FLIP:
+        return UOp(Ops.FLIP, v.dtype, (v,), m.arg)
+    raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a single "
+                       "memory location (it is an expanded view). Please clone() the tensor before performing the "
+                       "operation.")
+
+
+def _write_through_view(self: Tensor, new: Tensor, op: str) -> builtins.bool:
+    """If self is a view of a tensor that has no memory to share (a lazy value, or a result in the gradient
+    graph), make that tensor (and the ones it views, in turn) hold the write too, as PyTorch's views do:
+    base = where(in the view, new moved back, base). Returns whether self is such a view."""
+    from .common import _const_uop
+
+    view, value, found = self, new.uop, False
+    while view._meta is not None and (rec := view._meta.view_src) is not None:
+        src, src_uop, view_uop = rec
+        if src.uop is not src_uop:  # src has changed since: the view no longer shows it
+            break
+        if no_grad.enabled and src._rg and not src._nonleaf:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+        mask = _const_uop(True, dtypes.bool, view.shape)
+        u = view_uop
+        while u is not src_uop and u.op in GroupOp.Movement:
+            value, mask = _undo_move(u, value), _undo_move(u, mask)
+            u = u.src[0]
+        if u is not src_uop:
+            break
+        value = UOp(Ops.WHERE, src.dtype, (mask, value, src_uop))
+        src.uop = value
+        if new._rg and no_grad.enabled:
+            src._rg, src._nonleaf = True, True
+        found, view = True, src
+    return found
 
 
 def assign(self: Tensor, x: Any) -> Tensor:
@@ -38,7 +176,7 @@ def _write_target(self: Tensor, op: str) -> UOp:
     from ..engine.realize import resolve_views, view_of
 
     target = self.uop
-    while target.op is Ops.ASSIGN:
+    while target.op is Ops.ASSIGN or target.op is Ops.DETACH:
         target = target.src[0]
     if target.base.op is not Ops.BUFFER:
         self.realize()
@@ -53,3 +191,110 @@ def _write_target(self: Tensor, op: str) -> UOp:
                            f"with no memory behind them (it is a padded view). Please clone() the tensor before "
                            f"performing the operation.")
     return target
+
+
+# in-place methods ---------------------------------------------------------------------------------------------------
+
+def add_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    """self += alpha * other, in place."""
+    return _inplace(self, self.add(other, alpha=alpha), "add_")
+
+
+def sub_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    """self -= alpha * other, in place."""
+    return _inplace(self, self.sub(other, alpha=alpha), "sub_")
+
+
+def div_(self: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """self /= other, in place (rounding_mode as div)."""
+    return _inplace(self, self.div(other, rounding_mode=rounding_mode), "div_")
+
+
+def zero_(self: Tensor) -> Tensor:
+    """Fill with 0, in place."""
+    return _inplace(self, Tensor.full(self.shape, 0, self.dtype, self.device), "zero_")
+
+
+def fill_(self: Tensor, value: Any) -> Tensor:
+    """Fill with value (a number or a 0-d tensor), in place."""
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} "
+                               f"dimensions.")
+        return _inplace(self, value.cast(self.dtype)._broadcast_to(self.shape, "fill_"), "fill_")
+    return _inplace(self, Tensor.full(self.shape, value, self.dtype, self.device), "fill_")
+
+
+def copy_(self: Tensor, src: Any, non_blocking: builtins.bool = False) -> Tensor:
+    """Copy src's values (broadcast, cast to self's dtype) into self, in place; gradients flow to src."""
+    if not isinstance(src, Tensor):
+        src = Tensor(src, dtype=self.dtype, device=self.device)
+    if src.device != self.device:
+        src = src.to(self.device)
+    if src.dtype != self.dtype:
+        src = src.cast(self.dtype)
+    return _inplace(self, src, "copy_")
+
+
+def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    """Clamp to [min, max], in place."""
+    return _inplace(self, self.clamp(min, max), "clamp_")
+
+
+def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill with samples of N(mean, std^2), in place."""
+    v = _rng[0].normal(mean, std, self.shape)
+    return _inplace(self, Tensor(v, dtype=self.dtype, device=self.device), "normal_")
+
+
+def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill with samples of U[a, b), in place."""
+    v = _rng[0].uniform(a, b, self.shape)
+    return _inplace(self, Tensor(v, dtype=self.dtype, device=self.device), "uniform_")
+
+
+def _iop(op: str, fn: Callable[[Tensor, Any], Tensor]) -> Callable[[Tensor, Any], Tensor]:
+    def f(self: Tensor, other: Any) -> Tensor:
+        return _inplace(self, fn(self, other), op)
+    f.__name__ = f.__qualname__ = op
+    f.__doc__ = f"self {op[2:-2]} other, in place (the augmented assignment)."
+    return f
+
+
+__iadd__ = _iop("__iadd__", lambda a, b: a + b)
+__isub__ = _iop("__isub__", lambda a, b: a - b)
+__imul__ = _iop("__imul__", lambda a, b: a * b)
+__itruediv__ = _iop("__itruediv__", lambda a, b: a / b)
+__ifloordiv__ = _iop("__ifloordiv__", lambda a, b: a // b)
+__imod__ = _iop("__imod__", lambda a, b: a % b)
+__ipow__ = _iop("__ipow__", lambda a, b: a ** b)
+__imatmul__ = _iop("__imatmul__", lambda a, b: a @ b)
+__iand__ = _iop("__iand__", lambda a, b: a & b)
+__ior__ = _iop("__ior__", lambda a, b: a | b)
+__ixor__ = _iop("__ixor__", lambda a, b: a ^ b)
+__ilshift__ = _iop("__ilshift__", lambda a, b: a << b)
+__irshift__ = _iop("__irshift__", lambda a, b: a >> b)
+
+# PyTorch's in-place twins `name_` of out-of-place methods: self.name_(*args) makes self hold self.name(*args)
+INPLACE_OF = """mul pow remainder fmod floor_divide true_divide maximum minimum fmax fmin atan2 hypot copysign xlogy
+lerp addcmul addcdiv clamp_min clamp_max clip exp exp2 expm1 log log2 log10 log1p sqrt rsqrt abs absolute neg negative
+reciprocal sign sgn sin cos tan asin acos atan sinh cosh tanh asinh acosh atanh arcsin arccos arctan arcsinh arccosh
+arctanh relu sigmoid floor ceil round trunc frac fix square erf nan_to_num deg2rad rad2deg logical_not logical_and
+logical_or logical_xor bitwise_not bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift
+masked_fill index_fill index_add index_copy scatter scatter_add scatter_reduce tril triu lt gt le ge eq ne
+leaky_relu elu gelu silu hardtanh hardsigmoid hardswish relu6 selu celu mish softplus""".split()
+
+
+def _make_inplace(name: str) -> Callable[..., Tensor]:
+    def f(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return _inplace(self, getattr(self, name)(*args, **kwargs), name + "_")
+    f.__name__ = f.__qualname__ = name + "_"
+    f.__doc__ = f"{name} in place: self holds self.{name}(...); returns self."
+    return f
+
+
+def bind_inplace(cls: type) -> None:
+    """Give cls the in-place twin `name_` of each method in INPLACE_OF it has (one defined already is kept)."""
+    for name in INPLACE_OF:
+        if hasattr(cls, name) and not hasattr(cls, name + "_"):
+            setattr(cls, name + "_", _make_inplace(name))

@@ -209,3 +209,12 @@ def tensor_repr(t: Tensor) -> str:
     elif t.requires_grad:
         suffixes.append("requires_grad=True")
     return _with_suffixes(prefix + body, suffixes, indent)
+
+
+def tensor_format(t: Tensor, spec: str) -> str:
+    """`f"{t:.2f}"`: a 0-d tensor formats as its Python number; any tensor with an empty spec as str(t)."""
+    if t.ndim == 0:
+        return format(t.item(), spec)
+    if spec:
+        raise TypeError(f"unsupported format string {spec!r} passed to Tensor.__format__ (only 0-d tensors take one)")
+    return tensor_repr(t)

@@ -169,3 +169,14 @@ def is_contiguous(self: Tensor, memory_format: Any = None) -> bool:
             return False
         expect *= n
     return True
+
+
+def to_array(self: Tensor, dtype: Any = None, copy: Any = None) -> np.ndarray:
+    """`np.array(t)` / `np.asarray(t)`: the values as a numpy array (of `dtype` if given)."""
+    arr = self.numpy()
+    return arr if dtype is None else arr.astype(dtype, copy=False)
+
+
+def type_as(self: Tensor, other: Tensor) -> Tensor:
+    """self cast to other's dtype."""
+    return self.to(other.dtype)
