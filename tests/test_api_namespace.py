@@ -347,3 +347,17 @@ def test_tensor_dataset_items_are_tensors():
         _close(b, tb)
     s = Subset(TensorDataset(tt.arange(10) * 10), [1, 3])
     _close(s[1][0], torch.tensor(30))
+
+
+# docs -----------------------------------------------------------------------------------------
+def test_every_public_method_and_function_has_a_docstring():
+    from tinytorch.docs import missing_docstrings
+
+    missing = missing_docstrings()
+    assert not missing, f"{len(missing)} public names without a docstring: {', '.join(missing)}"
+
+
+def test_api_md_is_up_to_date():
+    from tinytorch.docs import API_MD, render
+
+    assert API_MD.read_text() == render(), "docs/api.md is stale: run python -m tinytorch.docs"

@@ -124,6 +124,8 @@ class DType:
 
 
 class dtypes:
+    """The dtypes by name (dtypes.float32, ...), PyTorch's aliases, and the defaults new tensors take."""
+
     void = DType("void", 0, "v", -1)  # type of statements (STORE, SINK) in kernels
     bool = DType("bool", 1, "b", 0)
     uint8 = DType("uint8", 1, "u", 1)

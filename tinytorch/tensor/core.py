@@ -53,6 +53,7 @@ from .common import (
     no_grad,
 )
 from .device import as_device
+from .size import SIZES, Size, as_size
 
 
 class Tensor:
@@ -129,26 +130,32 @@ class Tensor:
 
     # properties ---------------------------------------------------------------------------
     @property
-    def shape(self) -> tuple[int, ...]:
+    def shape(self) -> Size:
+        """The size of each dim, a tinytorch.Size (a tuple of ints)."""
         s = self.uop.shape
         assert s is not None
-        return s
+        return SIZES.get(s) or as_size(s)
 
     def size(self, dim: builtins.int | None = None) -> Any:
+        """The shape (a tinytorch.Size), or the size of dim."""
         return self.shape if dim is None else self.shape[_norm_axis("size", dim, self.ndim)]
 
     @property
     def dtype(self) -> DType:
+        """The element type (tinytorch.float32, ...)."""
         return self.uop.dtype
 
     @property
     def ndim(self) -> builtins.int:
+        """The number of dims."""
         return len(self.shape)
 
     def dim(self) -> builtins.int:
+        """The number of dims."""
         return self.ndim
 
     def numel(self) -> builtins.int:
+        """The number of elements: the product of the sizes."""
         return prod(self.shape)
 
     def __len__(self) -> builtins.int:
@@ -220,10 +227,12 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
+        """The dims in reverse order (the transpose of a matrix)."""
         return self.permute(*reversed(range(self.ndim)))
 
     @property
     def mT(self) -> Tensor:
+        """The last two dims swapped (a batch of transposed matrices)."""
         return self.transpose(-2, -1)
 
     def __getitem__(self, index: Any) -> Tensor:
@@ -266,13 +275,33 @@ class Tensor:
     def __rshift__(self, o: Any) -> Tensor: return self._bitop(Ops.SHR, o, "bitwise_right_shift")
 
 
-    def float(self) -> Tensor: return self.cast(dtypes.float32)
-    def half(self) -> Tensor: return self.cast(dtypes.float16)
-    def double(self) -> Tensor: return self.cast(dtypes.float64)
-    def int(self) -> Tensor: return self.cast(dtypes.int32)
-    def long(self) -> Tensor: return self.cast(dtypes.int64)
-    def bool(self) -> Tensor: return self.cast(dtypes.bool)
-    def bfloat16(self) -> Tensor: return self.cast(dtypes.bfloat16)
+    def float(self) -> Tensor:
+        """self cast to float32."""
+        return self.cast(dtypes.float32)
+
+    def half(self) -> Tensor:
+        """self cast to float16."""
+        return self.cast(dtypes.float16)
+
+    def double(self) -> Tensor:
+        """self cast to float64."""
+        return self.cast(dtypes.float64)
+
+    def int(self) -> Tensor:
+        """self cast to int32."""
+        return self.cast(dtypes.int32)
+
+    def long(self) -> Tensor:
+        """self cast to int64."""
+        return self.cast(dtypes.int64)
+
+    def bool(self) -> Tensor:
+        """self cast to bool (nonzero is True)."""
+        return self.cast(dtypes.bool)
+
+    def bfloat16(self) -> Tensor:
+        """self cast to bfloat16."""
+        return self.cast(dtypes.bfloat16)
 
     # methods, by the file that defines them (tinytorch/tensor/<file>.py) ------------------------
     # creation
@@ -295,6 +324,11 @@ class Tensor:
     uniform = staticmethod(creation.uniform)
     normal = staticmethod(creation.normal)
     rand_graph = staticmethod(creation.rand_graph)
+    new_tensor = creation.new_tensor
+    new_full = creation.new_full
+    new_zeros = creation.new_zeros
+    new_ones = creation.new_ones
+    new_empty = creation.new_empty
     # realization
     schedule = realization.schedule
     realize = realization.realize
@@ -314,6 +348,9 @@ class Tensor:
     itemsize = property(realization.itemsize)
     stride = realization.stride
     is_contiguous = realization.is_contiguous
+    __array__ = realization.to_array
+    type_as = realization.type_as
+    __format__ = printing.tensor_format
     # autograd
     requires_grad_ = autograd.requires_grad_
     backward = autograd.backward

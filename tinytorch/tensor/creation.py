@@ -22,7 +22,7 @@ from ..errors import TensorValueError
 from ..helpers import prod
 from ..ops.uop import Ops, UOp
 from ..runtime.buffer import Buffer
-from .common import _check_device, _check_numel, _const_uop, _default_device, _device_rng_state, _rng, _shape_arg
+from .common import _check_device, _check_numel, _const_uop, _device_rng_state, _rng, _shape_arg
 from .device import as_device
 
 if TYPE_CHECKING:
@@ -338,25 +338,25 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
 
 def uniform(*shape: Any, low: float = 0.0, high: float = 1.0, dtype: Any = None, device: str | None = None,
             requires_grad: builtins.bool = False) -> Tensor:
+    """Tensor.uniform(*shape, low=, high=): numbers drawn uniformly from [low, high)."""
     t = Tensor(_rng[0].uniform(low, high, _shape_arg(shape)).astype(np.float32),
                dtype=dtype or dtypes.default_float, device=device)
-    t.requires_grad = requires_grad
-    return t
+    return _leaf(t, requires_grad)
 
 
 def normal(*shape: Any, mean: float = 0.0, std: float = 1.0, dtype: Any = None, device: str | None = None,
            requires_grad: builtins.bool = False) -> Tensor:
+    """Tensor.normal(*shape, mean=, std=): numbers drawn from N(mean, std**2) (tinytorch.normal is torch's form)."""
     t = Tensor(_rng[0].normal(mean, std, _shape_arg(shape)).astype(np.float32),
                dtype=dtype or dtypes.default_float, device=device)
-    t.requires_grad = requires_grad
-    return t
+    return _leaf(t, requires_grad)
 
 
 def rand_graph(*shape: Any, device: str | None = None) -> Tensor:
     """Uniform [0, 1) float32 numbers computed by kernels from a counter in device memory
     (a splitmix64 hash of element index and counter). Every call advances the counter, also
     inside a step replayed by tinytorch.jit, so each replay draws new numbers (dropout)."""
-    dev = (device or _default_device()).upper()
+    dev = _check_device(device)
     shape = _shape_arg(shape)
     state = _device_rng_state.get(dev)
     if state is None:

@@ -31,6 +31,7 @@ def realize(self: Tensor, *others: Tensor) -> Tensor:
 
 
 def contiguous(self: Tensor) -> Tensor:
+    """self in memory of its own, row-major (a copy in the graph; the gradient flows through)."""
     return self._new(UOp(Ops.CONTIGUOUS, self.dtype, (self.uop,)), self)
 
 
@@ -42,6 +43,7 @@ def numpy(self: Tensor) -> np.ndarray:
 
 
 def item(self: Tensor) -> Any:
+    """The value of a one-element tensor as a Python number (computed now)."""
     if self.numel() != 1:
         raise TensorValueError(
             f"item: only a tensor with one element can be converted, this one has shape {self.shape}")
@@ -49,6 +51,7 @@ def item(self: Tensor) -> Any:
 
 
 def tolist(self: Tensor) -> Any:
+    """The values as nested Python lists of numbers (computed now)."""
     return self.numpy().tolist()
 
 
