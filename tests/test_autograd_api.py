@@ -94,7 +94,8 @@ class _TorchNet(torch.nn.Module):
 def test_custom_module_with_computed_parameters_trains(dev: str) -> None:
     rng = np.random.default_rng(1)
     X, Y = rng.standard_normal((8, 3)).astype(np.float32), rng.standard_normal((8, 1)).astype(np.float32)
-    w1, w2 = (rng.standard_normal((3, 4)) * 0.5).astype(np.float32), (rng.standard_normal((4, 1)) * 0.5).astype(np.float32)
+    w1 = (rng.standard_normal((3, 4)) * 0.5).astype(np.float32)
+    w2 = (rng.standard_normal((4, 1)) * 0.5).astype(np.float32)
     m, mt = _Net(w1, w2, tt), _TorchNet(w1, w2)
     opt, optt = tt.optim.SGD(m.parameters(), lr=0.1), torch.optim.SGD(mt.parameters(), lr=0.1)
     losses = []

@@ -7,6 +7,7 @@
 """
 
 from . import cuda, nn, optim, utils  # noqa: E402  (nn imports Tensor)
+from .autograd import enable_grad, inference_mode, is_grad_enabled, set_grad_enabled  # noqa: F401  (torch names)
 from .dtype import DType, dtypes, finfo, get_default_dtype, iinfo, promote_types, result_type, set_default_dtype
 from .dtype import dtypes as _d
 from .functions import FUNCTIONS as _FUNCTIONS

@@ -235,6 +235,7 @@ def pow(self: Tensor, exponent: Any) -> Tensor:
     d/dx = y x^(y-1) (0 where y == 0), d/dy = x^y ln x (0 where x == 0 and y >= 0)."""
     from ..ops.gradient import CUSTOM_GRADIENTS
 
+    b: Any
     if isinstance(exponent, (int, float)) and not isinstance(exponent, bool) and float(exponent).is_integer() \
             and builtins.abs(exponent) <= 8:
         n = int(exponent)
@@ -250,7 +251,7 @@ def pow(self: Tensor, exponent: Any) -> Tensor:
         out = acc.reciprocal() if n < 0 else acc
         if n == 1 or not out.requires_grad:
             return out
-        a, b = x, n
+        a, b = x, n  # b: the exponent, a Python number or a Tensor
     elif isinstance(exponent, float) and builtins.abs(exponent) == 0.5:  # sqrt, as PyTorch: (-0)^0.5 = -0
         x = self if self.dtype.is_float else self.float()
         out = x.sqrt() if exponent > 0 else x.sqrt().reciprocal()
@@ -288,7 +289,7 @@ def pow(self: Tensor, exponent: Any) -> Tensor:
         if a_rg:
             dx = g * (y * x ** (y - 1)) if b_uop is None else (y == 0).where(0.0, g * (y * x ** (y - 1)))
             res.append((a_uop, dx.uop))
-        if b_rg and isinstance(y, Tensor):
+        if b_rg and b_uop is not None:
             res.append((b_uop, ((x == 0) & (y >= 0)).where(0.0, g * (Tensor._from(node, dev, True) * x.log())).uop))
         return res
     CUSTOM_GRADIENTS[out.uop] = grads
