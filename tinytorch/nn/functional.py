@@ -209,7 +209,11 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
     """(..., ) int64 class indices -> (..., num_classes) int64 with a 1 at each index"""
     if not target.dtype.is_int:
-        raise DTypeError(f"one_hot: expected an integer tensor of class indices, got {target.dtype!r}")
+        raise DTypeError(f"one_hot: expected an integer tensor of class indices, got {target.dtype!r} (one_hot is "
+                         f"only applicable to index tensor of type LongTensor.)")
+    if target.dtype != dtypes.int64:  # PyTorch takes only int64 class indices here
+        raise DTypeError(f"one_hot is only applicable to index tensor of type LongTensor. (got {target.dtype!r}; "
+                         f"convert with .long())")
     # the classes are checked on the host, like PyTorch: a bad class would give a zero row otherwise
     v = target.numpy()
     if v.size == 0 and num_classes < 0:
@@ -309,8 +313,9 @@ def _check_class_target(input: Tensor, target: Tensor, weight: Tensor | None, ig
         t = target.numpy()
         bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
         if bad.any():
-            raise IndexError(f"{op}: target {int(t[bad].flat[0])} is out of bounds for {n_classes} classes "
-                             f"(expected 0 <= target < {n_classes}, or ignore_index={ignore_index})")
+            v = int(t[bad].flat[0])
+            raise IndexError(f"{op}: Target {v} is out of bounds. (target {v} is out of bounds for {n_classes} "
+                             f"classes: expected 0 <= target < {n_classes}, or ignore_index={ignore_index})")
     return cdim, n_classes
 
 

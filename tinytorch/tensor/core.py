@@ -212,6 +212,8 @@ class Tensor:
         if self.uop.op is Ops.ASSIGN or self.uop.base.op is not Ops.BUFFER:  # the write goes to a buffer
             self.realize()
             self.uop = resolve_views(self.uop)
+        if indexing._is_advanced(index):  # tensor, list or mask entries: indexing.py builds the new content
+            return self._setitem_advanced(index, value)
         view = self._index_view(index, for_write=True)
         target = view._write_target("__setitem__")
         v = value if isinstance(value, Tensor) else Tensor.full((), value, self.dtype, self.device)
@@ -408,32 +410,6 @@ class Tensor:
     _shrink = movement._shrink
     split = movement.split
     chunk = movement.chunk
-    # indexing
-    _index = indexing._index
-    _gather_dims = indexing._gather_dims
-    _index_view = indexing._index_view
-    # elementwise
-    _binop = elementwise._binop
-    add = elementwise.add
-    sub = elementwise.sub
-    mul = elementwise.mul
-    div = elementwise.div
-    floor_divide = elementwise.floor_divide
-    remainder = elementwise.remainder
-    maximum = elementwise.maximum
-    minimum = elementwise.minimum
-    pow = elementwise.pow
-    lt = elementwise.lt
-    gt = elementwise.gt
-    le = elementwise.le
-    ge = elementwise.ge
-    eq = elementwise.eq
-    ne = elementwise.ne
-    _cmp_or_eq = elementwise._cmp_or_eq
-    _bitop = elementwise._bitop
-    logical_not = elementwise.logical_not
-    logical_and = elementwise.logical_and
-    logical_or = elementwise.logical_or
     view_as = movement.view_as
     reshape_as = movement.reshape_as
     swapaxes = movement.swapaxes
@@ -457,12 +433,18 @@ class Tensor:
     diagonal = movement.diagonal
     diag_embed = movement.diag_embed
     diag = movement.diag
+    tril_ = movement.tril_
+    triu_ = movement.triu_
     swapdims = movement.swapaxes
     moveaxis = movement.movedim
-    logical_xor = elementwise.logical_xor
-    bitwise_not = elementwise.bitwise_not
-    where = elementwise.where
-    _unop = elementwise._unop
+    # indexing
+    _index = indexing._index
+    _gather_dims = indexing._gather_dims
+    _index_view = indexing._index_view
+    _expand_index = indexing._expand_index
+    _advanced_dims = indexing._advanced_dims
+    _linear_index = indexing._linear_index
+    _setitem_advanced = indexing._setitem_advanced
     # scatter
     gather = scatter.gather
     take_along_dim = scatter.take_along_dim
@@ -493,6 +475,32 @@ class Tensor:
     bucketize = search.bucketize
     multinomial = search.multinomial
     bernoulli = search.bernoulli
+    # elementwise
+    _binop = elementwise._binop
+    add = elementwise.add
+    sub = elementwise.sub
+    mul = elementwise.mul
+    div = elementwise.div
+    floor_divide = elementwise.floor_divide
+    remainder = elementwise.remainder
+    maximum = elementwise.maximum
+    minimum = elementwise.minimum
+    pow = elementwise.pow
+    lt = elementwise.lt
+    gt = elementwise.gt
+    le = elementwise.le
+    ge = elementwise.ge
+    eq = elementwise.eq
+    ne = elementwise.ne
+    _cmp_or_eq = elementwise._cmp_or_eq
+    _bitop = elementwise._bitop
+    logical_not = elementwise.logical_not
+    logical_and = elementwise.logical_and
+    logical_or = elementwise.logical_or
+    logical_xor = elementwise.logical_xor
+    bitwise_not = elementwise.bitwise_not
+    where = elementwise.where
+    _unop = elementwise._unop
     neg = elementwise.neg
     reciprocal = elementwise.reciprocal
     sqrt = elementwise.sqrt

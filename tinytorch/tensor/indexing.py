@@ -1,4 +1,11 @@
-"""Indexing: basic slicing as views, integer-tensor (advanced) indexing as one-hot gathers."""
+"""Indexing: x[index] and x[index] = value with PyTorch's rules.
+
+Takes: ints, slices, None, ..., integer tensors, lists and bool masks.
+Produces: basic indexing as views (shrink, flip, reshape); advanced indexing (integer tensors, lists,
+masks) as a one-hot gather over the indexed dims only, lazy and differentiable. Index values are
+checked on the host (a lazy index tensor is computed first): out of range raises IndexError. A bool
+mask's true positions are read on the host (the result's shape depends on them, as in PyTorch).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..dtype import dtypes
+from ..errors import TensorValueError
 from ..helpers import prod
 from ..ops.uop import Ops, UOp
 from .common import _broadcast_shapes
@@ -17,47 +25,95 @@ if TYPE_CHECKING:
     from .core import Tensor
 
 
-def _index(self: Tensor, index: Any) -> Tensor:
+def _is_advanced(index: Any) -> builtins.bool:
+    """Whether index has an entry that is a tensor, a list or an array (PyTorch's advanced indexing)."""
+    return any(isinstance(v, (Tensor, list, np.ndarray)) for v in (index if isinstance(index, tuple) else (index,)))
+
+
+def _expand_index(self: Tensor, index: Any) -> tuple[tuple[Any, ...], list[int]]:
+    """The index as a tuple in which lists, arrays and bool masks have become integer tensors
+    (a k-dim mask becomes k index tensors of its true positions, read on the host), and the
+    positions of those tensors in it."""
     idx = index if isinstance(index, tuple) else (index,)
-    tensor_pos = [i for i, v in enumerate(idx) if isinstance(v, (Tensor, list, np.ndarray))]
-    if not tensor_pos:
-        return self._index_view(idx)
-    # basic indexing first, with tensor positions kept as full slices
+    out: list[Any] = []
+    pos: list[int] = []
+    n_real = sum(1 for v in idx if v is not None and v is not Ellipsis and not (
+        isinstance(v, (Tensor, np.ndarray)) and v.dtype in (dtypes.bool, np.bool_)))
+    masks_ndim = sum(v.ndim for v in idx if isinstance(v, (Tensor, np.ndarray)) and v.dtype in (dtypes.bool, np.bool_))
+    d = 0  # the dim of self the next entry indexes
+    for v in idx:
+        if isinstance(v, (list, np.ndarray)) and not isinstance(v, Tensor):
+            arr = np.asarray(v)
+            if arr.size == 0 and arr.dtype.kind == "f":
+                arr = arr.astype(np.int64)
+            if arr.dtype.kind not in "iub":
+                raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got {arr.dtype}")
+            v = Tensor(arr if arr.dtype == np.bool_ else arr.astype(np.int64), device=self.device)
+        if isinstance(v, Tensor) and v.dtype.is_bool:
+            if v.ndim == 0:
+                raise IndexError("indexing with a 0-d bool tensor (x[True]) is not supported; use unsqueeze(0)")
+            dims = self.shape[d:d + v.ndim]
+            if tuple(v.shape) != tuple(dims):
+                raise IndexError(f"The shape of the mask {list(v.shape)} at index {d} does not match the shape of "
+                                 f"the indexed tensor {list(self.shape)} at index {d}")
+            for c in np.nonzero(v.numpy()):  # data-dependent: the mask is read on the host
+                pos.append(len(out))
+                out.append(Tensor(c.astype(np.int64), device=self.device))
+            d += v.ndim
+            continue
+        if isinstance(v, Tensor):
+            if not v.dtype.is_int:
+                raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got {v.dtype}")
+            pos.append(len(out))
+        if v is Ellipsis:
+            d += self.ndim - n_real - masks_ndim
+        elif v is not None:
+            d += 1
+        out.append(v)
+    return tuple(out), pos
+
+
+def _advanced_dims(self: Tensor, idx: tuple[Any, ...], tensor_pos: list[int]) -> tuple[Tensor, list[int]]:
+    """(the basic-indexed view with tensor positions kept whole, the dims of that view the tensors index)."""
     basic = tuple(slice(None) if i in tensor_pos else v for i, v in enumerate(idx))
     x = self._index_view(basic)
-    # dims of x that the tensor indices select
-    dim_of, d = {}, 0
+    n_real = sum(1 for v in idx if v is not None and v is not Ellipsis)
+    dims, d = [], 0
     for i, v in enumerate(idx):
         if v is None:
             d += 1
         elif v is Ellipsis:
-            d += x.ndim - sum(1 for w in idx if w is not None and w is not Ellipsis and not isinstance(w, int))
-            d -= sum(1 for w in idx if w is None)
-        elif isinstance(v, int):
+            d += self.ndim - n_real
+        elif isinstance(v, (int, np.integer)):
             pass
         else:
             if i in tensor_pos:
-                dim_of[i] = d
+                dims.append(d)
             d += 1
-    tens = [v if isinstance(v, Tensor) else Tensor(np.asarray(v), device=self.device) for v in
-            (idx[i] for i in tensor_pos)]
-    return x._gather_dims([dim_of[i] for i in tensor_pos], tens)
+    return x, dims
 
 
-def _gather_dims(self: Tensor, dims: list[int], idxs: list[Tensor]) -> Tensor:
-    for t in idxs:
-        if not (t.dtype.is_int or t.dtype.is_bool):
-            raise IndexError(f"tensors used as indices must be integer, got {t.dtype}")
-        if t.dtype.is_bool:
-            raise IndexError("boolean mask indexing is not supported (its result shape depends on the data)")
+def _index(self: Tensor, index: Any) -> Tensor:
+    """self[index]: ints, slices, None and ... give views; integer tensors, lists and bool masks gather
+    (PyTorch's advanced indexing, with its placement of the indexed block)."""
+    idx, tensor_pos = self._expand_index(index)
+    if not tensor_pos:
+        return self._index_view(idx)
+    x, dims = self._advanced_dims(idx, tensor_pos)
+    return x._gather_dims(dims, [idx[i] for i in tensor_pos])
+
+
+def _linear_index(self: Tensor, dims: list[int], idxs: list[Tensor]) -> tuple[Tensor, tuple[int, ...], int]:
+    """(flat position within the indexed dims, broadcast to the indices' common shape; that shape; the
+    number of positions). Indices are checked on the host (a lazy one is computed first)."""
     bshape = _broadcast_shapes(*[t.shape for t in idxs], op="index")
     sizes = [self.shape[d] for d in dims]
-    for t, n, d in zip(idxs, sizes, dims):  # every index is checked on the host (a lazy one is computed first)
+    for t, n, d in zip(idxs, sizes, dims):
         if t.numel() > 0:
             v = t.numpy()
-            if v.min() < -n or v.max() >= n:
-                raise IndexError(f"index {int(v.max()) if v.max() >= n else int(v.min())} is out of bounds "
-                                 f"for dimension {d} with size {n}")
+            bad = (v < -n) | (v >= n)
+            if bad.any():
+                raise IndexError(f"index {int(v[bad].flat[0])} is out of bounds for dimension {d} with size {n}")
     # positions in the flattened indexed dims; int32 while they fit (a checked index then fits too)
     idt = dtypes.int32 if prod(sizes) < 2**31 else dtypes.int64
     lin: Tensor | None = None
@@ -68,17 +124,126 @@ def _gather_dims(self: Tensor, dims: list[int], idxs: list[Tensor]) -> Tensor:
         lin = ti * stride if lin is None else lin + ti * stride
         stride *= n
     assert lin is not None
-    rest = [d for d in range(self.ndim) if d not in dims]
-    xp = self.permute(*rest, *dims).reshape(*[self.shape[d] for d in rest], stride)
-    nb, nr = len(bshape), len(rest)
-    onehot = lin.reshape(*bshape, *(1,) * nr, 1) == Tensor.arange(stride, dtype=idt, device=self.device)
-    out = onehot.where(xp.reshape(*(1,) * nb, *xp.shape), 0).sum(-1, dtype=self.dtype)  # (*bshape, *rest)
+    return lin, bshape, stride
+
+
+def _block_order(dims: list[int], nb: int, nr: int) -> list[int] | None:
+    """The permutation from (*index shape, *other dims) to PyTorch's result layout (None: no move):
+    adjacent indexed dims put the indexed block where those dims were; otherwise it goes first."""
     adjacent = sorted(dims) == list(range(min(dims), min(dims) + len(dims)))
-    if adjacent and min(dims) > 0:  # like numpy: the indexed block stays where it was
+    if adjacent and min(dims) > 0:
         k = min(dims)
-        order = list(range(nb, nb + k)) + list(range(nb)) + list(range(nb + k, nb + nr))
-        out = out.permute(*order)
-    return out
+        return list(range(nb, nb + k)) + list(range(nb)) + list(range(nb + k, nb + nr))
+    return None
+
+
+# above this many one-hot elements a gather that needs no gradient copies on the host instead
+_HOST_GATHER = 1 << 24
+
+
+def _gather_dims(self: Tensor, dims: list[int], idxs: list[Tensor]) -> Tensor:
+    for t in idxs:
+        if not t.dtype.is_int:
+            raise IndexError(f"tensors used as indices must be integer, got {t.dtype}")
+    lin, bshape, stride = self._linear_index(dims, idxs)
+    rest = [d for d in range(self.ndim) if d not in dims]
+    nb, nr = len(bshape), len(rest)
+    order = _block_order(dims, nb, nr)
+    if not self.requires_grad and prod(bshape) * self.numel() > _HOST_GATHER:
+        # a big one-hot and no gradient: copy the picked values on the host (numpy's rules are PyTorch's here)
+        arrs = [np.broadcast_to(t.numpy().astype(np.int64), bshape) for t in idxs]
+        sel = tuple(arrs[dims.index(d)] if d in dims else slice(None) for d in range(self.ndim))
+        return Tensor(np.ascontiguousarray(self.numpy()[sel]), dtype=self.dtype, device=self.device)
+    xp = self.permute(*rest, *dims).reshape(*[self.shape[d] for d in rest], stride)
+    onehot = lin.reshape(*bshape, *(1,) * nr, 1) == Tensor.arange(stride, dtype=lin.dtype, device=self.device)
+    vals = xp.reshape(*(1,) * nb, *xp.shape)
+    if self.dtype.is_bool:
+        out = (onehot & vals).any(-1)
+    else:
+        out = onehot.where(vals, 0).sum(-1, dtype=self.dtype)  # (*bshape, *rest)
+    return out.permute(*order) if order is not None else out
+
+
+def _mask_fill(self: Tensor, index: Any, value: Any) -> builtins.bool:
+    """x[..., mask, ...] = scalar with one bool mask and no other tensor index: a lazy masked_fill of the
+    view (the mask is not read on the host). False when the index is not of that form."""
+    idx = index if isinstance(index, tuple) else (index,)
+    masks = [i for i, v in enumerate(idx) if isinstance(v, Tensor) and v.dtype.is_bool and v.ndim > 0]
+    others = [v for v in idx if isinstance(v, (list, np.ndarray)) or (isinstance(v, Tensor) and not v.dtype.is_bool)]
+    if len(masks) != 1 or others or not (isinstance(value, (bool, int, float)) or (
+            isinstance(value, Tensor) and value.numel() == 1)):
+        return False
+    i, m = masks[0], idx[masks[0]]
+    basic = idx[:i] + (slice(None),) * m.ndim + idx[i + 1:]
+    view = self._index_view(basic)
+    n_real = sum(1 for v in basic if v is not None and v is not Ellipsis)
+    d0 = 0
+    for v in idx[:i]:
+        d0 += 1 if v is None or isinstance(v, slice) else self.ndim - n_real if v is Ellipsis else 0
+    if tuple(view.shape[d0:d0 + m.ndim]) != tuple(m.shape):
+        raise IndexError(f"The shape of the mask {list(m.shape)} does not match the shape of the indexed tensor "
+                         f"{list(self.shape)}")
+    mask = m.reshape(*(1,) * d0, *m.shape, *(1,) * (view.ndim - d0 - m.ndim))
+    val = value.reshape(()) if isinstance(value, Tensor) else value
+    self[basic] = view.masked_fill(mask, val)
+    return True
+
+
+def _setitem_advanced(self: Tensor, index: Any, value: Any) -> None:
+    """self[index] = value with integer-tensor, list or bool-mask entries in index: the new content of the
+    basic-indexed view is built lazily (a one-hot scatter over the indexed dims, the last of repeated
+    positions winning) and written through the basic index."""
+    if _mask_fill(self, index, value):
+        return
+    idx, tensor_pos = self._expand_index(index)
+    x, dims = self._advanced_dims(idx, tensor_pos)
+    basic = tuple(slice(None) if i in tensor_pos else v for i, v in enumerate(idx))
+    v = value if isinstance(value, Tensor) else Tensor.full((), value, self.dtype, self.device)
+    if v.uop.base.op is not Ops.BUFFER and v.uop.op is not Ops.CONST and v.uop.base.op is not Ops.CONST:
+        v = v.contiguous().realize()  # computed from self, maybe: read it before the write
+    v = v.cast(self.dtype) if v.dtype != self.dtype else v
+    idxs = [idx[i] for i in tensor_pos]
+    lin, bshape, n = x._linear_index(dims, idxs)
+    rest = [d for d in range(x.ndim) if d not in dims]
+    nb, nr = len(bshape), len(rest)
+    rest_shape = tuple(x.shape[d] for d in rest)
+    order = _block_order(dims, nb, nr)
+    out_shape = (*bshape, *rest_shape)
+    if order is not None:
+        out_shape = tuple(out_shape[o] for o in order)
+    try:
+        v = v._broadcast_to(out_shape, "__setitem__")
+    except ValueError:
+        raise TensorValueError(f"__setitem__: shape mismatch: value tensor of shape {tuple(v.shape)} cannot be "
+                               f"broadcast to indexing result of shape {out_shape}") from None
+    if order is not None:
+        v = v.permute(*[order.index(i) for i in range(len(order))])  # back to (*bshape, *rest)
+    j_n = prod(bshape)
+    if prod(out_shape) == 0:
+        return
+    if not (x.requires_grad or v.requires_grad) and j_n * n * prod(rest_shape) > _HOST_GATHER:
+        arr = x.numpy().copy()  # a big one-hot and no gradient: the new content is made on the host
+        arrs = [np.broadcast_to(t.numpy().astype(np.int64), bshape) for t in idxs]
+        sel = tuple(arrs[dims.index(d)] if d in dims else slice(None) for d in range(x.ndim))
+        vv = v.numpy()
+        arr[sel] = vv if order is None else vv.transpose(order)
+        self[basic] = Tensor(arr, dtype=self.dtype, device=self.device)
+        return
+    lin2 = lin.reshape(j_n)
+    onehot = lin2.unsqueeze(-1) == Tensor.arange(n, dtype=lin2.dtype, device=self.device)  # (J, N)
+    j = Tensor.arange(j_n, device=self.device).reshape(j_n, 1)
+    last = onehot.where(j, -1)._reduce(Ops.MAX, 0, True, "max")
+    sel_oh = onehot & (j == last)  # (J, N): the last entry that lands on each position
+    vm = v.reshape(j_n, *rest_shape).movedim(0, -1).unsqueeze(-1)  # (*rest, J, 1)
+    if self.dtype.is_bool:
+        new = (sel_oh & vm).any(-2)
+    else:
+        new = sel_oh.where(vm, 0).sum(-2, dtype=self.dtype)  # (*rest, N)
+    hit = onehot.any(0)
+    xp = x.permute(*rest, *dims).reshape(*rest_shape, n)
+    content = hit.where(new, xp).reshape(*rest_shape, *[x.shape[d] for d in dims])
+    perm = rest + dims
+    self[basic] = content.permute(*[perm.index(i) for i in range(x.ndim)])
 
 
 def _index_view(self: Tensor, idx: Any, for_write: builtins.bool = False) -> Tensor:
@@ -87,7 +252,7 @@ def _index_view(self: Tensor, idx: Any, for_write: builtins.bool = False) -> Ten
         raise IndexError("an index can only have a single ellipsis ('...')")
     for v in idx:
         if isinstance(v, (Tensor, list, np.ndarray)):
-            raise IndexError("__setitem__ supports ints, slices, None and ... (not tensor indices)")
+            raise IndexError("tensor indices are gathered by _index, not viewed")
         if not (v is None or v is Ellipsis or isinstance(v, (int, slice, np.integer))):
             raise IndexError(f"invalid index {v!r} of type {type(v).__name__}")
     n_real = sum(1 for v in idx if v is not None and v is not Ellipsis)

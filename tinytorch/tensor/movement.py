@@ -570,3 +570,13 @@ def diag(self: Tensor, diagonal: builtins.int = 0) -> Tensor:
     if self.ndim == 2:
         return self.diagonal(diagonal)
     raise TensorValueError(f"diag: matrix or a vector expected, got a tensor of shape {self.shape}")
+
+
+def tril_(self: Tensor, diagonal: builtins.int = 0) -> Tensor:
+    """In-place tril."""
+    return self.assign(self.tril(diagonal))
+
+
+def triu_(self: Tensor, diagonal: builtins.int = 0) -> Tensor:
+    """In-place triu."""
+    return self.assign(self.triu(diagonal))

@@ -76,6 +76,11 @@ def _onehot(index: Tensor, n: builtins.int) -> Tensor:
     return idx.unsqueeze(-1) == Tensor.arange(n, device=index.device)
 
 
+def _empty(self: Tensor, shape: tuple[builtins.int, ...]) -> Tensor:
+    """A zero-size tensor of the given shape that stays in self's graph (so backward reaches self)."""
+    return self.reshape(-1)._shrink(((0, 0),)).reshape(*shape)
+
+
 def _fit(t: Tensor, shape: tuple[builtins.int, ...]) -> Tensor:
     """The leading block of t with the given shape (t is at least as big in every dim)."""
     return t._shrink(tuple((0, s) for s in shape))
@@ -97,7 +102,7 @@ def gather(self: Tensor, dim: builtins.int, index: Any, *, sparse_grad: builtins
     n = x.shape[d]
     _check_range(idx, n, d, "gather")
     if idx.numel() == 0:
-        return Tensor.zeros(*index.shape, dtype=self.dtype, device=self.device)
+        return _empty(self, index.shape)
     xs = _fit(x, tuple(n if i == d else s for i, s in enumerate(idx.shape)))
     out = _pick(_onehot(idx, n), xs.movedim(d, -1).unsqueeze(d), -1)
     return out.reshape(*index.shape)
@@ -129,7 +134,7 @@ def take(self: Tensor, index: Any) -> Tensor:
     n = self.numel()
     _check_range(index, n, 0, "take", negative=True, exc=IndexError)
     if index.numel() == 0 or n == 0:
-        return Tensor.zeros(*index.shape, dtype=self.dtype, device=self.device)
+        return _empty(self, index.shape)
     return _pick(_onehot(index, n), self.reshape(-1), -1)
 
 
@@ -145,8 +150,7 @@ def index_select(self: Tensor, dim: builtins.int, index: Any) -> Tensor:
     idx = index.reshape(-1)
     k = idx.shape[0]
     if k == 0 or n == 0:
-        out = Tensor.zeros(*[k if i == d else s for i, s in enumerate(x.shape)], dtype=self.dtype,
-                           device=self.device)
+        out = _empty(x, tuple(k if i == d else s for i, s in enumerate(x.shape)))
     else:
         out = _pick(_onehot(idx, n), x.movedim(d, -1).unsqueeze(-2), -1).movedim(-1, d)  # (..., k) -> dim d
     return out.reshape(()) if self.ndim == 0 else out
@@ -401,7 +405,7 @@ def _take_flat(self: Tensor, pos: np.ndarray) -> Tensor:
     """self (1-D) at the host-known positions pos: one-hot over the positions when gradients flow,
     a host copy of the realized values otherwise (the one-hot costs len(pos) * numel)."""
     if len(pos) == 0:
-        return Tensor.zeros(0, dtype=self.dtype, device=self.device)
+        return self._shrink(((0, 0),))  # empty, still in the graph
     if not self.requires_grad:
         return Tensor(self.numpy()[pos], dtype=self.dtype, device=self.device)
     return self.take(Tensor(pos.astype(np.int64), device=self.device))
