@@ -361,3 +361,29 @@ def test_api_md_is_up_to_date():
     from tinytorch.docs import API_MD, render
 
     assert API_MD.read_text() == render(), "docs/api.md is stale: run python -m tinytorch.docs"
+
+
+def test_uint64_past_int64():
+    vals = [2**63 + 5, 1, 2**64 - 1]
+    x, tx = tt.tensor(vals, dtype=tt.uint64), torch.tensor(vals, dtype=torch.uint64)
+    assert repr(x) == repr(tx).replace("torch.", "tinytorch.") and x.tolist() == tx.tolist()
+    with pytest.raises(RuntimeError):
+        tt.tensor([-1], dtype=tt.uint64)
+    with pytest.raises(RuntimeError):
+        tt.tensor([2**64], dtype=tt.uint64)
+
+
+def test_where_a_tensor_lives_and_backend_switches():
+    x, tx = tt.ones(2), torch.ones(2)
+    for f in (lambda t: t.is_cuda, lambda t: t.is_cpu, lambda t: t.is_sparse, lambda t: t.is_meta,
+              lambda t: t.get_device(), lambda t: t.is_complex(), lambda t: t.is_signed(),
+              lambda t: t.bool().is_signed(), lambda t: t[0].is_nonzero(), lambda t: t.is_same_size(t),
+              lambda t: t.ndimension(), lambda t: t.nelement(), lambda t: t.is_pinned()):
+        assert f(x) == f(tx)
+    assert x.pin_memory() is x
+    import tinytorch.backends.cudnn as cudnn
+
+    cudnn.deterministic, cudnn.benchmark = True, False
+    assert tt.backends.cudnn.deterministic and not tt.backends.mps.is_available()
+    m = tt.nn.Linear(2, 2)
+    assert tt.compile(m) is m and tt.compile()(m) is m

@@ -84,6 +84,13 @@ def isin(elements: Any, test_elements: Any, *, assume_unique: bool = False, inve
     return out.logical_not() if invert else out
 
 
+def compile_model(model: Any = None, **options: Any) -> Any:
+    """tinytorch.compile(model): the model itself. Every tinytorch op is already compiled (kernels are
+    fused and compiled when values are needed; tinytorch.jit also replays a whole step), so torch.compile's
+    options have nothing to change; as a decorator without a model it returns the function unchanged."""
+    return (lambda m: m) if model is None else model
+
+
 def is_tensor(obj: Any) -> bool:
     """obj is a tinytorch Tensor (or a Parameter)."""
     return isinstance(obj, Tensor)
@@ -94,6 +101,7 @@ def _free_functions() -> dict[str, Callable[..., Any]]:
     from .tensor import creation, einsum, movement, search
 
     out: dict[str, Callable[..., Any]] = {"where": where, "is_tensor": is_tensor, "isin": isin, "einsum": einsum.einsum,
+                                          "compile": compile_model,
                                           "from_numpy": creation.from_numpy}
     for name in ("cat", "stack", "hstack", "vstack", "dstack", "column_stack", "meshgrid", "cartesian_prod"):
         out[name] = getattr(movement, name)

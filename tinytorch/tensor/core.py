@@ -353,6 +353,18 @@ class Tensor:
     __array__ = realization.to_array
     type_as = realization.type_as
     __format__ = printing.tensor_format
+    is_cuda = property(realization.is_cuda)
+    is_cpu = property(realization.is_cpu)
+    is_sparse = is_quantized = is_meta = property(realization.is_false)
+    get_device = realization.get_device
+    is_complex = realization.is_complex
+    is_signed = realization.is_signed
+    is_nonzero = realization.is_nonzero
+    is_same_size = realization.is_same_size
+    pin_memory = realization.pin_memory
+    is_pinned = realization.is_pinned
+    ndimension = dim
+    nelement = numel
     # autograd
     requires_grad_ = autograd.requires_grad_
     backward = autograd.backward

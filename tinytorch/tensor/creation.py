@@ -322,6 +322,13 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: buil
             host = np.asarray(host)
         elif isinstance(host, list) and host and all(isinstance(v, np.ndarray) for v in host):
             host = np.stack(host)
+        elif dtype is not None and to_dtype(dtype) == dtypes.uint64 and not isinstance(host, np.ndarray):
+            arr = np.array(host, dtype=object)  # Python ints up to 2**64 - 1 fit (int64 would overflow)
+            vals = arr.ravel().tolist()
+            if arr.size and all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+                if not all(0 <= v < 2**64 for v in vals):
+                    raise TensorValueError(f"tensor: a value is outside uint64's [0, 2**64 - 1] in {data!r}")
+                host = np.array(vals, dtype=np.uint64).reshape(arr.shape)
         out = Tensor(host, dtype=dtype, device=device)
     return _leaf(out, requires_grad)
 

@@ -183,3 +183,56 @@ def to_array(self: Tensor, dtype: Any = None, copy: Any = None) -> np.ndarray:
 def type_as(self: Tensor, other: Tensor) -> Tensor:
     """self cast to other's dtype."""
     return self.to(other.dtype)
+
+
+# queries PyTorch code asks about where a tensor lives ---------------------------------------
+def is_cuda(self: Tensor) -> bool:
+    """Always False: there is no GPU backend."""
+    return False
+
+
+def is_cpu(self: Tensor) -> bool:
+    """Always True: every device runs on the host CPU."""
+    return True
+
+
+def is_false(self: Tensor) -> bool:
+    """False (no sparse, quantized or meta tensors here)."""
+    return False
+
+
+def get_device(self: Tensor) -> int:
+    """-1, PyTorch's answer for a tensor on the CPU."""
+    return -1
+
+
+def is_complex(self: Tensor) -> bool:
+    """Always False: there are no complex dtypes."""
+    return False
+
+
+def is_signed(self: Tensor) -> bool:
+    """The dtype holds negative values (signed integers and floats)."""
+    return self.dtype.is_signed
+
+
+def is_nonzero(self: Tensor) -> bool:
+    """The value of a one-element tensor is not 0 (raises for any other size, as PyTorch)."""
+    if self.numel() != 1:
+        raise TensorValueError(f"is_nonzero: Boolean value of Tensor with {self.numel()} values is ambiguous")
+    return bool(self.item())
+
+
+def is_same_size(self: Tensor, other: Tensor) -> bool:
+    """self and other have the same shape."""
+    return tuple(self.shape) == tuple(other.shape)
+
+
+def pin_memory(self: Tensor, device: Any = None) -> Tensor:
+    """self: host memory needs no pinning here."""
+    return self
+
+
+def is_pinned(self: Tensor, device: Any = None) -> bool:
+    """Always False (nothing is pinned)."""
+    return False
