@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..dtype import dtypes
 from ..errors import TensorValueError
+from ..ops.uop import Ops, UOp
 from .common import _norm_axis
 from .elementwise import _log1p, _with_slope
 
@@ -230,7 +231,8 @@ def _shift(self: Tensor, axis: Any) -> Tensor:
                             device=self.device)
     # the result does not depend on the shift, so its exact gradient is 0: no gradient flows through it
     # (through max it would be the rounding error of sum(softmax) - 1, piled on each row's argmax)
-    return self.amax(axis, keepdim=True).detach()
+    m = self.amax(axis, keepdim=True)  # (a DETACH node: also for inputs that do not require grad themselves)
+    return Tensor._from(UOp(Ops.DETACH, m.dtype, (m.uop,)), m.device)
 
 
 def log_softmax(self: Tensor, dim: builtins.int = -1, dtype: Any = None) -> Tensor:
