@@ -214,7 +214,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     for t in tensors[1:]:
         if t.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != d):
             raise TensorValueError(
-                f"cat: shapes {tuple(t.shape for t in tensors)} must match in every dim except {dim}")
+                f"cat: shapes {tuple(tuple(t.shape) for t in tensors)} must match in every dim except {dim}")
     dt = ref.dtype
     for t in tensors[1:]:
         dt = promote(dt, t.dtype)
@@ -234,7 +234,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if not tensors:
         raise TensorValueError("stack: expected a non-empty list of tensors")
     if not all_same([t.shape for t in tensors]):
-        raise TensorValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
+        raise TensorValueError(f"stack: all tensors must have the same shape, got {[tuple(t.shape) for t in tensors]}")
     d = _norm_axis("stack", dim, tensors[0].ndim + 1)
     return cat([t.unsqueeze(d) for t in tensors], d)
 

@@ -1,7 +1,8 @@
 """`tinytorch.Size`: the shape of a tensor, a tuple of ints that prints as PyTorch's torch.Size.
 
 Takes: an iterable of ints. Produces: a tuple subclass (so `shape == (2, 3)`, unpacking, indexing and
-`len` work as on a tuple) with `numel()` and the text `tinytorch.Size([2, 3])`.
+`len` work as on a tuple) with `numel()` and the text `tinytorch.Size([2, 3])` from str() and repr();
+an f-string shows the plain tuple `(2, 3)`, the form our error messages use.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ class Size(tuple):  # type: ignore[type-arg]
         return f"tinytorch.Size({list(self)})"
 
     __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        """f-strings (our error messages) show the tuple, `(2, 3)`; str() and repr() show `tinytorch.Size([2, 3])`."""
+        return format(tuple.__repr__(self), spec)
 
 
 SIZES: dict[tuple[int, ...], Size] = {}  # one shared Size per recent shape: `tensor.shape` is read very often
