@@ -6,7 +6,7 @@
     print(y.numpy())                  # schedules, compiles and runs the kernels
 """
 
-from . import backends, cuda, nn, optim, utils  # noqa: E402  (nn imports Tensor)
+from . import backends, cuda, linalg, nn, optim, return_types, utils  # noqa: E402  (nn imports Tensor)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, set_grad_enabled  # noqa: F401  (torch names)
 from .dtype import DType, dtypes, finfo, get_default_dtype, iinfo, promote_types, result_type, set_default_dtype
 from .dtype import dtypes as _d
@@ -54,6 +54,7 @@ __all__ += ["cuda", "utils", "finfo", "iinfo", "get_default_dtype", "set_default
             "device", "as_tensor", "empty", "linspace", "logspace", "randint", "randint_like", "randperm", "normal",
             "get_printoptions", "printoptions", "set_printoptions", "int16", "short", "uint16", "uint32", "uint64",
             "Size", "backends", *_FUNCTIONS]
+__all__ += ["linalg", "return_types"]
 
 
 globals().update(_FUNCTIONS)  # sin, max, cat, einsum, where, ...: the table in functions.py

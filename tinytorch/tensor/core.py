@@ -681,6 +681,23 @@ class Tensor:
     # linalg
     matmul = linalg.matmul
     dot = linalg.dot
+    mm = linalg.mm
+    bmm = linalg.bmm
+    mv = linalg.mv
+    vdot = linalg.vdot
+    inner = linalg.inner
+    outer = linalg.outer
+    addmm = linalg.addmm
+    addmv = linalg.addmv
+    baddbmm = linalg.baddbmm
+    addbmm = linalg.addbmm
+    addr = linalg.addr
+    tensordot = linalg.tensordot
+    norm = linalg.norm
+    dist = linalg.dist
+    diff = linalg.diff
+    trace = linalg.trace
+    cross = linalg.cross
 
 
 # the topic files name Tensor in their bodies (Tensor._from, Tensor.full, isinstance checks); bind it now

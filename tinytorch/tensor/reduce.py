@@ -203,7 +203,7 @@ def nanmean(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, dtype
 
 def count_nonzero(self: Tensor, dim: Any = None) -> Tensor:
     """#{i: x_i != 0} over dim, as int64."""
-    return (self != 0).sum(dim)
+    return (self != 0).sum(dim).detach()
 
 
 def _rounded(self: Tensor) -> Tensor:
@@ -232,7 +232,7 @@ def argmax(self: Tensor, dim: builtins.int | None = None, keepdim: builtins.bool
     hit = (x == m) | (x != x)
     rev = Tensor.arange(n, 0, -1, dtype=dtypes.int64, device=self.device).reshape(
         *[n if i == a else 1 for i in range(self.ndim)])
-    return n - (hit.where(rev, 0)).amax(a, keepdim)
+    return (n - (hit.where(rev, 0)).amax(a, keepdim)).detach()  # an index has no gradient
 
 
 def argmin(self: Tensor, dim: builtins.int | None = None, keepdim: builtins.bool = False,
@@ -299,7 +299,7 @@ def _cumulative_extreme(self: Tensor, dim: builtins.int, name: str) -> tuple[Ten
     xj = xl.unsqueeze(-2)
     hit = tri & ((xj == m) | (xj != xj))
     pos = Tensor.arange(n, dtype=dtypes.int64, device=self.device)
-    idx = hit.where(pos, -1).amax(-1)  # the last position holding the running max (or the last NaN)
+    idx = hit.where(pos, -1).amax(-1).detach()  # the last position holding the running max (or the last NaN)
     values = self.transpose(d, -1).unsqueeze(-2)._take_along(idx.unsqueeze(-1), self.ndim).squeeze(-1)
     return values.transpose(d, -1), idx.transpose(d, -1)
 

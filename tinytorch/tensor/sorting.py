@@ -57,7 +57,7 @@ def _pick(xl: Tensor, rank: Tensor, pos: Tensor) -> tuple[Tensor, Tensor]:
     """Values and indices at sorted positions pos (..., m) of rows xl (..., n) ranked by rank (..., n)."""
     n = xl.shape[-1]
     hit = rank.unsqueeze(-2) == pos.unsqueeze(-1)  # (..., m, n): element i sits at position p
-    idx = hit.where(Tensor.arange(n, dtype=dtypes.int64, device=xl.device), 0).sum(-1)
+    idx = hit.where(Tensor.arange(n, dtype=dtypes.int64, device=xl.device), 0).sum(-1).detach()
     if xl.dtype.is_bool:
         return (hit & xl.unsqueeze(-2)).any(-1), idx
     return hit.where(xl.unsqueeze(-2), 0).sum(-1, dtype=xl.dtype), idx
@@ -210,7 +210,7 @@ def mode(self: Tensor, dim: builtins.int = -1, keepdim: builtins.bool = False) -
     best = count == count.amax(-1, keepdim=True)
     v = best.where(xl, x.dtype.max).amin(-1, keepdim=True)  # the smallest most frequent value
     pos = Tensor.arange(n, dtype=dtypes.int64, device=self.device)
-    idx = _same(xl, v).where(pos, -1).amax(-1, keepdim=True)  # its last occurrence
+    idx = _same(xl, v).where(pos, -1).amax(-1, keepdim=True).detach()  # its last occurrence
     vals = x.transpose(d, -1)._take_along(idx, x.ndim - 1)
     vals, idx = vals.transpose(d, -1), idx.transpose(d, -1)
     if not keepdim or self.ndim == 0:
