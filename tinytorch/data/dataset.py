@@ -114,7 +114,7 @@ def random_split(dataset: Any, lengths: Sequence[int], seed: int | None = None) 
     perm = rng.permutation(len(dataset))
     out, start = [], 0
     for n in lengths:
-        out.append(Subset(dataset, perm[start:start + n]))
+        out.append(Subset(dataset, perm[start:start + n].tolist()))
         start += n
     return out
 
