@@ -387,3 +387,22 @@ def test_where_a_tensor_lives_and_backend_switches():
     assert tt.backends.cudnn.deterministic and not tt.backends.mps.is_available()
     m = tt.nn.Linear(2, 2)
     assert tt.compile(m) is m and tt.compile()(m) is m
+
+
+def test_module_to_device_and_dtype_forms():
+    net = tt.nn.Linear(2, 2)
+    w = net.weight
+    assert net.to("cpu") is net and net.to(tt.device("cpu")) is net and net.cpu() is net and net.weight is w
+    device = "cuda" if tt.cuda.is_available() else "cpu"
+    assert net.to(device).weight.device == "cpu"
+    other = next(n for n in ("INTERP", "LLVM", "C") if n != _default_device())
+    assert net.to(other).weight.device == other and net.to("cpu").weight.device == "cpu"
+    assert net.to(tt.float64).weight.dtype == tt.float64 and net.to("cpu", tt.float32).weight.dtype == tt.float32
+    assert net.to(device="cpu", dtype=tt.float16).weight.dtype == tt.float16
+    assert net.to(tt.zeros(1, dtype=tt.float64)).weight.dtype == tt.float64 and net.weight is w
+    with pytest.raises(RuntimeError, match="GPU"):
+        net.to("cuda")
+    with pytest.raises(RuntimeError, match="GPU"):
+        net.cuda()
+    with pytest.raises(TypeError):
+        net.to(tt.int64)

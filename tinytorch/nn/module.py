@@ -269,31 +269,54 @@ class Module:
             p.grad = None if set_to_none else p.grad.zeros_like()
 
     # devices and dtypes ---------------------------------------------------------------------------------
-    def to(self, device_or_dtype: Any) -> Module:
-        """Move every parameter and buffer to a device, or cast the floating ones to a float dtype.
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Move every parameter and buffer to a device ("cpu" is the default one), and/or cast the floating
+        ones to a float dtype: to(device), to(dtype), to(device, dtype), to(tensor), to(device=, dtype=).
 
         Parameters keep their identity (an optimizer built before still holds them), as in PyTorch.
         """
         from ..runtime.device import Device
+        from ..tensor.device import canonical
 
-        is_device = isinstance(device_or_dtype, str) and device_or_dtype.upper() in Device.names()
-        if is_device:
-            dev, dt = device_or_dtype.upper(), None
-        else:
+        dev, dt = kwargs.pop("device", None), kwargs.pop("dtype", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"Module.to() got unexpected keyword arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dev, dt = a.device, (a.dtype if a.dtype.is_float else dt)
+                continue
+            if isinstance(a, str):
+                try:
+                    dev = canonical(a)  # a GPU name raises here: there is no GPU backend
+                    continue
+                except ValueError:
+                    pass
             try:
-                dt = to_dtype(device_or_dtype)
+                dt = to_dtype(a)
             except (TypeError, ValueError, KeyError):
-                raise ValueError(f"Module.to: {device_or_dtype!r} is neither a device ({', '.join(Device.names())}) "
+                raise ValueError(f"Module.to: {a!r} is neither a device ({', '.join(Device.names())} or 'cpu') "
                                  "nor a dtype") from None
+        dev = None if dev is None else canonical(dev)
+        if dt is not None:
+            dt = to_dtype(dt)
             if not dt.is_float:
                 raise TypeError(f"Module.to only accepts floating point dtypes, got {dt!r}")
-            dev = None
         with no_grad():
             for t in itertools.chain(self.parameters(), self.buffers()):
                 _move_(t, dev, dt)
                 if t.grad is not None:
                     _move_(t.grad, dev, dt)
         return self
+
+    def cpu(self) -> Module:
+        """Move every parameter and buffer to the default device ("cpu")."""
+        return self.to("cpu")
+
+    def cuda(self, device: Any = None) -> Module:
+        """Raises: tinytorch has no GPU backend (tinytorch.cuda.is_available() is False)."""
+        raise RuntimeError("Module.cuda(): tinytorch has no GPU backend (tinytorch.cuda.is_available() is False); "
+                           "use .to('cpu') or .cpu()")
 
     def float(self) -> Module: return self.to("float32")
     def double(self) -> Module: return self.to("float64")
