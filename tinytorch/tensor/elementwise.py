@@ -453,9 +453,11 @@ def abs(self: Tensor) -> Tensor:
 
 
 def sign(self: Tensor) -> Tensor:
+    """-1, 0 or 1 by the sign of x (0 for NaN, as PyTorch); its gradient is 0"""
     if self.dtype.is_bool:
         return self
-    return (self > 0).cast(self.dtype) - (self < 0).cast(self.dtype)
+    s = (self > 0).cast(self.dtype) - (self < 0).cast(self.dtype)
+    return _zero_grad(s, self)
 
 
 def trunc(self: Tensor) -> Tensor:
@@ -539,10 +541,6 @@ def _erfc_pos(z: Tensor) -> Tensor:
     for ci in c[1:]:
         p = ci + t * p
     return t * (p - z * z).exp()
-
-
-def _erf_slope(x: Tensor) -> Tensor:
-    return (-x * x).exp() * (2 / math.sqrt(math.pi))
 
 
 def _erf_erfc(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -660,7 +658,8 @@ def _with_slope(val: Tensor, x: Tensor, slope: Tensor, *more: Tensor) -> Tensor:
     out = val.detach()
     for t, sl in pairs:
         s = sl.detach()._broadcast_to(val.shape, "grad") if sl.shape != val.shape else sl.detach()
-        xs = ((t.abs() != math.inf) & (t.isnan() <= val.isnan())).where(t, 0.0)  # (a NaN x stays where val is NaN)
+        keep = (t.abs() != math.inf) & (t.isnan().logical_not() | val.isnan())  # (a NaN x stays where val is NaN)
+        xs = keep.where(t, 0.0)
         z = (xs - xs.detach())._broadcast_to(val.shape, "grad")  # value 0, slope 1
         fin_s, nan_s = s.isfinite(), s.isnan()
         lin = z * fin_s.where(s, 0.0)
@@ -950,6 +949,8 @@ def signbit(self: Tensor) -> Tensor:
     if not self.dtype.is_float:
         return self < 0
     x = self if self.dtype.itemsize >= 4 else self.float()
+    if x.ndim == 0:  # (INTERP cannot store a bitcast 0-d value): the sign of x, of 1/x at zeros; NaN counts as +
+        return (x < 0) | ((x == 0) & (x.reciprocal() < 0))
     return x.bitcast(dtypes.int64 if x.dtype.itemsize == 8 else dtypes.int32) < 0
 
 
