@@ -4,6 +4,15 @@
 Takes: a state_dict (name -> Tensor or numpy array) and a path; or a path to a .safetensors file.
 Produces: the file; or `dict[str, Tensor]` (and its `__metadata__` via `safe_load_metadata`).
 
+`save(obj, path)` / `load(path)` (torch.save / torch.load's spelling) take any nesting of dicts,
+lists and tuples of tensors, numbers, strings, bools and None — a model's and an optimizer's
+state_dict, a scheduler's, an epoch counter — and write one safetensors file: every tensor under a
+name made from its path ("model.fc1.weight", "optimizer.state.0.exp_avg"; a flat state_dict keeps its
+keys, so any safetensors reader sees it), and the structure as JSON in the metadata entry
+"tinytorch.structure", where a tensor is {"$tensor": name}, a tuple {"$tuple": [...]}, a dict with
+keys other than strings {"$dict": [[key, value], ...]}, a non-finite float {"$float": "inf"}.
+A file without that entry (written by another tool) loads as its flat name -> Tensor dict.
+
 Format (https://huggingface.co/docs/safetensors): 8 bytes little-endian u64 N, then N bytes of a
 UTF-8 JSON object {name: {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
 optionally "__metadata__": {str: str}}, padded with spaces; then the data section: each tensor's
@@ -18,7 +27,9 @@ the file and the problem. Nothing in a file is ever executed.
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -70,7 +81,7 @@ def _bytes_of(name: str, value: Any) -> tuple[str, tuple[int, ...], bytes]:
     return st, tuple(int(s) for s in arr.shape), raw.tobytes()
 
 
-def safe_save(state_dict: Mapping[str, Any], path: str | os.PathLike[str],
+def safe_save(state_dict: Mapping[str, Any], path: str | os.PathLike[str] | io.IOBase,
               metadata: Mapping[str, str] | None = None) -> None:
     """Write name -> Tensor/ndarray to `path` as safetensors (atomically: a reader never sees half a file)."""
     if not isinstance(state_dict, Mapping):
@@ -94,7 +105,12 @@ def safe_save(state_dict: Mapping[str, Any], path: str | os.PathLike[str],
         offset += len(raw)
     hbytes = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     hbytes += b" " * (-len(hbytes) % 8)  # pad so the data section starts 8-byte aligned
-    atomic_write(path, [len(hbytes).to_bytes(8, "little"), hbytes, *chunks])
+    parts = [len(hbytes).to_bytes(8, "little"), hbytes, *chunks]
+    if hasattr(path, "write"):  # a file-like object (io.BytesIO, an open file), as torch.save accepts
+        for c in parts:
+            path.write(c)  # type: ignore[union-attr]
+        return
+    atomic_write(path, parts)
 
 
 class _Entry:
@@ -208,28 +224,54 @@ def _read_header(path: str, f: Any, file_size: int) -> tuple[list[_Entry], dict[
     return entries, metadata, data_start
 
 
-def _open_checked(path: str | os.PathLike[str]) -> tuple[str, Any, int]:
+def _open_checked(path: Any, who: str = "safe_load") -> tuple[str, Any, int]:
+    """(name for messages, binary file object, size) of a path or a readable file-like object."""
+    if hasattr(path, "read"):
+        raw = path.read()
+        if not isinstance(raw, bytes):
+            raise TypeError(f"{who}: the file object must be opened in binary mode ('rb')")
+        return str(getattr(path, "name", "<file object>")), io.BytesIO(raw), len(raw)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{who}: expected a path or a file object, got {type(path).__name__}")
     p = os.fspath(path)
     try:
         f = open(p, "rb")  # noqa: SIM115 (closed by the caller)
     except OSError as e:
-        raise FileNotFoundError(f"safe_load: cannot open {p}: {e.strerror}") from None
+        raise FileNotFoundError(f"{who}: cannot open {p}: {e.strerror}") from None
     return p, f, os.fstat(f.fileno()).st_size
 
 
-def safe_load_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+def safe_load_metadata(path: str | os.PathLike[str] | io.IOBase) -> dict[str, str]:
     """The `__metadata__` of a safetensors file (after validating the whole header)."""
     p, f, size = _open_checked(path)
     with f:
         return _read_header(p, f, size)[1]
 
 
-def safe_load(path: str | os.PathLike[str], device: str | None = None) -> dict[str, Tensor]:
+def safe_load(path: str | os.PathLike[str] | io.IOBase, device: str | None = None) -> dict[str, Tensor]:
     """name -> Tensor from a safetensors file, in the header's order; raises ValueError on any malformed input."""
-    p, f, size = _open_checked(path)
+    return _safe_load_with_metadata(path, device)[0]
+
+
+def _safe_load_with_metadata(path: Any, device: str | None = None,
+                             who: str = "safe_load") -> tuple[dict[str, Tensor], dict[str, str], str]:
+    """(name -> Tensor, metadata, the file's name for messages) from a safetensors file."""
+    p, f, size = _open_checked(path, who)
     out: dict[str, Tensor] = {}
     with f:
-        entries, _, data_start = _read_header(p, f, size)
+        head = f.read(4)
+        f.seek(0)
+        try:
+            entries, metadata, data_start = _read_header(p, f, size)
+        except ValueError:
+            # torch.save writes a zip archive (PK\x03\x04) or, before 1.6, a pickle (\x80 protocol 2 \x8a)
+            if head == b"PK\x03\x04" or head[:3] == b"\x80\x02\x8a":
+                raise ValueError(f"{p}: this is a PyTorch pickle checkpoint (torch.save's format), not safetensors; "
+                                 "tinytorch never unpickles (unpickling can run code). Convert it once in PyTorch: "
+                                 "`from safetensors.torch import save_file; save_file(torch.load(path), "
+                                 "'x.safetensors')` for a state_dict, or convert its tensors with .numpy() and save "
+                                 "them with tinytorch.save") from None
+            raise
         for e in sorted(entries, key=lambda e: e.begin):
             f.seek(data_start + e.begin)
             raw = f.read(e.end - e.begin)
@@ -248,7 +290,7 @@ def safe_load(path: str | os.PathLike[str], device: str | None = None) -> dict[s
             else:
                 arr = arr.astype(npdt.newbyteorder("="), copy=False)
             out[e.name] = Tensor(arr, dtype=dt, device=device)
-    return {e.name: out[e.name] for e in entries}
+    return {e.name: out[e.name] for e in entries}, metadata, p
 
 
 # conveniences --------------------------------------------------------------------------------------------
@@ -268,11 +310,145 @@ def load_state_dict(model: Any, state_dict: Mapping[str, Any], strict: bool = Tr
     return model.load_state_dict(state_dict, strict=strict)
 
 
-def save(obj: Any, path: str | os.PathLike[str], metadata: Mapping[str, str] | None = None) -> None:
-    """torch.save's spelling for a state_dict (or a Module's): writes safetensors, never pickle."""
-    safe_save(get_state_dict(obj), path, metadata)
+STRUCTURE_KEY = "tinytorch.structure"  # metadata entry holding the JSON structure of a saved object
+_MAX_DEPTH = 200
 
 
-def load(path: str | os.PathLike[str], device: str | None = None) -> dict[str, Tensor]:
-    """torch.load's spelling: the state_dict in a safetensors file (no pickle, so no code runs)."""
-    return safe_load(path, device)
+class _Encoder:
+    """Turns a nested object into (JSON-able structure, name -> tensor), naming tensors by their path."""
+
+    def __init__(self) -> None:
+        self.tensors: dict[str, Any] = {}
+        self.names: dict[int, str] = {}  # id(tensor) -> name: a tensor saved twice is stored once
+
+    def name_for(self, value: Any, path: str) -> str:
+        if id(value) in self.names:
+            return self.names[id(value)]
+        name = path or "tensor"
+        k = 1
+        while name in self.tensors or name == "__metadata__":
+            k += 1
+            name = f"{path or 'tensor'}#{k}"
+        self.names[id(value)] = name
+        self.tensors[name] = value
+        return name
+
+    def encode(self, obj: Any, path: str, where: str, depth: int = 0) -> Any:
+        if depth > _MAX_DEPTH:
+            raise ValueError(f"save: {where or 'the object'} is nested more than {_MAX_DEPTH} levels deep "
+                             "(does it contain itself?)")
+        from .module import Module
+
+        if obj is None or isinstance(obj, (bool, str)):
+            return obj
+        if isinstance(obj, int):
+            return int(obj)
+        if isinstance(obj, float):
+            return obj if math.isfinite(obj) else {"$float": repr(obj)}
+        if isinstance(obj, np.generic):  # numpy scalars become Python numbers
+            return self.encode(obj.item(), path, where, depth)
+        if isinstance(obj, (Tensor, np.ndarray)):
+            node: dict[str, Any] = {"$tensor": self.name_for(obj, path)}
+            if isinstance(obj, Tensor) and obj.requires_grad:
+                node["requires_grad"] = True
+            return node
+        if isinstance(obj, DType):
+            return {"$dtype": obj.name}
+        if isinstance(obj, (list, tuple)):
+            items = [self.encode(v, f"{path}.{i}" if path else str(i), f"{where}[{i}]", depth + 1)
+                     for i, v in enumerate(obj)]
+            return items if isinstance(obj, list) else {"$tuple": items}
+        if isinstance(obj, Mapping):
+            keys = list(obj.keys())
+            plain = all(isinstance(k, str) and not k.startswith("$") for k in keys)
+            enc = []
+            for k in keys:
+                if isinstance(k, (Tensor, np.ndarray)) or not (k is None or isinstance(k, (bool, int, float, str,
+                                                                                           tuple))):
+                    raise TypeError(f"save: dict key {k!r} of type {type(k).__name__} at {where or 'the top'} "
+                                    "cannot be stored (keys must be str, int, float, bool, None or tuples of them)")
+                sub = f"{path}.{k}" if path else str(k)
+                enc.append((k, self.encode(obj[k], sub, f"{where}[{k!r}]", depth + 1)))
+            if plain:
+                return {k: v for k, v in enc}
+            return {"$dict": [[self.encode(k, "", where, depth + 1), v] for k, v in enc]}
+        if isinstance(obj, Module):
+            raise TypeError(f"save: {where or 'the object'} is a Module ({type(obj).__name__}); save its "
+                            "state_dict() and rebuild the module in code (tinytorch never pickles objects)")
+        raise TypeError(f"save: cannot store a {type(obj).__name__} at {where or 'the top'}: a checkpoint holds "
+                        "tensors, numpy arrays, dicts, lists, tuples, str, int, float, bool and None "
+                        "(never pickled objects)")
+
+
+def _decode(node: Any, tensors: dict[str, Tensor], where: str) -> Any:
+    """The object a structure node stands for (tensors looked up by name)."""
+    if isinstance(node, list):
+        return [_decode(v, tensors, where) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if "$tensor" in node:
+        name = node["$tensor"]
+        if name not in tensors:
+            raise ValueError(f"{where}: invalid checkpoint: its structure names a tensor {name!r} the file lacks")
+        t = tensors[name]
+        if node.get("requires_grad"):
+            t.requires_grad_(True)
+        return t
+    if "$tuple" in node:
+        return tuple(_decode(v, tensors, where) for v in node["$tuple"])
+    if "$dict" in node:
+        return {_decode_key(k, tensors, where): _decode(v, tensors, where) for k, v in node["$dict"]}
+    if "$float" in node:
+        return float(node["$float"])
+    if "$dtype" in node:
+        dt = getattr(dtypes, str(node["$dtype"]), None)
+        if not isinstance(dt, DType):
+            raise ValueError(f"{where}: invalid checkpoint: unknown dtype {node['$dtype']!r}")
+        return dt
+    return {k: _decode(v, tensors, where) for k, v in node.items()}
+
+
+def _decode_key(node: Any, tensors: dict[str, Tensor], where: str) -> Any:
+    key = _decode(node, tensors, where)
+    return tuple(key) if isinstance(key, list) else key
+
+
+def save(obj: Any, f: str | os.PathLike[str] | io.IOBase, metadata: Mapping[str, str] | None = None,
+         **kwargs: Any) -> None:
+    """torch.save's spelling: write obj (a Module's state, or nested dicts/lists/tuples of tensors, numbers,
+    strings, bools and None) to the path or binary file object f as safetensors; never pickle."""
+    from .module import Module
+
+    if isinstance(obj, Module):
+        obj = obj.state_dict()
+    enc = _Encoder()
+    structure = enc.encode(obj, "", "")
+    meta = dict(metadata or {})
+    if STRUCTURE_KEY in meta:
+        raise ValueError(f"save: the metadata key {STRUCTURE_KEY!r} is reserved for the object's structure")
+    meta[STRUCTURE_KEY] = json.dumps(structure, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    safe_save(enc.tensors, f, meta)
+
+
+def load(f: str | os.PathLike[str] | io.IOBase, map_location: Any = None, weights_only: bool | None = None,
+         mmap: bool | None = None, device: str | None = None, **kwargs: Any) -> Any:
+    """torch.load's spelling: the object save() wrote (a plain safetensors file gives its name -> Tensor dict).
+    map_location ('cpu', a device) picks the device; weights_only is accepted and always true in effect
+    (nothing is unpickled, no code runs)."""
+    if device is None and map_location is not None and (isinstance(map_location, str) or
+                                                        hasattr(map_location, "type")):
+        device = str(map_location)
+    tensors, metadata, name = _safe_load_with_metadata(f, device, who="load")
+    raw = metadata.get(STRUCTURE_KEY)
+    if raw is None:
+        return tensors
+    try:
+        return _decode(json.loads(raw), tensors, name)
+    except ValueError as e:
+        if str(e).startswith(name):
+            raise
+        raise ValueError(f"{name}: invalid checkpoint: the {STRUCTURE_KEY!r} metadata is not valid JSON ({e})") \
+            from None
+    except (TypeError, KeyError, AttributeError, RecursionError) as e:
+        raise ValueError(f"{name}: invalid checkpoint: malformed {STRUCTURE_KEY!r} metadata ({type(e).__name__}: "
+                         f"{e})") from None
