@@ -153,7 +153,7 @@ def test_device_env_var_selects_the_default_device(device: str) -> None:
     code = """
         import tinytorch as tt
         t = tt.Tensor([1.0, 2.0]) * 2
-        print("DEVICE", t.device, tt.Device.DEFAULT, t.numpy().tolist())
+        print("DEVICE", t.device.name, tt.Device.DEFAULT, t.numpy().tolist())
     """
     out = run(code, device, None)
     assert f"DEVICE {device} {device} [2.0, 4.0]" in out, out
