@@ -90,9 +90,18 @@ class GradFn:
         return f"<{self._name} object at {id(self):#x}>"
 
 
+_NODE_CLASSES: dict[str, type[GradFn]] = {}
+
+
 def grad_fn(self: Tensor) -> GradFn | None:
-    """None for a leaf; else a node named after the op that made this tensor."""
-    return None if self.is_leaf else GradFn(self.uop)
+    """None for a leaf; else a node named after the op that made this tensor (its class too: MulBackward0)."""
+    if self.is_leaf:
+        return None
+    name = _node_name(self.uop)
+    cls = _NODE_CLASSES.get(name)
+    if cls is None:
+        cls = _NODE_CLASSES[name] = type(name, (GradFn,), {"__slots__": ()})
+    return cls(self.uop)
 
 
 def _make_leaf(t: Tensor) -> None:
@@ -191,11 +200,11 @@ def detach(self: Tensor) -> Tensor:
     is seen by the other) when self has memory, i.e. is not a lazily computed value."""
     from ..engine.realize import note_view
 
+    d = Tensor._from(self.uop if not self._rg else UOp(Ops.DETACH, self.dtype, (self.uop,)), self.device)
     if not self._rg:
-        d = Tensor._from(self.uop, self.device)
         note_view(d, self)
-        return d
-    return Tensor._from(UOp(Ops.DETACH, self.dtype, (self.uop,)), self.device)
+    _meta(d).view_src = (self, self.uop, d.uop)  # a write through d into a lazy self reaches self
+    return d
 
 
 def detach_(self: Tensor) -> Tensor:

@@ -209,6 +209,8 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         from ..engine.realize import realize_uops, resolve_views
 
+        if inplace.setitem_in_graph(self, index, value):  # gradients tracked: a leaf raises, else a graph node
+            return
         if self.uop.op is Ops.ASSIGN or self.uop.base.op is not Ops.BUFFER:  # the write goes to a buffer
             self.realize()
             self.uop = resolve_views(self.uop)

@@ -136,8 +136,9 @@ def _write_through_view(self: Tensor, new: Tensor, op: str) -> builtins.bool:
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
         mask = _const_uop(True, dtypes.bool, view.shape)
         u = view_uop
-        while u is not src_uop and u.op in GroupOp.Movement:
-            value, mask = _undo_move(u, value), _undo_move(u, mask)
+        while u is not src_uop and (u.op in GroupOp.Movement or u.op is Ops.DETACH):
+            if u.op is not Ops.DETACH:
+                value, mask = _undo_move(u, value), _undo_move(u, mask)
             u = u.src[0]
         if u is not src_uop:
             break
@@ -295,6 +296,63 @@ def _make_inplace(name: str) -> Callable[..., Tensor]:
 
 def bind_inplace(cls: type) -> None:
     """Give cls the in-place twin `name_` of each method in INPLACE_OF it has (one defined already is kept)."""
-    for name in INPLACE_OF:
-        if hasattr(cls, name) and not hasattr(cls, name + "_"):
-            setattr(cls, name + "_", _make_inplace(name))
+    for names, make in ((INPLACE_OF, _make_inplace), (INPLACE_VIEWS, _make_inplace_view)):
+        for name in names:
+            if (hasattr(cls, name) or name == "t") and not hasattr(cls, name + "_"):
+                setattr(cls, name + "_", make(name))
+    if not hasattr(cls, "fill_diagonal_"):
+        cls.fill_diagonal_ = fill_diagonal_  # type: ignore[attr-defined]
+
+
+def fill_diagonal_(self: Tensor, fill_value: Any, wrap: builtins.bool = False) -> Tensor:
+    """Fill the main diagonal (all indices equal; dims of equal size past 2-D) with fill_value, in place; wrap=True
+    restarts it below a tall matrix's square part every (cols + 1) rows, as PyTorch."""
+    import numpy as np
+
+    if self.ndim < 2 or (self.ndim > 2 and len(set(self.shape)) != 1):
+        raise RuntimeError(f"fill_diagonal_: dimensions must larger than 1 and, past 2-D, all of equal length; got "
+                           f"shape {tuple(self.shape)}")
+    n, step = self.numel(), builtins.sum(int(np.prod(self.shape[i + 1:])) for i in range(self.ndim))
+    stop = n if wrap and self.ndim == 2 else builtins.min(self.shape) * step
+    mask = np.zeros(n, np.bool_)
+    mask[0:stop:step] = True
+    m = Tensor(mask.reshape(self.shape), device=self.device)
+    return _inplace(self, m.where(Tensor.full((), fill_value, self.dtype, self.device), self), "fill_diagonal_")
+
+
+def _make_inplace_view(name: str) -> Callable[..., Tensor]:
+    def f(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        if no_grad.enabled and self._rg and not self._nonleaf:
+            raise RuntimeError(LEAF_ERROR)
+        if name == "t":  # torch.t: a transpose of at most 2 dims
+            if self.ndim > 2:
+                raise RuntimeError(f"t_() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+            self.uop = self.T.uop
+        else:
+            self.uop = getattr(self, name)(*args, **kwargs).uop
+        return self
+    f.__name__ = f.__qualname__ = name + "_"
+    f.__doc__ = f"{name} in place: self becomes the view self.{name}(...) of the same memory; returns self."
+    return f
+
+
+# in-place twins of view ops: self.t_() makes self the view self.t()
+INPLACE_VIEWS = "t transpose squeeze unsqueeze swapdims swapaxes".split()
+
+
+def setitem_in_graph(self: Tensor, index: Any, value: Any) -> builtins.bool:
+    """`self[index] = value` where gradients are tracked (self or value requires grad, outside no_grad): raises for a
+    leaf, as PyTorch; else self becomes where(in the slice, value, self) in the graph. Returns whether it did it
+    (False: a plain write to memory, done by __setitem__)."""
+    if not no_grad.enabled or not (self._rg or (isinstance(value, Tensor) and value._rg)):
+        return False
+    if self._rg and not self._nonleaf:
+        raise RuntimeError(LEAF_ERROR)
+    from .indexing import _is_advanced
+
+    if _is_advanced(index):
+        return False
+    view = self[index]
+    v = value if isinstance(value, Tensor) else Tensor.full((), value, self.dtype, self.device)
+    copy_(view, v._broadcast_to(view.shape, "__setitem__") if v.shape != view.shape else v)
+    return True
