@@ -53,6 +53,10 @@ it says so here. Anything else that differs is a bug.
 - **Layout.** `stride()` and `is_contiguous()` report the layout a tensor reads: a view of a realized
   buffer gives its real strides (`x.T.stride()` as PyTorch); a computed value gives the row-major
   strides it gets when it is realized. There is no `data_ptr()`: buffers move when realized.
+- **Memory shared with numpy.** `from_numpy`, `as_tensor` and `tensor` copy the array, so later writes
+  to the array do not reach the tensor (PyTorch's `from_numpy` shares the memory). `t.numpy()` of a
+  contiguous realized tensor is a view of its memory: an index assignment `t[i] = v` shows through
+  it, but an in-place op such as `add_` may write a new buffer, and the array keeps the old values.
 - **dtypes.** No complex types. `uint16`, `uint32` and `uint64` promote only with themselves and
   floats (as in PyTorch); unlike PyTorch, arithmetic between two of them is supported.
   `set_default_dtype` changes the dtype of new float tensors (`tensor([1.5])`, `zeros`, `rand`).
