@@ -406,3 +406,12 @@ def test_module_to_device_and_dtype_forms():
         net.cuda()
     with pytest.raises(TypeError):
         net.to(tt.int64)
+
+
+def test_legacy_tensor_types():
+    for name in ("FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "ByteTensor", "BoolTensor", "HalfTensor"):
+        ours, theirs = getattr(tt, name), getattr(torch, name)
+        _close(ours([1, 0, 2]), theirs([1, 0, 2]))
+        assert tuple(ours(2, 3).shape) == (2, 3) and ours(2, 3).dtype == ours.dtype
+        assert isinstance(ours([1]), ours) and not isinstance(tt.tensor([1.0], dtype=tt.int8), ours)
+        _close(tt.tensor([1.5, 2.0]).type(ours), torch.tensor([1.5, 2.0]).type(theirs))

@@ -18,6 +18,7 @@ from .nn.state import load, save  # noqa: E402
 from .profiler import profile  # noqa: E402
 from .runtime.device import Device, register_device
 from .tensor import Tensor, cat, from_numpy, manual_seed, no_grad, stack, where
+from .tensor.creation import LEGACY_TYPES as _LEGACY_TYPES
 from .tensor.creation import (
     arange,
     as_tensor,
@@ -53,11 +54,12 @@ __all__ = ["nn", "optim", "save", "load", "profile", "viz", "TinyJit", "jit", "T
 __all__ += ["cuda", "utils", "finfo", "iinfo", "get_default_dtype", "set_default_dtype", "promote_types", "result_type",
             "device", "as_tensor", "empty", "linspace", "logspace", "randint", "randint_like", "randperm", "normal",
             "get_printoptions", "printoptions", "set_printoptions", "int16", "short", "uint16", "uint32", "uint64",
-            "Size", "backends", *_FUNCTIONS]
+            "Size", "backends", *_FUNCTIONS, *_LEGACY_TYPES]
 __all__ += ["linalg", "return_types"]
 
 
 globals().update(_FUNCTIONS)  # sin, max, cat, einsum, where, ...: the table in functions.py
+globals().update(_LEGACY_TYPES)  # FloatTensor, LongTensor, ... (PyTorch's legacy tensor types)
 
 
 def __getattr__(name: str) -> object:

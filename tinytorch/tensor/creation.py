@@ -386,3 +386,33 @@ def rand_graph(*shape: Any, device: str | None = None) -> Tensor:
 def from_numpy(arr: np.ndarray, device: str | None = None) -> Tensor:
     """A tensor with the array's dtype (float64 stays float64, unlike Tensor(list))."""
     return Tensor(arr, dtype=to_dtype(arr.dtype), device=device)
+
+
+class _LegacyTensorType(type):
+    """Metaclass of FloatTensor & co.: calling one makes a tensor of its dtype; isinstance checks the dtype."""
+
+    dtype: Any
+
+    def __call__(cls, *args: Any, device: Any = None) -> Any:
+        """FloatTensor(data) copies data; FloatTensor(2, 3) allocates an uninitialised (2, 3) tensor."""
+        if args and all(isinstance(a, int) and not isinstance(a, builtins.bool) for a in args):
+            return empty(*args, dtype=cls.dtype, device=device)
+        if len(args) == 1:
+            return tensor(args[0], dtype=cls.dtype, device=device)
+        return empty(*_shape_arg(args), dtype=cls.dtype, device=device) if args else empty(0, dtype=cls.dtype)
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        """isinstance(t, FloatTensor): t is a Tensor of that dtype."""
+        return isinstance(obj, Tensor) and obj.dtype == cls.dtype
+
+
+def _legacy_types() -> dict[str, Any]:
+    """PyTorch's legacy tensor types (tinytorch.FloatTensor([1, 2]), x.type(tinytorch.LongTensor), isinstance)."""
+    names = {"FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16",
+             "BFloat16Tensor": "bfloat16", "ByteTensor": "uint8", "CharTensor": "int8", "ShortTensor": "int16",
+             "IntTensor": "int32", "LongTensor": "int64", "BoolTensor": "bool"}
+    return {n: _LegacyTensorType(n, (), {"dtype": to_dtype(d), "__doc__": f"A {d} tensor (PyTorch's legacy type)."})
+            for n, d in names.items()}
+
+
+LEGACY_TYPES = _legacy_types()

@@ -108,6 +108,8 @@ def type(self: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:  #
     """`t.type()`: 'tinytorch.FloatTensor'-style name; `t.type(dtype)`: t cast to dtype (a dtype or such a name)."""
     if dtype is None:
         return f"tinytorch.{_TYPE_NAMES[self.dtype.name]}"
+    if isinstance(dtype, builtins.type) and hasattr(dtype, "dtype"):  # tinytorch.FloatTensor & co.
+        dtype = dtype.dtype
     if isinstance(dtype, str) and dtype.rsplit(".", 1)[-1] in _TYPE_NAMES.values():
         short = dtype.rsplit(".", 1)[-1]
         dtype = next(k for k, v in _TYPE_NAMES.items() if v == short)
