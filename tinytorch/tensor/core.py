@@ -451,6 +451,7 @@ class Tensor:
     triu_ = movement.triu_
     swapdims = movement.swapaxes
     moveaxis = movement.movedim
+    t = movement.t
     # indexing
     _index = indexing._index
     _gather_dims = indexing._gather_dims

@@ -1,4 +1,12 @@
-"""Movement ops: reshape, permute, expand, pad, shrink, flip and what is built from them (cat, stack, split)."""
+"""Movement ops: reshape, permute, expand, pad, shrink, flip and what is built from them.
+
+Takes: a tensor and shapes, dims, sizes or offsets (PyTorch's names and argument orders).
+Produces: lazy views (reshape, permute, expand, shrink, pad, flip of the same buffer) and
+compositions of them: cat/stack/split/tensor_split, roll (a window of two copies), repeat,
+repeat_interleave, tile, rot90, movedim, narrow/select/unbind, meshgrid, and the triangle and
+diagonal ops (tril/triu are a where() over index compares, diagonal a strided window of the
+flattened matrix, diag_embed a where() over the diagonal). All differentiate and fuse.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +28,12 @@ if TYPE_CHECKING:
 
 
 def reshape(self: Tensor, *shape: Any) -> Tensor:
+    """self with a new shape of the same number of elements (one dim may be -1)."""
     return self._reshape(_shape_arg(shape), "reshape")
 
 
 def view(self: Tensor, *shape: Any) -> Tensor:
+    """reshape(): the same elements in a new shape (lazy views never copy)."""
     return self._reshape(_shape_arg(shape), "view")
 
 
@@ -42,6 +52,7 @@ def _reshape(self: Tensor, new: tuple[int, ...], op: str) -> Tensor:
 
 
 def flatten(self: Tensor, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
+    """Dims start_dim..end_dim merged into one (a 0-d tensor becomes shape (1,))."""
     if self.ndim == 0:
         return self.reshape(1)
     s, e = _norm_axis("flatten", start_dim, self.ndim), _norm_axis("flatten", end_dim, self.ndim)
@@ -51,6 +62,7 @@ def flatten(self: Tensor, start_dim: builtins.int = 0, end_dim: builtins.int = -
 
 
 def unflatten(self: Tensor, dim: builtins.int, sizes: Sequence[int]) -> Tensor:
+    """Dim dim split into sizes (one may be -1)."""
     d = _norm_axis("unflatten", dim, self.ndim)
     sizes = list(sizes)
     if -1 in sizes:
@@ -62,6 +74,7 @@ def unflatten(self: Tensor, dim: builtins.int, sizes: Sequence[int]) -> Tensor:
 
 
 def squeeze(self: Tensor, dim: builtins.int | Sequence[int] | None = None) -> Tensor:
+    """Size-1 dims removed (all, or those among dim: an int or a tuple)."""
     if dim is None:
         return self.reshape(*[s for s in self.shape if s != 1])
     dims = {_norm_axis("squeeze", d, self.ndim) for d in ((dim,) if isinstance(dim, int) else dim)}
@@ -69,11 +82,13 @@ def squeeze(self: Tensor, dim: builtins.int | Sequence[int] | None = None) -> Te
 
 
 def unsqueeze(self: Tensor, dim: builtins.int) -> Tensor:
+    """A size-1 dim inserted at dim."""
     d = _norm_axis("unsqueeze", dim, self.ndim + 1)
     return self.reshape(*self.shape[:d], 1, *self.shape[d:])
 
 
 def permute(self: Tensor, *order: Any) -> Tensor:
+    """Dims reordered: out.shape[i] = self.shape[order[i]]."""
     order = tuple(_norm_axis("permute", o, self.ndim) for o in _shape_arg(order))
     if sorted(order) != list(range(self.ndim)):
         raise TensorValueError(f"permute: {order} is not a permutation of the {self.ndim} dims of shape {self.shape}")
@@ -83,6 +98,7 @@ def permute(self: Tensor, *order: Any) -> Tensor:
 
 
 def transpose(self: Tensor, dim0: builtins.int = -2, dim1: builtins.int = -1) -> Tensor:
+    """Dims dim0 and dim1 swapped."""
     a, b = _norm_axis("transpose", dim0, self.ndim), _norm_axis("transpose", dim1, self.ndim)
     order = list(range(self.ndim))
     order[a], order[b] = order[b], order[a]
@@ -90,6 +106,7 @@ def transpose(self: Tensor, dim0: builtins.int = -2, dim1: builtins.int = -1) ->
 
 
 def expand(self: Tensor, *sizes: Any) -> Tensor:
+    """Size-1 dims repeated to sizes (-1 keeps a dim; new leading dims may be added), without copying."""
     sizes = _shape_arg(sizes)
     if len(sizes) < self.ndim:
         raise TensorValueError(
@@ -104,10 +121,12 @@ def expand(self: Tensor, *sizes: Any) -> Tensor:
 
 
 def broadcast_to(self: Tensor, *shape: Any) -> Tensor:
+    """self broadcast to shape (numpy's rules)."""
     return self._broadcast_to(_shape_arg(shape), "broadcast_to")
 
 
 def expand_as(self: Tensor, other: Tensor) -> Tensor:
+    """expand() to other's shape."""
     return self.expand(*other.shape)
 
 
@@ -127,6 +146,7 @@ def _broadcast_to(self: Tensor, shape: tuple[int, ...], op: str) -> Tensor:
 
 
 def flip(self: Tensor, *dims: Any) -> Tensor:
+    """Order reversed along each of dims."""
     axes = {_norm_axis("flip", d, self.ndim) for d in _shape_arg(dims)}
     if not axes:
         return self
@@ -134,6 +154,7 @@ def flip(self: Tensor, *dims: Any) -> Tensor:
 
 
 def repeat(self: Tensor, *sizes: Any) -> Tensor:
+    """self tiled sizes[i] times along dim i (leading dims added when sizes is longer)."""
     sizes = _shape_arg(sizes)
     if len(sizes) < self.ndim:
         raise TensorValueError(f"repeat: number of repeat dims {len(sizes)} can not be smaller than the number of "
@@ -177,6 +198,7 @@ def _shrink(self: Tensor, arg: tuple[tuple[int, int], ...]) -> Tensor:
 
 
 def split(self: Tensor, split_size: builtins.int | Sequence[int], dim: builtins.int = 0) -> tuple[Tensor, ...]:
+    """Views along dim of split_size each (the last may be smaller), or of the sizes in a list."""
     d = _norm_axis("split", dim, self.ndim)
     n = self.shape[d]
     if isinstance(split_size, int):
@@ -196,6 +218,7 @@ def split(self: Tensor, split_size: builtins.int | Sequence[int], dim: builtins.
 
 
 def chunk(self: Tensor, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+    """At most chunks views along dim, each of size ceil(n / chunks) (the last may be smaller)."""
     if chunks <= 0:
         raise TensorValueError(f"chunk: chunks must be positive, got {chunks}")
     n = self.shape[_norm_axis("chunk", dim, self.ndim)]
@@ -231,6 +254,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Tensors of one shape joined along a new dim."""
     if not tensors:
         raise TensorValueError("stack: expected a non-empty list of tensors")
     if not all_same([t.shape for t in tensors]):
@@ -368,9 +392,15 @@ def roll(self: Tensor, shifts: builtins.int | Sequence[int],
     return x
 
 
-def repeat_interleave(self: Tensor, repeats: Any, dim: builtins.int | None = None, *,
+def repeat_interleave(self: Tensor, repeats: Any = None, dim: builtins.int | None = None, *,
                       output_size: builtins.int | None = None) -> Tensor:
-    """Repeat each element repeats times (an int, or a tensor with one count per element) along dim."""
+    """Repeat each element repeats times (an int, or a tensor with one count per element) along dim;
+    without repeats, self holds the counts and the result repeats their indices."""
+    if repeats is None:
+        if self.ndim > 1 or not self.dtype.is_int:
+            raise TensorValueError(f"repeat_interleave: repeats must be a 0-D or 1-D integer tensor, got shape "
+                                   f"{self.shape} of dtype {self.dtype}")
+        return Tensor.arange(self.numel(), device=self.device).repeat_interleave(self.reshape(-1), 0)
     x = self.flatten() if dim is None else self
     d = 0 if dim is None else _norm_axis("repeat_interleave", dim, x.ndim)
     if isinstance(repeats, Tensor) and repeats.numel() == 1 and repeats.ndim <= 1:
@@ -486,8 +516,7 @@ def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple[Tensor, ...]:
         ts[0], ts[1] = ts[1], ts[0]
     shape = tuple(t.shape[0] for t in ts)
     out = [t.reshape(*[-1 if i == k else 1 for i in range(len(ts))]).expand(*shape) for k, t in enumerate(ts)]
-    if swap:
-        out = [o.transpose(0, 1) for o in out]
+    if swap:  # the grids of the swapped inputs, handed back in the input order
         out[0], out[1] = out[1], out[0]
     return tuple(out)
 
@@ -570,6 +599,13 @@ def diag(self: Tensor, diagonal: builtins.int = 0) -> Tensor:
     if self.ndim == 2:
         return self.diagonal(diagonal)
     raise TensorValueError(f"diag: matrix or a vector expected, got a tensor of shape {self.shape}")
+
+
+def t(self: Tensor) -> Tensor:
+    """transpose(0, 1) of a 2-D tensor; a 0-d or 1-D tensor as it is."""
+    if self.ndim > 2:
+        raise TensorValueError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+    return self if self.ndim < 2 else self.transpose(0, 1)
 
 
 def tril_(self: Tensor, diagonal: builtins.int = 0) -> Tensor:
