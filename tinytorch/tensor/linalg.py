@@ -207,11 +207,16 @@ def _vector_norm(x: Tensor, p: Any, dim: Any, keepdim: builtins.bool) -> Tensor:
         return (x != 0).cast(x.dtype).sum(dim, keepdim)
     a = x.abs()
     if p < 0:  # a zero entry makes the sum infinite and the norm 0
-        return (a ** p).sum(dim, keepdim) ** (1.0 / p)
+        return _pow_nonneg(_pow_nonneg(a, p).sum(dim, keepdim), 1.0 / p)
     nz = a != 0
-    s = nz.where(nz.where(a, 1.0) ** p, 0.0).sum(dim, keepdim)
+    s = nz.where(_pow_nonneg(nz.where(a, 1.0), p), 0.0).sum(dim, keepdim)
     pos = s > 0
-    return pos.where(pos.where(s, 1.0) ** (1.0 / p), 0.0)
+    return pos.where(_pow_nonneg(pos.where(s, 1.0), 1.0 / p), 0.0)
+
+
+def _pow_nonneg(a: Tensor, e: builtins.float) -> Tensor:
+    """a^e = 2^(e log2 a) for a >= 0 (0^e: 0 for e > 0, inf for e < 0), the magnitude pow computes."""
+    return (a.log2() * e).exp2()
 
 
 def norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: builtins.bool = False, dtype: Any = None) -> Tensor:

@@ -48,6 +48,8 @@ def _same(a: Tensor, b: Tensor) -> Tensor:
 def _ranks(xl: Tensor, descending: builtins.bool) -> Tensor:
     """Stable rank of each x_i along the last dim: #{j: x_j before x_i} + #{j < i: x_j == x_i} (int64)."""
     n = xl.shape[-1]
+    if xl.dtype.is_bool:  # ordered as 0 and 1 (the C backend's vectorized bool compare orders its -1/0 masks)
+        xl = xl.cast(dtypes.uint8)
     xi, xj = xl.unsqueeze(-1), xl.unsqueeze(-2)  # (..., n, 1), (..., 1, n)
     earlier = Tensor(np.tril(np.ones((n, n), dtype=bool), -1), device=xl.device)  # earlier[i, j] = j < i
     return (_before(xj, xi, descending) | (_same(xj, xi) & earlier)).sum(-1)
