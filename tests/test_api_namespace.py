@@ -415,3 +415,19 @@ def test_legacy_tensor_types():
         assert tuple(ours(2, 3).shape) == (2, 3) and ours(2, 3).dtype == ours.dtype
         assert isinstance(ours([1]), ours) and not isinstance(tt.tensor([1.0], dtype=tt.int8), ours)
         _close(tt.tensor([1.5, 2.0]).type(ours), torch.tensor([1.5, 2.0]).type(theirs))
+
+
+def test_generators():
+    assert tt.manual_seed(3) is tt.default_generator and tt.default_generator.initial_seed() == 3
+    tt.manual_seed(1)
+    a = tt.rand(4)
+    tt.manual_seed(1)
+    assert tt.rand(4).tolist() == a.tolist()
+    g = tt.Generator().manual_seed(0)
+    draws = [tt.rand(3, generator=g), tt.randn(3, generator=g), tt.randint(10, (3,), generator=g),
+             tt.randperm(5, generator=g), tt.normal(0.0, 1.0, (3,), generator=g)]
+    g.manual_seed(0)
+    again = [tt.rand(3, generator=g), tt.randn(3, generator=g), tt.randint(10, (3,), generator=g),
+             tt.randperm(5, generator=g), tt.normal(0.0, 1.0, (3,), generator=g)]
+    assert all(x.tolist() == y.tolist() for x, y in zip(draws, again)) and g.initial_seed() == 0
+    assert tt.Generator().manual_seed(0) is not None and isinstance(tt.Generator().seed(), int)

@@ -17,16 +17,19 @@ from .jit import TinyJit, jit
 from .nn.state import load, save  # noqa: E402
 from .profiler import profile  # noqa: E402
 from .runtime.device import Device, register_device
-from .tensor import Tensor, cat, from_numpy, manual_seed, no_grad, stack, where
+from .tensor import Tensor, cat, from_numpy, no_grad, stack, where
 from .tensor.creation import LEGACY_TYPES as _LEGACY_TYPES
 from .tensor.creation import (
+    Generator,
     arange,
     as_tensor,
+    default_generator,
     empty,
     eye,
     full,
     linspace,
     logspace,
+    manual_seed,
     ones,
     rand,
     randint,
@@ -54,7 +57,7 @@ __all__ = ["nn", "optim", "save", "load", "profile", "viz", "TinyJit", "jit", "T
 __all__ += ["cuda", "utils", "finfo", "iinfo", "get_default_dtype", "set_default_dtype", "promote_types", "result_type",
             "device", "as_tensor", "empty", "linspace", "logspace", "randint", "randint_like", "randperm", "normal",
             "get_printoptions", "printoptions", "set_printoptions", "int16", "short", "uint16", "uint32", "uint64",
-            "Size", "backends", *_FUNCTIONS, *_LEGACY_TYPES]
+            "Size", "backends", "Generator", "default_generator", *_FUNCTIONS, *_LEGACY_TYPES]
 __all__ += ["linalg", "return_types"]
 
 

@@ -47,7 +47,8 @@ it says so here. Anything else that differs is a bug.
   so results can differ in the last bit of the half type (they are never less accurate).
 - **Random numbers.** `manual_seed(s)` makes runs repeatable, but the numbers differ from PyTorch's
   for the same seed (the host generator is numpy's PCG64; dropout draws from a counter hashed in the
-  graph, so a replayed `tinytorch.jit` step draws new numbers). `generator=` is accepted only as None.
+  graph, so a replayed `tinytorch.jit` step draws new numbers). A `tinytorch.Generator` passed as
+  `generator=` gives a factory its own repeatable stream; dropout always uses the global one.
 - **Gradients are lazy too.** `backward()` builds the gradient graph; `.grad` is computed when it
   is read or used (usually by `optimizer.step()`), fused with the update.
 - **Layout.** `stride()` and `is_contiguous()` report the layout a tensor reads: a view of a realized

@@ -1,8 +1,8 @@
 """Tensor factories: constants, ranges, identity, and random tensors drawn on the host or in the graph.
 
 Takes: PyTorch's call forms: sizes as separate ints, one tuple or `size=`; `dtype=`, `device=` ("cpu"
-means the default device), `requires_grad=`; `generator=` only as None (there is one global generator,
-seeded by manual_seed).
+means the default device), `requires_grad=`; `generator=` (a Generator, or None for the global stream
+that manual_seed seeds).
 Produces: lazy tensors (constants and ranges are graph nodes; random values are drawn on the host).
 `tensor(data)` infers the dtype as torch.tensor does (Python floats -> the default float, ints -> int64,
 bools -> bool, numpy arrays and tensors keep theirs) and always copies; `as_tensor` copies only when the
@@ -51,10 +51,76 @@ def _sizes(shape: tuple[Any, ...], kwargs: dict[str, Any], op: str) -> tuple[int
     return _shape_arg(shape)
 
 
-def _no_generator(generator: Any, op: str) -> None:
-    if generator is not None:
-        raise TypeError(f"{op}(): generator= is not supported (one global generator, seeded by "
-                        "tinytorch.manual_seed); pass None")
+class Generator:
+    """A random number generator, as torch.Generator: `Generator().manual_seed(0)` gives the factories
+    (rand, randn, randint, randperm, normal with generator=) their own repeatable stream. The numbers
+    differ from PyTorch's for the same seed (numpy's PCG64 draws them)."""
+
+    def __init__(self, device: Any = "cpu"):
+        self._device = device  # resolved on first use: naming the default device may compile (its canaries)
+        self._seed = 67280421310721  # PyTorch's default initial seed
+        self._np = np.random.default_rng(self._seed)
+
+    @property
+    def device(self) -> Any:
+        """The device it was made for ("cpu": the default; the numbers are drawn on the host either way)."""
+        return as_device(self._device)
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The numpy generator that draws the numbers."""
+        return self._np
+
+    def manual_seed(self, seed: builtins.int) -> Generator:
+        """Restart the stream from seed; returns self."""
+        self._seed = builtins.int(seed)
+        self._np = np.random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self) -> builtins.int:
+        """The seed the stream last started from."""
+        return self._seed
+
+    def seed(self) -> builtins.int:
+        """Restart the stream from a fresh nondeterministic seed, and return it."""
+        s = builtins.int(np.random.default_rng().integers(2**63))
+        self.manual_seed(s)
+        return s
+
+
+class _DefaultGenerator(Generator):
+    """The global generator (tinytorch.manual_seed seeds it): its stream is the one rand/randn use by default."""
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The numpy generator behind the global stream."""
+        return _rng[0]
+
+    def manual_seed(self, seed: builtins.int) -> Generator:
+        """Seed the global stream (host factories and dropout in the graph); returns self."""
+        from .common import manual_seed as seed_all
+
+        seed_all(builtins.int(seed))
+        self._seed = builtins.int(seed)
+        return self
+
+
+default_generator = _DefaultGenerator()
+
+
+def manual_seed(seed: builtins.int) -> Generator:
+    """Seed the generators behind rand/randn/randint (host) and dropout (in the graph); returns the default
+    generator, as torch.manual_seed does."""
+    return default_generator.manual_seed(seed)
+
+
+def _host_rng(generator: Any, op: str) -> np.random.Generator:
+    """The numpy stream a factory draws from: generator's own, or the global one for None."""
+    if generator is None:
+        return _rng[0]
+    if not isinstance(generator, Generator):
+        raise TypeError(f"{op}(): generator must be a tinytorch.Generator, got {type(generator).__name__}")
+    return generator.rng
 
 
 def _leaf(t: Tensor, requires_grad: builtins.bool) -> Tensor:
@@ -238,8 +304,7 @@ def eye(n: builtins.int, m: builtins.int | None = None, dtype: Any = None, devic
 def rand(*size: Any, generator: Any = None, dtype: Any = None, device: str | None = None,
          requires_grad: builtins.bool = False, **kwargs: Any) -> Tensor:
     """Uniform on [0, 1)."""
-    _no_generator(generator, "rand")
-    t = Tensor(_rng[0].random(_sizes(size, kwargs, "rand"), dtype=np.float32),
+    t = Tensor(_host_rng(generator, "rand").random(_sizes(size, kwargs, "rand"), dtype=np.float32),
                dtype=dtype or dtypes.default_float, device=device)
     return _leaf(t, requires_grad)
 
@@ -247,8 +312,7 @@ def rand(*size: Any, generator: Any = None, dtype: Any = None, device: str | Non
 def randn(*size: Any, generator: Any = None, dtype: Any = None, device: str | None = None,
           requires_grad: builtins.bool = False, **kwargs: Any) -> Tensor:
     """Standard normal."""
-    _no_generator(generator, "randn")
-    t = Tensor(_rng[0].standard_normal(_sizes(size, kwargs, "randn"), dtype=np.float32),
+    t = Tensor(_host_rng(generator, "randn").standard_normal(_sizes(size, kwargs, "randn"), dtype=np.float32),
                dtype=dtype or dtypes.default_float, device=device)
     return _leaf(t, requires_grad)
 
@@ -257,7 +321,7 @@ def randint(low: builtins.int, high: Any = None, size: Any = None, generator: An
             device: str | None = None, requires_grad: builtins.bool = False, **ignored: Any) -> Tensor:
     """Integers drawn uniformly from [low, high): randint(high, size) or randint(low, high, size); int64."""
     _extra(ignored, "randint")
-    _no_generator(generator, "randint")
+    rng = _host_rng(generator, "randint")
     if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
         low, high, size = 0, low, high
     if high is None:
@@ -265,7 +329,7 @@ def randint(low: builtins.int, high: Any = None, size: Any = None, generator: An
     if high <= low:
         raise TensorValueError(f"randint: expected low < high, got low={low}, high={high}")
     shape = _shape_arg(() if size is None else tuple(size) if not isinstance(size, int) else (size,))
-    return _leaf(Tensor(_rng[0].integers(low, high, size=shape), dtype=dtype or dtypes.default_int, device=device),
+    return _leaf(Tensor(rng.integers(low, high, size=shape), dtype=dtype or dtypes.default_int, device=device),
                  requires_grad)
 
 
@@ -273,10 +337,10 @@ def randperm(n: builtins.int, generator: Any = None, dtype: Any = None, device: 
              requires_grad: builtins.bool = False, **ignored: Any) -> Tensor:
     """A random permutation of 0 .. n-1 (int64)."""
     _extra(ignored, "randperm")
-    _no_generator(generator, "randperm")
+    rng = _host_rng(generator, "randperm")
     if n < 0:
         raise TensorValueError(f"randperm: n must be non-negative, got {n}")
-    return _leaf(Tensor(_rng[0].permutation(n), dtype=dtype or dtypes.int64, device=device), requires_grad)
+    return _leaf(Tensor(rng.permutation(n), dtype=dtype or dtypes.int64, device=device), requires_grad)
 
 
 def normal_function(mean: Any = 0.0, std: Any = 1.0, size: Any = None, generator: Any = None, dtype: Any = None,
@@ -284,18 +348,18 @@ def normal_function(mean: Any = 0.0, std: Any = 1.0, size: Any = None, generator
     """tinytorch.normal: mean + std * N(0, 1), with mean and std numbers (then size= gives the shape) or
     tensors (the shape is theirs broadcast together), as torch.normal."""
     _extra(ignored, "normal")
-    _no_generator(generator, "normal")
+    _host_rng(generator, "normal")
     ts = [v for v in (mean, std) if isinstance(v, Tensor)]
     if not ts:
         if size is None:
             raise TypeError("normal(): with a number mean and std, size= gives the shape")
         shape = _shape_arg(tuple(size) if not isinstance(size, int) else (size,))
-        z = randn(*shape, dtype=dtype, device=device)
+        z = randn(*shape, generator=generator, dtype=dtype, device=device)
         return _leaf(z * float(std) + float(mean), requires_grad)
     from .common import _broadcast_shapes
 
     shape = _broadcast_shapes(*[t.shape for t in ts], op="normal")
-    z = randn(*shape, dtype=dtype or ts[0].dtype, device=device or ts[0].device)
+    z = randn(*shape, generator=generator, dtype=dtype or ts[0].dtype, device=device or ts[0].device)
     return (z * std + mean).detach()
 
 
