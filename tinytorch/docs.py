@@ -54,6 +54,10 @@ it says so here. Anything else that differs is a bug.
 - **Layout.** `stride()` and `is_contiguous()` report the layout a tensor reads: a view of a realized
   buffer gives its real strides (`x.T.stride()` as PyTorch); a computed value gives the row-major
   strides it gets when it is realized. There is no `data_ptr()`: buffers move when realized.
+- **`tinytorch.Tensor(data)` infers the dtype** from data as `tinytorch.tensor` does (Python ints give
+  int64); PyTorch's legacy constructor `torch.Tensor(data)` always makes float32, and
+  `torch.Tensor(2, 3)` an uninitialised float tensor (a TypeError here). Write `tinytorch.tensor(data)`
+  (PyTorch's recommended spelling), `tinytorch.FloatTensor(data)` or `tinytorch.empty(2, 3)`.
 - **Memory shared with numpy.** `from_numpy`, `as_tensor` and `tensor` copy the array, so later writes
   to the array do not reach the tensor (PyTorch's `from_numpy` shares the memory). `t.numpy()` of a
   contiguous realized tensor is a view of its memory: an index assignment `t[i] = v` shows through
