@@ -431,3 +431,14 @@ def test_generators():
              tt.randperm(5, generator=g), tt.normal(0.0, 1.0, (3,), generator=g)]
     assert all(x.tolist() == y.tolist() for x, y in zip(draws, again)) and g.initial_seed() == 0
     assert tt.Generator().manual_seed(0) is not None and isinstance(tt.Generator().seed(), int)
+
+
+def test_num_threads():
+    n = tt.get_num_threads()
+    try:
+        tt.set_num_threads(1)
+        assert tt.get_num_threads() == 1 and (tt.ones(5000) * 2).sum().item() == 10000
+    finally:
+        tt.set_num_threads(n)
+    with pytest.raises(ValueError):
+        tt.set_num_threads(0)

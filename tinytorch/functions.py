@@ -91,6 +91,22 @@ def compile_model(model: Any = None, **options: Any) -> Any:
     return (lambda m: m) if model is None else model
 
 
+def get_num_threads() -> int:
+    """The number of threads a large kernel is split over (THREADS, default: the CPU count)."""
+    from .helpers import num_threads
+
+    return num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Split large kernels over n threads from now on (kernels already compiled keep their split)."""
+    from .helpers import THREADS
+
+    if int(n) < 1:
+        raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
+    THREADS.value = int(n)
+
+
 def is_tensor(obj: Any) -> bool:
     """obj is a tinytorch Tensor (or a Parameter)."""
     return isinstance(obj, Tensor)
@@ -101,7 +117,8 @@ def _free_functions() -> dict[str, Callable[..., Any]]:
     from .tensor import creation, einsum, movement, search
 
     out: dict[str, Callable[..., Any]] = {"where": where, "is_tensor": is_tensor, "isin": isin, "einsum": einsum.einsum,
-                                          "compile": compile_model,
+                                          "compile": compile_model, "get_num_threads": get_num_threads,
+                                          "set_num_threads": set_num_threads,
                                           "from_numpy": creation.from_numpy}
     for name in ("cat", "stack", "hstack", "vstack", "dstack", "column_stack", "meshgrid", "cartesian_prod"):
         out[name] = getattr(movement, name)
