@@ -750,6 +750,9 @@ out = (torch.where(x > 0, x, torch.zeros(3)), torch.where(x > 0, x, 0.))
 
 out = torch.where(torch.tensor([True, False, True]))
 
+x = torch.tensor([1., 2., 3.])
+out = x.where(x > 1.5, 0.)
+
 x = torch.arange(6).reshape(2, 3)
 out = x.masked_fill(x % 2 == 0, -1)
 
@@ -2188,4 +2191,971 @@ for epoch in range(2):
         F.mse_loss(m(x), y).backward()
         opt.step()
 out = (m.weight, m.bias)
+""")
+
+# second wave: edge values, gradients as torch gives them, and the errors torch raises -------------
+
+_section("edges", "D1", r"""
+out = torch.tensor([250], dtype=torch.uint8) + 10
+
+out = (torch.tensor([True, True]).sum(), torch.tensor([True]) + torch.tensor([True]))
+
+out = torch.tensor([1, 2]) / torch.tensor([0, 0])
+
+out = torch.tensor([-7]) // torch.tensor([2])
+
+out = (torch.tensor([-7, 7]) % torch.tensor([-3, -3]), torch.tensor([-7., 7.]) % -3)
+
+@owner C
+out = (torch.tensor([1., float("nan"), 3.]).max(), torch.tensor([1., float("nan")]).min())
+
+@owner C
+out = torch.tensor([1., float("nan"), 3.]).argmax()
+
+@owner C
+out = torch.sort(torch.tensor([3., float("nan"), 1.]))
+
+@owner C
+out = torch.tensor([[1., float("nan")], [2., 3.]]).max(dim=1)
+
+out = torch.relu(torch.tensor([float("nan"), -1.]))
+
+out = torch.clamp(torch.tensor([float("nan"), 5.]), 0, 1)
+
+out = torch.maximum(torch.tensor([float("nan"), 1.]), torch.tensor([0., float("nan")]))
+
+@owner C
+out = (torch.zeros(0).sum(), torch.zeros(0).mean(), torch.zeros(0, 3).sum(0), torch.ones(0).prod())
+
+@owner C
+try:
+    torch.zeros(0).max()
+    out = "no error"
+except (RuntimeError, IndexError):
+    out = "error"
+
+out = torch.tensor([-0.0, 0.0]).sign()
+
+out = torch.tensor(5) * torch.tensor(2.5)
+
+out = (torch.tensor(3) / 2, torch.tensor(3) // 2, (torch.tensor(3) / 2).dtype)
+
+out = torch.tensor([2**31 - 1], dtype=torch.int32) + 1
+
+out = torch.tensor([1e30, -1e30]).exp()
+
+out = torch.tensor([1e-45, 1e38]) * 10
+
+out = torch.tensor([65504.], dtype=torch.float16) * 2
+
+out = torch.tensor([3], dtype=torch.int8) * 100
+
+out = torch.arange(5) - 2.5
+
+out = torch.tensor([0.1, 0.2]).sum() == 0.30000001192092896
+
+out = torch.tensor([1, 2, 3]).float().std(unbiased=True)
+
+out = torch.ones(3, dtype=torch.int32).sum().dtype
+
+out = (torch.ones(2, dtype=torch.uint8).sum().dtype, torch.tensor([True]).cumsum(0).dtype)
+
+out = torch.tensor([2., 3.]) ** torch.tensor([-1, 2])
+
+out = torch.pow(torch.tensor([2, 3]), 2).dtype
+
+out = (torch.tensor([1., 2.]) * True, torch.tensor([1, 2]) * True)
+
+out = torch.tensor([1, 2]) + torch.tensor([0.5], dtype=torch.float64)
+
+out = torch.tensor([5.]) // torch.tensor([0.])
+
+out = torch.fmod(torch.tensor([5.]), 0.)
+
+x = torch.tensor([1, 2])
+x[0] = 2.7
+out = x
+
+@owner A
+x = torch.tensor([1, 2])
+try:
+    x += 0.5
+    out = ("no error", x)
+except RuntimeError:
+    out = "RuntimeError"
+
+@owner A
+x = torch.zeros(3)
+try:
+    x += torch.ones(2, 3)
+    out = "no error"
+except RuntimeError:
+    out = "RuntimeError"
+
+out = torch.tensor([[1, 2], [3, 4]]).float().softmax(dim=0)
+
+out = torch.softmax(torch.tensor([float("-inf"), 0., float("-inf")]), dim=0)
+
+out = torch.log_softmax(torch.tensor([-1000., 0.]), dim=0)
+
+@owner C
+out = torch.logsumexp(torch.tensor([float("-inf"), float("-inf")]), dim=0)
+
+@owner C
+out = torch.tensor([[2., 2., 1.]]).topk(2)
+
+@owner C
+out = torch.tensor([1, 3, 3, 2]).argmax()
+
+@owner C
+out = torch.tensor([4., 1., 3., 1.]).argmin()
+
+@owner C
+out = torch.tensor([3., 1., 2.]).sort(descending=True, stable=True)
+
+out = torch.tensor([1.5, 2.5]).round()
+
+out = torch.tensor([[1, 2], [3, 4]]).T.reshape(-1)
+
+out = torch.tensor([2.5]).floor_divide(torch.tensor([-1.]))
+
+out = torch.tensor([-1.5, 1.5]).int()
+
+out = torch.tensor([float("inf"), -float("inf"), float("nan")]).long().dtype
+
+out = torch.tensor(1.) / torch.tensor(3.)
+
+out = torch.tensor([1., 2.], dtype=torch.float64).sum().item()
+
+out = torch.arange(0.0, 1.0, 0.1).shape
+
+out = torch.arange(1, 0, -0.25)
+
+out = torch.linspace(0, 1, 1)
+
+out = torch.eye(0).shape
+
+out = torch.full((2,), True)
+
+out = torch.tensor([[]]).shape
+
+out = torch.zeros(2, 0).sum(1)
+
+out = torch.ones(3)[3:].shape
+
+out = torch.arange(10)[-3:-1]
+
+out = torch.arange(10)[8:100]
+""")
+
+_section("grads", "A", r"""
+x = torch.tensor([3., 3., 1.], requires_grad=True)
+x.max().backward()
+out = x.grad
+
+x = torch.tensor([[3., 3.], [1., 2.]], requires_grad=True)
+x.max(dim=1).values.sum().backward()
+out = x.grad
+
+x = torch.tensor([[3., 3.], [1., 2.]], requires_grad=True)
+x.amax(dim=1).sum().backward()
+out = x.grad
+
+a = torch.tensor([1., 2., 3.], requires_grad=True)
+b = torch.tensor([1., 5., 0.], requires_grad=True)
+torch.maximum(a, b).sum().backward()
+out = (a.grad, b.grad)
+
+x = torch.tensor([-1., 0., 0.5, 1., 2.], requires_grad=True)
+x.clamp(0, 1).sum().backward()
+out = x.grad
+
+x = torch.tensor([-1., 0., 6., 7.], requires_grad=True)
+F.relu6(x).sum().backward()
+out = x.grad
+
+x = torch.tensor([-1., 0., 1.], requires_grad=True)
+(F.hardtanh(x) + F.leaky_relu(x, 0.1)).sum().backward()
+out = x.grad
+
+x = torch.tensor([2., 0., 3.], requires_grad=True)
+x.prod().backward()
+out = x.grad
+
+x = torch.tensor([2., 0., 0.], requires_grad=True)
+x.prod().backward()
+out = x.grad
+
+x = torch.tensor([2., 0., 3., 4.], requires_grad=True)
+x.cumprod(0).sum().backward()
+out = x.grad
+
+x = torch.tensor([1., 2., 3.], requires_grad=True)
+x.cumsum(0).sum().backward()
+out = x.grad
+
+x = torch.tensor([1., 2., 4.], requires_grad=True)
+(x.std() + x.var()).backward()
+out = x.grad
+
+x = torch.tensor([0., 0.], requires_grad=True)
+x.norm().backward()
+out = x.grad
+
+x = torch.tensor([-1., 4.], requires_grad=True)
+torch.where(x > 0, x.sqrt(), torch.zeros(2)).sum().backward()
+out = x.grad
+
+x = torch.tensor([1.5, -2.5], requires_grad=True)
+(x.floor() + x.round() + x.ceil()).sum().backward()
+out = x.grad
+
+x = torch.tensor([2., 3.], requires_grad=True)
+y = torch.tensor([3., 0.5], requires_grad=True)
+(x ** y).sum().backward()
+out = (x.grad, y.grad)
+
+x = torch.tensor([1., 2., 3.], requires_grad=True)
+x[[0, 0, 2]].sum().backward()
+out = x.grad
+
+@owner D2
+x = torch.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+x.gather(1, torch.tensor([[0, 0], [1, 0]])).sum().backward()
+out = x.grad
+
+x = torch.tensor([[1.], [2.]], requires_grad=True)
+x.expand(2, 3).sum().backward()
+out = x.grad
+
+@owner D2
+x = torch.tensor([1., 2., 3.], requires_grad=True)
+torch.zeros(2).scatter_add(0, torch.tensor([0, 1, 0]), x).sum().backward()
+out = x.grad
+
+@owner D2
+x = torch.arange(6., requires_grad=True)
+(x.reshape(2, 3).tril() * torch.arange(6.).reshape(2, 3)).sum().backward()
+out = x.grad
+
+@owner D2
+x = torch.arange(4., requires_grad=True)
+(x.roll(1) * torch.tensor([1., 2., 3., 4.])).sum().backward()
+out = x.grad
+
+@owner D2
+x = torch.arange(6., requires_grad=True)
+(x.masked_fill(x > 3, 0.) * 2).sum().backward()
+out = x.grad
+
+@owner D2
+a = torch.arange(6., requires_grad=True)
+torch.einsum("ij,j->i", a.reshape(2, 3), torch.tensor([1., 2., 3.])).sum().backward()
+out = a.grad
+
+@owner C
+x = torch.tensor([3., 1., 2.], requires_grad=True)
+v, i = x.sort()
+(v * torch.tensor([1., 2., 3.])).sum().backward()
+out = x.grad
+
+@owner C
+x = torch.tensor([3., 1., 2., 5.], requires_grad=True)
+v, i = x.topk(2)
+(v * torch.tensor([1., 10.])).sum().backward()
+out = x.grad
+
+@owner C
+x = torch.tensor([3., 1., 2.], requires_grad=True)
+x.median().backward()
+out = x.grad
+
+@owner C
+x = torch.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+w = torch.tensor([[1., -1.], [2., 0.5]], requires_grad=True)
+(x @ w).pow(2).sum().backward()
+out = (x.grad, w.grad)
+
+@owner C
+x = torch.tensor([[1., -5.], [2., 0.]], requires_grad=True)
+torch.logsumexp(x, dim=1).sum().backward()
+out = x.grad
+
+@owner D1
+x = torch.tensor([0.5, -0.3], requires_grad=True)
+(torch.atan2(x, torch.tensor([1., -1.])) + x.asin() + x.atanh() + x.erf()).sum().backward()
+out = x.grad
+
+@owner D1
+x = torch.tensor([-2., 0., 2.], requires_grad=True)
+(F.gelu(x) + F.silu(x) + F.mish(x) + F.selu(x) + F.softplus(x)).sum().backward()
+out = x.grad
+
+@owner D1
+x = torch.tensor([[1., 2., 3.]], requires_grad=True)
+(F.log_softmax(x, dim=1) * torch.tensor([[1., 0., 2.]])).sum().backward()
+out = x.grad
+
+@owner D1
+x = torch.tensor([1e-3, 1.], requires_grad=True)
+(x.log1p() + x.expm1() + x.log() + x.rsqrt()).sum().backward()
+out = x.grad
+
+@owner D1
+x = torch.tensor([3.5, -3.5], requires_grad=True)
+(torch.fmod(x, 2.) + torch.remainder(x, 2.)).sum().backward()
+out = x.grad
+
+@owner D1
+x = torch.tensor([0., 1.], requires_grad=True)
+torch.lerp(x, torch.tensor([2., 3.]), 0.25).sum().backward()
+out = x.grad
+
+@owner D2
+logits = torch.tensor([[2., 1., 0.1], [0.5, 2.5, 0.3], [1., 1., 1.]], requires_grad=True)
+F.cross_entropy(logits, torch.tensor([0, -100, 2]), label_smoothing=0.2).backward()
+out = logits.grad
+
+@owner E1
+e = nn.Embedding(4, 2, padding_idx=1)
+e(torch.tensor([1, 1, 2, 0])).sum().backward()
+out = e.weight.grad
+
+@owner E1
+ln = nn.LayerNorm(3)
+ln(torch.tensor([[1., 2., 4.], [0., 1., 0.]])).pow(2).mul(torch.tensor([1., 2., 3.])).sum().backward()
+out = (ln.weight.grad, ln.bias.grad)
+
+@owner E1
+lstm = nn.LSTM(2, 3, batch_first=True)
+@det lstm
+y, _ = lstm(torch.linspace(-1, 1, 8).reshape(1, 4, 2))
+y.pow(2).sum().backward()
+out = (lstm.weight_ih_l0.grad, lstm.weight_hh_l0.grad, lstm.bias_ih_l0.grad)
+
+@owner E1
+gru = nn.GRU(2, 3)
+@det gru
+y, h = gru(torch.linspace(-1, 1, 8).reshape(4, 1, 2))
+h.sum().backward()
+out = (gru.weight_ih_l0.grad, gru.bias_hh_l0.grad)
+
+@owner E1
+x = torch.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+(F.normalize(x, dim=1) * torch.tensor([1., 2.])).sum().backward()
+out = x.grad
+
+@owner E1
+p = torch.tensor([0.9, 0.2], requires_grad=True)
+F.binary_cross_entropy(p, torch.tensor([1., 0.])).backward()
+out = p.grad
+
+@owner E1
+x = torch.tensor([1., 2., 3.], requires_grad=True)
+(F.smooth_l1_loss(x, torch.tensor([1.5, 0., 3.])) + F.l1_loss(x, torch.zeros(3)) + F.huber_loss(x, torch.ones(3))).backward()
+out = x.grad
+
+x = torch.tensor([1., 2.], requires_grad=True)
+y = x * 2
+z = y.detach()
+z += 1
+(y * x).sum().backward()
+out = (x.grad, z)
+
+x = torch.tensor([1., 2.], requires_grad=True)
+y = x.exp()
+y.retain_grad()
+y.sum().backward()
+out = (y.grad, x.grad)
+
+x = torch.tensor(2., requires_grad=True)
+y = x ** 4
+g1, = torch.autograd.grad(y, x, create_graph=True)
+g2, = torch.autograd.grad(g1, x, create_graph=True)
+g3, = torch.autograd.grad(g2, x)
+out = (g1, g2, g3)
+
+x = torch.tensor([1., 2.], requires_grad=True)
+w = torch.tensor([3., 4.], requires_grad=True)
+gx, gw = torch.autograd.grad((x * w).sum(), [x, w])
+out = (gx, gw)
+
+x = torch.tensor([1., 2., 3.], requires_grad=True)
+y = x * 2
+y[1].backward()
+out = x.grad
+
+x = torch.tensor([1., 2.], requires_grad=True)
+y = x.view(2, 1).expand(2, 3).contiguous()
+y.sum().backward()
+out = x.grad
+
+x = torch.tensor([1., 2., 3.], requires_grad=True)
+a, b = x.split([1, 2])
+(a * 3 + b.sum()).sum().backward()
+out = x.grad
+
+x = torch.ones(2, 2, requires_grad=True)
+y = x.t() @ torch.tensor([[1.], [2.]])
+y.sum().backward()
+out = x.grad
+""")
+
+_section("errors", "B", r"""
+try:
+    torch.ones(2, 3) + torch.ones(3, 2)
+    out = "no error"
+except RuntimeError:
+    out = "RuntimeError"
+
+@owner D2
+try:
+    torch.cat([torch.ones(2, 3), torch.ones(2, 4)])
+    out = "no error"
+except RuntimeError:
+    out = "RuntimeError"
+
+@owner D2
+try:
+    torch.ones(2, 3).expand(4, 3)
+    out = "no error"
+except RuntimeError:
+    out = "RuntimeError"
+
+@owner D2
+try:
+    torch.arange(3)[5]
+    out = "no error"
+except IndexError:
+    out = "IndexError"
+
+@owner D2
+try:
+    torch.ones(2, 3).sum(dim=2)
+    out = "no error"
+except IndexError:
+    out = "IndexError"
+
+@owner D2
+try:
+    torch.ones(2, 3).reshape(4, 2)
+    out = "no error"
+except RuntimeError:
+    out = "RuntimeError"
+
+@owner E1
+try:
+    nn.Linear(3, 2)(torch.ones(4, 5))
+    out = "no error"
+except RuntimeError:
+    out = "RuntimeError"
+
+@owner D2
+try:
+    torch.ones(3).gather(0, torch.tensor([3])).tolist()
+    out = "no error"
+except RuntimeError:
+    out = "RuntimeError"
+
+@owner E1
+try:
+    F.mse_loss(torch.ones(2, 3), torch.ones(2, 3, dtype=torch.long)).item()
+    out = "no error"
+except RuntimeError:
+    out = "RuntimeError"
+
+@owner D2
+try:
+    F.one_hot(torch.tensor([0, 3]), num_classes=3).tolist()
+    out = "no error"
+except RuntimeError:
+    out = "RuntimeError"
+
+@owner E1
+try:
+    nn.Embedding(3, 2)(torch.tensor([3])).tolist()
+    out = "no error"
+except IndexError:
+    out = "IndexError"
+
+@owner A
+try:
+    torch.ones(2).backward()
+    out = "no error"
+except RuntimeError:
+    out = "RuntimeError"
+
+@owner C
+try:
+    torch.mm(torch.ones(2, 3), torch.ones(2, 3))
+    out = "no error"
+except RuntimeError:
+    out = "RuntimeError"
+
+try:
+    torch.tensor([[1, 2], [3]])
+    out = "no error"
+except ValueError:
+    out = "ValueError"
+
+try:
+    torch.zeros(2, 3).view(-1, -1)
+    out = "no error"
+except RuntimeError:
+    out = "RuntimeError"
+
+@owner D1
+try:
+    torch.tensor([1., 2.]) & torch.tensor([1., 0.])
+    out = "no error"
+except RuntimeError:
+    out = "RuntimeError"
+
+@owner E2
+w = torch.zeros(1, requires_grad=True)
+try:
+    optim.SGD([w], lr=-0.1)
+    out = "no error"
+except ValueError:
+    out = "ValueError"
+
+@owner E2
+try:
+    optim.SGD([], lr=0.1)
+    out = "no error"
+except ValueError:
+    out = "ValueError"
+
+@owner D2
+try:
+    torch.stack([torch.ones(2), torch.ones(3)])
+    out = "no error"
+except RuntimeError:
+    out = "RuntimeError"
+
+try:
+    torch.ones(2, 3).permute(0, 0)
+    out = "no error"
+except RuntimeError:
+    out = "RuntimeError"
+""")
+
+_section("more", "B", r"""
+out = str(torch.tensor([1e-5, 1e5]))
+
+torch.set_printoptions(sci_mode=False)
+s = str(torch.tensor([1e-5, 1e5]))
+torch.set_printoptions(profile="default")
+out = s
+
+out = str(torch.arange(10000.).reshape(100, 100))
+
+out = str(torch.tensor([-0., 1.]))
+
+out = str(torch.tensor([[1, 2], [300, 4]]))
+
+out = repr(torch.tensor([1.5], requires_grad=True) * 2).split(",")[0]
+
+out = str(torch.tensor([[True], [False]]))
+
+out = str(torch.tensor([1.123456789], dtype=torch.float64))
+
+out = str(torch.zeros(2, 1, 2))
+
+out = str(torch.tensor(-2))
+
+out = str(torch.tensor([1, 2], dtype=torch.uint8))
+
+out = repr(torch.zeros(3, dtype=torch.float16))
+
+out = str(nn.Parameter(torch.tensor([1., 2.])))
+
+out = str(torch.tensor([0.5, 1.5]).sum())
+
+x = torch.tensor([[1., 2.], [3., 4.]])
+out = (x.tolist(), x[0].tolist(), x[0, 0].tolist())
+
+out = torch.tensor(np.array([[1, 2], [3, 4]], dtype=np.int64)).sum()
+
+out = torch.tensor(np.float64(3.5)).dtype
+
+out = torch.as_tensor(np.array([1., 2.], dtype=np.float32)) * 2
+
+out = torch.from_numpy(np.array([True, False]))
+
+out = torch.tensor([np.float32(1.5), 2])
+
+out = torch.tensor([torch.tensor(1.), torch.tensor(2.)]) if False else torch.stack([torch.tensor(1.), torch.tensor(2.)])
+
+out = torch.zeros(2, 3).new_ones((2,)).dtype
+
+out = torch.zeros(2, dtype=torch.float64).new_tensor([1, 2])
+
+out = torch.empty(0, 3).shape
+
+out = torch.tensor([3, 1, 2]).numpy().tolist()
+
+out = [x.item() for x in torch.tensor([1.5, 2.5])]
+
+x = torch.arange(6).reshape(2, 3)
+out = [row.sum().item() for row in x]
+
+out = torch.zeros(2, 3).stride()
+
+out = torch.arange(6).reshape(2, 3).T.stride()
+
+out = (torch.zeros(3).device.type, str(torch.zeros(3).device))
+
+out = torch.zeros(3).is_cuda
+
+out = torch.cuda.is_available()
+
+out = torch.zeros(3, dtype=torch.float32).dtype.itemsize if hasattr(torch.float32, "itemsize") else 4
+
+out = (torch.finfo(torch.float32).eps, torch.iinfo(torch.int32).max)
+
+out = torch.zeros(2).requires_grad
+
+out = torch.get_default_dtype() == torch.float32
+
+out = torch.__name__ in ("torch", "tinytorch")
+
+out = torch.Size([2, 3]).numel() if hasattr(torch.Size([2, 3]), "numel") else 6
+
+out = list(torch.zeros(4, 2, 3).shape[1:])
+
+out = torch.manual_seed(0) is not None
+
+torch.manual_seed(1)
+a = torch.rand(3)
+torch.manual_seed(1)
+b = torch.rand(3)
+out = torch.equal(a, b)
+
+g = torch.Generator().manual_seed(0)
+out = torch.rand(2, generator=g).shape
+
+out = torch.randint(0, 3, (2, 2), dtype=torch.int32).dtype
+
+out = torch.bernoulli(torch.full((100,), 0.5)).unique().tolist() in ([0.0, 1.0], [0.0], [1.0])
+
+out = torch.randn(2, 3, dtype=torch.float64).dtype
+
+out = torch.rand(4).uniform_(2, 3).ge(2).all()
+
+out = torch.tensor([1, 2, 3]).float().numpy().mean()
+""")
+
+_section("more", "E2", r"""
+w = torch.zeros(1, requires_grad=True)
+opt = optim.SGD([w], lr=0.1)
+sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=6)
+lrs = []
+for _ in range(6):
+    lrs.append(round(opt.param_groups[0]["lr"], 6))
+    opt.step()
+    sched.step()
+out = lrs
+
+w = torch.zeros(1, requires_grad=True)
+opt = optim.SGD([w], lr=0.1)
+sched = optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3)
+lrs = []
+for _ in range(7):
+    opt.step()
+    sched.step()
+    lrs.append(round(sched.get_last_lr()[0], 6))
+out = lrs
+
+w = torch.zeros(1, requires_grad=True)
+opt = optim.SGD([w], lr=0.1)
+s1 = optim.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=2)
+s2 = optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)
+sched = optim.lr_scheduler.SequentialLR(opt, schedulers=[s1, s2], milestones=[2])
+lrs = []
+for _ in range(5):
+    opt.step()
+    sched.step()
+    lrs.append(round(opt.param_groups[0]["lr"], 6))
+out = lrs
+
+w = torch.tensor([1., -2.], requires_grad=True)
+opt = optim.Adam([w], lr=0.1, eps=1e-6)
+sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+for _ in range(3):
+    opt.zero_grad()
+    (w ** 2).sum().backward()
+    opt.step()
+    sched.step()
+sd = sched.state_dict()
+s2 = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+s2.load_state_dict(sd)
+out = (w, s2.last_epoch, s2.get_last_lr())
+
+w = torch.tensor([1., -2.], requires_grad=True)
+opt = optim.SGD([w], lr=0.1, momentum=0.9, dampening=0.5)
+for _ in range(3):
+    opt.zero_grad()
+    (w ** 2).sum().backward()
+    opt.step()
+out = w
+
+w = torch.tensor([1., -2.], requires_grad=True)
+opt = optim.Adam([w], lr=0.1, maximize=True)
+for _ in range(2):
+    opt.zero_grad()
+    (-(w ** 2)).sum().backward()
+    opt.step()
+out = w
+
+w = torch.tensor([1., -2.], requires_grad=True)
+opt = optim.Adamax([w], lr=0.1)
+for _ in range(2):
+    opt.zero_grad()
+    (w ** 2).sum().backward()
+    opt.step()
+out = w
+
+w = torch.tensor([1., 2.], requires_grad=True)
+opt = optim.SGD([w], lr=0.1)
+w2 = torch.tensor([3.], requires_grad=True)
+opt.add_param_group({"params": [w2], "lr": 0.5})
+((w ** 2).sum() + (w2 ** 2).sum()).backward()
+opt.step()
+out = (w, w2, len(opt.param_groups))
+
+m = nn.Linear(2, 2)
+opt = optim.AdamW(m.parameters())
+out = (opt.defaults["lr"], opt.defaults["weight_decay"], opt.defaults["betas"])
+
+w = torch.tensor([1.], requires_grad=True)
+opt = optim.Adam([w], lr=0.1)
+out = (repr(opt).splitlines()[0], type(opt).__name__)
+
+w = torch.tensor([1., 2.], requires_grad=True)
+opt = optim.SGD([w], lr=0.1)
+def closure():
+    opt.zero_grad()
+    loss = (w ** 2).sum()
+    loss.backward()
+    return loss
+loss = opt.step(closure)
+out = (loss, w)
+
+import os
+m = nn.LSTM(2, 3, batch_first=True)
+path = os.path.join(tmp, "lstm.pt")
+torch.save(m.state_dict(), path)
+m2 = nn.LSTM(2, 3, batch_first=True)
+m2.load_state_dict(torch.load(path))
+x = torch.ones(1, 2, 2)
+out = torch.allclose(m(x)[0], m2(x)[0])
+
+import os
+w = torch.zeros(1, requires_grad=True)
+opt = optim.SGD([w], lr=0.1)
+s = optim.lr_scheduler.StepLR(opt, 2)
+path = os.path.join(tmp, "s.pt")
+torch.save({"sched": s.state_dict(), "step": 3, "hist": [0.5, 0.25], "cfg": {"lr": 0.1, "name": "x", "flag": True, "none": None}}, path)
+ck = torch.load(path)
+out = (ck["step"], ck["hist"], ck["cfg"], ck["sched"]["last_epoch"])
+
+import io
+buf = io.BytesIO()
+torch.save({"w": torch.tensor([1., 2.])}, buf)
+buf.seek(0)
+out = torch.load(buf)["w"]
+
+import os
+path = os.path.join(tmp, "t2.pt")
+torch.save({"x": torch.tensor([1., 2.], dtype=torch.float64), "i": torch.tensor([1], dtype=torch.int32), "b": torch.tensor([True])}, path)
+ck = torch.load(path)
+out = (ck["x"], ck["i"], ck["b"])
+""")
+
+_section("more", "E1", r"""
+m = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+out = repr(m[0:2])
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)])
+        self.heads = nn.ModuleDict({"a": nn.Linear(2, 1)})
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return self.heads["a"](x)
+b = Block()
+out = ([n for n, _ in b.named_parameters()], repr(b))
+
+m = nn.Dropout(p=0.0)
+out = m(torch.arange(4.))
+
+m = nn.Dropout(p=1.0)
+out = m(torch.arange(4.))
+
+m = nn.Linear(2, 2)
+out = [n for n, _ in m.named_children()] + [n for n, _ in nn.Sequential(m).named_children()]
+
+m = nn.Linear(2, 3)
+x = torch.ones(4, 2)
+out = (m(x).shape, m(torch.ones(2)).shape, m(torch.ones(5, 4, 2)).shape)
+
+m = nn.Embedding(10, 4, max_norm=None)
+out = (m.num_embeddings, m.embedding_dim, m(torch.tensor(3)).shape)
+
+m = nn.LSTM(input_size=4, hidden_size=8, num_layers=1, batch_first=True)
+out = (m.hidden_size, m.input_size, m.num_layers, m.batch_first)
+
+rnn = nn.RNN(3, 4, nonlinearity="relu", batch_first=True)
+@det rnn
+y, h = rnn(torch.linspace(-1, 1, 12).reshape(1, 4, 3))
+out = h
+
+lstm = nn.LSTM(3, 4, num_layers=2, batch_first=True)
+@det lstm
+y, (h, c) = lstm(torch.linspace(-1, 1, 24).reshape(2, 4, 3))
+out = (y, h, c)
+
+lstm = nn.LSTM(3, 2, batch_first=True, bidirectional=True)
+@det lstm
+y, (h, c) = lstm(torch.linspace(-1, 1, 12).reshape(1, 4, 3))
+out = (y, h)
+
+gru = nn.GRU(3, 2, num_layers=2, batch_first=True, dropout=0.0)
+@det gru
+y, h = gru(torch.linspace(-1, 1, 12).reshape(1, 4, 3))
+out = (y, h)
+
+cell = nn.RNNCell(3, 2)
+@det cell
+out = cell(torch.ones(1, 3), torch.ones(1, 2))
+
+lstm = nn.LSTM(3, 4, proj_size=0, batch_first=True)
+out = lstm(torch.zeros(1, 2, 3))[0].shape
+
+lstm = nn.LSTM(2, 3)
+out = (lstm(torch.zeros(4, 2))[0].shape, lstm(torch.zeros(4, 2))[1][0].shape)
+
+m = nn.Sequential()
+m.add_module("fc", nn.Linear(2, 2))
+out = (len(m), [n for n, _ in m.named_parameters()])
+
+m = nn.Linear(2, 2)
+m.weight = nn.Parameter(torch.ones(2, 2))
+m.bias = nn.Parameter(torch.tensor([0.5, -0.5]))
+out = (m(torch.ones(1, 2)), len(list(m.parameters())))
+
+m = nn.Linear(2, 2)
+sd = m.state_dict()
+out = (type(sd).__name__ in ("OrderedDict", "dict"), sd["weight"].requires_grad)
+
+m = nn.ModuleList()
+m.extend([nn.ReLU(), nn.Tanh()])
+out = (len(m), type(m[1]).__name__)
+
+p = nn.ParameterDict({"a": nn.Parameter(torch.ones(2))})
+out = (list(p.keys()), p["a"])
+
+x = torch.tensor([[1., 2.], [3., 4.]])
+out = (nn.Softmax(dim=0)(x), nn.LogSigmoid()(x), nn.Tanhshrink()(x), nn.Threshold(2., 0.)(x))
+
+m = nn.PReLU(num_parameters=2, init=0.1)
+out = m(torch.tensor([[-1., -2.], [1., 2.]]))
+
+m = nn.Module()
+out = (m.training, list(m.parameters()))
+
+loss_fn = nn.CrossEntropyLoss(reduction="mean")
+logits = torch.zeros(4, 3, requires_grad=True)
+loss = loss_fn(logits, torch.tensor([0, 1, 2, 1]))
+loss.backward()
+out = (loss, logits.grad)
+
+m = nn.Linear(3, 1)
+n_params = sum(p.numel() for p in m.parameters() if p.requires_grad)
+out = n_params
+
+m = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+hooks = []
+for layer in m:
+    hooks.append(layer.register_forward_hook(lambda mod, i, o: None))
+m(torch.ones(1, 2))
+for h in hooks:
+    h.remove()
+out = len(hooks)
+
+m = nn.Linear(2, 2)
+grads = []
+m.register_full_backward_hook(lambda mod, gi, go: grads.append(go[0].shape))
+m(torch.ones(3, 2)).sum().backward()
+out = grads
+""")
+
+_section("more", "D2", r"""
+x = torch.arange(12.).reshape(3, 4)
+out = x[:, torch.tensor([True, False, True, False])]
+
+x = torch.arange(12).reshape(3, 4)
+x[torch.tensor([0, 2])] = 0
+out = x
+
+x = torch.zeros(3, 3)
+x[torch.arange(3), torch.arange(3)] = 1.
+out = x
+
+x = torch.arange(24).reshape(2, 3, 4)
+out = x[:, [0, 2], 1:3]
+
+x = torch.arange(24).reshape(2, 3, 4)
+out = x[[0, 1], :, [1, 2]]
+
+x = torch.arange(6)
+idx = torch.tensor([5, 0])
+out = x[idx].tolist()
+
+out = torch.zeros(2, 3).index_fill(1, torch.tensor([0, 2]), -1.)
+
+out = torch.zeros(5).index_copy(0, torch.tensor([4, 0]), torch.tensor([1., 2.]))
+
+x = torch.tensor([[1, 2], [3, 4]])
+out = torch.where(x > 2)
+
+out = torch.arange(10).view(2, 5)[:, ::2]
+
+out = torch.tensor([[0.1, 0.9], [0.8, 0.2]]).argmax(dim=1) == torch.tensor([1, 0])
+
+out = torch.diag_embed(torch.tensor([[1, 2], [3, 4]]))
+
+out = torch.triu(torch.ones(3, 3), diagonal=1).bool()
+
+out = torch.ones(4, 4).tril().masked_fill(torch.eye(4).bool(), 5.)
+
+mask = torch.triu(torch.ones(3, 3), 1).bool()
+out = torch.zeros(3, 3).masked_fill(mask, float("-inf")).softmax(-1)
+
+out = torch.repeat_interleave(torch.tensor([2, 1]))
+
+out = torch.block_diag(torch.ones(1, 1), 2 * torch.ones(2, 2))
+
+out = torch.cartesian_prod(torch.tensor([1, 2]), torch.tensor([3, 4]))
+
+out = torch.bucketize(torch.tensor([0.5, 2.5, 4.]), torch.tensor([1., 2., 3.]))
+
+out = torch.searchsorted(torch.tensor([1, 3, 5, 7]), torch.tensor([3, 6]))
+
+out = torch.histc(torch.tensor([1., 2., 1.]), bins=4, min=0, max=3)
+
+out = torch.bincount(torch.tensor([0, 1, 1, 3]))
+
+out = torch.tensor([[1, 2], [3, 4]]).flatten().flip(0).view(2, 2)
+
+out = torch.combinations(torch.tensor([1, 2, 3]), r=2)
+
+out = torch.einsum("bhqd,bhkd->bhqk", torch.ones(1, 2, 3, 4), torch.ones(1, 2, 5, 4)).shape
+
+out = torch.einsum("i,i->", torch.tensor([1., 2.]), torch.tensor([3., 4.]))
+
+out = torch.einsum("...ij->...ji", torch.arange(6).reshape(1, 2, 3)).shape
 """)

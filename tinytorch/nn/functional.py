@@ -459,3 +459,10 @@ def _broadcast_weight(w: Any, input: Tensor, op: str, name: str = "weight") -> T
     if shape != input.shape:
         raise TensorValueError(f"{op}: {name} of shape {w.shape} does not broadcast to the input's shape {input.shape}")
     return w.cast(input.dtype) if w.dtype != input.dtype else w
+
+
+# embedding, layer_norm, bilinear, normalize, distances and more losses live in functional_extra.py
+from .functional_extra import *  # noqa: E402, F403
+from .functional_extra import __all__ as _extra_all  # noqa: E402
+
+__all__ += _extra_all
