@@ -50,8 +50,27 @@ from .layers import (
     Threshold,
     Unflatten,
 )
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
-from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .layers_extra import Bilinear, CosineSimilarity, Embedding, LayerNorm, PairwiseDistance
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
+    CrossEntropyLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MarginRankingLoss,
+    MSELoss,
+    NLLLoss,
+    PoissonNLLLoss,
+    SmoothL1Loss,
+    SoftMarginLoss,
+    TripletMarginLoss,
+)
+from .module import Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Linear", "Dropout", "Flatten", "Unflatten",
            "Identity", "ReLU", "GELU", "Sigmoid", "Tanh", "SiLU", "Softplus", "Softmax", "LogSoftmax", "LeakyReLU",
@@ -60,6 +79,10 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Lin
 
 __all__ += ["ReLU6", "Hardtanh", "Hardsigmoid", "Hardswish", "ELU", "SELU", "CELU", "Mish", "Softsign", "Tanhshrink",
             "LogSigmoid", "Softshrink", "Hardshrink", "Threshold", "Softmin", "GLU", "PReLU", "RReLU"]
+__all__ += ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "ParameterList",
+            "ParameterDict", "Embedding", "LayerNorm", "Bilinear", "CosineSimilarity", "PairwiseDistance",
+            "SmoothL1Loss", "HuberLoss", "KLDivLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "SoftMarginLoss",
+            "HingeEmbeddingLoss", "PoissonNLLLoss", "GaussianNLLLoss", "TripletMarginLoss"]
 
 
 def __getattr__(name: str) -> Any:

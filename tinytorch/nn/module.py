@@ -27,7 +27,9 @@ from ..tensor import Tensor, no_grad
 class Parameter(Tensor):
     """A Tensor that a Module registers as a learnable parameter (requires_grad=True by default).
 
-    It shares the storage (the UOp) of the tensor it wraps; ops on it return plain Tensors.
+    It is a leaf: it shares the memory of a tensor that has some, and a computed value
+    (`Parameter(Tensor.randn(3, 2) * 0.1)`) is realized into memory of its own, so gradients reach it;
+    ops on it return plain Tensors.
     """
 
     __slots__ = ()
@@ -64,6 +66,8 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
 
     # registration ---------------------------------------------------------------------------
     def _check_init(self, name: str) -> None:
@@ -362,7 +366,7 @@ class Module:
         for k, dst in targets.items():
             if k not in state_dict:
                 continue
-            src = state_dict[k]
+            src = _foreign_array(state_dict[k])
             if not isinstance(src, (Tensor, np.ndarray)):
                 errors.append(f'While copying the parameter named "{k}", expected a Tensor or numpy array, '
                               f"got {type(src).__name__}.")
@@ -377,7 +381,7 @@ class Module:
             for k, dst in targets.items():
                 if k not in state_dict:
                     continue
-                src = state_dict[k]
+                src = _foreign_array(state_dict[k])
                 dt = src.dtype if assign and isinstance(src, Tensor) else None
                 val = _as_tensor_on(src, dst.device, dt or dst.dtype)
                 if assign:
@@ -394,7 +398,38 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        """forward(*args, **kwargs) between the forward pre-hooks and the forward hooks."""
+        d = self.__dict__
+        pre, post = d.get("_forward_pre_hooks"), d.get("_forward_hooks")
+        if not (pre or post):
+            return self.forward(*args, **kwargs)
+        for hook in list(pre.values()) if pre else []:
+            res = hook(self, args)
+            if res is not None:
+                args = res if isinstance(res, tuple) else (res,)
+        out = self.forward(*args, **kwargs)
+        for hook in list(post.values()) if post else []:
+            res = hook(self, args, out)
+            if res is not None:
+                out = res
+        return out
+
+    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call hook(module, args) before each forward; a non-None result replaces args."""
+        return RemovableHandle(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call hook(module, args, output) after each forward; a non-None result replaces the output."""
+        return RemovableHandle(self._forward_hooks, hook)
+
+    def register_full_backward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Not supported: tinytorch's autograd has no per-node callbacks (raises NotImplementedError)."""
+        raise NotImplementedError(
+            "register_full_backward_hook: module backward hooks are not supported by tinytorch (its autograd "
+            "computes gradients as one lazy graph, with no callback per module); read the gradients after "
+            "backward() from the parameters' .grad, or use a forward hook and Tensor gradients")
+
+    register_backward_hook = register_full_backward_hook
 
     def extra_repr(self) -> str:
         """Override to show a module's settings inside its repr, e.g. 'in_features=4, out_features=2'."""
@@ -431,6 +466,16 @@ class Module:
         return text[id(self)]
 
 
+def _foreign_array(src: Any) -> Any:
+    """A tensor of another library (a torch.Tensor: it has detach() and numpy()) as a numpy array; else src."""
+    if isinstance(src, (Tensor, np.ndarray)) or not (hasattr(src, "numpy") and hasattr(src, "detach")):
+        return src
+    try:
+        return np.asarray(src.detach().cpu().numpy())
+    except Exception:  # noqa: BLE001 (not array-like after all: reported by the caller's type check)
+        return src
+
+
 def _as_tensor_on(src: Any, device: str, dtype: DType) -> Tensor:
     """src (Tensor or numpy array) as a Tensor on `device` with `dtype`."""
     if isinstance(src, Tensor) and src.device == device:
@@ -450,6 +495,27 @@ def _move_(t: Tensor, device: str | None, dtype: DType | None) -> None:
         _replace_(t, _as_tensor_on(t, device, t.dtype))
     if dtype is not None and t.dtype.is_float and t.dtype != dtype:
         _replace_(t, t.cast(dtype))
+
+
+class RemovableHandle:
+    """What register_*_hook returns: handle.remove() unregisters the hook (also usable as a context manager)."""
+
+    _next_id = itertools.count()
+
+    def __init__(self, registry: OrderedDict[int, Any], hook: Any):
+        self.id = next(RemovableHandle._next_id)
+        self._registry = registry
+        registry[self.id] = hook
+
+    def remove(self) -> None:
+        """Unregister the hook (a second call does nothing)."""
+        self._registry.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        self.remove()
 
 
 class Sequential(Module):
@@ -497,6 +563,42 @@ class Sequential(Module):
     def append(self, module: Module) -> Sequential:
         self.add_module(str(len(self)), module)
         return self
+
+    def extend(self, sequential: Iterable[Module]) -> Sequential:
+        """Append every module of an iterable (another Sequential, a list)."""
+        for m in sequential:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        """Insert module before position index (keys stay 0..n-1)."""
+        if not isinstance(module, Module):
+            raise AssertionError(f"module should be of type: {Module}")
+        n = len(self)
+        if not -n <= index <= n:
+            raise IndexError(f"Index out of range: {index}")
+        vals = list(self._modules.values())
+        vals.insert(index % (n + 1) if index < 0 else index, module)
+        self._modules.clear()
+        for i, m in enumerate(vals):
+            self._modules[str(i)] = m
+        return self
+
+    def pop(self, key: int | slice) -> Module:
+        """Remove and return the module at position key."""
+        v = self[key]
+        del self[key]
+        return v  # type: ignore[no-any-return]
+
+    def __add__(self, other: Sequential) -> Sequential:
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other: Sequential) -> Sequential:
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+        return self.extend(other)
 
 
 def _index(idx: int, n: int, what: str) -> int:
@@ -553,11 +655,21 @@ class ModuleList(Module):
         return self
 
     def insert(self, index: int, module: Module) -> None:
+        """Insert module before position index."""
         vals = list(self._modules.values())
         vals.insert(index, module)
         self._modules.clear()
         for i, m in enumerate(vals):
             self.add_module(str(i), m)
+
+    def pop(self, key: int | slice) -> Module:
+        """Remove and return the module at position key."""
+        v = self[key]
+        del self[key]
+        return v  # type: ignore[no-any-return]
+
+    def __add__(self, other: Iterable[Module]) -> ModuleList:
+        return ModuleList([*self, *other])
 
 
 class ModuleDict(Module):
@@ -595,6 +707,169 @@ class ModuleDict(Module):
     def values(self) -> Iterable[Module]:
         return self._modules.values()  # type: ignore[return-value]
 
-    def update(self, modules: Mapping[str, Module]) -> None:
-        for k, m in modules.items():
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add (or replace) modules from a mapping or an iterable of (name, module) pairs."""
+        pairs = modules.items() if isinstance(modules, Mapping) else modules
+        for k, m in pairs:
             self.add_module(k, m)
+
+    def pop(self, key: str) -> Module:
+        """Remove and return the module under key."""
+        v = self[key]
+        del self[key]
+        return v
+
+    def clear(self) -> None:
+        """Remove every module."""
+        self._modules.clear()
+
+
+def _param_line(k: str, p: Any) -> str:
+    if not isinstance(p, Tensor):
+        return f"  ({k}): Object of type: {type(p).__name__}"
+    size = "x".join(str(s) for s in p.shape)
+    return f"  ({k}): {'Parameter containing' if isinstance(p, Parameter) else 'Tensor'}: [{p.dtype!r} of size {size}]"
+
+
+def _as_parameter(v: Any) -> Any:
+    """Tensors become Parameters (as PyTorch's ParameterList/Dict do); other objects are kept as they are."""
+    return v if isinstance(v, Parameter) or not isinstance(v, Tensor) else Parameter(v)
+
+
+class ParameterList(Module):
+    """A list of Parameters that the parent registers (plain tensors given to it become Parameters)."""
+
+    def __init__(self, values: Iterable[Any] | None = None):
+        super().__init__()
+        object.__setattr__(self, "_size", 0)
+        if values is not None:
+            self.extend(values)
+
+    def __len__(self) -> int:
+        return self._size  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self[i] for i in range(len(self)))
+
+    def __getitem__(self, idx: int | slice) -> Any:
+        if isinstance(idx, slice):
+            return ParameterList([self[i] for i in range(len(self))[idx]])
+        i = _index(idx, len(self), "ParameterList")
+        return getattr(self, str(i))
+
+    def __setitem__(self, idx: int, param: Any) -> None:
+        i = _index(idx, len(self), "ParameterList")
+        self._set(str(i), param)
+
+    def _set(self, key: str, value: Any) -> None:
+        value = _as_parameter(value)
+        if isinstance(value, Parameter):
+            self._discard(key)
+            self.register_parameter(key, value)
+        else:
+            self._discard(key)
+            object.__setattr__(self, key, value)
+
+    def append(self, value: Any) -> ParameterList:
+        """Add a parameter at the end."""
+        n = len(self)
+        object.__setattr__(self, "_size", n + 1)
+        self._set(str(n), value)
+        return self
+
+    def extend(self, values: Iterable[Any]) -> ParameterList:
+        """Add every parameter of an iterable at the end."""
+        if isinstance(values, Tensor) or not isinstance(values, Iterable):
+            raise TypeError(f"ParameterList.extend should be called with an iterable, but got {type(values).__name__}")
+        for v in values:
+            self.append(v)
+        return self
+
+    def __iadd__(self, values: Iterable[Any]) -> ParameterList:
+        return self.extend(values)
+
+    def extra_repr(self) -> str:
+        """One line per entry: '(i): Parameter containing: [dtype of size AxB]'."""
+        return "\n".join(_param_line(str(i), p) for i, p in enumerate(self))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("ParameterList should not be called.")
+
+
+class ParameterDict(Module):
+    """A dict of named Parameters that the parent registers (plain tensors given to it become Parameters)."""
+
+    def __init__(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None):
+        super().__init__()
+        object.__setattr__(self, "_keys", {})
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._keys:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict keys must be strings, got {type(key).__name__}")
+        self._keys[key] = None
+        value = _as_parameter(value)
+        self._discard(key)
+        if isinstance(value, Parameter):
+            self.register_parameter(key, value)
+        else:
+            object.__setattr__(self, key, value)
+
+    def __delitem__(self, key: str) -> None:
+        del self._keys[key]
+        self._discard(key)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._keys))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def keys(self) -> Iterable[str]:
+        """The names, in insertion order."""
+        return list(self._keys)
+
+    def items(self) -> Iterable[tuple[str, Any]]:
+        """(name, parameter) pairs, in insertion order."""
+        return [(k, self[k]) for k in self._keys]
+
+    def values(self) -> Iterable[Any]:
+        """The parameters, in insertion order."""
+        return [self[k] for k in self._keys]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """self[key] if present, else default."""
+        return self[key] if key in self._keys else default
+
+    def pop(self, key: str) -> Any:
+        """Remove and return the parameter under key."""
+        v = self[key]
+        del self[key]
+        return v
+
+    def clear(self) -> None:
+        """Remove every parameter."""
+        for k in list(self._keys):
+            del self[k]
+
+    def update(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
+        """Add (or replace) parameters from a mapping or an iterable of (name, value) pairs."""
+        pairs = parameters.items() if isinstance(parameters, Mapping) else parameters
+        for k, v in pairs:
+            self[k] = v
+
+    def extra_repr(self) -> str:
+        """One line per entry: '(name): Parameter containing: [dtype of size AxB]'."""
+        return "\n".join(_param_line(k, p) for k, p in self.items())
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("ParameterDict should not be called.")
