@@ -442,3 +442,34 @@ def test_num_threads():
         tt.set_num_threads(n)
     with pytest.raises(ValueError):
         tt.set_num_threads(0)
+
+
+def test_block_diag_forward_and_backward():
+    rng = np.random.default_rng(3)
+    arrs = [rng.standard_normal((2, 3)).astype(np.float32), rng.standard_normal(2).astype(np.float32),
+            np.array(1.5, np.float32), rng.standard_normal((1, 1)).astype(np.float32)]
+    ours = [tt.tensor(a, requires_grad=True) for a in arrs]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrs]
+    o, t = tt.block_diag(*ours), torch.block_diag(*theirs)
+    _close(o, t)
+    w = rng.standard_normal(tuple(t.shape)).astype(np.float32)
+    (o * tt.tensor(w)).sum().backward()
+    (t * torch.tensor(w)).sum().backward()
+    for a, b in zip(ours, theirs):
+        _close(a.grad, b.grad)
+    mixed = torch.block_diag(torch.ones(1, 1, dtype=torch.int64), torch.ones(1, 1))
+    _close(tt.block_diag(tt.ones(1, 1, dtype=tt.int64), tt.ones(1, 1)), mixed)
+
+
+@pytest.mark.parametrize("n,r,rep", [(3, 2, False), (3, 2, True), (4, 3, False), (2, 3, False), (3, 0, False)])
+def test_combinations_forward_and_backward(n, r, rep):
+    a = np.arange(1.0, n + 1, dtype=np.float32)
+    x, tx = tt.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    o, t = tt.combinations(x, r, rep), torch.combinations(tx, r, rep)
+    _close(o, t)
+    if t.numel():
+        (o * o).sum().backward()
+        (t * t).sum().backward()
+        _close(x.grad, tx.grad)
+    _close(tt.combinations(tt.tensor([1, 2, 3]), r=r, with_replacement=rep),
+           torch.combinations(torch.tensor([1, 2, 3]), r=r, with_replacement=rep))

@@ -91,6 +91,47 @@ def compile_model(model: Any = None, **options: Any) -> Any:
     return (lambda m: m) if model is None else model
 
 
+def block_diag(*tensors: Tensor) -> Tensor:
+    """The tensors (0-d as 1x1, 1-D as one row, 2-D as is) placed along the diagonal of one zero matrix:
+    each is zero-padded to the full width at its column offset and the rows are concatenated."""
+    from .dtype import promote
+    from .tensor import movement
+
+    if not tensors:
+        return Tensor.zeros(1, 0)
+    mats = [t.reshape(1, -1) if t.ndim < 2 else t for t in tensors]
+    if any(m.ndim != 2 for m in mats):
+        bad = next(t for t in tensors if t.ndim > 2)
+        raise ValueError(f"block_diag: input tensors must have 2 or fewer dimensions, got one with {bad.ndim}")
+    dt = mats[0].dtype
+    for m in mats[1:]:
+        dt = promote(dt, m.dtype)
+    width = sum(m.shape[1] for m in mats)
+    rows, col = [], 0
+    for m in mats:
+        rows.append(m.cast(dt).pad((col, width - col - m.shape[1])))
+        col += m.shape[1]
+    return movement.cat(rows, 0)
+
+
+def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
+    """The length-r combinations of the elements of a 1-D tensor, one per row, in itertools' order
+    (the index table depends only on len(input), so it is built on the host; the values are gathered)."""
+    import itertools
+
+    import numpy as np
+
+    if input.ndim != 1:
+        raise ValueError(f"combinations: expected a 1-D tensor, got shape {tuple(input.shape)}")
+    if r == 0:
+        return Tensor.empty(0, dtype=input.dtype, device=input.device)
+    pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    idx = np.array(list(pick(range(input.shape[0]), r)), dtype=np.int64).reshape(-1, r)
+    if idx.size == 0:
+        return Tensor.empty(0, r, dtype=input.dtype, device=input.device)
+    return input[Tensor(idx, device=input.device)]
+
+
 def get_num_threads() -> int:
     """The number of threads a large kernel is split over (THREADS, default: the CPU count)."""
     from .helpers import num_threads
@@ -118,7 +159,8 @@ def _free_functions() -> dict[str, Callable[..., Any]]:
 
     out: dict[str, Callable[..., Any]] = {"where": where, "is_tensor": is_tensor, "isin": isin, "einsum": einsum.einsum,
                                           "compile": compile_model, "get_num_threads": get_num_threads,
-                                          "set_num_threads": set_num_threads,
+                                          "set_num_threads": set_num_threads, "block_diag": block_diag,
+                                          "combinations": combinations,
                                           "from_numpy": creation.from_numpy}
     for name in ("cat", "stack", "hstack", "vstack", "dstack", "column_stack", "meshgrid", "cartesian_prod"):
         out[name] = getattr(movement, name)
