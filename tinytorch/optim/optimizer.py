@@ -119,6 +119,10 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params should be an iterable of Tensors or dicts, but got a "
                             "Tensor (wrap it in a list: [t])")
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{type(self).__name__}: optimizer parameters need to be organized in ordered "
+                            "collections, but the ordering of tensors in sets will change between runs. Please use "
+                            "a list instead.")
         self.defaults = dict(defaults)
         self.param_groups: list[ParamGroup] = []
         self.state: dict[Any, dict[str, Any]] = _ParamState()

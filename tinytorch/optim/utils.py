@@ -10,38 +10,42 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from ..tensor import Tensor, cat, no_grad
+from ..tensor import Tensor, cat, no_grad, stack
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
     return [parameters] if isinstance(parameters, Tensor) else list(parameters)
 
 
+def _vector_norm(t: Tensor, p: float) -> Tensor:
+    """||t||_p of all elements: max |x| (inf), min |x| (-inf), the count of nonzeros (0), (sum |x|^p)^(1/p)."""
+    if p == math.inf:
+        return t.abs().max().float()
+    if p == -math.inf:
+        return t.abs().min().float()
+    if p == 0:
+        return (t != 0).float().sum()
+    if p == 1:
+        return t.abs().float().sum()
+    if p == 2:
+        return (t.float() * t.float()).sum().sqrt()
+    return (t.abs().float() ** p).sum() ** (1.0 / p)
+
+
 def get_total_norm(tensors: Tensor | Iterable[Tensor], norm_type: float = 2.0, error_if_nonfinite: bool = False,
                    foreach: bool | None = None) -> Tensor:
-    """||(||t_1||, ..., ||t_n||)||_p: the p-norm of all tensors together (inf: max |x|, -inf: min |x|,
-    0: the count of nonzeros)."""
+    """||(||t_1||_p, ..., ||t_n||_p)||_p, PyTorch's total norm (p = inf: max |x|, -inf: min |x|, 0: the number
+    of tensors with a nonzero element)."""
     ts = _as_list(tensors)
     if not ts:
         return Tensor(0.0)
-    norm_type = float(norm_type)
+    p = float(norm_type)
     with no_grad():
-        parts = [t.detach().float() if not t.dtype.is_float else t.detach() for t in ts]
-        if norm_type == math.inf or norm_type == -math.inf:
-            norms = [(t.abs().max() if norm_type > 0 else t.abs().min()).float() for t in parts]
-            total = norms[0]
-            for n in norms[1:]:
-                total = total.maximum(n) if norm_type > 0 else total.minimum(n)
-        elif norm_type == 0:
-            total = sum(((t != 0).float().sum() for t in parts[1:]), (parts[0] != 0).float().sum())
-        else:
-            acc = (parts[0].abs().float() ** norm_type).sum()
-            for t in parts[1:]:
-                acc = acc + (t.abs().float() ** norm_type).sum()
-            total = acc ** (1.0 / norm_type)
+        norms = [_vector_norm(t.detach(), p) for t in ts]
+        total = norms[0] if len(norms) == 1 and p not in (0.0,) else _vector_norm(stack(norms), p)
     if error_if_nonfinite and not math.isfinite(float(total.item())):
-        raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so "
-                           "it cannot be clipped. To disable this error and scale the gradients by the non-finite "
+        raise RuntimeError(f"The total norm of order {p} for gradients from `parameters` is non-finite, so it "
+                           "cannot be clipped. To disable this error and scale the gradients by the non-finite "
                            "norm anyway, set `error_if_nonfinite=False`")
     return total
 
