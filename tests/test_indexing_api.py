@@ -374,3 +374,39 @@ def test_bernoulli(dev: str) -> None:
     assert set(np.unique(b).tolist()) <= {0.0, 1.0}
     assert _chi2_ok(np.array([(b == 0).sum(), (b == 1).sum()]), np.array([0.7, 0.3]))
     assert tt.bernoulli(Tensor([0.0, 1.0], device=dev)).tolist() == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("kind", ["mask", "list", "cols", "pair"])
+def test_setitem_advanced_in_graph(kind: str, dev: str) -> None:
+    """y = f(x); y[index] = v keeps the graph: gradients reach x (zero where overwritten) and v, as in PyTorch."""
+    idx: dict[str, Callable[[Any], Any]] = {"mask": lambda t: t > 0, "list": lambda t: [0, 2],
+                                            "cols": lambda t: (slice(None), [3, 1]), "pair": lambda t: ([0, 2], [1, 1])}
+    w = np.arange(12, dtype=np.float32).reshape(3, 4)
+    x, tx = Tensor(X, device=dev, requires_grad=True), torch.tensor(X, requires_grad=True)
+    v, tv = Tensor(np.float32(1.5), device=dev, requires_grad=True), torch.tensor(1.5, requires_grad=True)
+    y, ty = x * 2, tx * 2
+    i, ti = idx[kind](y), idx[kind](ty)
+    y[i] = v * 3
+    ty[ti] = tv * 3
+    (y * Tensor(w, device=dev)).sum().backward()
+    (ty * torch.tensor(w)).sum().backward()
+    assert_close(y.detach(), ty.detach().numpy(), device=dev)
+    assert x.grad is not None and v.grad is not None
+    assert_close(x.grad, tx.grad.numpy(), device=dev)
+    assert_close(v.grad, tv.grad.numpy(), rtol=1e-5, device=dev)
+
+
+def test_setitem_advanced_leaf_rules(dev: str) -> None:
+    """On a leaf that requires grad an advanced write raises (PyTorch's error); under no_grad it writes."""
+    w = Tensor(X, device=dev, requires_grad=True)
+    for index in ([0], w > 0):
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            w[index] = 0.0
+    with tt.no_grad():
+        w[w > 0] = 0.0
+        w[[0, 1], [0, 0]] = Tensor([5.0, 6.0], device=dev)
+    ref = torch.tensor(X)
+    ref[ref > 0] = 0.0
+    ref[[0, 1], [0, 0]] = torch.tensor([5.0, 6.0])
+    assert_close(w.detach(), ref.numpy(), device=dev)
+    assert w.requires_grad and w.is_leaf

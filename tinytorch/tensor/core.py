@@ -209,13 +209,13 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         from ..engine.realize import realize_uops, resolve_views
 
+        if indexing._is_advanced(index):  # tensor, list or mask entries: indexing.py writes (graph or memory)
+            return self._setitem_advanced(index, value)
         if inplace.setitem_in_graph(self, index, value):  # gradients tracked: a leaf raises, else a graph node
             return
         if self.uop.op is Ops.ASSIGN or self.uop.base.op is not Ops.BUFFER:  # the write goes to a buffer
             self.realize()
             self.uop = resolve_views(self.uop)
-        if indexing._is_advanced(index):  # tensor, list or mask entries: indexing.py builds the new content
-            return self._setitem_advanced(index, value)
         view = self._index_view(index, for_write=True)
         target = view._write_target("__setitem__")
         v = value if isinstance(value, Tensor) else Tensor.full((), value, self.dtype, self.device)
@@ -447,8 +447,6 @@ class Tensor:
     diagonal = movement.diagonal
     diag_embed = movement.diag_embed
     diag = movement.diag
-    tril_ = movement.tril_
-    triu_ = movement.triu_
     swapdims = movement.swapaxes
     moveaxis = movement.movedim
     t = movement.t
@@ -467,17 +465,10 @@ class Tensor:
     index_select = scatter.index_select
     scatter_add = scatter.scatter_add
     scatter_reduce = scatter.scatter_reduce
-    scatter_ = scatter.scatter_
-    scatter_add_ = scatter.scatter_add_
-    scatter_reduce_ = scatter.scatter_reduce_
     index_add = scatter.index_add
     index_copy = scatter.index_copy
     index_fill = scatter.index_fill
-    index_add_ = scatter.index_add_
-    index_copy_ = scatter.index_copy_
-    index_fill_ = scatter.index_fill_
     masked_fill = scatter.masked_fill
-    masked_fill_ = scatter.masked_fill_
     masked_select = scatter.masked_select
     _take_flat = scatter._take_flat
     scatter = scatter.scatter  # (last: the name is the module until here)

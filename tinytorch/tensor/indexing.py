@@ -192,15 +192,23 @@ def _mask_fill(self: Tensor, index: Any, value: Any) -> builtins.bool:
 def _setitem_advanced(self: Tensor, index: Any, value: Any) -> None:
     """self[index] = value with integer-tensor, list or bool-mask entries in index: the new content of the
     basic-indexed view is built lazily (a one-hot scatter over the indexed dims, the last of repeated
-    positions winning) and written through the basic index."""
+    positions winning) and written through the basic index: to memory, or as a graph node when gradients
+    are tracked (a leaf that requires grad raises, as in PyTorch)."""
+    from .common import no_grad
+
+    tracking = no_grad.enabled and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
+    if tracking and self.requires_grad and self.is_leaf:
+        from .inplace import LEAF_ERROR
+
+        raise RuntimeError(LEAF_ERROR)
     if _mask_fill(self, index, value):
         return
     idx, tensor_pos = self._expand_index(index)
     x, dims = self._advanced_dims(idx, tensor_pos)
     basic = tuple(slice(None) if i in tensor_pos else v for i, v in enumerate(idx))
     v = value if isinstance(value, Tensor) else Tensor.full((), value, self.dtype, self.device)
-    if v.uop.base.op is not Ops.BUFFER and v.uop.op is not Ops.CONST and v.uop.base.op is not Ops.CONST:
-        v = v.contiguous().realize()  # computed from self, maybe: read it before the write
+    if not tracking and v.uop.base.op is not Ops.BUFFER and v.uop.base.op is not Ops.CONST:
+        v = v.contiguous().realize()  # computed from self, maybe: read it before the write to memory
     v = v.cast(self.dtype) if v.dtype != self.dtype else v
     idxs = [idx[i] for i in tensor_pos]
     lin, bshape, n = x._linear_index(dims, idxs)

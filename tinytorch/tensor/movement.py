@@ -607,12 +607,3 @@ def t(self: Tensor) -> Tensor:
         raise TensorValueError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
     return self if self.ndim < 2 else self.transpose(0, 1)
 
-
-def tril_(self: Tensor, diagonal: builtins.int = 0) -> Tensor:
-    """In-place tril."""
-    return self.assign(self.tril(diagonal))
-
-
-def triu_(self: Tensor, diagonal: builtins.int = 0) -> Tensor:
-    """In-place triu."""
-    return self.assign(self.triu(diagonal))

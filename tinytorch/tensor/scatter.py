@@ -93,12 +93,13 @@ def gather(self: Tensor, dim: builtins.int, index: Any, *, sparse_grad: builtins
     d = _norm_axis("gather", dim, self.ndim)
     if index.ndim != self.ndim and not (self.ndim <= 1 and index.ndim <= 1):
         raise TensorValueError(f"gather: Index tensor must have the same number of dimensions as input tensor: "
-                               f"index shape {index.shape}, input shape {self.shape}")
+                               f"index shape {list(index.shape)}, input shape {list(self.shape)}")
     x, idx = (self.reshape(-1), index.reshape(-1)) if self.ndim == 0 or index.ndim == 0 else (self, index)
     for i, (a, b) in enumerate(zip(idx.shape, x.shape)):
         if i != d and a > b:
-            raise TensorValueError(f"gather: Size does not match at dimension {i} expected index {index.shape} to be "
-                                   f"no larger than self {self.shape} apart from dimension {d}")
+            raise TensorValueError(f"gather: Size does not match at dimension {i} expected index "
+                                   f"{list(index.shape)} to be no larger than self {list(self.shape)} apart from "
+                                   f"dimension {d}")
     n = x.shape[d]
     _check_range(idx, n, d, "gather")
     if idx.numel() == 0:
@@ -142,7 +143,7 @@ def index_select(self: Tensor, dim: builtins.int, index: Any) -> Tensor:
     """Slices of self along dim at the positions in the 1-D index (in that order)."""
     index = _as_index(index, self, "index_select")
     if index.ndim > 1:
-        raise IndexError(f"index_select(): Index is supposed to be a vector, got shape {index.shape}")
+        raise IndexError(f"index_select(): Index is supposed to be a vector, got shape {list(index.shape)}")
     d = _norm_axis("index_select", dim, self.ndim)
     x = self.reshape(1) if self.ndim == 0 else self
     n = x.shape[d]
@@ -166,17 +167,18 @@ def _scatter_parts(self: Tensor, d: builtins.int, index: Tensor, src: Tensor, ho
     the reduction ('sum'|'prod'|'amax'|'amin'|'last') of the src values that land there, and how many."""
     if index.ndim != self.ndim and not (self.ndim <= 1 and index.ndim <= 1):
         raise TensorValueError(f"{op}: Index tensor must have the same number of dimensions as self tensor: "
-                               f"index shape {index.shape}, self shape {self.shape}")
+                               f"index shape {list(index.shape)}, self shape {list(self.shape)}")
     shape = self.shape if self.ndim else (1,)
     idx = index if index.ndim else index.reshape(1)
     s = src if src.ndim else src.reshape(1)
     if s.ndim != idx.ndim:
         raise TensorValueError(f"{op}: Index tensor must have the same number of dimensions as src tensor: "
-                               f"index shape {index.shape}, src shape {src.shape}")
+                               f"index shape {list(index.shape)}, src shape {list(src.shape)}")
     for i, a in enumerate(idx.shape):
         if (i != d and a > shape[i]) or a > s.shape[i]:
-            raise TensorValueError(f"{op}: Expected index {index.shape} to be no larger than self {self.shape} "
-                                   f"apart from dimension {d} and to be no larger size than src {src.shape}")
+            raise TensorValueError(f"{op}: Expected index {list(index.shape)} to be no larger than self "
+                                   f"{list(self.shape)} apart from dimension {d} and to be no larger size than src "
+                                   f"{list(src.shape)}")
     n = shape[d]
     _check_range(idx, n, d, op)
     if idx.numel() == 0:
@@ -266,21 +268,7 @@ def scatter_reduce(self: Tensor, dim: builtins.int, index: Any, src: Tensor, red
     return hit.where(out, self).cast(self.dtype)
 
 
-def scatter_(self: Tensor, dim: builtins.int, index: Any, src: Any = None, value: Any = None, *,
-             reduce: str | None = None) -> Tensor:
-    """In-place scatter."""
-    return self.assign(self.scatter(dim, index, src, value, reduce=reduce))
 
-
-def scatter_add_(self: Tensor, dim: builtins.int, index: Any, src: Tensor) -> Tensor:
-    """In-place scatter_add."""
-    return self.assign(self.scatter_add(dim, index, src))
-
-
-def scatter_reduce_(self: Tensor, dim: builtins.int, index: Any, src: Tensor, reduce: str, *,
-                    include_self: builtins.bool = True) -> Tensor:
-    """In-place scatter_reduce."""
-    return self.assign(self.scatter_reduce(dim, index, src, reduce, include_self=include_self))
 
 
 # index_* -----------------------------------------------------------------------------------------------
@@ -288,7 +276,7 @@ def _index_onehot(self: Tensor, dim: builtins.int, index: Any, op: str) -> tuple
     """(dim, index as 1-D, one-hot (k, n)) for the index_* family."""
     index = _as_index(index, self, op)
     if index.ndim > 1:
-        raise IndexError(f"{op}(): Index is supposed to be a vector, got shape {index.shape}")
+        raise IndexError(f"{op}(): Index is supposed to be a vector, got shape {list(index.shape)}")
     d = _norm_axis(op, dim, self.ndim)
     n = self.shape[d] if self.ndim else 1
     idx = index.reshape(-1)
@@ -300,10 +288,11 @@ def _check_source(self: Tensor, d: builtins.int, k: builtins.int, source: Tensor
     if not isinstance(source, Tensor):
         raise TypeError(f"{op}(): argument 'source' must be Tensor, not {type(source).__name__}")
     want = tuple(k if i == d else s for i, s in enumerate(self.shape)) if self.ndim else (k,)
-    got = source.shape if source.ndim else (1,)
+    got = tuple(source.shape) if source.ndim else (1,)
     if got != want:
-        raise TensorValueError(f"{op}(): source of shape {source.shape} does not fit self of shape {self.shape} "
-                               f"with {k} indices along dim {d} (expected source shape {want})")
+        raise TensorValueError(f"{op}(): source of shape {list(source.shape)} does not fit self of shape "
+                               f"{list(self.shape)} with {k} indices along dim {d} (expected source shape "
+                               f"{list(want)})")
     return source.reshape(*want).cast(self.dtype)
 
 
@@ -347,19 +336,7 @@ def index_fill(self: Tensor, dim: builtins.int, index: Any, value: Any) -> Tenso
     return hit.where(value, x).cast(self.dtype).reshape(*self.shape)
 
 
-def index_add_(self: Tensor, dim: builtins.int, index: Any, source: Tensor, *, alpha: Any = 1) -> Tensor:
-    """In-place index_add."""
-    return self.assign(self.index_add(dim, index, source, alpha=alpha))
 
-
-def index_copy_(self: Tensor, dim: builtins.int, index: Any, source: Tensor) -> Tensor:
-    """In-place index_copy."""
-    return self.assign(self.index_copy(dim, index, source))
-
-
-def index_fill_(self: Tensor, dim: builtins.int, index: Any, value: Any) -> Tensor:
-    """In-place index_fill."""
-    return self.assign(self.index_fill(dim, index, value))
 
 
 # masks ---------------------------------------------------------------------------------------------------
@@ -380,14 +357,10 @@ def masked_fill(self: Tensor, mask: Any, value: Any) -> Tensor:
     try:
         m = mask._broadcast_to(self.shape, "masked_fill")
     except ValueError:
-        raise TensorValueError(f"masked_fill: mask of shape {mask.shape} cannot be broadcast to the tensor's shape "
-                               f"{self.shape}") from None
+        raise TensorValueError(f"masked_fill: mask of shape {list(mask.shape)} cannot be broadcast to the tensor's "
+                               f"shape {list(self.shape)}") from None
     return m.where(value, self).cast(self.dtype)
 
-
-def masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
-    """In-place masked_fill."""
-    return self.assign(self.masked_fill(mask, value))
 
 
 def masked_select(self: Tensor, mask: Any) -> Tensor:
