@@ -215,3 +215,13 @@ def test_argument_errors_as_torch() -> None:
         F.gelu(Tensor([1.0]), approximate="erf")
     with pytest.raises(RuntimeError):
         F.glu(Tensor(1.0))
+
+
+def test_functional_pad_constant() -> None:
+    for shape, p, value in (((2, 2), (1, 1), None), ((1, 2), (0, 2, 1, 0), 5.0), ((3, 4), (-1, 1), 2.0)):
+        a = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+        got = F.pad(Tensor(a), p, value=value)
+        want = TF.pad(torch.tensor(a), p, value=value)
+        assert got.shape == tuple(want.shape) and got.tolist() == want.tolist()
+    with pytest.raises(NotImplementedError):
+        F.pad(Tensor(np.ones((1, 2, 2), np.float32)), (1, 1), mode="reflect")

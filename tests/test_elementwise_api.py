@@ -335,3 +335,10 @@ def test_sigmoid_and_erfc_keep_their_tails() -> None:
     np.testing.assert_allclose(Tensor(zs, dtype=tt.float64).erfc().numpy(), torch.erfc(torch.tensor(zs)).numpy(),
                                rtol=1e-12)
     np.testing.assert_allclose(Tensor(zs[:3]).erfc().numpy(), torch.erfc(torch.tensor(zs[:3])).numpy(), rtol=1e-6)
+
+
+def test_round_with_decimals_as_torch() -> None:
+    v = [1.2345, -2.5678, 0.125, 1250.0, -0.004, 2.5]
+    for d in (0, 2, -2, 1):
+        assert tt.round(Tensor(v), decimals=d).tolist() == torch.round(torch.tensor(v), decimals=d).tolist(), d
+    assert Tensor(v).round().tolist() == torch.tensor(v).round().tolist()

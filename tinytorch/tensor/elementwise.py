@@ -112,6 +112,14 @@ def _div_trunc_float(a: Tensor, b: Tensor) -> Tensor:
     return ((b == 0) | a.isinf() | b.isinf()).where(a / b, (t == 0).where((a / b) * 0, t))
 
 
+def _div_rounded(a: Tensor, b: Any) -> Tensor:
+    """a / b correctly rounded (where a * (1/b) can be an ulp off): q + (a - q*b)/b, the product exact."""
+    bt = _as_tensor(b, a).cast(a.dtype)
+    q = a * bt.reciprocal()
+    r = _sub_prod(a, q, bt._broadcast_to(q.shape, "div") if bt.shape != q.shape else bt)
+    return (q.isfinite() & (r.abs() != math.inf)).where(q + r * bt.reciprocal(), q)
+
+
 def true_divide(self: Tensor, other: Any) -> Tensor:
     """a / b (floats; integers are promoted)"""
     return self.div(other)
@@ -485,8 +493,15 @@ def ceil(self: Tensor) -> Tensor:
     return (t < self).where(t + 1, t)
 
 
-def round(self: Tensor) -> Tensor:
-    """Round half to even, like PyTorch."""
+def round(self: Tensor, decimals: builtins.int = 0) -> Tensor:
+    """Round half to even, like PyTorch; decimals=d rounds x * 10^d and divides back (as PyTorch)."""
+    if decimals:
+        if not self.dtype.is_float:
+            raise DTypeError(f"round: decimals={decimals} is not supported for integer dtype {self.dtype.name}")
+        if self.dtype in (dtypes.float16, dtypes.bfloat16):
+            return self.float().round(decimals).cast(self.dtype)
+        p = 10.0 ** builtins.abs(decimals)
+        return _div_rounded((self * p).round(), p) if decimals > 0 else _div_rounded(self, p).round() * p
     f = self.floor()
     diff = self - f
     half = f * 0.5
@@ -496,14 +511,17 @@ def round(self: Tensor) -> Tensor:
 
 
 def isnan(self: Tensor) -> Tensor:
+    """x != x (True for NaN)"""
     return self != self
 
 
 def isinf(self: Tensor) -> Tensor:
+    """|x| == inf"""
     return self.abs() == math.inf
 
 
 def isfinite(self: Tensor) -> Tensor:
+    """not NaN and not +-inf"""
     return (self.isnan() | self.isinf()).logical_not()
 
 
