@@ -473,3 +473,23 @@ def test_combinations_forward_and_backward(n, r, rep):
         _close(x.grad, tx.grad)
     _close(tt.combinations(tt.tensor([1, 2, 3]), r=r, with_replacement=rep),
            torch.combinations(torch.tensor([1, 2, 3]), r=r, with_replacement=rep))
+
+
+def test_more_free_functions_match_torch():
+    assert tuple(tt.broadcast_shapes((2, 1), (3,))) == tuple(torch.broadcast_shapes((2, 1), (3,)))
+    assert str(tt.broadcast_shapes((2, 1), 3)) == str(torch.broadcast_shapes((2, 1), 3)).replace("torch.", "tinytorch.")
+    for o, t in zip(tt.broadcast_tensors(tt.ones(2, 1), tt.arange(3)), torch.broadcast_tensors(torch.ones(2, 1),
+                                                                                              torch.arange(3))):
+        _close(o, t)
+    _close(tt.scalar_tensor(3), torch.scalar_tensor(3))
+    _close(tt.t(tt.ones(2, 3)), torch.t(torch.ones(2, 3)))
+    _close(tt.row_stack([tt.ones(2), tt.zeros(2)]), torch.row_stack([torch.ones(2), torch.zeros(2)]))
+    _close(tt.asarray([1, 2]), torch.asarray([1, 2]))
+    names = ["float64", "float32", "float16", "int64", "int32", "int8", "uint8", "bool"]
+    for a in names:
+        for b in names:
+            assert tt.can_cast(getattr(tt, a), getattr(tt, b)) == torch.can_cast(getattr(torch, a), getattr(torch, b))
+    x1, x2 = [[1.0, 0.0], [1.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]]
+    _close(tt.cosine_similarity(tt.tensor(x1), tt.tensor(x2)), torch.cosine_similarity(torch.tensor(x1),
+                                                                                       torch.tensor(x2)), rtol=1e-6)
+    assert tt.is_signed(tt.ones(1)) and tt.get_device(tt.ones(1)) == -1 and not tt.is_complex(tt.ones(1))

@@ -38,6 +38,7 @@ METHODS: tuple[str, ...] = tuple("""
     sort argsort msort topk kthvalue median nanmedian mode quantile nanquantile
     matmul dot norm outer mm bmm mv vdot inner addmm addmv baddbmm addbmm addr tensordot dist diff trace cross
     numel is_floating_point clone detach zeros_like ones_like full_like empty_like rand_like randn_like
+    t is_complex is_nonzero is_same_size is_signed get_device
 """.split())
 
 
@@ -132,6 +133,40 @@ def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> T
     return input[Tensor(idx, device=input.device)]
 
 
+def broadcast_shapes(*shapes: Any) -> Any:
+    """The shape that tensors of these shapes broadcast to (a tinytorch.Size); raises if they do not."""
+    from .tensor.common import _broadcast_shapes
+    from .tensor.size import Size
+
+    return Size(_broadcast_shapes(*[(s,) if isinstance(s, int) else tuple(s) for s in shapes],
+                                  op="broadcast_shapes"))
+
+
+def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """The tensors expanded to their common broadcast shape (views, no copies)."""
+    shape = broadcast_shapes(*[t.shape for t in tensors])
+    return tuple(t.expand(*shape) for t in tensors)
+
+
+def scalar_tensor(s: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A 0-d tensor holding s, of the default float dtype unless dtype is given."""
+    from .dtype import dtypes
+    from .tensor.creation import tensor
+
+    return tensor(float(s), dtype=dtype or dtypes.default_float, device=device, requires_grad=requires_grad)
+
+
+def can_cast(from_: Any, to: Any) -> bool:
+    """Whether PyTorch's casting rules allow from_ -> to: never to a lower category (float -> int, number -> bool)."""
+    from .dtype import to_dtype
+
+    def category(d: Any) -> int:
+        dt = to_dtype(d)
+        return 0 if dt.is_bool else 1 if dt.is_int else 2
+
+    return category(from_) <= category(to)
+
+
 def get_num_threads() -> int:
     """The number of threads a large kernel is split over (THREADS, default: the CPU count)."""
     from .helpers import num_threads
@@ -167,6 +202,15 @@ def _free_functions() -> dict[str, Callable[..., Any]]:
     out["concat"] = out["concatenate"] = movement.cat
     for name in ("searchsorted", "triu_indices", "tril_indices"):
         out[name] = getattr(search, name)
+    from .nn import functional as F
+    from .tensor.creation import as_tensor
+
+    for name in ("cosine_similarity", "pairwise_distance", "layer_norm", "pdist", "conv1d", "conv2d", "pixel_shuffle",
+                 "group_norm", "max_pool2d", "avg_pool1d"):  # same signature in torch and torch.nn.functional
+        if hasattr(F, name):
+            out[name] = getattr(F, name)
+    out.update(broadcast_shapes=broadcast_shapes, broadcast_tensors=broadcast_tensors, scalar_tensor=scalar_tensor,
+               can_cast=can_cast, row_stack=movement.vstack, asarray=as_tensor)
     return out
 
 
