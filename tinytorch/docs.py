@@ -33,7 +33,7 @@ it says so here. Anything else that differs is a bug.
   (numpy, for debugging) all run on the host CPU and share its memory. `"cpu"`, `"cpu:0"` and
   `tinytorch.device("cpu")` mean the default device; `t.device` is a `tinytorch.device`, equal to its
   backend name (`"C"`) and to `"cpu"` when it is the default, with `.type == "cpu"`; `str()` of the
-  default device is `"cpu"`, an f-string or error message shows the backend name. There is no GPU:
+  default device is `"cpu"` and `.name` is the backend name. There is no GPU:
   `tinytorch.cuda.is_available()` is False and `"cuda"`, `.cuda()` raise.
 - **Integer division by zero.** `//`, `%`, `fmod`, `remainder` and `div(rounding_mode=...)` on
   integers raise `IntegerDivisionByZero` (a `ZeroDivisionError` and a `RuntimeError`, like PyTorch's

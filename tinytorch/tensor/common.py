@@ -187,7 +187,7 @@ def _broadcast_pair(a: Tensor, b: Any, op: str, reverse: bool = False) -> tuple[
     if reverse:
         a, bt = bt, a
     if isinstance(b, Tensor) and a.device != bt.device:
-        raise RuntimeError(f"{op}: tensors are on different devices ({a.device} and {bt.device})")
+        raise RuntimeError(f"{op}: tensors are on different devices ({a.device.name} and {bt.device.name})")
     dt = promote_operands(a.dtype, a.ndim == 0, bt.dtype, bt.ndim == 0)  # a 0-d tensor is weaker
     if not isinstance(b, Tensor):  # a Python scalar takes the tensor's category rule
         dt = (bt if reverse else a).dtype if dt.kind == (bt if reverse else a).dtype.kind else dt

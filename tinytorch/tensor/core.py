@@ -53,6 +53,7 @@ from .common import (
     no_grad,
 )
 from .device import as_device
+from .device import device as TensorDevice
 from .size import SIZES, Size, as_size
 
 
@@ -63,7 +64,7 @@ class Tensor:
     # _meta: hooks and retain_grad (autograd.AutogradMeta), None for most tensors
     __slots__ = ("uop", "device", "_rg", "grad", "_nonleaf", "_meta", "__weakref__")
     uop: UOp
-    device: str
+    device: TensorDevice  # a str subclass: our backend name, equal to 'cpu' when it is the default
     _rg: builtins.bool
     grad: Tensor | None
     _nonleaf: builtins.bool

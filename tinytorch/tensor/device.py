@@ -5,8 +5,8 @@ Takes: a device name: ours ("C", "LLVM", "INTERP", a plugin's, any case) or PyTo
 Produces: `device`, a str subclass holding our canonical name, so it works everywhere a device
 name string does (`Tensor(..., device=x.device)`, dict keys, `Device.get`), while behaving like
 torch.device: `.type` is "cpu" (every backend runs on the host CPU), `.index` is None,
-`x.device == "cpu"` holds for the default device, and `str()` of the default device is "cpu"
-(f-strings and error messages show our name). "cuda" and "mps" raise: there is no GPU backend.
+`x.device == "cpu"` holds for the default device, and `str()` (and an f-string) of the default
+device is "cpu"; `.name` is our backend name. "cuda" and "mps" raise: there is no GPU backend.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ class device(str):
         return "cpu" if str.__eq__(self, Device.DEFAULT) else self.name
 
     def __format__(self, spec: str) -> str:
-        """Our name (error messages say which backend)."""
-        return format(self.name, spec)
+        """As str(): 'cpu' for the default device (f"{x.device}" prints what PyTorch prints)."""
+        return format(str(self), spec)
 
     def __repr__(self) -> str:
         """`device(type='cpu')` for the default device, `device(type='cpu', name='LLVM')` for another."""

@@ -184,7 +184,7 @@ def tensor_repr(t: Tensor) -> str:
     indent = len(prefix)
     suffixes = []
     if t.device != _default_device():
-        suffixes.append(f"device='{format(t.device)}'")
+        suffixes.append(f"device='{t.device.name}'")
     dt = t.dtype
     if t.numel() == 0:
         body = "[]"
