@@ -488,3 +488,16 @@ def test_more_free_functions_match_torch():
     _close(tt.cosine_similarity(tt.tensor(x1), tt.tensor(x2)), torch.cosine_similarity(torch.tensor(x1),
                                                                                        torch.tensor(x2)), rtol=1e-6)
     assert tt.is_signed(tt.ones(1)) and tt.get_device(tt.ones(1)) == -1 and not tt.is_complex(tt.ones(1))
+
+
+def test_import_does_not_pick_the_default_device():
+    """Picking the default device runs the C canaries, which import tinytorch: at import time they would
+    see a half-initialised module, fail, and refuse C. Nothing at import may name the default device."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "DEVICE"}
+    code = "import tinytorch\nfrom tinytorch.runtime.device import Device\nprint(Device._default)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "None", out.stdout + out.stderr
