@@ -121,3 +121,17 @@ def test_printoptions_context_restores():
     assert repr(tt.Tensor([1.25])) == "tensor([1.2500])"
     with pytest.raises(ValueError):
         tt.set_printoptions(profile="nope")
+
+
+def test_print_shows_values_of_results_and_gradients(capsys):
+    """Issue 8: print(a + 1) and print(x.grad) showed tensor(<lazy ADD>); they print values like PyTorch."""
+    for lib in (tt, torch):
+        a = lib.tensor([1.0, 2.0])
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        (x * x).sum().backward()
+        print(a + 1)
+        print(x.grad)
+        print(x * 2)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == [ln.replace("torch.", "tinytorch.") for ln in lines[3:]]
+    assert lines[0] == "tensor([2., 3.])" and lines[1] == "tensor([2., 4.])" and "lazy" not in "".join(lines)
