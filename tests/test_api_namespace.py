@@ -501,3 +501,26 @@ def test_import_does_not_pick_the_default_device():
     code = "import tinytorch\nfrom tinytorch.runtime.device import Device\nprint(Device._default)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "None", out.stdout + out.stderr
+
+
+def test_constants_and_global_switches():
+    assert (tt.inf, tt.pi, tt.e) == (torch.inf, torch.pi, torch.e) and tt.nan != tt.nan
+    assert tt.typename(tt.ones(2)) == torch.typename(torch.ones(2)).replace("torch", "tinytorch")
+    assert tt.typename(3) == torch.typename(3)
+    assert str(tt.get_default_device()) == str(torch.get_default_device())
+    from tinytorch.helpers import DEVICE
+
+    old = DEVICE.value
+    other = next(n for n in ("INTERP", "LLVM", "C") if n != _default_device())
+    try:
+        tt.set_default_device(other)
+        assert tt.ones(2).device.name == other and tt.get_default_device() == "cpu"
+    finally:
+        DEVICE.value = old
+    assert tt.ones(2).device.name != other
+    tt.use_deterministic_algorithms(True)
+    assert tt.are_deterministic_algorithms_enabled()
+    tt.use_deterministic_algorithms(False)
+    tt.set_float32_matmul_precision("high")
+    assert tt.get_float32_matmul_precision() == "high"
+    tt.set_float32_matmul_precision("highest")

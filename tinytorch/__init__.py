@@ -6,6 +6,8 @@
     print(y.numpy())                  # schedules, compiles and runs the kernels
 """
 
+import math as _math
+
 from . import backends, cuda, linalg, nn, optim, return_types, utils  # noqa: E402  (nn imports Tensor)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, set_grad_enabled  # noqa: F401  (torch names)
 from .dtype import DType, dtypes, finfo, get_default_dtype, iinfo, promote_types, result_type, set_default_dtype
@@ -48,6 +50,7 @@ float32, float16, bfloat16, float64 = _d.float32, _d.float16, _d.bfloat16, _d.fl
 int8, uint8, int32, int64, bool = _d.int8, _d.uint8, _d.int32, _d.int64, _d.bool  # noqa: A001
 half, double, long = _d.half, _d.double, _d.long
 int16, short, uint16, uint32, uint64 = _d.int16, _d.int16, _d.uint16, _d.uint32, _d.uint64
+inf, nan, pi, e = _math.inf, _math.nan, _math.pi, _math.e
 float = _d.float32  # noqa: A001
 int = _d.int32  # noqa: A001
 

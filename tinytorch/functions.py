@@ -167,6 +167,51 @@ def can_cast(from_: Any, to: Any) -> bool:
     return category(from_) <= category(to)
 
 
+def typename(obj: Any) -> str:
+    """'tinytorch.FloatTensor'-style name of a tensor's type, else the type's name (as torch.typename)."""
+    return obj.type() if isinstance(obj, Tensor) else type(obj).__name__
+
+
+def get_default_device() -> Any:
+    """The device new tensors go to (tinytorch.device('cpu') is this device)."""
+    from .tensor.device import as_device
+
+    return as_device(None)
+
+
+def set_default_device(device: Any) -> None:
+    """Make new tensors go to `device` ("cpu", "C", "LLVM", "INTERP"), as setting DEVICE does."""
+    from .helpers import DEVICE
+    from .tensor.device import canonical
+
+    DEVICE.value = canonical(device)
+
+
+_SETTINGS = {"deterministic": False, "matmul_precision": "highest"}
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """Accepted and recorded: tinytorch's kernels already give the same result on every run."""
+    _SETTINGS["deterministic"] = bool(mode)
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    """What use_deterministic_algorithms last set (results are deterministic either way)."""
+    return bool(_SETTINGS["deterministic"])
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """Accepted and recorded ("highest", "high", "medium"): float32 matmuls here always run in float32."""
+    if precision not in ("highest", "high", "medium"):
+        raise ValueError(f"set_float32_matmul_precision: expected 'highest', 'high' or 'medium', got {precision!r}")
+    _SETTINGS["matmul_precision"] = precision
+
+
+def get_float32_matmul_precision() -> str:
+    """What set_float32_matmul_precision last set ("highest" by default)."""
+    return str(_SETTINGS["matmul_precision"])
+
+
 def get_num_threads() -> int:
     """The number of threads a large kernel is split over (THREADS, default: the CPU count)."""
     from .helpers import num_threads
@@ -210,7 +255,12 @@ def _free_functions() -> dict[str, Callable[..., Any]]:
         if hasattr(F, name):
             out[name] = getattr(F, name)
     out.update(broadcast_shapes=broadcast_shapes, broadcast_tensors=broadcast_tensors, scalar_tensor=scalar_tensor,
-               can_cast=can_cast, row_stack=movement.vstack, asarray=as_tensor)
+               can_cast=can_cast, row_stack=movement.vstack, asarray=as_tensor, typename=typename,
+               get_default_device=get_default_device, set_default_device=set_default_device,
+               use_deterministic_algorithms=use_deterministic_algorithms,
+               are_deterministic_algorithms_enabled=are_deterministic_algorithms_enabled,
+               set_float32_matmul_precision=set_float32_matmul_precision,
+               get_float32_matmul_precision=get_float32_matmul_precision)
     return out
 
 
