@@ -249,7 +249,7 @@ def pow(self: Tensor, exponent: Any) -> Tensor:
         n = int(exponent)
         x = self if self.dtype.is_float or n >= 0 else self.float()
         if n == 0:  # 1 everywhere (NaN and inf too), still in x's graph: its gradient is 0, as in PyTorch
-            return Tensor.full(x.shape, True, dtypes.bool, x.device)._where(x.ones_like(), x)
+            return Tensor.full(x.shape, True, dtypes.bool, x.device).where(x.ones_like(), x)
         acc, base, k = None, x, builtins.abs(n)
         while k:
             if k & 1:
@@ -274,15 +274,15 @@ def pow(self: Tensor, exponent: Any) -> Tensor:
         # (-1)^(+-inf) = 1; x^0 = 1; a negative x (-0 and -inf too) gives -|x|^y for an odd integer y, and NaN
         # for a finite x < 0 and a non-integer y
         zero, ax = a == 0, a.abs()
-        mag = (bt * zero._where(1.0, ax).log2()).exp2()
-        mag = zero._where((bt > 0)._where(0.0, (bt < 0)._where(math.inf, math.nan)).cast(mag.dtype), mag)
-        mag = (ax == 1)._where(1.0, mag)
+        mag = (bt * zero.where(1.0, ax).log2()).exp2()
+        mag = zero.where((bt > 0).where(0.0, (bt < 0).where(math.inf, math.nan)).cast(mag.dtype), mag)
+        mag = (ax == 1).where(1.0, mag)
         is_int = bt == bt.trunc()
         odd = is_int & ((bt.abs() % 2) == 1)
         neg = (a < 0) | (zero & (a.reciprocal() < 0))
-        out = (neg & odd)._where(-mag, mag)
-        out = ((a < 0) & is_int.logical_not() & a.isfinite())._where(math.nan, out)
-        out = ((bt == 0) | (a == 1))._where(1.0, out)
+        out = (neg & odd).where(-mag, mag)
+        out = ((a < 0) & is_int.logical_not() & a.isfinite()).where(math.nan, out)
+        out = ((bt == 0) | (a == 1)).where(1.0, out)
         if not out.requires_grad:
             return out
         # a Python exponent stays one in the gradient: y x^(y-1) takes the paths above (x^0.5 is sqrt), as PyTorch
@@ -295,10 +295,10 @@ def pow(self: Tensor, exponent: Any) -> Tensor:
         res: list[tuple[UOp, UOp | None]] = []
         y = b if b_uop is None else Tensor._from(b_uop, dev, b_rg)
         if a_rg:
-            dx = g * (y * x ** (y - 1)) if b_uop is None else (y == 0)._where(0.0, g * (y * x ** (y - 1)))
+            dx = g * (y * x ** (y - 1)) if b_uop is None else (y == 0).where(0.0, g * (y * x ** (y - 1)))
             res.append((a_uop, dx.uop))
         if b_rg and b_uop is not None:
-            res.append((b_uop, ((x == 0) & (y >= 0))._where(0.0, g * (Tensor._from(node, dev, True) * x.log())).uop))
+            res.append((b_uop, ((x == 0) & (y >= 0)).where(0.0, g * (Tensor._from(node, dev, True) * x.log())).uop))
         return res
     CUSTOM_GRADIENTS[out.uop] = grads
     return out
