@@ -426,3 +426,40 @@ def test_parameters_to_vector_and_back(device: str) -> None:
         assert p.requires_grad
     with pytest.raises(RuntimeError):
         nn.utils.vector_to_parameters(Tensor(new[:-1], device=device), ps)
+
+
+def test_named_parameters_and_custom_optimizer() -> None:
+    """optim.SGD(model.named_parameters()) (PyTorch 2.6+) and a PyTorch-style custom Optimizer subclass."""
+    tt.manual_seed(0)
+    m = nn.Linear(3, 2)
+    opt = optim.SGD(m.named_parameters(), lr=0.1)
+    assert opt.param_groups[0]["param_names"] == ["weight", "bias"]
+    assert opt.param_groups[0]["params"][0] is m.weight
+    assert opt.state_dict()["param_groups"][0]["param_names"] == ["weight", "bias"]
+
+    class PlainSGD(optim.Optimizer):
+        def __init__(self, params: Any, lr: float = 0.01) -> None:
+            super().__init__(params, dict(lr=lr))
+
+        def step(self, closure: Any = None) -> None:
+            with tt.no_grad():
+                for g in self.param_groups:
+                    for p in g["params"]:
+                        if p.grad is None:
+                            continue
+                        st = self.state[p]  # a defaultdict(dict), as PyTorch's
+                        st["n"] = st.get("n", 0) + 1
+                        p -= g["lr"] * p.grad
+
+    w = Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    tw = torch.tensor([1.0, 2.0], requires_grad=True)
+    opt2, topt = PlainSGD([w], lr=0.25), torch.optim.SGD([tw], lr=0.25)
+    for _ in range(3):
+        opt2.zero_grad()
+        topt.zero_grad()
+        (w * w * w).sum().backward()
+        (tw * tw * tw).sum().backward()
+        opt2.step()
+        topt.step()
+    np.testing.assert_allclose(w.numpy(), tw.detach().numpy(), rtol=1e-6)
+    assert opt2.state[w] == {"n": 3}

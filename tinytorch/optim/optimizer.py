@@ -79,14 +79,18 @@ class ParamGroup(dict):
 
 
 class _ParamState(dict):
-    """Per-parameter state, keyed by the parameter's identity: `opt.state[p]` works like PyTorch's."""
+    """Per-parameter state, keyed by the parameter's identity: `opt.state[p]` works like PyTorch's
+    (a defaultdict(dict): a custom optimizer's first `self.state[p]` is an empty dict it fills)."""
 
     @staticmethod
     def _key(k: Any) -> Any:
         return id(k) if isinstance(k, Tensor) else k
 
     def __getitem__(self, k: Any) -> Any:
-        return super().__getitem__(self._key(k))
+        key = self._key(k)
+        if not super().__contains__(key):
+            super().__setitem__(key, {})
+        return super().__getitem__(key)
 
     def __setitem__(self, k: Any, v: Any) -> None:
         super().__setitem__(self._key(k), v)
@@ -156,6 +160,9 @@ class Optimizer:
             raise ValueError(f"{name}.add_param_group: the group has no 'params'")
         else:
             ps = list(raw)
+        names = None
+        if ps and all(isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], str) for x in ps):
+            names, ps = [x[0] for x in ps], [x[1] for x in ps]  # model.named_parameters(), as PyTorch 2.6+
         for p in ps:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{name} can only optimize Tensors, but one of the params is {type(p).__name__}")
@@ -166,6 +173,8 @@ class Optimizer:
             raise ValueError(f"{name}: some parameters appear in more than one parameter group")
         group = ParamGroup({**self.defaults, **{k: v for k, v in param_group.items() if k != "params"},
                             "params": ps})
+        if names is not None:
+            group["param_names"] = names
         dev = ps[0].device if ps else None
         host = {"lr": HostScalar(float(group["lr"]), dev)}
         if "betas" in group:  # cycled by OneCycleLR / CyclicLR: buffers too
@@ -320,7 +329,7 @@ def lerp_(state: Tensor, target: Tensor, weight: Tensor | float) -> Tensor:
     near = state + weight * (target - state)
     far = target - (target - state) * (1 - weight)
     if isinstance(weight, Tensor):
-        state.assign((weight.abs() < 0.5).where(near, far))
+        state.assign((weight.abs() < 0.5)._where(near, far))
     else:
         state.assign(near if abs(weight) < 0.5 else far)
     return state
