@@ -105,6 +105,7 @@ CASES: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
     "masked_fill": (lambda m, x, k: x.masked_fill(k, 0.5), (X, X > 0)),
     "masked_fill_bcast": (lambda m, x, k: x.masked_fill(k, float("-inf")), (X3, X3[0, 0] > 0)),
     "masked_fill_int": (lambda m, x, k: x.masked_fill(k, 7), (np.arange(12).reshape(3, 4), X > 0)),
+    "masked_fill_bigger_mask": (lambda m, x, k: x.masked_fill(k, 1.0), (X[0], X > 0)),
     "masked_select": (lambda m, x, k: x.masked_select(k), (X, X > 0)),
     "masked_select_bcast": (lambda m, x, k: m.masked_select(x, k), (X3, X3[0, 0] > 0)),
     "masked_select_none": (lambda m, x, k: x.masked_select(k), (X, X > 100)),
@@ -122,6 +123,8 @@ CASES: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
     "idx_mask_rows": (lambda m, x, k: x[k], (X3, np.array([True, False]))),
     "idx_mask_col": (lambda m, x, k: x[:, k], (X, np.array([True, False, True, True]))),
     "idx_mask_2of3": (lambda m, x, k: x[k], (X3, X3[:, :, 0] > 0)),
+    "idx_list_of_lists": (lambda m, x: x[[[0, 1], [1, 2]]], (X,)),  # still read as a tuple by PyTorch
+    "idx_uint8_mask": (lambda m, x, k: x[k.to(m.uint8) if m is torch else k.cast(m.uint8)], (X, X[:, 0] > 0)),
     "idx_empty": (lambda m, x, i: x[i], (X, np.zeros(0, np.int64))),
     "nonzero": (lambda m, x: (x > 0).nonzero(), (X,)),
     "nonzero_tuple": (lambda m, x: m.nonzero(x > 0, as_tuple=True), (X3,)),
@@ -134,6 +137,10 @@ CASES: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
                                                              np.array([[0.0, 2.0], [6.0, 2.5]]))),
     "searchsorted_nd_right": (lambda m, s, v: m.searchsorted(s, v, side="right"),
                               (np.sort(X, 1), np.array([[0.0], [1.0], [-1.0]], np.float32))),
+    "searchsorted_nan": (lambda m, s, v: m.searchsorted(s, v), (np.array([1.0, 2.0, np.nan]),
+                                                                 np.array([np.nan, np.inf, 2.0, -np.inf]))),
+    "searchsorted_nan_right": (lambda m, s, v: m.searchsorted(s, v, right=True), (np.array([1.0, 2.0, np.nan]),
+                                                                                   np.array([np.nan, 2.0]))),
     "bincount": (lambda m, x: m.bincount(x), (np.array([0, 3, 3, 1, 0, 0]),)),
     "bincount_w": (lambda m, x, w: x.bincount(w, minlength=6), (np.array([0, 3, 3, 1]),
                                                                 np.array([0.5, 1.0, 2.0, -1.0], np.float32))),
@@ -410,3 +417,26 @@ def test_setitem_advanced_leaf_rules(dev: str) -> None:
     ref[[0, 1], [0, 0]] = torch.tensor([5.0, 6.0])
     assert_close(w.detach(), ref.numpy(), device=dev)
     assert w.requires_grad and w.is_leaf
+
+
+def test_repeated_index_gradients(dev: str) -> None:
+    """With repeated indices the last value wins, and every value still gets the gradient of the position it
+    lands on (PyTorch's backward of scatter, index_copy and index_put)."""
+    idx = np.array([1, 1, 2])
+    w = np.arange(4, dtype=np.float32)
+
+    def run(lib: Any, mk: Callable[..., Any]) -> tuple[Any, Any]:
+        s = mk(np.array([1.0, 2.0, 3.0], np.float32), requires_grad=True)
+        z4, z41 = mk(np.zeros(4, np.float32)), mk(np.zeros((4, 1), np.float32))
+        outs = [z4.scatter(0, mk(idx), s), z41.index_copy(0, mk(idx), s.reshape(3, 1)).reshape(4)]
+        y = z4 * mk(np.float32(1.0), requires_grad=True)
+        y[mk(idx)] = s
+        outs.append(y)
+        sum((o * mk(w)).sum() for o in outs).backward()
+        return [o.detach().numpy() for o in outs], s.grad.numpy()
+
+    got, gg = run(tt, lambda a, **k: Tensor(a, device=dev, **k))
+    want, wg = run(torch, lambda a, **k: torch.tensor(a, **k))
+    for g, e in zip(got, want):
+        assert_close(g, e, device=dev)
+    assert_close(gg, wg, device=dev)

@@ -47,7 +47,7 @@ def test_compare_where_nan(rng: np.random.Generator) -> None:
     with np.errstate(invalid="ignore"):
         for op, fn in (("<", lambda a, b: a < b), ("!=", lambda a, b: a != b), ("==", lambda a, b: a == b)):
             np.testing.assert_array_equal(llvm(fn, x, y), fn(x, y), err_msg=f"float32 {op} with NaN/inf; {HINT}")
-        got = llvm(lambda a, b: (a < b).where(a, b * 2) + a.maximum(b), x, y)
+        got = llvm(lambda a, b: a.where(a < b, b * 2) + a.maximum(b), x, y)
         check(got, np.where(x < y, x, y * 2.0) + np.maximum(x, y), "where(a<b, a, 2b) + maximum(a, b)", rtol=1e-7)
 
 

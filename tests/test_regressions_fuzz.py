@@ -26,10 +26,8 @@ SHAPES = {"0d": (), "1d": (3,)}
 
 
 def _torch_dtype_name(dt: torch.dtype) -> str:
-    """torch's dtype under tinytorch's name; uint8 with int8 gives int16 in torch, which tinytorch
-    has no public dtype for: it widens to int32 (tinytorch/dtype.py)."""
-    name = str(dt).removeprefix("torch.")
-    return "int32" if name == "int16" else name
+    """torch's dtype under tinytorch's name (the same: uint8 with int8 gives int16 in both)."""
+    return str(dt).removeprefix("torch.")
 
 
 def _values(dtype: str, shape: tuple[int, ...], seed: int) -> np.ndarray:
@@ -60,7 +58,7 @@ BINARY: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]] =
     "mul": (lambda a, b: a * b, lambda a, b: a * b),
     "maximum": (lambda a, b: a.maximum(b), torch.maximum),
     "minimum": (lambda a, b: a.minimum(b), torch.minimum),
-    "where": (lambda a, b: tt.Tensor([True, False, True]).where(a, b),
+    "where": (lambda a, b: tt.where(tt.Tensor([True, False, True]), a, b),
               lambda a, b: torch.where(torch.tensor([True, False, True]), a, b)),
 }
 

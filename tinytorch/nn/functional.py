@@ -190,7 +190,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return x * 0
     # drawn by kernels from a device-side counter, so a step replayed by the JIT draws a new mask
     keep = Tensor.rand_graph(*x.shape, device=x.device) >= p  # P(rand < p) = p is the drop probability
-    return keep.where(x * (1.0 / (1.0 - p)), 0)
+    return keep._where(x * (1.0 / (1.0 - p)), 0)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -344,10 +344,10 @@ def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
     classes = _class_view(Tensor.arange(n_classes, device=logp.device), logp.ndim, cdim)  # (1, C, 1, ...)
     hit = target.unsqueeze(cdim) == classes  # (N, C, d...) one-hot of the target
     keep = target != ignore_index  # (N, d...)
-    picked = hit.where(logp, 0).sum(cdim)  # (N, d...) x_{n, y_n}; where() keeps -inf of other classes out
+    picked = hit._where(logp, 0).sum(cdim)  # (N, d...) x_{n, y_n}; where() keeps -inf of other classes out
     w = keep.cast(logp.dtype)
     if weight is not None:
-        w = w * hit.where(_class_view(weight.cast(logp.dtype), logp.ndim, cdim), 0).sum(cdim)  # w_{y_n}
+        w = w * hit._where(_class_view(weight.cast(logp.dtype), logp.ndim, cdim), 0).sum(cdim)  # w_{y_n}
     loss = -(picked * w)
     if reduction == "none":
         return loss
@@ -378,15 +378,15 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
         return nll
     wl = logp * _class_view(weight.cast(logp.dtype), logp.ndim, cdim) if weight is not None else logp
     keep = target != ignore_index  # (N, d...)
-    smooth = keep.where(-wl.sum(cdim), 0)  # (N, d...)
+    smooth = keep._where(-wl.sum(cdim), 0)  # (N, d...)
     if reduction == "none":
         ret = smooth
     elif reduction == "sum":
         ret = smooth.sum()
     elif weight is not None:
         classes = _class_view(Tensor.arange(n_classes, device=logp.device), logp.ndim, cdim)
-        wy = (target.unsqueeze(cdim) == classes).where(_class_view(weight.cast(logp.dtype), logp.ndim, cdim), 0)
-        ret = smooth.sum() / keep.where(wy.sum(cdim), 0).sum()
+        wy = (target.unsqueeze(cdim) == classes)._where(_class_view(weight.cast(logp.dtype), logp.ndim, cdim), 0)
+        ret = smooth.sum() / keep._where(wy.sum(cdim), 0).sum()
     else:
         ret = smooth.sum() / keep.cast(logp.dtype).sum()
     return (1 - label_smoothing) * nll + ret * (label_smoothing / n_classes)
@@ -448,9 +448,9 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     if pos_weight is not None:
         p = _broadcast_weight(pos_weight, input, op, "pos_weight")
         lw = 1 + (p - 1) * y
-        loss = (x >= 0).where((1 - y) * x + lw * (-x).softplus(), -(p * y) * x + lw * x.softplus())
+        loss = (x >= 0)._where((1 - y) * x + lw * (-x).softplus(), -(p * y) * x + lw * x.softplus())
     else:
-        loss = (x >= 0).where((1 - y) * x + (-x).softplus(), -y * x + x.softplus())
+        loss = (x >= 0)._where((1 - y) * x + (-x).softplus(), -y * x + x.softplus())
     if weight is not None:
         loss = loss * _broadcast_weight(weight, input, op)
     return _reduce(loss, reduction, op)

@@ -77,7 +77,7 @@ def _broadcast(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
 def _safe_sqrt(s: Tensor) -> Tensor:
     """sqrt(s) for s >= 0 whose gradient at s = 0 is 0 (PyTorch's norm subgradient), not inf * 0 = nan."""
     pos = s > 0
-    return pos.where(pos.where(s, 1).sqrt(), 0)
+    return pos._where(pos._where(s, 1).sqrt(), 0)
 
 
 def _vector_norm(x: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
@@ -95,7 +95,7 @@ def _vector_norm(x: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
         return (x != 0).cast(x.dtype).sum(dim, keepdim=keepdim)
     s = (x.abs() ** p).sum(dim, keepdim=keepdim)
     pos = s > 0
-    return pos.where(pos.where(s, 1) ** (1.0 / p), 0)
+    return pos._where(pos._where(s, 1) ** (1.0 / p), 0)
 
 
 # layers as functions --------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
             raise TensorValueError(f"{op}: padding_idx {padding_idx} must be within num_embeddings {n}")
         padding_idx %= n
         is_pad = (Tensor.arange(n, device=weight.device) == padding_idx).reshape(n, 1)
-        weight = is_pad.where(weight.detach(), weight)  # the padding row is read but never trained
+        weight = is_pad._where(weight.detach(), weight)  # the padding row is read but never trained
     return weight[input]
 
 
@@ -224,7 +224,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: Any = None, redu
         raise TensorValueError(f"{op}: smooth_l1_loss does not support negative values for beta, got {beta}")
     x, t = _loss_pair(input, target, op)
     d = (x - t).abs()
-    loss = d if beta == 0 else (d < beta).where(0.5 * d * d / beta, d - 0.5 * beta)
+    loss = d if beta == 0 else (d < beta)._where(0.5 * d * d / beta, d - 0.5 * beta)
     return _reduce(loss, reduction)
 
 
@@ -237,7 +237,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
         raise TensorValueError(f"{op}: huber_loss does not support non-positive values for delta, got {delta}")
     x, t = _loss_pair(input, target, op)
     d = (x - t).abs()
-    loss = (d <= delta).where(0.5 * d * d, delta * (d - 0.5 * delta))
+    loss = (d <= delta)._where(0.5 * d * d, delta * (d - 0.5 * delta))
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -256,7 +256,7 @@ def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any 
         loss = t.exp() * (t - x)
     else:
         pos = t > 0
-        loss = pos.where(t * pos.where(t, 1).log(), 0) - t * x  # y log y is 0 at y = 0
+        loss = pos._where(t * pos._where(t, 1).log(), 0) - t * x  # y log y is 0 at y = 0
     if reduction == "batchmean":
         return loss.sum() / (x.shape[0] if x.ndim else 1)
     return _reduce(loss, reduction)
@@ -276,7 +276,7 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
     dot = (a * b).sum(-1)
     mag = ((a * a).sum(-1) + eps) * ((b * b).sum(-1) + eps)
     cos = dot / mag.sqrt()
-    loss = (y == 1).where(1 - cos, 0) + (y == -1).where((cos - margin).maximum(0), 0)
+    loss = (y == 1)._where(1 - cos, 0) + (y == -1)._where((cos - margin).maximum(0), 0)
     return _reduce(loss, reduction)
 
 
@@ -308,7 +308,7 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, siz
     op = "hinge_embedding_loss"
     _check_reduction(reduction, op)
     x, t = _loss_pair(input, target, op)
-    loss = (t == 1).where(x, 0) + (t == -1).where((margin - x).maximum(0), 0)
+    loss = (t == 1)._where(x, 0) + (t == -1)._where((margin - x).maximum(0), 0)
     return _reduce(loss, reduction)
 
 
@@ -322,8 +322,8 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
     loss = x.exp() - t * x if log_input else x - t * (x + eps).log()
     if full:
         big = t > 1
-        ts = big.where(t, 2)
-        loss = loss + big.where(ts * ts.log() - ts + 0.5 * (2 * math.pi * ts).log(), 0)
+        ts = big._where(t, 2)
+        loss = loss + big._where(ts * ts.log() - ts + 0.5 * (2 * math.pi * ts).log(), 0)
     return _reduce(loss, reduction)
 
 

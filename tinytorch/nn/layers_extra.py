@@ -43,7 +43,7 @@ class Embedding(Module):
             w = Tensor.normal(num_embeddings, embedding_dim, mean=0.0, std=1.0, dtype=dtype, device=device)
             if padding_idx is not None:
                 rows = (Tensor.arange(num_embeddings, device=w.device) == padding_idx).reshape(num_embeddings, 1)
-                w = rows.where(0, w).realize()
+                w = rows._where(0, w).realize()
             self.weight = Parameter(w, requires_grad=not _freeze)
         else:
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
@@ -69,7 +69,7 @@ class Embedding(Module):
         if self.padding_idx is not None:
             n = self.num_embeddings
             rows = (Tensor.arange(n, device=self.weight.device) == self.padding_idx).reshape(n, 1)
-            init._fill_(self.weight, rows.where(0, self.weight.detach()), "reset_parameters")
+            init._fill_(self.weight, rows._where(0, self.weight.detach()), "reset_parameters")
 
     def forward(self, input: Tensor) -> Tensor:
         """(...) int indices -> (..., embedding_dim)"""

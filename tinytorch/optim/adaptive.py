@@ -242,5 +242,5 @@ class RAdam(Optimizer):
         adaptive = as_dtype(bc2.sqrt(), p) / (v.sqrt() + group["eps"])
         rectified = corrected * as_dtype(lr, p) * adaptive * as_dtype(rect, p)
         plain = corrected * as_dtype(lr, p)
-        p.assign(base - (rho_t > 5.0).where(rectified, plain))
+        p.assign(base - (rho_t > 5.0)._where(rectified, plain))
         return [p, step, m, v]

@@ -14,7 +14,7 @@ from .movement import cat, stack
 
 def where(cond: Tensor, x: Any, y: Any) -> Tensor:
     """x where cond is true, else y (broadcast together)."""
-    return cond.where(x, y)
+    return cond._where(x, y)
 
 
 __all__ = ["Tensor", "cat", "stack", "where", "from_numpy", "manual_seed", "no_grad", "_rng"]

@@ -506,7 +506,8 @@ class Tensor:
     logical_or = elementwise.logical_or
     logical_xor = elementwise.logical_xor
     bitwise_not = elementwise.bitwise_not
-    where = elementwise.where
+    _where = elementwise.where
+    where = elementwise.where_method
     _unop = elementwise._unop
     neg = elementwise.neg
     reciprocal = elementwise.reciprocal

@@ -68,7 +68,7 @@ def _zero_grad(val: Tensor, *srcs: Tensor, detach: builtins.bool = True) -> Tens
     keep = Tensor.full(val.shape, True, dtypes.bool, val.device)
     out = val.detach() if detach else val
     for s in srcs_rg:
-        out = keep.where(out, (s * 0).cast(out.dtype)._broadcast_to(val.shape, "grad"))
+        out = keep._where(out, (s * 0).cast(out.dtype)._broadcast_to(val.shape, "grad"))
     return out
 
 
@@ -102,14 +102,14 @@ def _div_trunc_float(a: Tensor, b: Tensor) -> Tensor:
     r = _fmod_float(a, b)
     q = (a - r) / b
     n = q.trunc()
-    n = ((q - n).abs() > 0.5).where(n + q.sign(), n)
+    n = ((q - n).abs() > 0.5)._where(n + q.sign(), n)
     m = n.abs() + 1
     below = m - (m.bitcast(it) - 1).bitcast(a.dtype)
     up = (b.abs() - r.abs()) <= b.abs() * below * 0.5
-    t = up.where(n + (a.signbit() != b.signbit()).where(-1.0, 1.0), n)
+    t = up._where(n + (a.signbit() != b.signbit())._where(-1.0, 1.0), n)
     huge = q.abs() >= 2.0 ** (52 if a.dtype == dtypes.float64 else 23)
-    t = huge.where((a / b).trunc(), t)
-    return ((b == 0) | a.isinf() | b.isinf()).where(a / b, (t == 0).where((a / b) * 0, t))
+    t = huge._where((a / b).trunc(), t)
+    return ((b == 0) | a.isinf() | b.isinf())._where(a / b, (t == 0)._where((a / b) * 0, t))
 
 
 def _div_rounded(a: Tensor, b: Any) -> Tensor:
@@ -117,7 +117,7 @@ def _div_rounded(a: Tensor, b: Any) -> Tensor:
     bt = _as_tensor(b, a).cast(a.dtype)
     q = a * bt.reciprocal()
     r = _sub_prod(a, q, bt._broadcast_to(q.shape, "div") if bt.shape != q.shape else bt)
-    return (q.isfinite() & (r.abs() != math.inf)).where(q + r * bt.reciprocal(), q)
+    return (q.isfinite() & (r.abs() != math.inf))._where(q + r * bt.reciprocal(), q)
 
 
 def true_divide(self: Tensor, other: Any) -> Tensor:
@@ -134,15 +134,15 @@ def floor_divide(self: Tensor, other: Any) -> Tensor:
             return a.float().floor_divide(b.float()).cast(a.dtype)
         mod = _fmod_float(a, b)
         d = (a - mod) / b
-        d = ((mod != 0) & ((b < 0) != (mod < 0))).where(d - 1, d)
+        d = ((mod != 0) & ((b < 0) != (mod < 0)))._where(d - 1, d)
         fl = d.floor()
-        fl = ((d - fl) > 0.5).where(fl + 1, fl)
-        fl = (d == 0).where((a / b) * 0, fl)  # a zero keeps the sign of a/b
-        return _zero_grad((b == 0).where(a / b, fl), a, b)
+        fl = ((d - fl) > 0.5)._where(fl + 1, fl)
+        fl = (d == 0)._where((a / b) * 0, fl)  # a zero keeps the sign of a/b
+        return _zero_grad((b == 0)._where(a / b, fl), a, b)
     _check_int_divisor(b, "floor_divide")
     q = a._binop(Ops.IDIV, b)  # truncates toward zero
     fix = ((a._binop(Ops.MOD, b) != 0) & ((a < 0) != (b < 0)))
-    return fix.where(q - 1, q)
+    return fix._where(q - 1, q)
 
 
 def _split(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -166,17 +166,17 @@ def _fmod_float(a: Tensor, b: Tensor) -> Tensor:
     float64), then one b of correction where a/b rounded
     across an integer; a for an infinite b and finite a; NaN for b = 0 or infinite a."""
     binf = (b.abs() == math.inf) & (a.abs() != math.inf)
-    bs = binf.where(1.0, b).cast(a.dtype)
+    bs = binf._where(1.0, b).cast(a.dtype)
     fin = (a.abs() != math.inf) & (bs != 0) & bs.isfinite()
-    asafe, bsafe = fin.where(a, 0.0), fin.where(bs, 1.0)
+    asafe, bsafe = fin._where(a, 0.0), fin._where(bs, 1.0)
     r = asafe
     for _ in range(4 if a.dtype == dtypes.float64 else 6):  # each pass: |r| shrinks by ~2^53 / 2^24
         r = _sub_prod(r, (r / bsafe).trunc(), bsafe)
     ab = bsafe.abs()
-    r = ((r != 0) & ((r < 0) != (a < 0))).where((a < 0).where(r - ab, r + ab), r)
-    r = (r.abs() >= ab).where((a < 0).where(r + ab, r - ab), r)
-    r = (r == 0).where(a * 0, r)  # a zero keeps a's sign
-    return binf.where(a, fin.where(r, math.nan))
+    r = ((r != 0) & ((r < 0) != (a < 0)))._where((a < 0)._where(r - ab, r + ab), r)
+    r = (r.abs() >= ab)._where((a < 0)._where(r + ab, r - ab), r)
+    r = (r == 0)._where(a * 0, r)  # a zero keeps a's sign
+    return binf._where(a, fin._where(r, math.nan))
 
 
 def fmod(self: Tensor, other: Any) -> Tensor:
@@ -203,10 +203,10 @@ def remainder(self: Tensor, other: Any) -> Tensor:
         r = _fmod_float(a, b)
         with no_grad():
             q = a.div(b, rounding_mode="floor")
-        return _with_slope(((r != 0) & ((r < 0) != (b < 0))).where(r + b, r), a, a.ones_like(), b, -q)
+        return _with_slope(((r != 0) & ((r < 0) != (b < 0)))._where(r + b, r), a, a.ones_like(), b, -q)
     _check_int_divisor(b, "remainder")
     r = a._binop(Ops.MOD, b)  # sign follows a
-    return ((r != 0) & ((r < 0) != (b < 0))).where(r + b, r)
+    return ((r != 0) & ((r < 0) != (b < 0)))._where(r + b, r)
 
 
 def maximum(self: Tensor, other: Any) -> Tensor:
@@ -219,7 +219,7 @@ def minimum(self: Tensor, other: Any) -> Tensor:
     a, b = _broadcast_pair(self, other, "minimum")
     if a.dtype.is_float:
         return -((-a).maximum(-b))
-    return (a < b).where(a, b)
+    return (a < b)._where(a, b)
 
 
 def fmax(self: Tensor, other: Any) -> Tensor:
@@ -227,7 +227,7 @@ def fmax(self: Tensor, other: Any) -> Tensor:
     a, b = _broadcast_pair(self, other, "fmax")
     if not a.dtype.is_float:
         return a.maximum(b)
-    return ((a >= b) | b.isnan()).where(a, b)
+    return ((a >= b) | b.isnan())._where(a, b)
 
 
 def fmin(self: Tensor, other: Any) -> Tensor:
@@ -235,7 +235,7 @@ def fmin(self: Tensor, other: Any) -> Tensor:
     a, b = _broadcast_pair(self, other, "fmin")
     if not a.dtype.is_float:
         return a.minimum(b)
-    return ((a <= b) | b.isnan()).where(a, b)
+    return ((a <= b) | b.isnan())._where(a, b)
 
 
 def pow(self: Tensor, exponent: Any) -> Tensor:
@@ -249,7 +249,7 @@ def pow(self: Tensor, exponent: Any) -> Tensor:
         n = int(exponent)
         x = self if self.dtype.is_float or n >= 0 else self.float()
         if n == 0:  # 1 everywhere (NaN and inf too), still in x's graph: its gradient is 0, as in PyTorch
-            return Tensor.full(x.shape, True, dtypes.bool, x.device).where(x.ones_like(), x)
+            return Tensor.full(x.shape, True, dtypes.bool, x.device)._where(x.ones_like(), x)
         acc, base, k = None, x, builtins.abs(n)
         while k:
             if k & 1:
@@ -274,15 +274,15 @@ def pow(self: Tensor, exponent: Any) -> Tensor:
         # (-1)^(+-inf) = 1; x^0 = 1; a negative x (-0 and -inf too) gives -|x|^y for an odd integer y, and NaN
         # for a finite x < 0 and a non-integer y
         zero, ax = a == 0, a.abs()
-        mag = (bt * zero.where(1.0, ax).log2()).exp2()
-        mag = zero.where((bt > 0).where(0.0, (bt < 0).where(math.inf, math.nan)).cast(mag.dtype), mag)
-        mag = (ax == 1).where(1.0, mag)
+        mag = (bt * zero._where(1.0, ax).log2()).exp2()
+        mag = zero._where((bt > 0)._where(0.0, (bt < 0)._where(math.inf, math.nan)).cast(mag.dtype), mag)
+        mag = (ax == 1)._where(1.0, mag)
         is_int = bt == bt.trunc()
         odd = is_int & ((bt.abs() % 2) == 1)
         neg = (a < 0) | (zero & (a.reciprocal() < 0))
-        out = (neg & odd).where(-mag, mag)
-        out = ((a < 0) & is_int.logical_not() & a.isfinite()).where(math.nan, out)
-        out = ((bt == 0) | (a == 1)).where(1.0, out)
+        out = (neg & odd)._where(-mag, mag)
+        out = ((a < 0) & is_int.logical_not() & a.isfinite())._where(math.nan, out)
+        out = ((bt == 0) | (a == 1))._where(1.0, out)
         if not out.requires_grad:
             return out
         # a Python exponent stays one in the gradient: y x^(y-1) takes the paths above (x^0.5 is sqrt), as PyTorch
@@ -295,10 +295,10 @@ def pow(self: Tensor, exponent: Any) -> Tensor:
         res: list[tuple[UOp, UOp | None]] = []
         y = b if b_uop is None else Tensor._from(b_uop, dev, b_rg)
         if a_rg:
-            dx = g * (y * x ** (y - 1)) if b_uop is None else (y == 0).where(0.0, g * (y * x ** (y - 1)))
+            dx = g * (y * x ** (y - 1)) if b_uop is None else (y == 0)._where(0.0, g * (y * x ** (y - 1)))
             res.append((a_uop, dx.uop))
         if b_rg and b_uop is not None:
-            res.append((b_uop, ((x == 0) & (y >= 0)).where(0.0, g * (Tensor._from(node, dev, True) * x.log())).uop))
+            res.append((b_uop, ((x == 0) & (y >= 0))._where(0.0, g * (Tensor._from(node, dev, True) * x.log())).uop))
         return res
     CUSTOM_GRADIENTS[out.uop] = grads
     return out
@@ -373,8 +373,19 @@ def bitwise_not(self: Tensor) -> Tensor:
     return self._binop(Ops.XOR, -1 if self.dtype.kind == "i" else self.dtype.max)
 
 
+def where_method(self: Tensor, condition: Any, y: Any) -> Tensor:
+    """x.where(condition, y): x where condition is true, else y (PyTorch's order: self is the value, as in
+    torch.where(condition, x, y)); condition must be a bool tensor, as PyTorch requires."""
+    if not isinstance(condition, Tensor) or not condition.dtype.is_bool:
+        got = condition.dtype if isinstance(condition, Tensor) else type(condition).__name__
+        raise DTypeError(f"where: expected condition to be a bool tensor (x.where(condition, y) keeps x where "
+                         f"condition is true), got {got}")
+    return condition._where(self, y)
+
+
 def where(self: Tensor, x: Any, y: Any) -> Tensor:
-    """self ? x : y, broadcast over all three."""
+    """self ? x : y, broadcast over all three (Tensor._where, condition first; Tensor.where is PyTorch's
+    x.where(condition, y))."""
     cond = self if self.dtype.is_bool else self.bool()
     if isinstance(y, Tensor) and not isinstance(x, Tensor):  # a Python scalar does not widen y's dtype
         yt, xt = _broadcast_pair(y, x, "where")
@@ -442,9 +453,9 @@ def cos(self: Tensor) -> Tensor:
     x = self.float() if not self.dtype.is_float else self
     ax = x.abs()
     small, huge = ax <= 1, ax > float(np.finfo(x.dtype.np).max) / 2  # (both False for NaN)
-    s = small.where(math.pi / 2 - ax, huge.where(x * 0.5, x * 2)).sin()
-    big = s / small.where(1.0, 2 * x.sin())
-    val = small.where(s, huge.where(1 - 2 * s * s, big))
+    s = small._where(math.pi / 2 - ax, huge._where(x * 0.5, x * 2)).sin()
+    big = s / small._where(1.0, 2 * x.sin())
+    val = small._where(s, huge._where(1 - 2 * s * s, big))
     if not (self.requires_grad and no_grad.enabled):
         return val
     return val.detach() + (x - x.detach()) * (-x.sin()).detach()  # the value of val, the slope -sin x
@@ -479,18 +490,18 @@ def trunc(self: Tensor) -> Tensor:
     wide = self.dtype.itemsize > 4
     small = self.abs() < 2.0 ** (52 if wide else 23)  # False for NaN
     # (no NaN or inf reaches the cast)
-    t = small.where(self, 0).cast(dtypes.int64 if wide else dtypes.int32).cast(self.dtype)
-    return _zero_grad(small.where((t == 0).where(self * 0, t), self), self)
+    t = small._where(self, 0).cast(dtypes.int64 if wide else dtypes.int32).cast(self.dtype)
+    return _zero_grad(small._where((t == 0)._where(self * 0, t), self), self)
 
 
 def floor(self: Tensor) -> Tensor:
     t = self.trunc()
-    return (t > self).where(t - 1, t)
+    return (t > self)._where(t - 1, t)
 
 
 def ceil(self: Tensor) -> Tensor:
     t = self.trunc()
-    return (t < self).where(t + 1, t)
+    return (t < self)._where(t + 1, t)
 
 
 def round(self: Tensor, decimals: builtins.int = 0) -> Tensor:
@@ -506,8 +517,8 @@ def round(self: Tensor, decimals: builtins.int = 0) -> Tensor:
     diff = self - f
     half = f * 0.5
     even = half.floor() == half
-    r = (diff > 0.5).where(f + 1, (diff < 0.5).where(f, even.where(f, f + 1)))
-    return (r == 0).where(self * 0, r)  # -0.4 rounds to -0.0, like PyTorch
+    r = (diff > 0.5)._where(f + 1, (diff < 0.5)._where(f, even._where(f, f + 1)))
+    return (r == 0)._where(self * 0, r)  # -0.4 rounds to -0.0, like PyTorch
 
 
 def isnan(self: Tensor) -> Tensor:
@@ -533,10 +544,10 @@ def tanh(self: Tensor) -> Tensor:
     x = self if self.dtype.is_float else self.float()
     cut = 0.01 if x.dtype == dtypes.float64 else 0.25  # series truncation error < eps of the dtype
     near0 = x.abs() < cut
-    xs = near0.where(x, 0.0)
+    xs = near0._where(x, 0.0)
     x2 = xs * xs
     small = xs * (1 + x2 * (-1 / 3 + x2 * (2 / 15 + x2 * (-17 / 315 + x2 * (62 / 2835)))))
-    return near0.where(small, 2.0 * (2.0 * x).sigmoid() - 1.0)
+    return near0._where(small, 2.0 * (2.0 * x).sigmoid() - 1.0)
 
 
 def _erf_series(x: Tensor) -> Tensor:
@@ -566,25 +577,25 @@ def _erf_erfc(x: Tensor) -> tuple[Tensor, Tensor]:
     the continued fraction erfc z = e^(-z^2)/sqrt(pi) / (z + (1/2)/(z + 1/(z + (3/2)/(z + ...)))) beyond.
     float32: the alternating series for |x| < 0.5 and the Chebyshev fit beyond."""
     neg = x < 0
-    ax = neg.where(-x, x)
+    ax = neg._where(-x, x)
     if x.dtype == dtypes.float64:
         small = ax < 2
-        xs = small.where(x, 0.0)
+        xs = small._where(x, 0.0)
         x2 = xs * xs
         acc: Any = 1.0
         for n in range(50, -1, -1):
             acc = 1 + x2 * (2 / (2 * n + 3)) * acc
         es = (-x2).exp() * xs * acc * (2 / math.sqrt(math.pi))
-        z = small.where(2.0, ax)
+        z = small._where(2.0, ax)
         t: Any = z
         for k in range(50, 0, -1):
             t = z + (k / 2) / t
         ec = (-z * z).exp() * (1 / math.sqrt(math.pi)) / t
     else:
         small = ax < 0.5
-        es = _erf_series(small.where(x, 0.0))
-        ec = _erfc_pos(small.where(1.0, ax))
-    return small.where(es, neg.where(ec - 1, 1 - ec)), small.where(1 - es, neg.where(2 - ec, ec))
+        es = _erf_series(small._where(x, 0.0))
+        ec = _erfc_pos(small._where(1.0, ax))
+    return small._where(es, neg._where(ec - 1, 1 - ec)), small._where(1 - es, neg._where(2 - ec, ec))
 
 
 def _erf_slope(x: Tensor) -> Tensor:
@@ -615,10 +626,10 @@ def clamp(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
     x = self  # selects, not max/min: the gradient is 1 at the bounds (as in PyTorch), NaN stays NaN
     if min is not None:
         x, lo = _broadcast_pair(x, min, "clamp")
-        x = ((x < lo) | lo.isnan()).where(lo, x)
+        x = ((x < lo) | lo.isnan())._where(lo, x)
     if max is not None:
         x, hi = _broadcast_pair(x, max, "clamp")
-        x = ((x > hi) | hi.isnan()).where(hi, x)
+        x = ((x > hi) | hi.isnan())._where(hi, x)
     return x
 
 
@@ -643,8 +654,8 @@ def _log1p(y: Tensor) -> Tensor:
     """log(1 + y), accurate for tiny y: log(u) * y / (u - 1) with u = 1 + y (Goldberg's trick)."""
     u = 1 + y
     exact, inf = u == 1, u == math.inf
-    us = (exact | inf).where(2, u)  # (no 0/0 or inf/inf in the branch not taken)
-    return exact.where(y, inf.where(u, us.log() * y / (us - 1)))
+    us = (exact | inf)._where(2, u)  # (no 0/0 or inf/inf in the branch not taken)
+    return exact._where(y, inf._where(u, us.log() * y / (us - 1)))
 
 
 # more unary math: each computed in float32 for half types (rounded once), ints promoted to float32 ---------
@@ -677,16 +688,16 @@ def _with_slope(val: Tensor, x: Tensor, slope: Tensor, *more: Tensor) -> Tensor:
     for t, sl in pairs:
         s = sl.detach()._broadcast_to(val.shape, "grad") if sl.shape != val.shape else sl.detach()
         keep = (t.abs() != math.inf) & (t.isnan().logical_not() | val.isnan())  # (a NaN x stays where val is NaN)
-        xs = keep.where(t, 0.0)
+        xs = keep._where(t, 0.0)
         z = (xs - xs.detach())._broadcast_to(val.shape, "grad")  # value 0, slope 1
         fin_s, nan_s = s.isfinite(), s.isnan()
-        lin = z * fin_s.where(s, 0.0)
+        lin = z * fin_s._where(s, 0.0)
         # where the slope is infinite, +-sqrt(0): value 0, slope +-inf; where it is NaN, sqrt(0) sqrt(-0): slope
         # NaN. Each takes z only where it is used, so the 0 * inf of the others never reaches x.
-        zi, zn = (fin_s | nan_s).where(0.0, z), nan_s.where(z, 0.0)
+        zi, zn = (fin_s | nan_s)._where(0.0, z), nan_s._where(z, 0.0)
         ri = zi.sqrt()
-        sing = nan_s.where(zn.sqrt() * (-zn).sqrt(), (s > 0).where(ri, -ri))
-        out = out + fin_s.where(lin, sing).cast(out.dtype)
+        sing = nan_s._where(zn.sqrt() * (-zn).sqrt(), (s > 0)._where(ri, -ri))
+        out = out + fin_s._where(lin, sing).cast(out.dtype)
     return out
 
 
@@ -710,10 +721,10 @@ def atan(self: Tensor) -> Tensor:
         return r
     x = _floatish(self)
     big = x.abs() > 1
-    inv = big.where(x, 1.0).reciprocal()
-    a = _atan_unit(big.where(inv, x))
+    inv = big._where(x, 1.0).reciprocal()
+    a = _atan_unit(big._where(inv, x))
     hp = Tensor.full(x.shape, math.pi / 2, x.dtype, x.device)
-    return big.where((x < 0).where(-hp, hp) - a, a)
+    return big._where((x < 0)._where(-hp, hp) - a, a)
 
 
 def atan2(self: Tensor, other: Any) -> Tensor:
@@ -723,15 +734,15 @@ def atan2(self: Tensor, other: Any) -> Tensor:
         return y.float().atan2(x.float()).cast(y.dtype)
     y, x = _floatish(y), _floatish(x)
     sy, sx = y.signbit(), x.signbit()
-    ay, ax = sy.where(-y, y), sx.where(-x, x)
+    ay, ax = sy._where(-y, y), sx._where(-x, x)
     swap = ay > ax
-    num, den = swap.where(ax, ay), swap.where(ay, ax)
+    num, den = swap._where(ax, ay), swap._where(ay, ax)
     both0, bothinf = (ax == 0) & (ay == 0), (ax == math.inf) & (ay == math.inf)
-    t = both0.where(0.0, bothinf.where(1.0, num / (both0 | bothinf).where(1.0, den)))
+    t = both0._where(0.0, bothinf._where(1.0, num / (both0 | bothinf)._where(1.0, den)))
     a = _atan_unit(t)
-    a = swap.where(math.pi / 2 - a, a)
-    a = sx.where(math.pi - a, a)
-    return sy.where(-a, a)
+    a = swap._where(math.pi / 2 - a, a)
+    a = sx._where(math.pi - a, a)
+    return sy._where(-a, a)
 
 
 def arctan2(self: Tensor, other: Any) -> Tensor:
@@ -751,12 +762,12 @@ def asin(self: Tensor) -> Tensor:
         return r
     x = _floatish(self)
     edge = x.abs() == 1
-    xs = edge.where(0.0, x)
+    xs = edge._where(0.0, x)
     mid = 2 * _atan_unit(xs / (1 + _one_minus_sq(xs).sqrt()))
     # at +-1: +-(pi/2 - sqrt(2(1 -+ x))), the same value with the infinite slope of PyTorch
     pos = x > 0
-    end = pos.where(math.pi / 2 - (2 * (1 - x)).sqrt(), (2 * (1 + x)).sqrt() - math.pi / 2)
-    return edge.where(end, mid)
+    end = pos._where(math.pi / 2 - (2 * (1 - x)).sqrt(), (2 * (1 + x)).sqrt() - math.pi / 2)
+    return edge._where(end, mid)
 
 
 def acos(self: Tensor) -> Tensor:
@@ -765,12 +776,12 @@ def acos(self: Tensor) -> Tensor:
         return r
     x = _floatish(self)
     edge = x.abs() == 1
-    xs = edge.where(0.0, x)
+    xs = edge._where(0.0, x)
     u = ((1 - xs) / (1 + xs)).sqrt()
-    mid = 2 * (u > 1).where(math.pi / 2 - _atan_unit((u > 1).where(u, 1.0).reciprocal()), _atan_unit(
-        (u > 1).where(1.0, u)))
-    end = (x > 0).where((2 * (1 - x)).sqrt(), math.pi - (2 * (1 + x)).sqrt())
-    return edge.where(end, mid)
+    mid = 2 * (u > 1)._where(math.pi / 2 - _atan_unit((u > 1)._where(u, 1.0).reciprocal()), _atan_unit(
+        (u > 1)._where(1.0, u)))
+    end = (x > 0)._where((2 * (1 - x)).sqrt(), math.pi - (2 * (1 + x)).sqrt())
+    return edge._where(end, mid)
 
 
 def sinh(self: Tensor) -> Tensor:
@@ -780,12 +791,12 @@ def sinh(self: Tensor) -> Tensor:
         return r
     x = _floatish(self)
     neg = x < 0
-    ax = neg.where(-x, x)
+    ax = neg._where(-x, x)
     big = ax > 20
-    m = big.where(0.0, ax).expm1()
-    h = big.where(ax, 0.0).mul(0.5).exp()
-    v = big.where(h * 0.5 * h, (m + m / (m + 1)) * 0.5)
-    return neg.where(-v, v)
+    m = big._where(0.0, ax).expm1()
+    h = big._where(ax, 0.0).mul(0.5).exp()
+    v = big._where(h * 0.5 * h, (m + m / (m + 1)) * 0.5)
+    return neg._where(-v, v)
 
 
 def cosh(self: Tensor) -> Tensor:
@@ -793,11 +804,11 @@ def cosh(self: Tensor) -> Tensor:
     if (r := _lowp(self, "cosh")) is not None:
         return r
     x = _floatish(self)
-    ax = (x < 0).where(-x, x)
+    ax = (x < 0)._where(-x, x)
     big = ax > 20
-    e = big.where(0.0, ax).exp()
-    h = big.where(ax, 0.0).mul(0.5).exp()
-    return big.where(h * 0.5 * h, (e + e.reciprocal()) * 0.5)
+    e = big._where(0.0, ax).exp()
+    h = big._where(ax, 0.0).mul(0.5).exp()
+    return big._where(h * 0.5 * h, (e + e.reciprocal()) * 0.5)
 
 
 def asinh(self: Tensor) -> Tensor:
@@ -806,11 +817,11 @@ def asinh(self: Tensor) -> Tensor:
         return r
     x = _floatish(self)
     neg = x < 0
-    ax = neg.where(-x, x)
+    ax = neg._where(-x, x)
     big = ax > 1e8
-    s = big.where(0.0, ax)
-    v = big.where(big.where(ax, 1.0).log() + math.log(2), (s + s * s / (1 + (1 + s * s).sqrt())).log1p())
-    return neg.where(-v, v)
+    s = big._where(0.0, ax)
+    v = big._where(big._where(ax, 1.0).log() + math.log(2), (s + s * s / (1 + (1 + s * s).sqrt())).log1p())
+    return neg._where(-v, v)
 
 
 def acosh(self: Tensor) -> Tensor:
@@ -819,10 +830,10 @@ def acosh(self: Tensor) -> Tensor:
         return r
     x = _floatish(self)
     big, edge = x > 1e8, x == 1
-    t = (big | edge).where(0.0, x - 1)
+    t = (big | edge)._where(0.0, x - 1)
     mid = (t + (t * (2 + t)).sqrt()).log1p()
-    v = big.where(big.where(x, 1.0).log() + math.log(2), mid)
-    v = (x < 1).where(math.nan, edge.where(0.0, v))
+    v = big._where(big._where(x, 1.0).log() + math.log(2), mid)
+    v = (x < 1)._where(math.nan, edge._where(0.0, v))
     return _with_slope(v, x, (x * x - 1).rsqrt())
 
 
@@ -832,12 +843,12 @@ def atanh(self: Tensor) -> Tensor:
         return r
     x = _floatish(self)
     neg = x < 0
-    ax = neg.where(-x, x)
+    ax = neg._where(-x, x)
     edge = ax == 1
-    s = edge.where(0.0, ax)
+    s = edge._where(0.0, ax)
     v = (2 * s / (1 - s)).log1p() * 0.5
-    v = edge.where(math.inf, v)
-    return _with_slope(neg.where(-v, v), x, (1 - x * x).reciprocal())
+    v = edge._where(math.inf, v)
+    return _with_slope(neg._where(-v, v), x, (1 - x * x).reciprocal())
 
 
 def arcsin(self: Tensor) -> Tensor:
@@ -891,9 +902,9 @@ def expm1(self: Tensor) -> Tensor:
     u = x.exp()
     um1 = u - 1
     one, big = um1 == 0, (u == math.inf) | (um1 == -1)
-    safe = (one | big).where(2.0, u)
+    safe = (one | big)._where(2.0, u)
     v = (safe - 1) * x / safe.log()
-    return one.where(x, big.where(um1, v))
+    return one._where(x, big._where(um1, v))
 
 
 def square(self: Tensor) -> Tensor:
@@ -918,14 +929,14 @@ def hypot(self: Tensor, other: Any) -> Tensor:
         raise DTypeError(f"hypot: not implemented for {a.dtype.name} (expects floating tensors)")
     if a.dtype in (dtypes.float16, dtypes.bfloat16):
         return a.float().hypot(b.float()).cast(a.dtype)
-    aa, ab = (a < 0).where(-a, a), (b < 0).where(-b, b)
+    aa, ab = (a < 0)._where(-a, a), (b < 0)._where(-b, b)
     swap = ab > aa
-    m, n = swap.where(ab, aa), swap.where(aa, ab)
+    m, n = swap._where(ab, aa), swap._where(aa, ab)
     ok = (m != 0) & (m != math.inf)
-    ms = ok.where(m, 1.0)
+    ms = ok._where(m, 1.0)
     r = n / ms
-    out = ok.where(ms * (1 + r * r).sqrt(), m + n)
-    h = ((aa == math.inf) | (ab == math.inf)).where(math.inf, out)
+    out = ok._where(ms * (1 + r * r).sqrt(), m + n)
+    h = ((aa == math.inf) | (ab == math.inf))._where(math.inf, out)
     return _with_slope(h, a, a / h, b, b / h)
 
 
@@ -945,11 +956,11 @@ def sinc(self: Tensor) -> Tensor:
         return r
     x = _floatish(self)
     near0 = x.abs() < 0.1 / math.pi
-    p = near0.where(x, 0.0) * math.pi
+    p = near0._where(x, 0.0) * math.pi
     p2 = p * p
     series = 1 - p2 / 6 * (1 - p2 / 20 * (1 - p2 / 42 * (1 - p2 / 72)))
-    px = near0.where(1.0, x) * math.pi
-    return near0.where(series, px.sin() / px)
+    px = near0._where(1.0, x) * math.pi
+    return near0._where(series, px.sin() / px)
 
 
 def xlogy(self: Tensor, other: Any) -> Tensor:
@@ -957,7 +968,8 @@ def xlogy(self: Tensor, other: Any) -> Tensor:
     x, y = _broadcast_pair(self, other, "xlogy")
     x, y = _floatish(x), _floatish(y)
     z = (x == 0) & y.isnan().logical_not()
-    return _with_slope(z.where(0.0, x * z.where(1.0, y).log()), x, ((x == 0) & (y <= 0)).where(0.0, y.log()), y, x / y)
+    return _with_slope(z._where(0.0, x * z._where(1.0, y).log()), x, ((x == 0) & (y <= 0))._where(0.0, y.log()), y,
+                       x / y)
 
 
 def signbit(self: Tensor) -> Tensor:
@@ -977,7 +989,7 @@ def copysign(self: Tensor, other: Any) -> Tensor:
     a, b = _broadcast_pair(self, other, "copysign")
     a, b = _floatish(a), _floatish(b)
     mag = a.maximum(-a)  # |a| (its slope is 0 at 0, as PyTorch's)
-    return _zero_grad(b.signbit().where(-mag, mag), b, detach=False)
+    return _zero_grad(b.signbit()._where(-mag, mag), b, detach=False)
 
 
 def sgn(self: Tensor) -> Tensor:
@@ -996,7 +1008,7 @@ def lerp(self: Tensor, end: Any, weight: Any) -> Tensor:
     a, b = _broadcast_pair(self, end, "lerp")
     w = weight if isinstance(weight, Tensor) else _as_tensor(weight, a)
     d = b - a
-    return (w.abs() < 0.5).where(a + w * d, b - d * (1 - w))
+    return (w.abs() < 0.5)._where(a + w * d, b - d * (1 - w))
 
 
 def addcmul(self: Tensor, tensor1: Tensor, tensor2: Tensor, value: Any = 1) -> Tensor:
@@ -1029,8 +1041,8 @@ def nan_to_num(self: Tensor, nan: float = 0.0, posinf: float | None = None, negi
     hi = float(fi.max) if self.dtype != dtypes.bfloat16 else 3.3895313892515355e38
     pi = hi if posinf is None else posinf
     ni = -hi if neginf is None else neginf
-    x = self.isnan().where(nan, self)
-    return (x == math.inf).where(pi, (x == -math.inf).where(ni, x))
+    x = self.isnan()._where(nan, self)
+    return (x == math.inf)._where(pi, (x == -math.inf)._where(ni, x))
 
 
 def isclose(self: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
@@ -1079,7 +1091,7 @@ def isreal(self: Tensor) -> Tensor:
 def heaviside(self: Tensor, values: Any) -> Tensor:
     """0 for x < 0 (and NaN), values for x == 0, 1 for x > 0"""
     x, v = _broadcast_pair(self, values, "heaviside")
-    return (x == 0).where(v, (x > 0).cast(x.dtype))
+    return (x == 0)._where(v, (x > 0).cast(x.dtype))
 
 
 def bitwise_and(self: Tensor, other: Any) -> Tensor:

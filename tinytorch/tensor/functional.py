@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def relu(self: Tensor) -> Tensor:
     """x > 0 ? x : 0, NaN stays NaN; the gradient at 0 is 0, as in PyTorch"""
-    return (self > 0).where(self, (self != self).where(self, 0))
+    return (self > 0)._where(self, (self != self)._where(self, 0))
 
 
 def sigmoid(self: Tensor) -> Tensor:
@@ -26,21 +26,21 @@ def sigmoid(self: Tensor) -> Tensor:
     so no NaN reaches the gradient from the branch not taken)"""
     x = self if self.dtype.is_float else self.float()
     pos = x >= 0
-    e = pos.where(-x, x).exp()
+    e = pos._where(-x, x).exp()
     r = (1 + e).reciprocal()
-    return pos.where(r, e * r)
+    return pos._where(r, e * r)
 
 
 def leaky_relu(self: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x > 0 ? x : negative_slope * x (the slope at 0 is negative_slope, as PyTorch's)"""
-    return (self > 0).where(self, self * negative_slope)
+    return (self > 0)._where(self, self * negative_slope)
 
 
 def elu(self: Tensor, alpha: float = 1.0) -> Tensor:
     """x > 0 ? x : alpha (e^x - 1) (expm1, fed only x <= 0, so no e^x overflow reaches the gradient)"""
     x = self if self.dtype.is_float else self.float()
     pos = x > 0
-    return pos.where(x, alpha * pos.where(0.0, x).expm1())
+    return pos._where(x, alpha * pos._where(0.0, x).expm1())
 
 
 def selu(self: Tensor) -> Tensor:
@@ -54,7 +54,7 @@ def celu(self: Tensor, alpha: float = 1.0) -> Tensor:
         raise TensorValueError("celu: ZeroDivisionError (alpha must not be 0)")
     x = self if self.dtype.is_float else self.float()
     pos = x > 0
-    return pos.where(x, alpha * (pos.where(0.0, x) * (1 / alpha)).expm1())
+    return pos._where(x, alpha * (pos._where(0.0, x) * (1 / alpha)).expm1())
 
 
 def gelu(self: Tensor, approximate: str = "none") -> Tensor:
@@ -68,9 +68,9 @@ def gelu(self: Tensor, approximate: str = "none") -> Tensor:
         return x.float().gelu(approximate).cast(x.dtype)
     if approximate == "tanh":
         big = x.abs() > 10
-        xs = big.where(0.0, x)
+        xs = big._where(0.0, x)
         inner = math.sqrt(2 / math.pi) * (xs + 0.044715 * xs * xs * xs)
-        return big.where((x > 0).where(x, x * 0), 0.5 * xs * (1 + inner.tanh()))
+        return big._where((x > 0)._where(x, x * 0), 0.5 * xs * (1 + inner.tanh()))
     return 0.5 * x * (x * (-1 / math.sqrt(2))).erfc()
 
 
@@ -78,7 +78,7 @@ def hardtanh(self: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tenso
     """clamp(x, min_val, max_val); the slope is 1 strictly inside, 0 at and beyond the bounds"""
     if min_val > max_val:
         raise TensorValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
-    return (self <= min_val).where(min_val, (self >= max_val).where(max_val, self))
+    return (self <= min_val)._where(min_val, (self >= max_val)._where(max_val, self))
 
 
 def relu6(self: Tensor) -> Tensor:
@@ -89,14 +89,14 @@ def relu6(self: Tensor) -> Tensor:
 def hardsigmoid(self: Tensor) -> Tensor:
     """0 for x <= -3, 1 for x >= 3, x/6 + 1/2 between"""
     x = self if self.dtype.is_float else self.float()
-    return (x <= -3).where(0.0, (x >= 3).where(1.0, x * (1 / 6) + 0.5))
+    return (x <= -3)._where(0.0, (x >= 3)._where(1.0, x * (1 / 6) + 0.5))
 
 
 def hardswish(self: Tensor) -> Tensor:
     """x * relu6(x + 3) / 6: 0 for x <= -3, x for x >= 3, x (x + 3) / 6 between (slope x/3 + 1/2 there;
     0 at -3 and 1 at 3, as PyTorch's)"""
     x = self if self.dtype.is_float else self.float()
-    return (x <= -3).where(x * 0, (x < 3).where(x * (x + 3) * (1 / 6), x))
+    return (x <= -3)._where(x * 0, (x < 3)._where(x * (x + 3) * (1 / 6), x))
 
 
 def mish(self: Tensor) -> Tensor:
@@ -124,24 +124,24 @@ def softshrink(self: Tensor, lambd: float = 0.5) -> Tensor:
     """x - lambd for x > lambd, x + lambd for x < -lambd, 0 between (NaN stays NaN)"""
     if lambd < 0:
         raise TensorValueError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}.")
-    return (self > lambd).where(self - lambd, (self < -lambd).where(self + lambd, self.isnan().where(self, 0)))
+    return (self > lambd)._where(self - lambd, (self < -lambd)._where(self + lambd, self.isnan()._where(self, 0)))
 
 
 def hardshrink(self: Tensor, lambd: float = 0.5) -> Tensor:
     """x where |x| > lambd, 0 elsewhere (NaN stays NaN)"""
-    return ((self >= -lambd) & (self <= lambd)).where(0, self)
+    return ((self >= -lambd) & (self <= lambd))._where(0, self)
 
 
 def threshold(self: Tensor, threshold: float, value: float) -> Tensor:
     """x > threshold ? x : value (NaN stays NaN)"""
-    return (self <= threshold).where(value, self)
+    return (self <= threshold)._where(value, self)
 
 
 def logsigmoid(self: Tensor) -> Tensor:
     """log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|)"""
     x = self if self.dtype.is_float else self.float()
     neg = x < 0
-    return neg.where(x, 0.0) - _log1p(neg.where(x, -x).exp())
+    return neg._where(x, 0.0) - _log1p(neg._where(x, -x).exp())
 
 
 def glu(self: Tensor, dim: builtins.int = -1) -> Tensor:
@@ -166,7 +166,7 @@ def prelu(self: Tensor, weight: Tensor) -> Tensor:
         w = weight.reshape(n, *([1] * (self.ndim - 2)))
     else:
         w = weight.reshape(())
-    return (self > 0).where(self, w * self)
+    return (self > 0)._where(self, w * self)
 
 
 def rrelu(self: Tensor, lower: float = 1 / 8, upper: float = 1 / 3, training: builtins.bool = False) -> Tensor:
@@ -174,7 +174,7 @@ def rrelu(self: Tensor, lower: float = 1 / 8, upper: float = 1 / 3, training: bu
     if not training:
         return self.leaky_relu((lower + upper) / 2)
     a = Tensor.uniform(*self.shape, low=lower, high=upper, dtype=self.dtype, device=self.device)
-    return (self >= 0).where(self, self * a)
+    return (self >= 0)._where(self, self * a)
 
 
 def logit(self: Tensor, eps: float | None = None) -> Tensor:
@@ -182,8 +182,8 @@ def logit(self: Tensor, eps: float | None = None) -> Tensor:
     x = self if self.dtype.is_float else self.float()
     z = x if eps is None else x.clamp(eps, 1 - eps)
     slope = (x * (1 - x)).reciprocal()
-    out = ((x < 0) | (x > 1)).where(math.nan, slope) if eps is None else \
-        ((x < eps) | (x > 1 - eps)).where(0.0, slope)
+    out = ((x < 0) | (x > 1))._where(math.nan, slope) if eps is None else \
+        ((x < eps) | (x > 1 - eps))._where(0.0, slope)
     return _with_slope((z / (1 - z)).log(), x, out)
 
 
@@ -196,8 +196,8 @@ def softplus(self: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor
     """log(1 + e^(beta x)) / beta = (max(bx, 0) + log1p(e^-|bx|)) / beta, linear above threshold"""
     bx = self * beta
     pos = bx >= 0
-    y = pos.where(-bx, bx).exp()  # e^-|bx| in (0, 1]: no overflow; log1p keeps tiny values
-    return (bx > threshold).where(self, (pos.where(bx, 0) + _log1p(y)) * (1 / beta))
+    y = pos._where(-bx, bx).exp()  # e^-|bx| in (0, 1]: no overflow; log1p keeps tiny values
+    return (bx > threshold)._where(self, (pos._where(bx, 0) + _log1p(y)) * (1 / beta))
 
 
 def logsumexp(self: Tensor, axis: Any = None, keepdim: builtins.bool = False, dim: Any = None) -> Tensor:
@@ -207,7 +207,7 @@ def logsumexp(self: Tensor, axis: Any = None, keepdim: builtins.bool = False, di
     if self.dtype in (dtypes.float16, dtypes.bfloat16):  # computed in float32 and rounded once, like PyTorch
         return self.float().logsumexp(axis, keepdim).cast(self.dtype)
     m = self._shift(axis)
-    m = (m.abs() == math.inf).where(0, m)
+    m = (m.abs() == math.inf)._where(0, m)
     out = (self - m).exp().sum(axis, keepdim=True).log() + m
     return out if keepdim else out.squeeze(self._axes("logsumexp", axis)) if self.ndim else out
 

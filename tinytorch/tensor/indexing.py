@@ -34,7 +34,11 @@ def _expand_index(self: Tensor, index: Any) -> tuple[tuple[Any, ...], list[int]]
     """The index as a tuple in which lists, arrays and bool masks have become integer tensors
     (a k-dim mask becomes k index tensors of its true positions, read on the host), and the
     positions of those tensors in it."""
+    if isinstance(index, list) and len(index) < 32 and any(
+            isinstance(v, (list, tuple, slice, Tensor)) or v is None or v is Ellipsis for v in index):
+        index = tuple(index)  # PyTorch still reads x[[[0, 1]]] and x[[0, slice]] as a tuple (deprecated)
     idx = index if isinstance(index, tuple) else (index,)
+    idx = tuple(v.cast(dtypes.bool) if isinstance(v, Tensor) and v.dtype == dtypes.uint8 else v for v in idx)
     out: list[Any] = []
     pos: list[int] = []
     n_real = sum(1 for v in idx if v is not None and v is not Ellipsis and not (
@@ -120,7 +124,7 @@ def _linear_index(self: Tensor, dims: list[int], idxs: list[Tensor]) -> tuple[Te
     stride = 1
     for t, n in reversed(list(zip(idxs, sizes))):
         ti = t.cast(idt)
-        ti = (ti < 0).where(ti + n, ti)._broadcast_to(bshape, "index")
+        ti = (ti < 0)._where(ti + n, ti)._broadcast_to(bshape, "index")
         lin = ti * stride if lin is None else lin + ti * stride
         stride *= n
     assert lin is not None
@@ -160,7 +164,7 @@ def _gather_dims(self: Tensor, dims: list[int], idxs: list[Tensor]) -> Tensor:
     if self.dtype.is_bool:
         out = (onehot & vals).any(-1)
     else:
-        out = onehot.where(vals, 0).sum(-1, dtype=self.dtype)  # (*bshape, *rest)
+        out = onehot._where(vals, 0).sum(-1, dtype=self.dtype)  # (*bshape, *rest)
     return out.permute(*order) if order is not None else out
 
 
@@ -240,16 +244,18 @@ def _setitem_advanced(self: Tensor, index: Any, value: Any) -> None:
     lin2 = lin.reshape(j_n)
     onehot = lin2.unsqueeze(-1) == Tensor.arange(n, dtype=lin2.dtype, device=self.device)  # (J, N)
     j = Tensor.arange(j_n, device=self.device).reshape(j_n, 1)
-    last = onehot.where(j, -1)._reduce(Ops.MAX, 0, True, "max")
+    last = onehot._where(j, -1)._reduce(Ops.MAX, 0, True, "max")
     sel_oh = onehot & (j == last)  # (J, N): the last entry that lands on each position
     vm = v.reshape(j_n, *rest_shape).movedim(0, -1).unsqueeze(-1)  # (*rest, J, 1)
     if self.dtype.is_bool:
         new = (sel_oh & vm).any(-2)
     else:
-        new = sel_oh.where(vm, 0).sum(-2, dtype=self.dtype)  # (*rest, N)
+        from .scatter import _grad_to_every
+
+        new = _grad_to_every(sel_oh._where(vm, 0).sum(-2, dtype=self.dtype), onehot, vm, -2)  # (*rest, N)
     hit = onehot.any(0)
     xp = x.permute(*rest, *dims).reshape(*rest_shape, n)
-    content = hit.where(new, xp).reshape(*rest_shape, *[x.shape[d] for d in dims])
+    content = hit._where(new, xp).reshape(*rest_shape, *[x.shape[d] for d in dims])
     perm = rest + dims
     self[basic] = content.permute(*[perm.index(i) for i in range(x.ndim)])
 

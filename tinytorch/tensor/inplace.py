@@ -317,7 +317,7 @@ def fill_diagonal_(self: Tensor, fill_value: Any, wrap: builtins.bool = False) -
     mask = np.zeros(n, np.bool_)
     mask[0:stop:step] = True
     m = Tensor(mask.reshape(self.shape), device=self.device)
-    return _inplace(self, m.where(Tensor.full((), fill_value, self.dtype, self.device), self), "fill_diagonal_")
+    return _inplace(self, m._where(Tensor.full((), fill_value, self.dtype, self.device), self), "fill_diagonal_")
 
 
 def _make_inplace_view(name: str) -> Callable[..., Tensor]:

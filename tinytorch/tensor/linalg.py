@@ -196,7 +196,7 @@ def _vector_norm(x: Tensor, p: Any, dim: Any, keepdim: builtins.bool) -> Tensor:
     if p == 2:
         s = (x * x).sum(dim, keepdim)
         zero = s == 0  # sqrt's slope is infinite at 0
-        return zero.where(0.0, zero.where(1.0, s).sqrt())
+        return zero._where(0.0, zero._where(1.0, s).sqrt())
     if p == 1:
         return x.abs().sum(dim, keepdim)
     if p == math.inf:
@@ -209,9 +209,9 @@ def _vector_norm(x: Tensor, p: Any, dim: Any, keepdim: builtins.bool) -> Tensor:
     if p < 0:  # a zero entry makes the sum infinite and the norm 0
         return _pow_nonneg(_pow_nonneg(a, p).sum(dim, keepdim), 1.0 / p)
     nz = a != 0
-    s = nz.where(_pow_nonneg(nz.where(a, 1.0), p), 0.0).sum(dim, keepdim)
+    s = nz._where(_pow_nonneg(nz._where(a, 1.0), p), 0.0).sum(dim, keepdim)
     pos = s > 0
-    return pos.where(_pow_nonneg(pos.where(s, 1.0), 1.0 / p), 0.0)
+    return pos._where(_pow_nonneg(pos._where(s, 1.0), 1.0 / p), 0.0)
 
 
 def _pow_nonneg(a: Tensor, e: builtins.float) -> Tensor:

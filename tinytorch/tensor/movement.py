@@ -188,7 +188,7 @@ def _pad(self: Tensor, pairs: tuple[tuple[int, int], ...], value: Any = 0.0) -> 
     if value == 0:
         return padded
     mask = Tensor._from(UOp(Ops.PAD, dtypes.bool, (_const_uop(True, dtypes.bool, x.shape),), pairs), x.device)
-    return mask.where(padded, value)
+    return mask._where(padded, value)
 
 
 def _shrink(self: Tensor, arg: tuple[tuple[int, int], ...]) -> Tensor:
@@ -540,12 +540,12 @@ def _tri_mask(self: Tensor, diagonal: builtins.int, lower: builtins.bool, op: st
 
 def tril(self: Tensor, diagonal: builtins.int = 0) -> Tensor:
     """Lower triangle of the last two dims: x[i, j] where j - i <= diagonal, else 0."""
-    return self._tri_mask(diagonal, True, "tril").where(self, 0).cast(self.dtype)
+    return self._tri_mask(diagonal, True, "tril")._where(self, 0).cast(self.dtype)
 
 
 def triu(self: Tensor, diagonal: builtins.int = 0) -> Tensor:
     """Upper triangle of the last two dims: x[i, j] where j - i >= diagonal, else 0."""
-    return self._tri_mask(diagonal, False, "triu").where(self, 0).cast(self.dtype)
+    return self._tri_mask(diagonal, False, "triu")._where(self, 0).cast(self.dtype)
 
 
 def diagonal(self: Tensor, offset: builtins.int = 0, dim1: builtins.int = 0, dim2: builtins.int = 1) -> Tensor:
@@ -584,7 +584,7 @@ def diag_embed(self: Tensor, offset: builtins.int = 0, dim1: builtins.int = -2, 
     rows = Tensor.arange(m, device=self.device).reshape(m, 1)
     cols = Tensor.arange(m, device=self.device).reshape(1, m)
     vals = v.unsqueeze(-1) if offset >= 0 else v.unsqueeze(-2)
-    out = (cols - rows == offset).where(vals, 0).cast(self.dtype)  # (..., m, m)
+    out = (cols - rows == offset)._where(vals, 0).cast(self.dtype)  # (..., m, m)
     nd = out.ndim
     a, b = _norm_axis("diag_embed", dim1, nd), _norm_axis("diag_embed", dim2, nd)
     if a == b:

@@ -94,7 +94,7 @@ def _take_along(self: Tensor, idx: Tensor, d: builtins.int) -> Tensor:
     hit = pos == idx
     if self.dtype.is_bool:
         return (hit & self).any(d, keepdim=True)
-    return hit.where(self, 0).sum(d, keepdim=True, dtype=self.dtype)
+    return hit._where(self, 0).sum(d, keepdim=True, dtype=self.dtype)
 
 
 def _values_indices(self: Tensor, dim: Any, keepdim: builtins.bool, name: str) -> tuple[Tensor, Tensor]:
@@ -172,7 +172,7 @@ def std(self: Tensor, dim: Any = None, unbiased: builtins.bool | None = None, ke
     """sqrt(var(x, dim, correction)); the gradient is 0 where the std is 0 (like PyTorch)."""
     v = self.var(dim, unbiased, keepdim, correction=correction, axis=axis)
     zero = v == 0  # sqrt's slope is infinite at 0: PyTorch's std gives a zero gradient there
-    return zero.where(0.0, zero.where(1.0, v).sqrt())
+    return zero._where(0.0, zero._where(1.0, v).sqrt())
 
 
 def var_mean(self: Tensor, dim: Any = None, unbiased: builtins.bool | None = None, keepdim: builtins.bool = False, *,
@@ -189,7 +189,7 @@ def std_mean(self: Tensor, dim: Any = None, unbiased: builtins.bool | None = Non
 
 def nansum(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, dtype: Any = None) -> Tensor:
     """sum_i x_i over dim, counting NaNs as 0."""
-    x = self.isnan().where(0, self) if self.dtype.is_float else self
+    x = self.isnan()._where(0, self) if self.dtype.is_float else self
     return x.sum(dim, keepdim, dtype)
 
 
@@ -232,7 +232,7 @@ def argmax(self: Tensor, dim: builtins.int | None = None, keepdim: builtins.bool
     hit = (x == m) | (x != x)
     rev = Tensor.arange(n, 0, -1, dtype=dtypes.int64, device=self.device).reshape(
         *[n if i == a else 1 for i in range(self.ndim)])
-    return (n - (hit.where(rev, 0)).amax(a, keepdim)).detach()  # an index has no gradient
+    return (n - (hit._where(rev, 0)).amax(a, keepdim)).detach()  # an index has no gradient
 
 
 def argmin(self: Tensor, dim: builtins.int | None = None, keepdim: builtins.bool = False,
@@ -263,7 +263,7 @@ def _window(self: Tensor, dim: builtins.int, op: str, fill: Any) -> tuple[Tensor
     n = self.shape[d]
     x = self.transpose(d, -1)
     tri = Tensor(np.tril(np.ones((n, n), dtype=bool)), device=self.device)  # tri[i, j] = j <= i
-    return tri.where(x.unsqueeze(-2), fill), d
+    return tri._where(x.unsqueeze(-2), fill), d
 
 
 def cumsum(self: Tensor, dim: builtins.int = 0, dtype: Any = None) -> Tensor:
@@ -295,11 +295,11 @@ def _cumulative_extreme(self: Tensor, dim: builtins.int, name: str) -> tuple[Ten
         self.logical_not() if self.dtype.is_bool else self.bitwise_not())  # ~x reverses integer order
     xl = x._rounded().transpose(d, -1)  # (..., n)
     tri = Tensor(np.tril(np.ones((n, n), dtype=bool)), device=self.device)  # tri[i, j] = j <= i
-    m = tri.where(xl.unsqueeze(-2), x.dtype.min).amax(-1, keepdim=True)  # running max (..., n, 1); NaN propagates
+    m = tri._where(xl.unsqueeze(-2), x.dtype.min).amax(-1, keepdim=True)  # running max (..., n, 1); NaN propagates
     xj = xl.unsqueeze(-2)
     hit = tri & ((xj == m) | (xj != xj))
     pos = Tensor.arange(n, dtype=dtypes.int64, device=self.device)
-    idx = hit.where(pos, -1).amax(-1).detach()  # the last position holding the running max (or the last NaN)
+    idx = hit._where(pos, -1).amax(-1).detach()  # the last position holding the running max (or the last NaN)
     values = self.transpose(d, -1).unsqueeze(-2)._take_along(idx.unsqueeze(-1), self.ndim).squeeze(-1)
     return values.transpose(d, -1), idx.transpose(d, -1)
 

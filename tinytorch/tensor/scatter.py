@@ -20,7 +20,7 @@ import numpy as np
 from ..dtype import dtypes
 from ..errors import DTypeError, TensorValueError
 from ..ops.uop import Ops
-from .common import _norm_axis
+from .common import _broadcast_shapes, _norm_axis
 
 if TYPE_CHECKING:
     from .core import Tensor
@@ -66,13 +66,23 @@ def _pick(onehot: Tensor, vals: Tensor, axis: builtins.int) -> Tensor:
     """sum over axis of vals where onehot (at most one hit per output), in vals' dtype."""
     if vals.dtype.is_bool:
         return (onehot & vals).any(axis)
-    return onehot.where(vals, 0).sum(axis, dtype=vals.dtype)
+    return onehot._where(vals, 0).sum(axis, dtype=vals.dtype)
+
+
+def _grad_to_every(picked: Tensor, onehot: Tensor, vals: Tensor, axis: builtins.int) -> Tensor:
+    """picked (one of the vals landing on each position) in the forward pass, with the gradient of every val
+    that lands there (PyTorch's rule for scatter, index_copy and index_put with repeated indices)."""
+    if not (vals.requires_grad and vals.dtype.is_float):
+        return picked
+    delta = vals - vals.detach()  # 0 in value, the identity for gradients
+    delta = delta.isfinite()._where(delta, 0)
+    return picked.detach() + onehot._where(delta, 0).sum(axis, dtype=picked.dtype)
 
 
 def _onehot(index: Tensor, n: builtins.int) -> Tensor:
     """(*index.shape, n) bool: index[..., None] == arange(n) (negative indices wrap)."""
     idx = index.cast(dtypes.int64) if index.dtype != dtypes.int64 else index
-    idx = (idx < 0).where(idx + n, idx)
+    idx = (idx < 0)._where(idx + n, idx)
     return idx.unsqueeze(-1) == Tensor.arange(n, device=index.device)
 
 
@@ -118,15 +128,13 @@ def take_along_dim(self: Tensor, indices: Any, dim: builtins.int | None = None) 
     if indices.ndim != self.ndim:
         raise TensorValueError(f"torch.take_along_dim(): input and indices should have the same number of "
                                f"dimensions, but input has {self.ndim} dimensions and indices has {indices.ndim}")
-    from .common import _broadcast_shapes
-
     bs = _broadcast_shapes(tuple(1 if i == d else s for i, s in enumerate(self.shape)),
                            tuple(1 if i == d else s for i, s in enumerate(indices.shape)), op="take_along_dim")
     x = self.expand(*[self.shape[d] if i == d else s for i, s in enumerate(bs)])
     idx = indices.expand(*[indices.shape[d] if i == d else s for i, s in enumerate(bs)])
     n = self.shape[d]
     _check_range(idx, n, d, "take_along_dim", negative=True)
-    return x.gather(d, (idx < 0).where(idx + n, idx))
+    return x.gather(d, (idx < 0)._where(idx + n, idx))
 
 
 def take(self: Tensor, index: Any) -> Tensor:
@@ -188,18 +196,18 @@ def _scatter_parts(self: Tensor, d: builtins.int, index: Tensor, src: Tensor, ho
     oh = _onehot(idx, n)  # (*idx.shape, n)
     sv = s.unsqueeze(-1)
     if how == "sum":
-        red = _pick(oh, sv, d) if self.dtype.is_bool else oh.where(sv, 0).sum(d, dtype=self.dtype)
+        red = _pick(oh, sv, d) if self.dtype.is_bool else oh._where(sv, 0).sum(d, dtype=self.dtype)
     elif how == "prod":
-        red = oh.where(sv, 1).prod(d, dtype=self.dtype)
+        red = oh._where(sv, 1).prod(d, dtype=self.dtype)
     elif how == "amax":
-        red = _rmax(oh.where(sv, self.dtype.min), d)
+        red = _rmax(oh._where(sv, self.dtype.min), d)
     elif how == "amin":
-        red = _rmin(oh.where(sv, self.dtype.max), d)
+        red = _rmin(oh._where(sv, self.dtype.max), d)
     else:  # 'last': the entry with the highest position along d wins (as PyTorch's CPU loop leaves it)
         k = idx.shape[d]
         j = Tensor.arange(k, device=self.device).reshape(*[k if i == d else 1 for i in range(idx.ndim)], 1)
-        last = _rmax(oh.where(j, -1), d, keepdim=True)
-        red = _pick(oh & (j == last), sv, d)
+        last = _rmax(oh._where(j, -1), d, keepdim=True)
+        red = _grad_to_every(_pick(oh & (j == last), sv, d), oh, sv, d)
     count = oh.sum(d)
     pads = tuple((0, shape[i] - (n if i == d else a)) for i, a in enumerate(idx.shape))
     red, count = red.movedim(-1, d)._pad(pads), count.movedim(-1, d)._pad(pads)
@@ -228,7 +236,7 @@ def scatter(self: Tensor, dim: builtins.int, index: Any, src: Any = None, value:
     s = _src(src, value, index, self, "scatter")
     if reduce is None:
         hit, red, _ = _scatter_parts(self, d, index, s, "last", "scatter")
-        return hit.where(red, self).cast(self.dtype)
+        return hit._where(red, self).cast(self.dtype)
     if reduce == "add":
         return self.scatter_reduce(d, index, s.expand(*index.shape) if s.ndim == 0 else s, "sum")
     if reduce == "multiply":
@@ -265,7 +273,7 @@ def scatter_reduce(self: Tensor, dim: builtins.int, index: Any, src: Tensor, red
         tot = red + self if include_self else red
         cnt = count + 1 if include_self else count
         out = tot / cnt if self.dtype.is_float else tot.floor_divide(cnt.maximum(1).cast(self.dtype))
-    return hit.where(out, self).cast(self.dtype)
+    return hit._where(out, self).cast(self.dtype)
 
 
 
@@ -303,7 +311,7 @@ def index_add(self: Tensor, dim: builtins.int, index: Any, source: Tensor, *, al
     if idx.shape[0] == 0:
         return self
     x = self.reshape(1) if self.ndim == 0 else self
-    add = oh.where(src.movedim(d, -1).unsqueeze(-1), 0).sum(-2, dtype=self.dtype).movedim(-1, d)  # (..., n) at d
+    add = oh._where(src.movedim(d, -1).unsqueeze(-1), 0).sum(-2, dtype=self.dtype).movedim(-1, d)  # (..., n) at d
     out = x + (add * alpha if alpha != 1 else add)
     return out.cast(self.dtype).reshape(*self.shape)
 
@@ -317,10 +325,11 @@ def index_copy(self: Tensor, dim: builtins.int, index: Any, source: Tensor) -> T
         return self
     x = self.reshape(1) if self.ndim == 0 else self
     j = Tensor.arange(k, device=self.device).reshape(k, 1)
-    sel = oh & (j == _rmax(oh.where(j, -1), 0, keepdim=True))  # (k, n): the last j landing on each position
-    vals = _pick(sel, src.movedim(d, -1).unsqueeze(-1), -2).movedim(-1, d)
+    sel = oh & (j == _rmax(oh._where(j, -1), 0, keepdim=True))  # (k, n): the last j landing on each position
+    sm = src.movedim(d, -1).unsqueeze(-1)
+    vals = _grad_to_every(_pick(sel, sm, -2), oh, sm, -2).movedim(-1, d)
     hit = oh.any(0).reshape(*[-1 if i == d else 1 for i in range(x.ndim)])
-    return hit.where(vals, x).cast(self.dtype).reshape(*self.shape)
+    return hit._where(vals, x).cast(self.dtype).reshape(*self.shape)
 
 
 def index_fill(self: Tensor, dim: builtins.int, index: Any, value: Any) -> Tensor:
@@ -333,7 +342,7 @@ def index_fill(self: Tensor, dim: builtins.int, index: Any, value: Any) -> Tenso
         return self
     x = self.reshape(1) if self.ndim == 0 else self
     hit = oh.any(0).reshape(*[-1 if i == d else 1 for i in range(x.ndim)])
-    return hit.where(value, x).cast(self.dtype).reshape(*self.shape)
+    return hit._where(value, x).cast(self.dtype).reshape(*self.shape)
 
 
 
@@ -355,19 +364,18 @@ def masked_fill(self: Tensor, mask: Any, value: Any) -> Tensor:
         raise TensorValueError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value.ndim} dimension(s).")
     try:
-        m = mask._broadcast_to(self.shape, "masked_fill")
+        shape = _broadcast_shapes(self.shape, mask.shape, op="masked_fill")
     except ValueError:
         raise TensorValueError(f"masked_fill: mask of shape {list(mask.shape)} cannot be broadcast to the tensor's "
                                f"shape {list(self.shape)}") from None
-    return m.where(value, self).cast(self.dtype)
+    return mask._broadcast_to(shape, "masked_fill")._where(value, self._broadcast_to(shape, "masked_fill")).cast(
+        self.dtype)
 
 
 
 def masked_select(self: Tensor, mask: Any) -> Tensor:
     """1-D tensor of the elements of self (broadcast with mask) where mask is true; the mask is read on the host."""
     mask = _check_mask(self, mask, "masked_select:")
-    from .common import _broadcast_shapes
-
     shape = _broadcast_shapes(self.shape, mask.shape, op="masked_select")
     x = self._broadcast_to(shape, "masked_select")
     pos = np.flatnonzero(np.broadcast_to(mask.numpy(), shape))

@@ -79,7 +79,7 @@ def bincount(self: Tensor, weights: Tensor | None = None, minlength: builtins.in
     hit = self.cast(dtypes.int64).unsqueeze(-1) == Tensor.arange(n, device=self.device)  # (len, n)
     if weights is None:
         return hit.sum(0)
-    return hit.where(weights.cast(wdt).unsqueeze(-1), 0).sum(0)
+    return hit._where(weights.cast(wdt).unsqueeze(-1), 0).sum(0)
 
 
 def histc(self: Tensor, bins: builtins.int = 100, min: float = 0, max: float = 0) -> Tensor:
@@ -98,7 +98,7 @@ def histc(self: Tensor, bins: builtins.int = 100, min: float = 0, max: float = 0
         raise TensorValueError(f"histc: max must be larger than min, got min {min} and max {max}")
     x = self.reshape(-1).cast(dtypes.float64)
     b = ((x - lo) * (bins / (hi - lo))).floor().cast(dtypes.int64)
-    b = (b == bins).where(bins - 1, b)  # the right edge belongs to the last bin
+    b = (b == bins)._where(bins - 1, b)  # the right edge belongs to the last bin
     inside = (x >= lo) & (x <= hi)
     hit = inside.unsqueeze(-1) & (b.unsqueeze(-1) == Tensor.arange(bins, device=self.device))
     return hit.sum(0).cast(self.dtype)
@@ -125,11 +125,11 @@ def searchsorted(sorted_sequence: Tensor, values: Any, *, out_int32: builtins.bo
                                f"boundaries tensor and input value tensor must match, but we got boundaries tensor "
                                f"{seq.shape} and input value tensor {vals.shape}")
     odt = dtypes.int32 if out_int32 else dtypes.int64
-    if seq.ndim <= 1:
-        s = seq.reshape(-1)
-        cmp = (s <= vals.unsqueeze(-1)) if right else (s < vals.unsqueeze(-1))
-    else:
-        cmp = (seq.unsqueeze(-2) <= vals.unsqueeze(-1)) if right else (seq.unsqueeze(-2) < vals.unsqueeze(-1))
+    s = seq.reshape(-1) if seq.ndim <= 1 else seq.unsqueeze(-2)  # (M,) or (..., 1, M)
+    v = vals.unsqueeze(-1)  # (..., K, 1)
+    cmp = (s <= v) if right else (s < v)
+    if s.dtype.is_float or v.dtype.is_float:  # NaN sorts after everything, as in PyTorch's sort
+        cmp = cmp | (v.isnan() & s.isnan().logical_not()) if not right else cmp | v.isnan()
     return cmp.sum(-1).cast(odt)
 
 

@@ -59,10 +59,10 @@ def _pick(xl: Tensor, rank: Tensor, pos: Tensor) -> tuple[Tensor, Tensor]:
     """Values and indices at sorted positions pos (..., m) of rows xl (..., n) ranked by rank (..., n)."""
     n = xl.shape[-1]
     hit = rank.unsqueeze(-2) == pos.unsqueeze(-1)  # (..., m, n): element i sits at position p
-    idx = hit.where(Tensor.arange(n, dtype=dtypes.int64, device=xl.device), 0).sum(-1).detach()
+    idx = hit._where(Tensor.arange(n, dtype=dtypes.int64, device=xl.device), 0).sum(-1).detach()
     if xl.dtype.is_bool:
         return (hit & xl.unsqueeze(-2)).any(-1), idx
-    return hit.where(xl.unsqueeze(-2), 0).sum(-1, dtype=xl.dtype), idx
+    return hit._where(xl.unsqueeze(-2), 0).sum(-1, dtype=xl.dtype), idx
 
 
 def _needs_grad(x: Tensor) -> builtins.bool:
@@ -169,9 +169,9 @@ def _median_dim(self: Tensor, dim: builtins.int, keepdim: builtins.bool, ignore_
     valid = (x == x).sum(d, keepdim=True) if x.dtype.is_float else Tensor.full(
         tuple(1 if i == d else s for i, s in enumerate(x.shape)), n, dtypes.int64, self.device)
     if ignore_nan:  # the lower median of the non-NaN values; all NaN: the first NaN
-        pos = (valid > 0).where((valid - 1) // 2, 0)
+        pos = (valid > 0)._where((valid - 1) // 2, 0)
     else:  # any NaN: the first NaN (sorted after every number, at position #non-NaN)
-        pos = (valid < n).where(valid, (n - 1) // 2)
+        pos = (valid < n)._where(valid, (n - 1) // 2)
     vals, idx = _at_position(x, d, pos, keepdim or self.ndim == 0)
     return _scalar_back(self, vals, idx)
 
@@ -183,7 +183,7 @@ def _median_all(self: Tensor, ignore_nan: builtins.bool, op: str) -> Tensor:
         return Tensor.full((), float("nan"), self.dtype, self.device)
     v = _median_dim(flat.detach(), 0, False, ignore_nan, op)[0]
     low = -float("inf") if self.dtype.is_float else self.dtype.min
-    return _same(flat, v).where(flat, low).amax()  # = v; max's gradient splits between ties
+    return _same(flat, v)._where(flat, low).amax()  # = v; max's gradient splits between ties
 
 
 def median(self: Tensor, dim: builtins.int | None = None, keepdim: builtins.bool = False) -> Any:
@@ -210,9 +210,9 @@ def mode(self: Tensor, dim: builtins.int = -1, keepdim: builtins.bool = False) -
     xl = x.transpose(d, -1)._rounded()  # (..., n)
     count = _same(xl.unsqueeze(-1), xl.unsqueeze(-2)).sum(-1)  # (..., n): how often x_i occurs
     best = count == count.amax(-1, keepdim=True)
-    v = best.where(xl, x.dtype.max).amin(-1, keepdim=True)  # the smallest most frequent value
+    v = best._where(xl, x.dtype.max).amin(-1, keepdim=True)  # the smallest most frequent value
     pos = Tensor.arange(n, dtype=dtypes.int64, device=self.device)
-    idx = _same(xl, v).where(pos, -1).amax(-1, keepdim=True).detach()  # its last occurrence
+    idx = _same(xl, v)._where(pos, -1).amax(-1, keepdim=True).detach()  # its last occurrence
     vals = x.transpose(d, -1)._take_along(idx, x.ndim - 1)
     vals, idx = vals.transpose(d, -1), idx.transpose(d, -1)
     if not keepdim or self.ndim == 0:
@@ -223,7 +223,7 @@ def mode(self: Tensor, dim: builtins.int = -1, keepdim: builtins.bool = False) -
 def _lerp(a: Tensor, b: Tensor, w: Tensor) -> Tensor:
     """a + w (b - a), as b - (b - a)(1 - w) for w >= 0.5 (PyTorch's lerp: exact at both ends)."""
     diff = b - a
-    return (w < 0.5).where(a + w * diff, b - diff * (1 - w))
+    return (w < 0.5)._where(a + w * diff, b - diff * (1 - w))
 
 
 def quantile(self: Tensor, q: Any, dim: builtins.int | None = None, keepdim: builtins.bool = False, *,
@@ -268,7 +268,7 @@ def quantile(self: Tensor, q: Any, dim: builtins.int | None = None, keepdim: bui
     above = _pick(xl, rank, hi.cast(dtypes.int64))[0]
     out = _lerp(below, above, w)
     nan_rows = (valid == 0) if _ignore_nan else has_nan
-    out = nan_rows.where(float("nan"), out).transpose(d + 1, -1)  # (Q, x's shape with size 1 at d)
+    out = nan_rows._where(float("nan"), out).transpose(d + 1, -1)  # (Q, x's shape with size 1 at d)
     if dim is None:
         out = out.reshape(out.shape[0], *[1] * self.ndim) if keepdim else out.reshape(out.shape[0])
     elif not keepdim:
