@@ -273,3 +273,18 @@ def test_dist_diff_trace_cross(dev: str) -> None:
     check(lambda m, a, b: m.linalg.cross(a, b), randn(2, 4, 3), randn(1, 4, 3, seed=1), dev=dev)
     with pytest.raises(RuntimeError, match="size 3"):
         Tensor(randn(2, 4), device=dev).cross(Tensor(randn(2, 4), device=dev), dim=1)
+
+
+def test_numpy_style_aliases(dev: str) -> None:
+    """PyTorch also takes axis= for dim= and keepdims= for keepdim= (its argument parser's aliases)."""
+    a = TIES[[0, 2]]
+    for fn in (lambda m, x: x.sum(axis=1, keepdims=True), lambda m, x: x.mean(axis=0),
+               lambda m, x: tuple(x.max(axis=1, keepdims=True)), lambda m, x: x.amax(axis=(0, 1)),
+               lambda m, x: x.std(axis=1), lambda m, x: x.cumsum(axis=1), lambda m, x: x.cumprod(axis=0),
+               lambda m, x: tuple(x.cummax(axis=1)), lambda m, x: x.logcumsumexp(axis=0),
+               lambda m, x: x.diff(axis=0),
+               lambda m, x: tuple(m.sort(x, axis=0, stable=True)), lambda m, x: tuple(x.median(axis=1)),
+               lambda m, x: x.quantile(0.5, axis=1), lambda m, x: x.argmax(axis=1)):
+        check(fn, a, dev=dev, grad=False)
+    with pytest.raises(TypeError, match="alias"):
+        Tensor(a, device=dev).sum(dim=0, axis=1)

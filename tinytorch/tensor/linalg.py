@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..dtype import promote
 from ..errors import DTypeError, TensorValueError
 from .common import _broadcast_shapes, _norm_axis
+from .reduce import dim_aliases
 
 if TYPE_CHECKING:
     from .core import Tensor
@@ -236,6 +237,7 @@ def dist(self: Tensor, other: Any, p: Any = 2) -> Tensor:
     return (self - other).norm(p)
 
 
+@dim_aliases
 def diff(self: Tensor, n: builtins.int = 1, dim: builtins.int = -1, prepend: Any = None,
          append: Any = None) -> Tensor:
     """n-th forward difference along dim: out_i = x_{i+1} - x_i (logical xor for bool), after prepend/append."""
@@ -271,6 +273,7 @@ def trace(self: Tensor) -> Tensor:
     return self.diagonal().sum()
 
 
+@dim_aliases
 def cross(self: Tensor, other: Tensor, dim: builtins.int | None = None) -> Tensor:
     """Cross product of 3-vectors along dim (the first dim of size 3 for None):
     (a2 b3 - a3 b2, a3 b1 - a1 b3, a1 b2 - a2 b1)."""

@@ -11,7 +11,9 @@ reductions reduce over a lower-triangular window (n x n compares for a dim of le
 from __future__ import annotations
 
 import builtins
+import functools
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,6 +30,19 @@ if TYPE_CHECKING:
 
 def _dim(dim: Any, axis: Any) -> Any:
     return dim if dim is not None else axis
+
+
+def dim_aliases(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Take PyTorch's NumPy-style keyword aliases: axis= for dim=, keepdims= for keepdim=."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for alias, name in (("axis", "dim"), ("keepdims", "keepdim")):
+            if alias in kwargs:
+                if name in kwargs:
+                    raise TypeError(f"{fn.__name__}(): got both {name}= and its alias {alias}=")
+                kwargs[name] = kwargs.pop(alias)
+        return fn(*args, **kwargs)
+    return wrapper
 
 
 def _axes(self: Tensor, op: str, axis: Any) -> tuple[builtins.int, ...]:
@@ -56,6 +71,7 @@ def _acc_dtype(self: Tensor, dtype: Any) -> Any:
         dtypes.int64 if self.dtype.is_int or self.dtype.is_bool else self.dtype)
 
 
+@dim_aliases
 def sum(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, dtype: Any = None, axis: Any = None) -> Tensor:
     """sum_i x_i over dim (all dims for None or ()); integers and bools accumulate in int64."""
     axis = _dim(dim, axis)
@@ -66,16 +82,19 @@ def sum(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, dtype: An
     return x._reduce(Ops.ADD, axis, keepdim, "sum")
 
 
+@dim_aliases
 def prod(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, dtype: Any = None, axis: Any = None) -> Tensor:
     """prod_i x_i over dim; integers and bools accumulate in int64."""
     return self.cast(_acc_dtype(self, dtype))._reduce(Ops.MUL, _dim(dim, axis), keepdim, "prod")
 
 
+@dim_aliases
 def amax(self: Tensor, dim: Any = (), keepdim: builtins.bool = False, axis: Any = None) -> Tensor:
     """max_i x_i over dim (all for ()); NaN propagates; the gradient is shared evenly between tied maxima."""
     return self._reduce(Ops.MAX, _dim(dim, axis), keepdim, "amax")
 
 
+@dim_aliases
 def amin(self: Tensor, dim: Any = (), keepdim: builtins.bool = False, axis: Any = None) -> Tensor:
     """min_i x_i over dim (all for ()); NaN propagates; the gradient is shared evenly between tied minima."""
     axis = _dim(dim, axis)
@@ -113,6 +132,7 @@ def _values_indices(self: Tensor, dim: Any, keepdim: builtins.bool, name: str) -
     return values, idx
 
 
+@dim_aliases
 def max(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, axis: Any = None) -> Any:
     """max() -> max_i x_i; max(dim, keepdim) -> (values, indices) of the first maximum; max(other) -> maximum."""
     if isinstance(dim, Tensor):
@@ -123,6 +143,7 @@ def max(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, axis: Any
     return return_types.max(*self._values_indices(dim, keepdim, "max"))
 
 
+@dim_aliases
 def min(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, axis: Any = None) -> Any:
     """min() -> min_i x_i; min(dim, keepdim) -> (values, indices) of the first minimum; min(other) -> minimum."""
     if isinstance(dim, Tensor):
@@ -133,6 +154,7 @@ def min(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, axis: Any
     return return_types.min(*self._values_indices(dim, keepdim, "min"))
 
 
+@dim_aliases
 def aminmax(self: Tensor, *, dim: Any = None, keepdim: builtins.bool = False) -> Any:
     """(amin(x, dim), amax(x, dim)) as a named tuple (min, max)."""
     if dim is not None and not isinstance(dim, (int, np.integer)):
@@ -140,6 +162,7 @@ def aminmax(self: Tensor, *, dim: Any = None, keepdim: builtins.bool = False) ->
     return return_types.aminmax(self.amin(dim, keepdim), self.amax(dim, keepdim))
 
 
+@dim_aliases
 def mean(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, dtype: Any = None, axis: Any = None) -> Tensor:
     """sum_i x_i / n over dim."""
     axis = _dim(dim, axis)
@@ -154,6 +177,7 @@ def _correction(correction: Any, unbiased: Any) -> Any:
     return int(unbiased) if unbiased is not None else 1 if correction is None else correction
 
 
+@dim_aliases
 def var(self: Tensor, dim: Any = None, unbiased: builtins.bool | None = None, keepdim: builtins.bool = False, *,
         correction: Any = None, axis: Any = None) -> Tensor:
     """sum_i (x_i - mean)^2 / (n - correction) over dim; unbiased=True is correction=1 (the default)."""
@@ -167,32 +191,37 @@ def var(self: Tensor, dim: Any = None, unbiased: builtins.bool | None = None, ke
     return (d * d).sum(axis, keepdim) * (1 / (n - c) if n - c > 0 else math.inf)
 
 
+@dim_aliases
 def std(self: Tensor, dim: Any = None, unbiased: builtins.bool | None = None, keepdim: builtins.bool = False, *,
         correction: Any = None, axis: Any = None) -> Tensor:
     """sqrt(var(x, dim, correction)); the gradient is 0 where the std is 0 (like PyTorch)."""
-    v = self.var(dim, unbiased, keepdim, correction=correction, axis=axis)
+    v = self.var(_dim(dim, axis), unbiased, keepdim, correction=correction)
     zero = v == 0  # sqrt's slope is infinite at 0: PyTorch's std gives a zero gradient there
     return zero._where(0.0, zero._where(1.0, v).sqrt())
 
 
+@dim_aliases
 def var_mean(self: Tensor, dim: Any = None, unbiased: builtins.bool | None = None, keepdim: builtins.bool = False, *,
              correction: Any = None) -> tuple[Tensor, Tensor]:
     """(var(x, dim, correction), mean(x, dim))."""
     return self.var(dim, unbiased, keepdim, correction=correction), self.mean(dim, keepdim)
 
 
+@dim_aliases
 def std_mean(self: Tensor, dim: Any = None, unbiased: builtins.bool | None = None, keepdim: builtins.bool = False, *,
              correction: Any = None) -> tuple[Tensor, Tensor]:
     """(std(x, dim, correction), mean(x, dim))."""
     return self.std(dim, unbiased, keepdim, correction=correction), self.mean(dim, keepdim)
 
 
+@dim_aliases
 def nansum(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, dtype: Any = None) -> Tensor:
     """sum_i x_i over dim, counting NaNs as 0."""
     x = self.isnan()._where(0, self) if self.dtype.is_float else self
     return x.sum(dim, keepdim, dtype)
 
 
+@dim_aliases
 def nanmean(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, dtype: Any = None) -> Tensor:
     """sum of the non-NaN x_i / their count over dim (NaN where all are NaN)."""
     if not self.dtype.is_float:
@@ -201,6 +230,7 @@ def nanmean(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, dtype
     return x.nansum(dim, keepdim) / x.isnan().logical_not().sum(dim, keepdim)
 
 
+@dim_aliases
 def count_nonzero(self: Tensor, dim: Any = None) -> Tensor:
     """#{i: x_i != 0} over dim, as int64."""
     return (self != 0).sum(dim).detach()
@@ -214,6 +244,7 @@ def _rounded(self: Tensor) -> Tensor:
     return self
 
 
+@dim_aliases
 def argmax(self: Tensor, dim: builtins.int | None = None, keepdim: builtins.bool = False,
            axis: builtins.int | None = None) -> Tensor:
     """Index of the first maximum along dim (of the flattened tensor for None); NaN counts as the maximum."""
@@ -235,6 +266,7 @@ def argmax(self: Tensor, dim: builtins.int | None = None, keepdim: builtins.bool
     return (n - (hit._where(rev, 0)).amax(a, keepdim)).detach()  # an index has no gradient
 
 
+@dim_aliases
 def argmin(self: Tensor, dim: builtins.int | None = None, keepdim: builtins.bool = False,
            axis: builtins.int | None = None) -> Tensor:
     """Index of the first minimum along dim (of the flattened tensor for None); NaN counts as the minimum."""
@@ -242,6 +274,7 @@ def argmin(self: Tensor, dim: builtins.int | None = None, keepdim: builtins.bool
     return x.argmax(dim, keepdim, axis)
 
 
+@dim_aliases
 def any(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, axis: Any = None) -> Tensor:
     """True where some x_i != 0 over dim."""
     axis = _dim(dim, axis)
@@ -252,6 +285,7 @@ def any(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, axis: Any
     return self.bool()._reduce(Ops.MAX, axis, keepdim, "any")
 
 
+@dim_aliases
 def all(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, axis: Any = None) -> Tensor:
     """True where every x_i != 0 over dim."""
     return self.logical_not().any(dim, keepdim, axis).logical_not()
@@ -266,6 +300,7 @@ def _window(self: Tensor, dim: builtins.int, op: str, fill: Any) -> tuple[Tensor
     return tri._where(x.unsqueeze(-2), fill), d
 
 
+@dim_aliases
 def cumsum(self: Tensor, dim: builtins.int = 0, dtype: Any = None) -> Tensor:
     """y_i = sum_{j <= i} x_j along dim; integers and bools accumulate in int64."""
     x = self.cast(dtype) if dtype is not None else self
@@ -276,6 +311,7 @@ def cumsum(self: Tensor, dim: builtins.int = 0, dtype: Any = None) -> Tensor:
     return w.sum(-1, dtype=x.dtype if x.dtype.is_float else None).transpose(d, -1)
 
 
+@dim_aliases
 def cumprod(self: Tensor, dim: builtins.int = 0, dtype: Any = None) -> Tensor:
     """y_i = prod_{j <= i} x_j along dim; the gradient is right through zeros (the product of the others)."""
     x = self.cast(dtype) if dtype is not None else self
@@ -304,16 +340,19 @@ def _cumulative_extreme(self: Tensor, dim: builtins.int, name: str) -> tuple[Ten
     return values.transpose(d, -1), idx.transpose(d, -1)
 
 
+@dim_aliases
 def cummax(self: Tensor, dim: builtins.int) -> Any:
     """(y_i = max_{j <= i} x_j, the last j where it is reached) along dim; NaN propagates."""
     return return_types.cummax(*self._cumulative_extreme(dim, "cummax"))
 
 
+@dim_aliases
 def cummin(self: Tensor, dim: builtins.int) -> Any:
     """(y_i = min_{j <= i} x_j, the last j where it is reached) along dim; NaN propagates."""
     return return_types.cummin(*self._cumulative_extreme(dim, "cummin"))
 
 
+@dim_aliases
 def logcumsumexp(self: Tensor, dim: builtins.int) -> Tensor:
     """y_i = log sum_{j <= i} e^{x_j} along dim, computed as m + log sum e^{x_j - m} (m the window max)."""
     if not self.dtype.is_float:

@@ -24,6 +24,7 @@ from .. import return_types
 from ..dtype import dtypes
 from ..errors import DTypeError, TensorValueError
 from .common import _norm_axis, no_grad
+from .reduce import dim_aliases
 
 if TYPE_CHECKING:
     from .core import Tensor
@@ -105,6 +106,7 @@ def _finish(self: Tensor, vals: Tensor, idx: Tensor, d: builtins.int) -> tuple[T
     return vals.transpose(d, -1), idx.transpose(d, -1)
 
 
+@dim_aliases
 def sort(self: Tensor, dim: builtins.int = -1, descending: builtins.bool = False, stable: builtins.bool = False) -> Any:
     """(values, indices) of x sorted along dim, ties in index order (always stable), NaN as the largest;
     O(n^2) compares per row (see the module docstring)."""
@@ -114,6 +116,7 @@ def sort(self: Tensor, dim: builtins.int = -1, descending: builtins.bool = False
     return return_types.sort(*_finish(self, *_sorted_rows(x, d, descending, None), d))
 
 
+@dim_aliases
 def argsort(self: Tensor, dim: builtins.int = -1, descending: builtins.bool = False,
             stable: builtins.bool = False) -> Tensor:
     """Indices that sort x along dim: sort(x, dim, descending).indices."""
@@ -125,6 +128,7 @@ def msort(self: Tensor) -> Tensor:
     return self.sort(0).values
 
 
+@dim_aliases
 def topk(self: Tensor, k: builtins.int, dim: builtins.int = -1, largest: builtins.bool = True,
          sorted: builtins.bool = True) -> Any:
     """(values, indices) of the k largest (smallest for largest=False) x along dim, in sorted order."""
@@ -145,6 +149,7 @@ def _at_position(x: Tensor, d: builtins.int, pos: Tensor, keepdim: builtins.bool
     return (vals, idx) if keepdim else (vals.squeeze(d), idx.squeeze(d))
 
 
+@dim_aliases
 def kthvalue(self: Tensor, k: builtins.int, dim: builtins.int = -1, keepdim: builtins.bool = False) -> Any:
     """(values, indices) of the k-th smallest x along dim (k from 1), the element at sort position k - 1."""
     x, d = _prepare(self, dim, "kthvalue")
@@ -186,6 +191,7 @@ def _median_all(self: Tensor, ignore_nan: builtins.bool, op: str) -> Tensor:
     return _same(flat, v)._where(flat, low).amax()  # = v; max's gradient splits between ties
 
 
+@dim_aliases
 def median(self: Tensor, dim: builtins.int | None = None, keepdim: builtins.bool = False) -> Any:
     """median() -> the lower median x_((n-1)//2) (NaN if any); median(dim) -> (values, indices) along dim."""
     if dim is None:
@@ -193,6 +199,7 @@ def median(self: Tensor, dim: builtins.int | None = None, keepdim: builtins.bool
     return return_types.median(*_median_dim(self, dim, keepdim, False, "median"))
 
 
+@dim_aliases
 def nanmedian(self: Tensor, dim: builtins.int | None = None, keepdim: builtins.bool = False) -> Any:
     """median ignoring NaNs: nanmedian() -> a value, nanmedian(dim) -> (values, indices); all NaN gives NaN."""
     if dim is None:
@@ -200,6 +207,7 @@ def nanmedian(self: Tensor, dim: builtins.int | None = None, keepdim: builtins.b
     return return_types.nanmedian(*_median_dim(self, dim, keepdim, True, "nanmedian"))
 
 
+@dim_aliases
 def mode(self: Tensor, dim: builtins.int = -1, keepdim: builtins.bool = False) -> Any:
     """(values, indices): the most frequent x along dim (the smallest among equally frequent ones) and the last
     index where it occurs; O(n^2) compares per row."""
@@ -226,6 +234,7 @@ def _lerp(a: Tensor, b: Tensor, w: Tensor) -> Tensor:
     return (w < 0.5)._where(a + w * diff, b - diff * (1 - w))
 
 
+@dim_aliases
 def quantile(self: Tensor, q: Any, dim: builtins.int | None = None, keepdim: builtins.bool = False, *,
              interpolation: str = "linear", _ignore_nan: builtins.bool = False) -> Tensor:
     """The q-th quantile along dim (all elements for None): sorted x at position q (n - 1), interpolated
@@ -278,6 +287,7 @@ def quantile(self: Tensor, q: Any, dim: builtins.int | None = None, keepdim: bui
     return out
 
 
+@dim_aliases
 def nanquantile(self: Tensor, q: Any, dim: builtins.int | None = None, keepdim: builtins.bool = False, *,
                 interpolation: str = "linear") -> Tensor:
     """quantile over the non-NaN elements (NaN where all are NaN)."""
