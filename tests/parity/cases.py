@@ -3159,3 +3159,348 @@ out = torch.einsum("i,i->", torch.tensor([1., 2.]), torch.tensor([3., 4.]))
 
 out = torch.einsum("...ij->...ji", torch.arange(6).reshape(1, 2, 3)).shape
 """)
+
+# third wave: result dtypes, accuracy of long reductions, gradients of compositions, printing layouts -
+
+_section("dtypes2", "D1", r"""
+out = (torch.tensor([1, 2], dtype=torch.int32).sum().dtype, torch.tensor([1, 2], dtype=torch.int32).prod().dtype, torch.tensor([1, 2], dtype=torch.int32).cumsum(0).dtype)
+
+out = torch.clamp(torch.tensor([1, 5]), min=0.5)
+
+out = torch.where(torch.tensor([True, False]), torch.tensor([1, 2]), 0.5)
+
+out = torch.where(torch.tensor([True, False]), 1, 0)
+
+out = torch.cat([torch.tensor([1]), torch.tensor([1.5])])
+
+out = (torch.tensor([1.], dtype=torch.float16) + torch.tensor(2.)).dtype
+
+out = (torch.tensor([1, 2]) * torch.tensor(0.5)).dtype
+
+out = torch.tensor(3.0, dtype=torch.float64) + torch.tensor([1.], dtype=torch.float32)
+
+out = torch.tensor([1, 2]) > 1.5
+
+out = torch.tensor([1, 2]) == torch.tensor([1., 2.5])
+
+try:
+    (torch.tensor([3]) ** -1).tolist()
+    out = "no error"
+except RuntimeError:
+    out = "RuntimeError"
+
+out = torch.tensor([3]) ** 0.5
+
+out = torch.tensor([-8.]) ** (1 / 3)
+
+out = (torch.sqrt(torch.tensor([4])), torch.exp(torch.tensor([0])), torch.sin(torch.tensor([True])))
+
+out = (torch.floor(torch.tensor([3])), torch.round(torch.tensor([3])), torch.sign(torch.tensor([-3])), torch.abs(torch.tensor([-3])))
+
+out = torch.abs(torch.tensor([-128], dtype=torch.int8))
+
+out = torch.clamp(torch.tensor([-3, 3]), 0, 1)
+
+out = (torch.tensor([7]) / torch.tensor([2])).dtype
+
+out = torch.tensor([7]).div(2, rounding_mode="floor")
+
+out = torch.tensor([5]) % 2.5
+
+@owner C
+out = (torch.tensor([3, 1, 2]).sort().values, torch.tensor([3, 1, 2]).topk(2).values, torch.tensor([3, 1]).argmax().dtype)
+
+@owner C
+out = (torch.tensor([[True, False]]).sum(1), torch.tensor([True, False]).any().dtype)
+
+@owner C
+out = torch.tensor([1, 2, 3]).cumprod(0)
+
+@owner C
+out = torch.tensor([1., 2.], dtype=torch.float16).mean()
+
+@owner C
+out = torch.tensor([1., 2.], dtype=torch.float64).std()
+
+out = (torch.arange(0, 5, 2).dtype, torch.arange(0., 5).dtype, torch.arange(5, dtype=torch.float64))
+
+@owner C
+out = torch.tensor([[1, 2]], dtype=torch.int32) @ torch.tensor([[1], [2]], dtype=torch.int32)
+
+out = torch.tensor([1.5, 2.5]).float().sum(dtype=torch.float64) if False else torch.tensor([1.5, 2.5]).double().sum()
+
+out = torch.ones(2, dtype=torch.int64).float().dtype
+
+out = (torch.tensor([1, 2]) + torch.tensor([1, 2], dtype=torch.uint8)).dtype
+
+out = (torch.tensor([1], dtype=torch.int8) + torch.tensor([1], dtype=torch.uint8)).dtype
+
+out = torch.tensor([1.5]).to(torch.int64).to(torch.float32)
+
+out = torch.tensor([0.1], dtype=torch.float64).float()
+
+out = (torch.tensor([2.]) ** 2).dtype == torch.float32
+
+out = torch.maximum(torch.tensor([1, 2]), torch.tensor([1.5, 0.5]))
+""")
+
+_section("accuracy", "C", r"""
+x = 1e4 + torch.tensor([0., 1., 2., 3.])
+out = (x.var(), x.std(), x.mean())
+
+out = torch.full((1000000,), 0.1).sum()
+
+out = torch.full((1000000,), 0.1).mean()
+
+out = torch.full((10000,), 0.1).cumsum(0)[-1]
+
+out = torch.ones(300, 300).matmul(torch.full((300, 300), 0.01)).sum()
+
+x = torch.linspace(-5, 5, 10001)
+out = (x.exp().sum(), x.sin().abs().sum(), torch.logsumexp(x, 0))
+
+out = torch.linspace(0, 1, 1001)[::100]
+
+out = torch.arange(0, 1, 0.1)
+
+out = torch.full((4097,), 1e8).sum()
+
+@owner D1
+out = F.cross_entropy(torch.tensor([[1000., 0.], [0., 1000.]]), torch.tensor([0, 0]))
+
+@owner D1
+out = torch.sigmoid(torch.tensor([-20., -90., 20.]))
+
+@owner D1
+out = F.logsigmoid(torch.tensor([-200., 0., 200.]))
+
+@owner D1
+out = F.softplus(torch.tensor([-30., 30.]), beta=2.)
+
+@owner D1
+out = torch.tanh(torch.tensor([1e-8, 0.5, 10.]))
+
+@owner D1
+out = torch.exp(torch.tensor([-100., 88., 89.]))
+
+@owner D1
+out = torch.log(torch.tensor([1e-40, 1e-30]))
+
+@owner D1
+out = torch.expm1(torch.tensor([1e-10, -1e-10])) / 1e-10
+
+@owner D1
+out = torch.tensor([1e-20]).log1p() / 1e-20
+""")
+
+_section("grads2", "A", r"""
+x = torch.tensor([1., 2.], requires_grad=True)
+y = torch.tensor([-3., 0.5], requires_grad=True)
+(x / y).sum().backward()
+out = (x.grad, y.grad)
+
+x = torch.arange(6., requires_grad=True)
+x.reshape(2, 3).mean(dim=1).sum().backward()
+out = x.grad
+
+x = torch.tensor([1., 2., 4.], requires_grad=True)
+x.var(correction=0).backward()
+out = x.grad
+
+a = torch.ones(2, 1, requires_grad=True)
+b = torch.tensor([1., 2., 3.], requires_grad=True)
+((a + b) * torch.arange(6.).reshape(2, 3)).sum().backward()
+out = (a.grad, b.grad)
+
+x = torch.tensor([1., -2., 3.], requires_grad=True)
+x[x > 0].sum().backward()
+out = x.grad
+
+x = torch.tensor([1., -2., 3.], requires_grad=True)
+x.masked_select(x < 2).pow(2).sum().backward()
+out = x.grad
+
+@owner D2
+x = torch.tensor([1., 2., 3.], requires_grad=True)
+x.index_select(0, torch.tensor([2, 2, 0])).sum().backward()
+out = x.grad
+
+x = torch.tensor([1., 2.], requires_grad=True)
+(x.repeat(3) * torch.arange(6.)).sum().backward()
+out = x.grad
+
+@owner D2
+x = torch.tensor([1., 2.], requires_grad=True)
+(x.repeat_interleave(2) * torch.arange(4.)).sum().backward()
+out = x.grad
+
+x = torch.arange(6., requires_grad=True)
+(x.reshape(2, 3).permute(1, 0).flip(0) * torch.arange(6.).reshape(3, 2)).sum().backward()
+out = x.grad
+
+@owner D1
+x = torch.ones(2, 2, requires_grad=True)
+(F.pad(x, (1, 1)) * torch.arange(8.).reshape(2, 4)).sum().backward()
+out = x.grad
+
+@owner C
+a = torch.arange(12., requires_grad=True)
+b = torch.arange(8.).reshape(1, 4, 2).requires_grad_()
+torch.bmm(a.reshape(1, 3, 4), b).sum().backward()
+out = (a.grad, b.grad)
+
+@owner D2
+x = torch.arange(9., requires_grad=True)
+torch.einsum("ii->i", x.reshape(3, 3)).sum().backward()
+out = x.grad
+
+x = torch.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+(x.T @ x).sum().backward()
+out = x.grad
+
+@owner D1
+x = torch.tensor([[1., 2.], [3., 1.]], requires_grad=True)
+(torch.softmax(x, dim=0) * torch.tensor([[1., 2.], [3., 4.]])).sum().backward()
+out = x.grad
+
+@owner E1
+e = nn.Embedding(3, 2)
+e(torch.tensor([0, 0, 2])).sum().backward()
+out = e.weight.grad
+
+@owner C
+x = torch.tensor([[3., 3., 1.]], requires_grad=True)
+x.amin(dim=1).sum().backward()
+y = torch.tensor([[1., 1., 3.]], requires_grad=True)
+y.min().backward()
+out = (x.grad, y.grad)
+
+@owner C
+x = torch.tensor([0., 2., -1.], requires_grad=True)
+x.norm(p=1).backward()
+out = x.grad
+
+@owner D1
+x = torch.tensor([[0., 0.], [3., 4.]], requires_grad=True)
+F.normalize(x, dim=1).sum().backward()
+out = x.grad
+
+@owner D1
+a = torch.tensor([[1., 2.], [0., 1.]], requires_grad=True)
+F.cosine_similarity(a, torch.tensor([[1., 0.], [1., 1.]])).sum().backward()
+out = a.grad
+
+@owner D1
+x = torch.tensor([-200., -30., 0., 30.], requires_grad=True)
+(F.logsigmoid(x) + torch.sigmoid(x) + torch.tanh(x) + F.softplus(x, beta=2.)).sum().backward()
+out = x.grad
+
+@owner E1
+z = torch.tensor([100., -100., 0.], requires_grad=True)
+F.binary_cross_entropy_with_logits(z, torch.tensor([0., 1., 1.]), pos_weight=torch.tensor([2.])).backward()
+out = z.grad
+
+@owner D1
+x = torch.tensor([100., 1.], requires_grad=True)
+x.exp().sum().backward()
+out = x.grad
+
+@owner C
+x = torch.tensor([[1., 2.], [3., 5.]], requires_grad=True)
+x.std(dim=1, keepdim=True).sum().backward()
+out = x.grad
+
+@owner E1
+m = nn.Linear(3, 2)
+@det m
+x = torch.tensor([[1., 2., 3.], [0., 1., 0.]])
+F.mse_loss(m(x), torch.zeros(2, 2)).backward()
+out = (m.weight.grad, m.bias.grad)
+
+@owner E1
+bl = nn.Bilinear(2, 2, 1)
+@det bl
+bl(torch.tensor([[1., 2.]]), torch.tensor([[0.5, -1.]])).sum().backward()
+out = (bl.weight.grad, bl.bias.grad)
+
+@owner D1
+x = torch.tensor([1., 2.], requires_grad=True)
+(x * 0.5).sum().backward()
+y = x.detach() * 3
+out = (x.grad, y.requires_grad)
+
+x = torch.tensor([1., 2., 3.], requires_grad=True)
+y = x.unsqueeze(0).expand(4, 3)
+(y * torch.arange(12.).reshape(4, 3)).sum().backward()
+out = x.grad
+
+x = torch.tensor([2.], requires_grad=True)
+y = x * x
+z = y * y
+z.backward()
+out = x.grad
+
+x = torch.tensor([1., 2.], requires_grad=True)
+loss = 0
+for i in range(3):
+    loss = loss + (x * i).sum()
+loss.backward()
+out = (x.grad, loss)
+""")
+
+_section("print2", "B", r"""
+out = str(torch.tensor([1e10]))
+
+out = str(torch.tensor([[1.5, 100.]]))
+
+out = str(torch.zeros(0, 3))
+
+out = repr(torch.tensor([1.], dtype=torch.float64, requires_grad=True))
+
+out = str(torch.tensor(5, dtype=torch.int32))
+
+out = str(torch.arange(1001.))
+
+out = str(torch.arange(30.))
+
+out = str(torch.arange(60))
+
+out = str(torch.arange(2 * 3 * 1000).reshape(2, 3, 1000))
+
+torch.set_printoptions(precision=6)
+s = str(torch.tensor([1 / 3]))
+torch.set_printoptions(profile="default")
+out = s
+
+torch.set_printoptions(linewidth=40)
+s = str(torch.arange(20.))
+torch.set_printoptions(profile="default")
+out = s
+
+out = str(torch.tensor([1.], dtype=torch.bfloat16))
+
+out = str(torch.tensor([0.001, 0.01]))
+
+out = str(torch.tensor([123.456, -0.001]))
+
+out = str(torch.tensor([2**40]))
+
+out = str(torch.tensor([[float("inf"), 1.], [float("-inf"), float("nan")]]))
+
+x = torch.ones(2, requires_grad=True)
+out = str(x.sum())
+
+x = torch.ones(2, requires_grad=True)
+out = str(x.mean())
+
+x = torch.ones(2, requires_grad=True)
+with torch.no_grad():
+    y = x * 2
+out = str(y)
+
+out = str(torch.tensor([1, 2]).float().mean(0, keepdim=True))
+
+out = str(nn.Linear(2, 2).weight.shape)
+
+out = str(torch.tensor([0.5]).half())
+""")
