@@ -34,10 +34,6 @@ N_STEPS = 5
 BUG_PENDING_ORDER = ("engine: lazy tensors that read a parameter the step overwrites are added to the realize in "
                      "Tensor.live (WeakSet) iteration order, so the schedule's target order, hence the plan-cache key, "
                      "changes from step to step: identical training steps recompile at random")
-BUG_HOST_F32 = ("optim: the learning rate and Adam's beta^t live in float32 buffers, so float64 parameters get "
-                "updates with float32-accurate hyper-parameters (lr=0.1 -> 0.10000000149; 1 - 0.999^t off by 1e-5)")
-BUG_ONECYCLE_MOMENTUM = ("optim: OneCycleLR does not cycle momentum / Adam's beta1 (torch's default "
-                         "cycle_momentum=True moves beta1 between 0.85 and 0.95) and rejects cycle_momentum=")
 
 
 # ---------------------------------------------------------------------------------------------
