@@ -350,22 +350,27 @@ def _bitop(self: Tensor, op: Ops, o: Any, name: str) -> Tensor:
 
 
 def logical_not(self: Tensor) -> Tensor:
+    """not x (nonzero is True; NaN is True)"""
     return self.bool()._binop(Ops.CMPNE, True)
 
 
 def logical_and(self: Tensor, o: Any) -> Tensor:
+    """bool(a) and bool(b)"""
     return self.bool() & _as_tensor(o, self).bool()
 
 
 def logical_or(self: Tensor, o: Any) -> Tensor:
+    """bool(a) or bool(b)"""
     return self.bool() | _as_tensor(o, self).bool()
 
 
 def logical_xor(self: Tensor, o: Any) -> Tensor:
+    """bool(a) != bool(b)"""
     return self.bool() ^ _as_tensor(o, self).bool()
 
 
 def bitwise_not(self: Tensor) -> Tensor:
+    """~x (not for bools)"""
     if self.dtype.is_bool:
         return self.logical_not()
     if self.dtype.is_float:
@@ -403,6 +408,7 @@ def _unop(self: Tensor, op: Ops, float_only: builtins.bool = True) -> Tensor:
 
 
 def neg(self: Tensor) -> Tensor:
+    """-x"""
     if self.dtype.is_bool:
         raise DTypeError("neg: negation of a bool tensor is not supported; use logical_not")
     return self._unop(Ops.NEG, float_only=False)
@@ -414,6 +420,7 @@ def reciprocal(self: Tensor) -> Tensor:
 
 
 def sqrt(self: Tensor) -> Tensor:
+    """x^(1/2) (NaN below 0)"""
     return self._unop(Ops.SQRT)
 
 
@@ -423,10 +430,12 @@ def rsqrt(self: Tensor) -> Tensor:
 
 
 def exp2(self: Tensor) -> Tensor:
+    """2^x"""
     return self._unop(Ops.EXP2)
 
 
 def log2(self: Tensor) -> Tensor:
+    """log_2 x (-inf at 0, NaN below)"""
     return self._unop(Ops.LOG2)
 
 
@@ -441,6 +450,7 @@ def log(self: Tensor) -> Tensor:
 
 
 def sin(self: Tensor) -> Tensor:
+    """sin x"""
     return self._unop(Ops.SIN)
 
 
@@ -462,10 +472,12 @@ def cos(self: Tensor) -> Tensor:
 
 
 def tan(self: Tensor) -> Tensor:
+    """tan x = sin x / cos x"""
     return self.sin() / self.cos()
 
 
 def abs(self: Tensor) -> Tensor:
+    """|x| (its slope is 0 at 0)"""
     if self.dtype.is_bool or self.dtype.kind == "u":
         return self
     return self.maximum(-self)
@@ -495,11 +507,13 @@ def trunc(self: Tensor) -> Tensor:
 
 
 def floor(self: Tensor) -> Tensor:
+    """the largest integer <= x (slope 0)"""
     t = self.trunc()
     return (t > self)._where(t - 1, t)
 
 
 def ceil(self: Tensor) -> Tensor:
+    """the smallest integer >= x (slope 0)"""
     t = self.trunc()
     return (t < self)._where(t + 1, t)
 
@@ -639,11 +653,13 @@ def clip(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
 
 
 def cast(self: Tensor, dtype: Any) -> Tensor:
+    """x converted to dtype (the same tensor if it has it)"""
     dt = to_dtype(dtype)
     return self if dt == self.dtype else self._new(UOp(Ops.CAST, dt, (self.uop,)), self)
 
 
 def bitcast(self: Tensor, dtype: Any) -> Tensor:
+    """x's bits read as dtype (of the same size)"""
     dt = to_dtype(dtype)
     if dt.itemsize != self.dtype.itemsize:
         raise DTypeError(f"bitcast: {self.dtype.name} and {dt.name} differ in size")
