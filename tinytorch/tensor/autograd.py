@@ -13,9 +13,11 @@ is then not taken for the leaf.
 from __future__ import annotations
 
 import builtins
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..dtype import to_dtype
 from ..errors import DTypeError, TensorValueError
 from ..ops.uop import Ops, UOp
 from .common import no_grad
@@ -27,14 +29,15 @@ if TYPE_CHECKING:
 
 class AutogradMeta:
     """What some tensors carry beyond their value: gradient hooks, the retain_grad flag, and for a view the tensor
-    it was made from (that tensor, its uop then, the view's uop then; see inplace._write_through_view)."""
+    it was made from (weak references to that tensor, its uop then and the view's uop then, so that a view keeps
+    no graph alive; see inplace._write_through_view)."""
 
     __slots__ = ("hooks", "retains", "view_src")
 
     def __init__(self) -> None:
         self.hooks: dict[int, Callable[[Tensor], Any]] = {}
         self.retains = False
-        self.view_src: tuple[Tensor, UOp, UOp] | None = None
+        self.view_src: tuple[weakref.ref[Tensor], weakref.ref[UOp], weakref.ref[UOp]] | None = None
 
 
 def _meta(t: Tensor) -> AutogradMeta:
@@ -203,7 +206,8 @@ def detach(self: Tensor) -> Tensor:
     d = Tensor._from(self.uop if not self._rg else UOp(Ops.DETACH, self.dtype, (self.uop,)), self.device)
     if not self._rg:
         note_view(d, self)
-    _meta(d).view_src = (self, self.uop, d.uop)  # a write through d into a lazy self reaches self
+    if not self._rg and self.uop.base.op is not Ops.BUFFER:  # a write through d into a lazy self reaches self
+        _meta(d).view_src = (weakref.ref(self), weakref.ref(self.uop), weakref.ref(d.uop))
     return d
 
 
@@ -361,8 +365,11 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     for a in args:
         if isinstance(a, Tensor):
             device, dtype = a.device, a.dtype
-        elif isinstance(a, str):  # a name or a tinytorch.device
-            device = a
+        elif isinstance(a, str):  # a device name or a tinytorch.device; a dtype name ("int32") is a dtype
+            try:
+                dtype = to_dtype(a)
+            except (TypeError, ValueError, KeyError):
+                device = a
         elif a is not None:
             dtype = a
     t = self

@@ -12,6 +12,7 @@ Takes: a tensor and the operands of the op. Produces: the same tensor (self), ho
 from __future__ import annotations
 
 import builtins
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -92,7 +93,14 @@ def note_view(view: Tensor, src: Tensor) -> None:
     from ..engine.realize import note_view as note_buffer_view
 
     note_buffer_view(view, src)
-    _meta(view).view_src = (src, src.uop, view.uop)
+    if view.uop.op is Ops.EXPAND:  # (a write through an expanded view raises)
+        return
+    rec = src._meta.view_src if src._meta is not None else None
+    if rec is not None:  # a view of a view: record the first tensor (the intermediate one may not live on)
+        root, root_uop, src_view_uop = rec[0](), rec[1](), rec[2]()
+        if root is not None and root.uop is root_uop and src.uop is src_view_uop:
+            src = root
+    _meta(view).view_src = (weakref.ref(src), weakref.ref(src.uop), weakref.ref(view.uop))
 
 
 def _inverse_perm(order: tuple[int, ...]) -> tuple[int, ...]:
@@ -129,8 +137,8 @@ def _write_through_view(self: Tensor, new: Tensor, op: str) -> builtins.bool:
 
     view, value, found = self, new.uop, False
     while view._meta is not None and (rec := view._meta.view_src) is not None:
-        src, src_uop, view_uop = rec
-        if src.uop is not src_uop:  # src has changed since: the view no longer shows it
+        src, src_uop, view_uop = rec[0](), rec[1](), rec[2]()
+        if src is None or view_uop is None or src.uop is not src_uop:  # gone, or changed since: nothing to update
             break
         if no_grad.enabled and src._rg and not src._nonleaf:
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
