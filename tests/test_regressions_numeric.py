@@ -247,3 +247,12 @@ def test_tensor_from_list_big_int_as_float_and_wrapping_operand(device: str) -> 
                  torch.tensor([2**63, 2**64], dtype=torch.float32).numpy(), "Tensor", device=device)
     x = torch.tensor([1, 200], dtype=torch.uint8)
     assert_close(tt.Tensor(x.numpy(), device=device) + 300, (x + 300).numpy(), "add", device=device)  # wraps
+
+
+def test_interp_bitcast_of_a_0d_value_keeps_its_shape() -> None:
+    """INTERP: numpy's ascontiguousarray turns a 0-d value into shape (1,), which the 0-d store could not take
+    (x % 2 and norm(p=3) of a 0-d float raised 'cannot broadcast a non-scalar to a scalar array')."""
+    y = tt.Tensor(np.float32(3.5), device="INTERP")
+    assert (y % 2).numpy().shape == ()
+    assert float((y % 2).numpy()) == 1.5
+    assert int(y.bitcast(tt.int32).numpy()) == np.float32(3.5).view(np.int32)

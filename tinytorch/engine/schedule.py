@@ -121,6 +121,8 @@ class _Builder:
         padsafe: dict[UOp, bool] = {}
         for t in self.targets:
             t = resolve(t)
+            while t.op is Ops.DETACH and resolve(t.src[0]).base.op not in (Ops.BUFFER, Ops.CONST):
+                t = resolve(t.src[0])  # an identity: the value it wraps is the result (no copy kernel)
             if t.op is Ops.ASSIGN or t.op is Ops.CONTIGUOUS:
                 continue
             chain = t
@@ -450,8 +452,9 @@ def schedule(targets: list[UOp]) -> tuple[Plan, list[Any]]:
             results.append(TargetResult("assign", slot_of[t]))
             continue
         u, chain = t, []
-        while u not in b.realize and u.op in GroupOp.Movement:
-            chain.append((u.op, u.arg))
+        while u not in b.realize and (u.op in GroupOp.Movement or u.op is Ops.DETACH):
+            if u.op is not Ops.DETACH:
+                chain.append((u.op, u.arg))
             u = resolve(u.src[0])
         if u in b.realize:
             assert u.shape is not None

@@ -125,7 +125,8 @@ def _alu(op: Ops, dt: DType, s: list[np.ndarray], out_dt: DType) -> np.ndarray:
                 return _from_mem(_to_mem(np.asarray(s[0], np.float32), out_dt.scalar), out_dt.scalar)
             return _cast(s[0], out_dt)
         if op is Ops.BITCAST:
-            return np.ascontiguousarray(s[0]).view(out_dt.np)
+            # (ascontiguousarray makes a 0-d value 1-d: the shape is put back)
+            return np.ascontiguousarray(s[0]).view(out_dt.np).reshape(np.shape(s[0]))
     raise NotImplementedError(f"INTERP: {op}")
 
 
