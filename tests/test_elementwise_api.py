@@ -342,3 +342,14 @@ def test_round_with_decimals_as_torch() -> None:
     for d in (0, 2, -2, 1):
         assert tt.round(Tensor(v), decimals=d).tolist() == torch.round(torch.tensor(v), decimals=d).tolist(), d
     assert Tensor(v).round().tolist() == torch.tensor(v).round().tolist()
+
+
+def test_log_of_subnormal_inputs(dev: str) -> None:
+    v = [1e-40, 5e-45, 1e-30, 0.0, -1e-40, 1.0]
+    x, tx = Tensor(v, device=dev, requires_grad=True), torch.tensor(v, requires_grad=True)
+    x.log().sum().backward()
+    tx.log().sum().backward()
+    np.testing.assert_allclose(x.log().numpy(), tx.log().detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.log2().numpy(), tx.log2().detach().numpy(), rtol=1e-6)
+    assert x.grad is not None
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)

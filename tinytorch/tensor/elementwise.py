@@ -435,8 +435,13 @@ def exp2(self: Tensor) -> Tensor:
 
 
 def log2(self: Tensor) -> Tensor:
-    """log_2 x (-inf at 0, NaN below)"""
-    return self._unop(Ops.LOG2)
+    """log_2 x (-inf at 0, NaN below); a subnormal x is scaled by 2^64 first (log2(x 2^64) - 64), so it is not
+    taken for 0"""
+    x = self.float() if not self.dtype.is_float else self
+    if x.dtype not in (dtypes.float32, dtypes.float64):
+        return x._unop(Ops.LOG2)
+    tiny = x.abs() < float(np.finfo(x.dtype.np).tiny)
+    return tiny._where(x * 2.0 ** 64, x)._unop(Ops.LOG2) - tiny._where(64.0, 0.0).cast(x.dtype)
 
 
 def exp(self: Tensor) -> Tensor:
