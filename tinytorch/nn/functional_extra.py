@@ -255,8 +255,8 @@ def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any 
     if log_target:
         loss = t.exp() * (t - x)
     else:
-        pos = t > 0
-        loss = pos._where(t * pos._where(t, 1).log(), 0) - t * x  # y log y is 0 at y = 0
+        zero = t == 0
+        loss = zero._where(0, t * zero._where(1, t).log()) - t * x  # y log y: 0 at y = 0, NaN below as PyTorch
     if reduction == "batchmean":
         return loss.sum() / (x.shape[0] if x.ndim else 1)
     return _reduce(loss, reduction)
@@ -304,11 +304,12 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average: Any = None, re
 
 def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average: Any = None,
                          reduce: Any = None, reduction: str = "mean") -> Tensor:
-    """x where y = 1, max(0, margin - x) where y = -1"""
+    """x where y = 1, max(0, margin - x) where y = -1 (the sum of both for other y, as PyTorch)"""
     op = "hinge_embedding_loss"
     _check_reduction(reduction, op)
     x, t = _loss_pair(input, target, op)
-    loss = (t == 1)._where(x, 0) + (t == -1)._where((margin - x).maximum(0), 0)
+    # PyTorch's form, which also defines targets other than +-1: both terms apply to them
+    loss = (t != -1)._where(x, 0) + (t != 1)._where((margin - x).maximum(0), 0)
     return _reduce(loss, reduction)
 
 
