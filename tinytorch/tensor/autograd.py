@@ -13,6 +13,7 @@ is then not taken for the leaf.
 from __future__ import annotations
 
 import builtins
+import math
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,10 @@ def _node_name(u: UOp) -> str:
         name = "Div"
     elif u.op is Ops.EXP2 and u.src[0].op is Ops.MUL:
         name = "Exp"
+    elif u.op is Ops.MUL and (r := u.src[0].base).op is Ops.REDUCE_AXIS and r.arg[0] is Ops.ADD and \
+            u.src[1].base.op is Ops.CONST and u.src[1].base.arg == 1 / builtins.max(1, math.prod(
+                (r.src[0].shape or ())[i] for i in r.arg[1])):
+        name = "Mean"  # a sum times 1/n
     else:
         name = _NAMES.get(u.op, u.op.name.capitalize())
     return f"{name}Backward0"
