@@ -247,3 +247,15 @@ def test_module_api_parity():
     assert seen == ["Linear", "LayerNorm", "GRU", "Sequential"]
     res = m.load_state_dict(tm.state_dict(), strict=False)
     assert res.missing_keys == [] and res.unexpected_keys == []
+
+
+def test_modulelist_repr_groups_repeats_like_torch():
+    ours = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2), nn.ReLU(), nn.ReLU()])
+    theirs = torch.nn.ModuleList([torch.nn.Linear(2, 2), torch.nn.Linear(2, 2), torch.nn.ReLU(),
+                                  torch.nn.Linear(2, 2), torch.nn.ReLU(), torch.nn.ReLU()])
+    assert repr(ours) == repr(theirs)
+    assert repr(nn.ModuleList()) == repr(torch.nn.ModuleList())
+    nested = nn.Sequential(nn.ModuleList([nn.Sequential(nn.Linear(1, 1)), nn.Sequential(nn.Linear(1, 1))]))
+    tnested = torch.nn.Sequential(torch.nn.ModuleList([torch.nn.Sequential(torch.nn.Linear(1, 1)),
+                                                       torch.nn.Sequential(torch.nn.Linear(1, 1))]))
+    assert repr(nested) == repr(tnested)

@@ -452,6 +452,11 @@ class Module:
             extra_lines = extra.split("\n") if extra else []
             child_lines = [f"({k}): " + _addindent("None" if c is None else text[id(c)], 2)
                            for k, c in mod._modules.items()]
+            if isinstance(mod, ModuleList):
+                if not child_lines:
+                    text[id(mod)] = mod._get_name() + "()"
+                    continue
+                extra_lines, child_lines = [], _grouped_lines([text[id(c)] for c in mod._modules.values()])
             for c in mod._modules.values():  # a child's text is needed once per place it appears
                 if c is not None:
                     uses[id(c)] -= 1
@@ -495,6 +500,19 @@ def _move_(t: Tensor, device: str | None, dtype: DType | None) -> None:
         _replace_(t, _as_tensor_on(t, device, t.dtype))
     if dtype is not None and t.dtype.is_float and t.dtype != dtype:
         _replace_(t, t.cast(dtype))
+
+
+def _grouped_lines(reprs: list[str]) -> list[str]:
+    """ModuleList's child lines as PyTorch prints them: runs of equal reprs as '(i-j): n x repr'."""
+    lines: list[str] = []
+    start = 0
+    for i in range(1, len(reprs) + 1):
+        if i < len(reprs) and reprs[i] == reprs[start]:
+            continue
+        head = f"({start})" if i - 1 == start else f"({start}-{i - 1}): {i - start} x"
+        lines.append(_addindent(f"{head}: {reprs[start]}" if i - 1 == start else f"{head} {reprs[start]}", 2))
+        start = i
+    return lines
 
 
 class RemovableHandle:
