@@ -256,3 +256,15 @@ def test_interp_bitcast_of_a_0d_value_keeps_its_shape() -> None:
     assert (y % 2).numpy().shape == ()
     assert float((y % 2).numpy()) == 1.5
     assert int(y.bitcast(tt.int32).numpy()) == np.float32(3.5).view(np.int32)
+
+
+def test_integer_pow_stays_integer_as_torch() -> None:
+    """int ** int is an int tensor (it was float32), int ** negative int raises, int ** float is float."""
+    assert (2 ** tt.arange(4)).tolist() == (2 ** torch.arange(4)).tolist()
+    assert (2 ** tt.arange(4)).dtype == tt.int64
+    r = tt.tensor([2, 3]) ** tt.tensor([3, 2])
+    assert r.dtype == tt.int64 and r.tolist() == [8, 9]
+    assert (tt.tensor([3, 5]) ** 13).tolist() == (torch.tensor([3, 5]) ** 13).tolist()
+    assert (tt.tensor([3]) ** 2.5).dtype == tt.float32
+    with pytest.raises(RuntimeError, match="negative integer powers"):
+        tt.tensor([3]) ** -1

@@ -244,6 +244,9 @@ def pow(self: Tensor, exponent: Any) -> Tensor:
     from ..ops.gradient import CUSTOM_GRADIENTS
 
     b: Any
+    if isinstance(exponent, int) and not isinstance(exponent, bool) and exponent < 0 and \
+            not self.dtype.is_float and self.dtype != dtypes.bool:
+        raise TensorValueError("pow: Integers to negative integer powers are not allowed.")
     if isinstance(exponent, (int, float)) and not isinstance(exponent, bool) and float(exponent).is_integer() \
             and builtins.abs(exponent) <= 8:
         n = int(exponent)
@@ -268,6 +271,8 @@ def pow(self: Tensor, exponent: Any) -> Tensor:
         a, b = x, exponent
     else:
         a, bt = _broadcast_pair(self, exponent, "pow")
+        if not a.dtype.is_float and a.dtype != dtypes.bool:  # integers stay integers, as in PyTorch
+            return a.double().pow(bt.double()).round().cast(a.dtype)  # (exact while the power is below 2^53)
         if not a.dtype.is_float:
             a, bt = a.float(), bt.float()
         # |x|^y = 2^(y log2|x|), then C's pow rules: 0^y = 0 (y > 0), inf (y < 0), nan (y nan); 1^y = 1 and
