@@ -268,3 +268,19 @@ def test_integer_pow_stays_integer_as_torch() -> None:
     assert (tt.tensor([3]) ** 2.5).dtype == tt.float32
     with pytest.raises(RuntimeError, match="negative integer powers"):
         tt.tensor([3]) ** -1
+
+
+@pytest.mark.parametrize("dev", ["C", "LLVM", "INTERP"])
+def test_vectorized_bool_comparisons_order_false_before_true(dev: str) -> None:
+    """Bool SIMD lanes are masks (true = -1) in the C renderer; a < b compared the masks, so True < False
+    held in vector kernels (a sort by ranks put True first). Checked fused with an OR and a sum."""
+    rng = np.random.default_rng(3)
+    x = rng.random(16) < 0.5
+    tri = np.tril(np.ones((16, 16), bool), -1)
+    a, b = tt.Tensor(x, device=dev), tt.Tensor(tri, device=dev)
+    ops = {"lt": (lambda p, q: p < q), "gt": (lambda p, q: p > q), "le": (lambda p, q: p <= q),
+           "ge": (lambda p, q: p >= q)}
+    for name, f in ops.items():
+        ours = (f(a.unsqueeze(-2), a.unsqueeze(-1)) | b).sum(-1).numpy()
+        ref = (f(x[None, :], x[:, None]) | tri).sum(-1)
+        np.testing.assert_array_equal(ours, ref, err_msg=name)

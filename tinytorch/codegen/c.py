@@ -379,6 +379,8 @@ class CRenderer:
                 return f"(~{srcs[0]})" if sd.is_bool else f"(-{srcs[0]})"
             if op in (Ops.AND, Ops.OR, Ops.XOR, Ops.SHL, Ops.SHR):
                 return SCALAR[op](srcs, sd)
+            if op is Ops.CMPLT and sd.is_bool:  # bool lanes are masks (true = -1): a < b is b_mask < a_mask
+                return to_mask(SCALAR[op]([srcs[1], srcs[0]], sd), sd, dt.count)
             if op in (Ops.CMPLT, Ops.CMPNE) and not small_int:
                 return to_mask(SCALAR[op](srcs, sd), sd, dt.count)
             if op is Ops.MAX and sd.is_bool:
