@@ -214,3 +214,23 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_line(f"tinytorch: {total} test{'s' if total != 1 else ''} skipped; torch {torch_state}")
     for why, n in reasons.most_common():
         terminalreporter.write_line(f"  {n:5d} x {why}")
+
+
+@pytest.fixture(params=["C", "INTERP"])
+def ctx_device(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """A device that is also the default inside the test (tensors made without device= land on it)."""
+    from tinytorch import Context
+
+    name = require_device(request.param)
+    with Context(DEVICE=name):
+        yield name
+
+
+def close_to_torch(a, b, rtol=1e-5, atol=1e-6) -> None:  # type: ignore[no-untyped-def]
+    """Our value (Tensor or array) equals torch's (torch.Tensor or array): same shape, allclose, NaN == NaN."""
+    import tinytorch
+
+    a = a.numpy() if isinstance(a, tinytorch.Tensor) else np.asarray(a)
+    b = b.detach().numpy() if hasattr(b, "detach") else np.asarray(b)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)

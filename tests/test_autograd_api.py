@@ -13,24 +13,12 @@ import numpy as np
 import pytest
 
 import tinytorch as tt
-from tinytorch import Context, Tensor, nn, no_grad
+from tinytorch import Tensor, nn, no_grad
 
-from .conftest import require_device
+from .conftest import close_to_torch as close
 
 torch = pytest.importorskip("torch")
 
-
-@pytest.fixture(params=["C", "INTERP"])
-def dev(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    name = require_device(request.param)
-    with Context(DEVICE=name):
-        yield name
-
-
-def close(a, b, rtol=1e-5, atol=1e-6) -> None:  # type: ignore[no-untyped-def]
-    a = a.numpy() if isinstance(a, Tensor) else np.asarray(a)
-    b = b.detach().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
-    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
 
 
 A = np.array([[0.5, -1.0], [2.0, 0.25], [-0.75, 1.5]], np.float32)
@@ -38,7 +26,7 @@ A = np.array([[0.5, -1.0], [2.0, 0.25], [-0.75, 1.5]], np.float32)
 
 # leaves made from computed values ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("make", ["parameter", "requires_grad_", "detach", "tensor", "setter"])
-def test_leaf_from_computed_value_gets_grad(dev: str, make: str) -> None:
+def test_leaf_from_computed_value_gets_grad(ctx_device: str, make: str) -> None:
     """nn.Parameter(t * 0.1), (t * 0.1).requires_grad_(), x.detach().requires_grad_(), Tensor(t, requires_grad=True)
     and `t.requires_grad = True` make leaves that receive gradients (they got none)."""
     def build(lib, v):  # type: ignore[no-untyped-def]
@@ -62,7 +50,7 @@ def test_leaf_from_computed_value_gets_grad(dev: str, make: str) -> None:
     close(w.grad, wt.grad)
 
 
-def test_leaf_identity_is_not_shared_with_an_equal_computation(dev: str) -> None:
+def test_leaf_identity_is_not_shared_with_an_equal_computation(ctx_device: str) -> None:
     x = Tensor(A)
     w = (x * 2).requires_grad_()
     other = x * 2  # the same computation, not the leaf
@@ -91,7 +79,7 @@ class _TorchNet(torch.nn.Module):
         return (x @ self.w1).tanh() @ self.w2
 
 
-def test_custom_module_with_computed_parameters_trains(dev: str) -> None:
+def test_custom_module_with_computed_parameters_trains(ctx_device: str) -> None:
     rng = np.random.default_rng(1)
     X, Y = rng.standard_normal((8, 3)).astype(np.float32), rng.standard_normal((8, 1)).astype(np.float32)
     w1 = (rng.standard_normal((3, 4)) * 0.5).astype(np.float32)
@@ -115,7 +103,7 @@ def test_custom_module_with_computed_parameters_trains(dev: str) -> None:
 
 
 @pytest.mark.parametrize("style", ["isub", "sub_", "data", "data_assign"])
-def test_manual_sgd_steps_match_torch(dev: str, style: str) -> None:
+def test_manual_sgd_steps_match_torch(ctx_device: str, style: str) -> None:
     """`with no_grad(): w -= lr * w.grad` (and sub_, .data) for several steps, zeroing or dropping .grad between."""
     rng = np.random.default_rng(0)
     X, Y = rng.standard_normal((8, 3)).astype(np.float32), rng.standard_normal((8, 1)).astype(np.float32)
@@ -157,7 +145,7 @@ def test_manual_sgd_steps_match_torch(dev: str, style: str) -> None:
 
 
 # is_leaf, grad_fn, requires_grad -----------------------------------------------------------------------------------
-def test_is_leaf_and_grad_fn_names(dev: str) -> None:
+def test_is_leaf_and_grad_fn_names(ctx_device: str) -> None:
     x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
     xt = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
     assert x.is_leaf and x.grad_fn is None and Tensor([1.0]).is_leaf
@@ -173,7 +161,7 @@ def test_is_leaf_and_grad_fn_names(dev: str) -> None:
     assert d.is_leaf and not d.requires_grad and x.data.is_leaf and not x.data.requires_grad
 
 
-def test_requires_grad_setter_rules(dev: str) -> None:
+def test_requires_grad_setter_rules(ctx_device: str) -> None:
     x = Tensor([1.0, 2.0], requires_grad=True)
     y = x * 2
     with pytest.raises(RuntimeError, match="only change requires_grad flags of leaf variables"):
@@ -189,7 +177,7 @@ def test_requires_grad_setter_rules(dev: str) -> None:
         Tensor([1.0]).sum().backward()
 
 
-def test_retain_grad(dev: str) -> None:
+def test_retain_grad(ctx_device: str) -> None:
     for lib, T in ((tt, Tensor), (torch, torch.tensor)):
         x = T([1.0, -2.0, 3.0], requires_grad=True)
         y = x * x
@@ -205,7 +193,7 @@ def test_retain_grad(dev: str) -> None:
         Tensor([1.0]).retain_grad()
 
 
-def test_register_hook(dev: str) -> None:
+def test_register_hook(ctx_device: str) -> None:
     x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
     seen = []
     y = x * 3
@@ -227,7 +215,7 @@ def test_register_hook(dev: str) -> None:
         Tensor([1.0]).register_hook(lambda g: g)
 
 
-def test_backward_inputs_and_autograd_backward(dev: str) -> None:
+def test_backward_inputs_and_autograd_backward(ctx_device: str) -> None:
     a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
     (a * b).sum().backward(inputs=[a])
     close(a.grad, [3.0, 4.0])
@@ -238,7 +226,7 @@ def test_backward_inputs_and_autograd_backward(dev: str) -> None:
     close(b.grad, 2 * np.array([1.0, 2.0]))
 
 
-def test_gradient_without_create_graph_is_a_constant(dev: str) -> None:
+def test_gradient_without_create_graph_is_a_constant(ctx_device: str) -> None:
     """x.grad used in a later graph does not carry gradient back to x (torch: grad is not differentiable)."""
     for lib, T in ((tt, Tensor), (torch, torch.tensor)):
         x = T([1.0, 2.0, -1.5], requires_grad=True)
@@ -252,7 +240,7 @@ def test_gradient_without_create_graph_is_a_constant(dev: str) -> None:
             close(ours, x.grad)
 
 
-def test_detach_data_clone(dev: str) -> None:
+def test_detach_data_clone(ctx_device: str) -> None:
     x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
     d = x.detach()
     d.zero_()  # shares memory, as torch
@@ -282,7 +270,7 @@ X3 = np.array([0.5, -1.0, 2.0, 0.0], np.float32)
 
 
 @pytest.mark.parametrize("fn", ["cube", "pow2.5", "sin", "exp_sq", "tanh"])
-def test_second_derivative(dev: str, fn: str) -> None:
+def test_second_derivative(ctx_device: str, fn: str) -> None:
     f = {"cube": lambda x: x ** 3, "pow2.5": lambda x: x.abs() ** 2.5, "sin": lambda x: x.sin(),
          "exp_sq": lambda x: (x * x).exp(), "tanh": lambda x: x.tanh()}[fn]
     res = []
@@ -297,7 +285,7 @@ def test_second_derivative(dev: str, fn: str) -> None:
         close(o, r, rtol=1e-4, atol=1e-5)
 
 
-def test_hessian_vector_product_and_gradient_penalty(dev: str) -> None:
+def test_hessian_vector_product_and_gradient_penalty(ctx_device: str) -> None:
     rng = np.random.default_rng(3)
     W, Xv, V = (rng.standard_normal(s).astype(np.float32) for s in ((3, 2), (4, 3), (3, 2)))
     out = []
@@ -316,7 +304,7 @@ def test_hessian_vector_product_and_gradient_penalty(dev: str) -> None:
         close(o, r, rtol=1e-4, atol=1e-6)
 
 
-def test_grad_arguments_and_errors(dev: str) -> None:
+def test_grad_arguments_and_errors(ctx_device: str) -> None:
     x, z = Tensor([1.0, 2.0], requires_grad=True), Tensor([1.0, 2.0], requires_grad=True)
     y = x * x
     g = tt.autograd.grad(y, x, grad_outputs=Tensor([1.0, 10.0]))
@@ -354,7 +342,7 @@ def _check(ours, ref) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("p", PS)
-def test_pow_scalar_exponent_edges(dev: str, p: float) -> None:
+def test_pow_scalar_exponent_edges(ctx_device: str, p: float) -> None:
     x, xt = Tensor(XS, requires_grad=True), torch.tensor(XS, requires_grad=True)
     y, yt = x ** p, xt ** p
     _check(y, yt)
@@ -363,7 +351,7 @@ def test_pow_scalar_exponent_edges(dev: str, p: float) -> None:
     _check(x.grad, xt.grad)
 
 
-def test_pow_tensor_exponent_edges(dev: str) -> None:
+def test_pow_tensor_exponent_edges(ctx_device: str) -> None:
     xg, pg = (a.ravel() for a in np.meshgrid(np.array(XS, np.float32), np.array(PS, np.float32)))
     x, p = Tensor(xg, requires_grad=True), Tensor(pg, requires_grad=True)
     xt, pt = torch.tensor(xg, requires_grad=True), torch.tensor(pg, requires_grad=True)
@@ -376,7 +364,7 @@ def test_pow_tensor_exponent_edges(dev: str) -> None:
 
 
 @pytest.mark.parametrize("base", [0.0, 2.0, -2.0, 0.5, 1.0, math.inf])
-def test_pow_scalar_base_edges(dev: str, base: float) -> None:
+def test_pow_scalar_base_edges(ctx_device: str, base: float) -> None:
     p, pt = Tensor(PS, requires_grad=True), torch.tensor(PS, requires_grad=True)
     y, yt = base ** p, base ** pt
     _check(y, yt)

@@ -12,25 +12,12 @@ import numpy as np
 import pytest
 
 import tinytorch as tt
-from tinytorch import Context, Tensor
+from tinytorch import Tensor
 
-from .conftest import require_device
+from .conftest import close_to_torch as close
 
 torch = pytest.importorskip("torch")
 
-
-@pytest.fixture(params=["C", "INTERP"])
-def dev(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    name = require_device(request.param)
-    with Context(DEVICE=name):
-        yield name
-
-
-def close(a, b, rtol=1e-5, atol=1e-6) -> None:  # type: ignore[no-untyped-def]
-    a = a.numpy() if isinstance(a, Tensor) else np.asarray(a)
-    b = b.detach().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
-    assert a.shape == b.shape, (a.shape, b.shape)
-    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
 
 
 X = np.array([[0.5, -1.25, 2.0], [0.0, 3.5, -0.75]], np.float32)
@@ -61,7 +48,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("name,call", CASES, ids=[c[0] for c in CASES])
-def test_inplace_method_matches_torch(dev: str, name: str, call) -> None:  # type: ignore[no-untyped-def]
+def test_inplace_method_matches_torch(ctx_device: str, name: str, call) -> None:  # type: ignore[no-untyped-def]
     t, o = Tensor(X.copy()), Tensor(Y)
     tt_, ot = torch.tensor(X.copy()), torch.tensor(Y)
     r, rt = call(t, o), call(tt_, ot)
@@ -71,7 +58,7 @@ def test_inplace_method_matches_torch(dev: str, name: str, call) -> None:  # typ
 
 
 @pytest.mark.parametrize("op", ["+=", "-=", "*=", "/=", "//=", "%=", "**="])
-def test_augmented_assignment(dev: str, op: str) -> None:
+def test_augmented_assignment(ctx_device: str, op: str) -> None:
     vals = {}
     for lib, T in (("tt", Tensor), ("torch", torch.tensor)):
         a, b = T(X.copy()), T(np.abs(Y) + 0.5)
@@ -82,7 +69,7 @@ def test_augmented_assignment(dev: str, op: str) -> None:
     close(vals["tt"], vals["torch"])
 
 
-def test_augmented_assignment_ints_and_matmul(dev: str) -> None:
+def test_augmented_assignment_ints_and_matmul(ctx_device: str) -> None:
     for T in (Tensor, torch.tensor):
         a = T(np.array([7, -3, 10], np.int64))
         a //= 2
@@ -98,7 +85,7 @@ def test_augmented_assignment_ints_and_matmul(dev: str) -> None:
             close(ours[1], m)
 
 
-def test_inplace_errors_as_torch(dev: str) -> None:
+def test_inplace_errors_as_torch(ctx_device: str) -> None:
     w = Tensor([1.0, 2.0], requires_grad=True)
     for fn in (lambda: w.add_(1), lambda: w.zero_(), lambda: w.normal_(), lambda: w.exp_(), lambda: w.__iadd__(1)):
         with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"):
@@ -124,7 +111,7 @@ def test_inplace_errors_as_torch(dev: str) -> None:
     assert float(w.abs().max().item()) <= 1.0
 
 
-def test_writes_through_views(dev: str) -> None:
+def test_writes_through_views(ctx_device: str) -> None:
     def run(T, zeros):  # type: ignore[no-untyped-def]
         x = T(X.copy())
         x[0].add_(1)
@@ -178,7 +165,7 @@ def _grad_case(lib, T, case: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("case", ["nonleaf", "view_of_result", "view_of_plain", "setitem", "clone"])
-def test_inplace_in_the_graph_gives_torch_gradients(dev: str, case: str) -> None:
+def test_inplace_in_the_graph_gives_torch_gradients(ctx_device: str, case: str) -> None:
     ours = _grad_case(tt, Tensor, case)
     ref = _grad_case(torch, torch.tensor, case)
     for o, r in zip(ours, ref):
@@ -188,7 +175,7 @@ def test_inplace_in_the_graph_gives_torch_gradients(dev: str, case: str) -> None
             close(o, r, rtol=1e-5)
 
 
-def test_inplace_result_is_not_a_leaf(dev: str) -> None:
+def test_inplace_result_is_not_a_leaf(ctx_device: str) -> None:
     x = Tensor([1.0, 2.0], requires_grad=True)
     a = Tensor([0.0, 0.0])
     a.add_(x)  # a plain tensor given a value that requires grad joins the graph, as torch
