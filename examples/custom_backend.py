@@ -20,6 +20,7 @@ so every device-parametrized test gains a CSCALAR case, which `-k CSCALAR` selec
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -111,7 +112,8 @@ def run_op_tests(extra: list[str]) -> int:
         return 1
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.abspath(__file__)),
                                                         os.environ.get("PYTHONPATH", "")]))
-    cmd = [sys.executable, "-m", "pytest", "-p", "custom_backend", target, "-k", NAME, "-q", *extra]
+    one_process = ["-n", "0"] if importlib.util.find_spec("xdist") else []  # (pyproject asks for workers)
+    cmd = [sys.executable, "-m", "pytest", "-p", "custom_backend", target, "-k", NAME, "-q", *one_process, *extra]
     print("$", " ".join(cmd))
     return subprocess.run(cmd, cwd=root, env=env).returncode
 

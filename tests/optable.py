@@ -409,7 +409,7 @@ OPS: list[OpSpec] = [
     OpSpec("shift_right", lambda x: x >> 1, grad=False, floats=False, ints=True, domain="pos"),
     OpSpec("where", lambda c, x, y: tt.where(c, x, y), np.where, shapes=((4, 7), (4, 7), (4, 7)),
            domain=("bool", "real", "real"), ints=True),
-    OpSpec("where_bcast", lambda c, x, y: c.where(x, y), np.where, shapes=((4, 1), (1, 7), (4, 7)),
+    OpSpec("where_bcast", lambda c, x, y: c._where(x, y), np.where, shapes=((4, 1), (1, 7), (4, 7)),
            domain=("bool", "real", "real"), ints=True),
     OpSpec("where_scalars", lambda c, x: tt.where(c > 0, x, 0.0), lambda c, x: np.where(c > 0, x, 0.0),
            shapes=B2, domain=("real", "real")),

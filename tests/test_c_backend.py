@@ -37,6 +37,7 @@ def test_canaries_pass_on_this_machine(dev: str) -> None:
     assert canary.run_canaries(dev) == []
 
 
+@pytest.mark.slow
 @needs_cc
 def test_a_toolchain_that_computes_wrong_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     # a toolchain whose square root is wrong (the preprocessor swaps the builtin for the identity)
@@ -198,6 +199,7 @@ def optable_asts() -> list[object]:
     return list(dict.fromkeys(asts))
 
 
+@pytest.mark.slow
 @needs_cc
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="-march targets of x86-64")
 @pytest.mark.parametrize("march,vbytes", MARCH, ids=[m for m, _ in MARCH])
@@ -228,6 +230,7 @@ def test_optable_kernels_compile_for_other_cpus(march: str, vbytes: int, optable
 
 # no undefined behaviour in the emitted C ---------------------------------------------------------
 
+@pytest.mark.slow
 @needs_cc
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="UBSan runtime of gcc")
 def test_canaries_under_the_undefined_behaviour_sanitizer(tmp_path: Path) -> None:

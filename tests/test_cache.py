@@ -388,6 +388,7 @@ FIRST_CALL = """
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", [None, "LLVM"])
 def test_the_first_call_from_many_threads_at_once(device: str | None, tmp_path: Path) -> None:
     """Eight threads make the very first tinytorch call of a fresh process together (the default

@@ -1,7 +1,7 @@
 """Differential fuzzing in the test suite: random programs on every device, compared with PyTorch.
 
 Takes: tinytorch.testing.fuzz with fixed seeds (the same programs every run).
-Produces: the normal run checks 200 programs (seeds 0..199, in chunks of 25 so a failure names
+Produces: the normal run checks 50 programs (seeds 0..49, in chunks of 25 so a failure names
 its seeds); `pytest -m fuzz` checks 3000; FUZZ_COUNT=N sets the number either way. A failure's
 message is the fuzzer's report: seed, devices, expected vs got, the shrunk program as runnable
 tinytorch code and the replay command. The fuzzer's own machinery (comparison, shrinking,
@@ -26,7 +26,7 @@ from tinytorch.testing.reference import Reference, have_torch
 needs_torch = pytest.mark.skipif(not have_torch(), reason="compares with PyTorch, which is not installed")
 
 CHUNK = 25
-DEFAULT_COUNT, MANY = 200, 3000
+DEFAULT_COUNT, MANY = 50, 3000
 
 
 def fuzz_count(config: pytest.Config) -> int:

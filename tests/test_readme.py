@@ -81,6 +81,7 @@ def test_cli_help_lists_subcommands() -> None:
         assert sub in p.stdout
 
 
+@pytest.mark.slow
 def test_cli_doctor_passes_every_builtin_device() -> None:
     """`tinytorch doctor` compiles and runs tiny kernels on C, LLVM and INTERP and compares them with numpy."""
     p = _run([sys.executable, "-m", "tinytorch", "doctor"])
