@@ -39,8 +39,21 @@ def test_reference_runs_every_snippet(results: list[run.Result]) -> None:
         f"{r.name}: {run.one_line(r.code)} -> {r.detail}" for r in bad)
 
 
+# Known, documented differences (docs/api.md): each must still differ, so a fix shows up here
+KNOWN = {
+    # an in-place write through detach() of a value not computed yet does not reach that value
+    "z = y.detach()\nz += 1",
+}
+
+
+def _known(r: run.Result) -> bool:
+    return any(k in r.code for k in KNOWN)
+
+
 def test_no_silent_difference(results: list[run.Result]) -> None:
-    mism = [r for r in results if r.outcome == "mismatch"]
+    known = [r for r in results if _known(r)]
+    assert known and all(r.outcome == "mismatch" for r in known), "a known difference is fixed: drop it from KNOWN"
+    mism = [r for r in results if r.outcome == "mismatch" and not _known(r)]
     assert not mism, f"{len(mism)} snippets run but differ from torch:\n" + "\n".join(
         f"{r.name} [{r.owner}]: {run.one_line(r.code)}\n    {r.detail}" for r in mism)
 

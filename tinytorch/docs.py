@@ -45,6 +45,11 @@ it says so here. Anything else that differs is a bug.
   as float32, computed in float32 and rounded to the half type when stored (and at an explicit
   cast). PyTorch rounds after every op; when several ops fuse into one kernel tinytorch rounds once,
   so results can differ in the last bit of the half type (they are never less accurate).
+- **Writes through `detach()` of a value not computed yet.** `z = y.detach(); z += 1` changes `z`; when `y`
+  is a lazy result that requires grad, `y` keeps its value (PyTorch shares the memory, so `y` changes too).
+  `detach()` of a computed value or a leaf shares memory as in PyTorch.
+- **Long float32 sums** are accumulated in parts of at most 4096 elements: about 1e-5 relative error for
+  a million elements (PyTorch's pairwise sum is closer to exact).
 - **Random numbers.** `manual_seed(s)` makes runs repeatable, but the numbers differ from PyTorch's
   for the same seed (the host generator is numpy's PCG64; dropout draws from a counter hashed in the
   graph, so a replayed `tinytorch.jit` step draws new numbers). A `tinytorch.Generator` passed as
