@@ -24,6 +24,20 @@ def _check(name: str, **values: float) -> None:
             raise ValueError(f"{name}: invalid {k} value: {v}")
 
 
+def _maximize_and_decay(p: Tensor, g: Tensor, group: ParamGroup, lr: Any) -> tuple[Tensor, Tensor]:
+    """The gradient after maximize and L2 weight decay, and the parameter the step starts from (shrunk by
+    lr * weight_decay first under decoupled_weight_decay, as AdamW)."""
+    if group["maximize"]:
+        g = -g
+    wd, base = group["weight_decay"], p
+    if wd:
+        if group["decoupled_weight_decay"]:
+            base = p * as_dtype(1 - lr * wd, p)
+        else:
+            g = g + p * wd
+    return g, base
+
+
 def _check_betas(name: str, betas: tuple[float, float]) -> None:
     for i, b in enumerate(betas):
         if not 0.0 <= b < 1.0:
@@ -175,14 +189,7 @@ class NAdam(Optimizer):
     def _update(self, p: Tensor, g: Tensor, group: ParamGroup, state: dict[str, Any]) -> list[Tensor]:
         step, mu_prod, m, v = state["step"], state["mu_product"], state["exp_avg"], state["exp_avg_sq"]
         b1, b2, lr = group.scalar("beta1"), group.scalar("beta2"), group.scalar("lr")
-        if group["maximize"]:
-            g = -g
-        wd, base = group["weight_decay"], p
-        if wd:
-            if group["decoupled_weight_decay"]:
-                base = p * as_dtype(1 - lr * wd, p)
-            else:
-                g = g + p * wd
+        g, base = _maximize_and_decay(p, g, group, lr)
         step.assign(step + 1)
         t = step.cast(SCALAR)
         bc2 = 1 - beta_pow(b2, t)
@@ -221,14 +228,7 @@ class RAdam(Optimizer):
     def _update(self, p: Tensor, g: Tensor, group: ParamGroup, state: dict[str, Any]) -> list[Tensor]:
         step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
         b1, b2, lr = group.scalar("beta1"), group.scalar("beta2"), group.scalar("lr")
-        if group["maximize"]:
-            g = -g
-        wd, base = group["weight_decay"], p
-        if wd:
-            if group["decoupled_weight_decay"]:
-                base = p * as_dtype(1 - lr * wd, p)
-            else:
-                g = g + p * wd
+        g, base = _maximize_and_decay(p, g, group, lr)
         step.assign(step + 1)
         lerp_(m, g, as_dtype(1 - b1, p))
         v.assign(v * as_dtype(b2, p) + g * as_dtype(1 - b2, p) * g)
