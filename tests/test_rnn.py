@@ -151,9 +151,10 @@ def test_parameter_names_counts_init_and_repr():
                 [(k, v.shape) for k, v in om.named_parameters()]
             assert len(list(om.parameters())) == len(list(tm.parameters()))
             assert repr(om) == repr(tm)
-            for p in om.parameters():
-                v = p.numpy()
-                assert np.abs(v).max() <= 1 / np.sqrt(5) and v.std() > 0.1  # U(-1/sqrt(H), 1/sqrt(H))
+            # U(-1/sqrt(H), 1/sqrt(H)): every value in range; the spread judged over all of them
+            # together (a 5-element bias alone can have a small std by chance)
+            v = np.concatenate([p.numpy().ravel() for p in om.parameters()])
+            assert np.abs(v).max() <= 1 / np.sqrt(5) and v.std() > 0.2, v.std()  # std of U(-a,a) = a/sqrt(3) = 0.258
     assert repr(nn.RNN(2, 3, nonlinearity="relu", batch_first=True, dropout=0.25, num_layers=2)) == \
         repr(torch.nn.RNN(2, 3, nonlinearity="relu", batch_first=True, dropout=0.25, num_layers=2))
     for cell in ("RNNCell", "LSTMCell", "GRUCell"):
