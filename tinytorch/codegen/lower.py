@@ -218,8 +218,11 @@ class _Lowerer:
         globals_ = sorted({u for u in toposort([k.ast]) if u.op is Ops.DEFINE_GLOBAL}, key=lambda u: u.arg)
         for g in globals_:
             em.emit(g)
-        start = UOp(Ops.DEFINE_VAR, IDX, (), ("core_start", 0, 1 << 40))
-        end = UOp(Ops.DEFINE_VAR, IDX, (), ("core_end", 0, 1 << 40))
+        # the outer loop's slice [core_start, core_end) lies within its trip count: bounds the index
+        # arithmetic can use (x % 8 over an outer axis of 8 folds away)
+        trips = next((self.count[a] for a in o.order if self.count[a] != 1), 1 << 40)
+        start = UOp(Ops.DEFINE_VAR, IDX, (), ("core_start", 0, trips))
+        end = UOp(Ops.DEFINE_VAR, IDX, (), ("core_end", 0, trips))
         em.emit(start)
         em.emit(end)
         ng = k.n_global

@@ -153,36 +153,77 @@ def _bounds_of(u: UOp) -> tuple[int, int]:
         return (s[0][0], s[0][1]) if s[0][1] < s[1][0] else (0, s[1][0] - 1)
     if u.op in (Ops.CMPLT, Ops.CMPNE, Ops.AND, Ops.OR):
         return 0, 1
+    if u.op is Ops.WHERE:
+        return min(s[1][0], s[2][0]), max(s[1][1], s[2][1])
     return -_BIG, _BIG
 
 
+def linear_terms(x: UOp) -> tuple[list[tuple[UOp, int]], int]:
+    """x as a sum of (term, coefficient) pairs plus a constant (ADD trees of MULs by constants)."""
+    terms: list[tuple[UOp, int]] = []
+    const_part = 0
+    stack: list[tuple[UOp, int]] = [(x, 1)]
+    while stack:
+        u, c = stack.pop()
+        if u.op is Ops.CONST:
+            const_part += c * int(u.arg)
+        elif u.op is Ops.ADD:
+            stack.extend((s, c) for s in u.src)
+        elif u.op is Ops.MUL and u.src[1].op is Ops.CONST:
+            stack.append((u.src[0], c * int(u.src[1].arg)))
+        else:
+            terms.append((u, c))
+    return terms, const_part
+
+
+def _split(x: UOp, c: int) -> tuple[UOp, UOp, tuple[int, int]] | None:
+    """x = c*q + r with q, r sums of x's terms (each coefficient a split into c*(a//c) + a%c):
+    q, r and the bounds of r; None when nothing splits off."""
+    terms, k = linear_terms(x)
+    q_terms, r_terms = [], []
+    for t, a in terms:
+        if a // c:
+            q_terms.append(mul(t, a // c))
+        if a % c:
+            r_terms.append(mul(t, a % c))
+    if not q_terms and k // c == 0:
+        return None
+    r = add_all([*r_terms, const(k % c)])
+    return add_all([*q_terms, const(k // c)]), r, bounds(r)
+
+
 def _div_fold(x: UOp, c: UOp) -> UOp | None:
-    """(a*c + b) // c -> a + b // c when b >= 0; x // c -> 0 when 0 <= x < c."""
+    """x // c by bounds: 0 when 0 <= x < c; with x = c*q + r, q + r//c where r//c is one value
+    over all of r's range (what makes unravelled multi-view indices collapse again)."""
     lo, hi = bounds(x)
     if lo >= 0 and hi < c.arg:
         return const(0)
-    if x.op is Ops.ADD:
-        a, b = x.src
-        for p, q in ((a, b), (b, a)):
-            if p.op is Ops.MUL and p.src[1].op is Ops.CONST and p.src[1].arg % c.arg == 0 and bounds(q)[0] >= 0:
-                return add(mul(p.src[0], p.src[1].arg // c.arg), idiv(q, c.arg))
-    if x.op is Ops.MUL and x.src[1].op is Ops.CONST and x.src[1].arg % c.arg == 0:
-        return mul(x.src[0], x.src[1].arg // c.arg)
+    if lo >= 0 and lo // c.arg == hi // c.arg:
+        return const(lo // c.arg)
+    sp = _split(x, c.arg)
+    if sp is None:
+        return None
+    q, r, (rlo, rhi) = sp
+    if rlo >= 0 and rlo // c.arg == rhi // c.arg and (q.op is not Ops.CONST or r.op is Ops.CONST):
+        return add(q, const(rlo // c.arg))
+    if rlo >= 0 and bounds(q)[0] >= 0 and r is not x:  # (x - r) // c == q exactly; keep r // c for the rest
+        return add(q, idiv(r, c.arg)) if r.op is not Ops.CONST or r.arg else q
     return None
 
 
 def _mod_fold(x: UOp, c: UOp) -> UOp | None:
-    """x % c -> x when 0 <= x < c; (a*c + b) % c -> b % c when b >= 0."""
+    """x % c by bounds: x when 0 <= x < c; with x = c*q + r (r >= 0), r % c."""
     lo, hi = bounds(x)
     if lo >= 0 and hi < c.arg:
         return x
-    if x.op is Ops.ADD:
-        a, b = x.src
-        for p, q in ((a, b), (b, a)):
-            if p.op is Ops.MUL and p.src[1].op is Ops.CONST and p.src[1].arg % c.arg == 0 and bounds(q)[0] >= 0:
-                return mod(q, c.arg)
-    if x.op is Ops.MUL and x.src[1].op is Ops.CONST and x.src[1].arg % c.arg == 0:
-        return const(0)
+    if lo >= 0 and lo // c.arg == hi // c.arg:
+        return add(x, const(-(lo // c.arg) * c.arg))
+    sp = _split(x, c.arg)
+    if sp is None:
+        return None
+    q, r, (rlo, rhi) = sp
+    if rlo >= 0 and bounds(q)[0] >= 0 and r is not x:
+        return mod(r, c.arg) if rhi >= c.arg else r
     return None
 
 
@@ -216,6 +257,9 @@ pm_simplify = PatternMatcher([
     (UPat(Ops.IDIV, src=(_idx, UPat.cvar("c"))), _div_fold),
     (UPat(Ops.MOD, src=(_idx, UPat.cvar("c"))), _mod_fold),
     (UPat(Ops.CMPLT, src=(UPat.var("a", IDX), UPat.var("b", IDX))), _cmp_fold),
+    # a clamp whose condition the bounds decided
+    (UPat(Ops.WHERE, src=(UPat(Ops.CONST, arg=True), UPat.var("a"), UPat.var("b"))), lambda a, b: a),
+    (UPat(Ops.WHERE, src=(UPat(Ops.CONST, arg=False), UPat.var("a"), UPat.var("b"))), lambda a, b: b),
     # boolean identities in validity masks
     (UPat(Ops.AND, src=[UPat.var("x"), UPat(Ops.CONST, arg=True)]), lambda x: x),
     (UPat(Ops.AND, src=[UPat.var("x"), UPat(Ops.CONST, arg=False)]), lambda x: const(False)),
