@@ -358,6 +358,32 @@ class CRenderer:
                     f"(hi_m & ({CTYPE[dst.name]}){dst.max}LL);\n}}")
             return key
 
+        def mask_load(dt: DType) -> str:
+            """A helper loading the lanes of a vector whose mask lane is set, zero elsewhere, touching no
+            memory under a clear lane (a padded window's edge may lie outside the buffer): AVX's vmaskmov
+            or AVX-512's masked load where the target has them, else lane by lane."""
+            t, n, el = vt(dt), dt.count, CTYPE[dt.scalar.name]
+            m = vt(dtypes.bool.vec(n))
+            key = f"tt_maskload_{t}"
+            if key not in helpers:
+                fast = ""
+                if dt.scalar.name == "float32" and n == 8:
+                    fast = (f"#if defined(__AVX__)\n  return ({t})__builtin_ia32_maskloadps256("
+                            f"(const __attribute__((vector_size(32))) float*)p, m);\n#endif\n")
+                elif dt.scalar.name == "float32" and n == 16:  # two halves (AVX-512 implies AVX)
+                    h = "__attribute__((vector_size(32)))"
+                    fast = (f"#if defined(__AVX__)\n  typedef float hf {h}; typedef int hi {h};\n"
+                            f"  hi lo = {{m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]}}, "
+                            f"up = {{m[8], m[9], m[10], m[11], m[12], m[13], m[14], m[15]}};\n"
+                            f"  hf a = __builtin_ia32_maskloadps256((const hf*)p, lo), "
+                            f"b = __builtin_ia32_maskloadps256((const hf*)(p + 8), up);\n"
+                            f"  return ({t})__builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, "
+                            f"13, 14, 15);\n#endif\n")
+                helpers[key] = (f"TT_INLINE {t} {key}(const {el}* p, {m} m) {{\n{fast}"
+                                f"  {t} r = {{0}};\n  for (int i = 0; i < {n}; i++) if (m[i]) r[i] = p[i];\n"
+                                f"  return r;\n}}")
+            return key
+
         def select(m: str, a: str, b: str, dt: DType) -> str:
             t = vt(dt)
             if dt.scalar.is_bool:
@@ -449,7 +475,9 @@ class CRenderer:
                 else:
                     expr = f"{names[buf]}[{r(idx)}]"
                     zero = "0"
-                if len(u.src) == 3:
+                if len(u.src) == 3 and u.src[2].dtype.count > 1:  # lanes masked one by one
+                    expr = f"{mask_load(u.dtype)}({names[buf]}+{r(idx)}, {r(u.src[2])})"
+                elif len(u.src) == 3:
                     expr = f"({r(u.src[2])}?{expr}:{zero})"
                 v = names[u] = new("val")
                 lines.append(f"{ind}{vt(u.dtype)} {v} = {expr};")

@@ -121,15 +121,28 @@ class _Lowerer:
             g = sym.and_(g, sym.lt(self.axis_idx(a, combo.get(a, 0), 0), sym.const(self.k.shape[a])))
         return sym.simplify(g) if g is not None else None
 
-    def lane_mode(self, view: UOp) -> str:
+    def lane_mode(self, view: UOp, store: bool = False) -> str:
         if self.o.vec_axis is None:
             return "scalar"
-        st = self.k.views[view].real_strides()[self.o.vec_axis]
-        if st == 1 and self.k.views[view].view.mask is not None:
-            return "gather"  # a masked vector load would need a per-lane mask
+        vs = self.k.views[view]
+        # a store writes whole vectors only where its view is one unmasked run along the lanes
+        st = vs.real_strides()[self.o.vec_axis] if store else vs.index_strides()[self.o.vec_axis]
         if st == 1 and view in self._bool_views:
             return "gather"  # bool lanes are wider in registers than in memory
+        if st == 0 and vs.masked and vs.real_strides()[self.o.vec_axis] != 0:
+            return "gather"  # one address, but the mask may differ lane by lane
         return "bcast" if st == 0 else "vec" if st == 1 else "gather"
+
+    def lane_valid(self, view: UOp, combo: dict[int, int], valid: UOp | None) -> UOp | None:
+        """The validity of a vector access whose lanes are consecutive elements: one condition when all
+        lanes share it, else a vector of per-lane conditions (a masked vector load)."""
+        if not self.k.views[view].masked:
+            return valid
+        lanes = [valid] + [self.index(view, combo, lane)[1] for lane in range(1, self.o.width)]
+        if all(v is lanes[0] for v in lanes):
+            return valid
+        true = sym.const(True)
+        return UOp(Ops.VECTORIZE, dtypes.bool.vec(self.o.width), tuple(true if v is None else v for v in lanes))
 
     def index(self, view: UOp, combo: dict[int, int], lane: int = 0) -> tuple[UOp, UOp | None]:
         idx, valid = self.k.views[view].expr(self.idxs(combo, lane))
@@ -157,6 +170,8 @@ class _Lowerer:
         else:
             idx, valid = self.index(view, combo)
             ldt = dt.vec(self.o.width) if mode == "vec" else dt
+            if mode == "vec":
+                valid = self.lane_valid(view, combo, valid)
             out = self._load1(buf, ldt, idx, valid)
         cdt = compute_dtype(dt)
         return UOp(Ops.CAST, cdt.vec(out.dtype.count), (out,)) if cdt != dt else out
@@ -257,7 +272,7 @@ class _Lowerer:
                 vals[k.reduce] = red_vals[gi]
             self.eval(k.epilogue, combo, vals)
             v = vals[store.src[2]]
-            mode = self.lane_mode(view) if o.vec_axis is not None and o.vec_axis < ng else "scalar"
+            mode = self.lane_mode(view, store=True) if o.vec_axis is not None and o.vec_axis < ng else "scalar"
             if mode == "vec":
                 v = self.vec(v)
                 v = UOp(Ops.CAST, out_dt.vec(v.dtype.count), (v,)) if v.dtype.scalar != out_dt else v

@@ -62,7 +62,7 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
     split_acc = 1
     store_strides = k.store_view().real_strides()
     loads = k.loads()
-    load_strides = [k.views[ld.src[1]].real_strides() for ld in loads]
+    load_strides = [k.views[ld.src[1]].index_strides() for ld in loads]
 
     # 1. SIMD lanes on the contiguous output axis (if the loads are contiguous or broadcast along
     #    it too), else on the reduce axis when the loads are contiguous along that
@@ -90,8 +90,14 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
     # 2. register tile for matmul-shaped kernels
     if k.reduce is not None and vec_axis is not None and vec_axis < ng and prod(k.reduce_shape) >= 16:
         bcast_on_vec = any(s[vec_axis] == 0 for s in load_strides)
-        row_axis = next((a for a in range(ng - 1, -1, -1) if a != vec_axis and
-                         any(s[a] == 0 for s in load_strides) and shape[a] >= 4), None)
+        # rows: an axis along which every vector-loaded operand stays put, so each vector load feeds
+        # all rows (matmul: B's panel across rows of A; convolution: an input row across output channels)
+        vector_loads = [s for s in load_strides if s[vec_axis] != 0]
+        row_axis = next((a for a in range(ng - 1, -1, -1) if a != vec_axis and shape[a] >= 4 and vector_loads and
+                         all(s[a] == 0 for s in vector_loads) and any(s[a] != 0 for s in load_strides)), None)
+        if row_axis is None:
+            row_axis = next((a for a in range(ng - 1, -1, -1) if a != vec_axis and
+                             any(s[a] == 0 for s in load_strides) and shape[a] >= 4), None)
         if bcast_on_vec and row_axis is not None:
             # accumulators rows*vecs, plus vecs loaded right-hand vectors and one broadcast must fit
             # the vector registers (16 with AVX2, 32 with AVX-512); 6x2 measured best on AVX2

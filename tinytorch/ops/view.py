@@ -242,6 +242,37 @@ class ViewStack:
             return v.strides
         return tuple(s if (lo, hi) == (0, d) else None for s, (lo, hi), d in zip(v.strides, v.mask, v.shape))
 
+    @functools.lru_cache(maxsize=1 << 12)  # noqa: B019 (views are immutable and interned by value)
+    def index_strides(self) -> tuple[int | None, ...]:
+        """Per-axis step of the buffer index, mask aside: the stride of each axis in which the index is
+        affine over the whole shape (a stack of views often is: sliding windows collapse to base +
+        (oh+kh)*W + ow + kw), else None. Codegen reads lanes along a stride-1 axis as one vector load,
+        masked lane by lane where the view has a mask."""
+        if len(self.views) == 1:
+            return self.view.strides
+        from . import sym
+        from .uop import Ops, UOp
+
+        vars_ = [UOp(Ops.DEFINE_VAR, sym.IDX, (), (f"i{d}", 0, max(s - 1, 0))) for d, s in enumerate(self.shape)]
+        index, _ = self.expr(vars_)
+        terms, _ = sym.linear_terms(sym.simplify(index))
+        coef: dict[UOp, int] = {}
+        for t, c in terms:
+            coef[t] = coef.get(t, 0) + c
+        known = set(vars_)
+        out: list[int | None] = [coef.get(v, 0) for v in vars_]
+        for t in coef:  # a term that is not one axis variable (div, mod, ...) spoils every axis under it
+            if t not in known:
+                from .uop import toposort
+                for n in toposort([t]):
+                    if n in known:
+                        out[vars_.index(n)] = None
+        return tuple(o if d > 1 else 0 for o, d in zip(out, self.shape))
+
+    @property
+    def masked(self) -> bool:
+        return any(v.mask is not None for v in self.views)
+
     def apply(self, op_name: str, arg: object) -> ViewStack:
         return getattr(self, op_name)(arg)
 
