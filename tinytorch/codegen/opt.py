@@ -103,20 +103,29 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
             # the vector registers (16 with AVX2, 32 with AVX-512); 6x2 measured best on AVX2
             tiles = ((6, 4), (8, 3), (6, 2), (4, 2)) if vbytes >= 64 else ((6, 2), (4, 3), (4, 2))
             chunks = shape[vec_axis] // width
-            rows, vecs = next(((r, v) for r, v in tiles if chunks % v == 0), (4, 1))
+            # one vector per row (an 8-wide output row): more rows keep the FMA units busy
+            rows, vecs = next(((r, v) for r, v in tiles if chunks % v == 0), (12 if vbytes >= 64 else 8, 1))
             rows = min(rows, shape[row_axis])
             if rows > 1:
                 unroll.append((row_axis, rows))
             if vecs > 1:
                 unroll.append((vec_axis, vecs))
-            order = (vec_axis, *[a for a in range(ng) if a != vec_axis])
-            notes.append(f"register tile {rows}x{vecs * width} (axes {row_axis},{vec_axis}), lane axis outermost")
+            notes.append(f"register tile {rows}x{vecs * width} (axes {row_axis},{vec_axis})")
+            if chunks // vecs >= 2 * num_threads():  # the lane axis outermost: a panel of the vector operand
+                order = (vec_axis, *[a for a in range(ng) if a != vec_axis])  # stays in cache (matmul's B)
+                notes.append("lane axis outermost")
 
     # 2b. the same idea when the lanes run along the reduce axis (x @ W.T: both operands
     #     contiguous in k): a tile of outputs, each a vector accumulator, summed across lanes
     #     at the end; 4x2 accumulators measured best on AVX2 (53 vs 21 GFLOP/s untiled)
     if k.reduce is not None and vec_axis is not None and vec_axis >= ng and ng >= 2 and prod(k.global_shape) >= 64:
         bcast_axes = [a for a in range(ng) if any(s[a] == 0 for s in load_strides) and shape[a] >= 2]
+        # best: rows where one operand stays put and columns where another does, so each vector load
+        # is shared by a whole row or column of the tile (weight gradient of a conv: output x input channels)
+        pairs = [(a, b) for a in bcast_axes for b in bcast_axes if a < b and shape[a] >= 4 and shape[b] >= 2 and any(
+            s[a] == 0 and s[b] != 0 for s in load_strides) and any(s[b] == 0 and s[a] != 0 for s in load_strides)]
+        if pairs:
+            bcast_axes = list(max(pairs, key=lambda p: (min(shape[p[0]], 4) * min(shape[p[1]], 4), p)))
         if len(bcast_axes) >= 2:
             ra, ca = bcast_axes[-2], bcast_axes[-1]
             rows, cols = (4, 2) if vbytes < 64 else (4, 4)
