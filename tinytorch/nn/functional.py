@@ -473,3 +473,9 @@ from .functional_extra import *  # noqa: E402, F403
 from .functional_extra import __all__ as _extra_all  # noqa: E402
 
 __all__ += _extra_all
+
+# pooling, batch/group/instance norm, interpolate and channel dropout live in functional_pool.py
+from .functional_pool import *  # noqa: E402, F403
+from .functional_pool import __all__ as _pool_all  # noqa: E402
+
+__all__ += _pool_all
