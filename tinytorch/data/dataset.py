@@ -6,20 +6,30 @@ Produces: an iterable of batches; each batch is one Tensor per field (a tuple of
 are tuples), built from one stacked numpy array per field — never one Tensor per sample.
 
 Fast path: a dataset that defines `get_batch(indices) -> tuple of numpy arrays` (TensorDataset,
-MNIST) is indexed with the whole index array at once. Other datasets are read sample by sample
-and their fields stacked with numpy.
+MNIST, CIFAR10) is indexed with the whole index array at once (and applies its transforms to the whole
+batch). Other datasets are read sample by sample and their fields stacked with numpy.
+
+Background loading: with num_workers=k > 0, k threads prepare the next batches (indexing, transforms,
+stacking: numpy work, which releases the GIL) while the main thread trains; prefetch_factor batches per
+worker are kept ready. Batches come out in order, and the random augmentations of batch j of an epoch
+draw from a stream seeded by (the loader's seed, epoch, j), so results do not depend on num_workers or
+thread timing. Only the main thread makes Tensors: the compiler is not thread-safe, so a dataset or
+transform that builds or computes Tensors itself must be read with num_workers=0.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from ..dtype import to_dtype
 from ..tensor import Tensor, _rng
+from .transforms import Transform, generator_scope
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "DataLoader", "random_split"]
 
@@ -125,17 +135,36 @@ class DataLoader:
     shuffle=True draws a new permutation per epoch from a generator seeded by `seed` (or, when None,
     by tinytorch's generator at construction, so `tinytorch.manual_seed` makes it reproducible).
     drop_last=True skips a final batch smaller than batch_size. `device` places the batches.
+    num_workers=k > 0 prepares batches in k background threads, prefetch_factor (default 2) per worker
+    ahead of the consumer; batch_transform (e.g. a transforms.Compose) is applied to the first field of
+    each whole batch (the images), in the worker. pin_memory is accepted and has no effect (CPU only).
     """
 
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 seed: int | None = None, device: str | None = None, collate_fn: Any = None):
+                 seed: int | None = None, device: str | None = None, collate_fn: Any = None, *,
+                 num_workers: int = 0, prefetch_factor: int | None = None,
+                 batch_transform: Callable[[Any], Any] | None = None, pin_memory: bool = False):
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: dataset must define __len__ and __getitem__, got {type(dataset).__name__}")
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
             raise ValueError(f"DataLoader: batch_size should be a positive integer, got {batch_size!r}")
+        if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers option should be non-negative; use num_workers=0 to load in "
+                             f"the main thread, got {num_workers!r}")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("DataLoader: prefetch_factor option could only be specified with num_workers > 0 "
+                             "(background loading); otherwise set prefetch_factor to None.")
+        if prefetch_factor is not None and (not isinstance(prefetch_factor, int) or prefetch_factor < 1):
+            raise ValueError(f"DataLoader: prefetch_factor should be a positive integer, got {prefetch_factor!r}")
+        if batch_transform is not None and not callable(batch_transform):
+            raise TypeError(f"DataLoader: batch_transform should be callable, got {type(batch_transform).__name__}")
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
         self.device, self.collate_fn, self.seed = device, collate_fn, seed
-        self._gen = np.random.default_rng(seed if seed is not None else int(_rng[0].integers(2**63)))
+        self.num_workers, self.batch_transform, self.pin_memory = num_workers, batch_transform, pin_memory
+        self.prefetch_factor = prefetch_factor if prefetch_factor is not None or num_workers == 0 else 2
+        base = seed if seed is not None else int(_rng[0].integers(2**63))
+        self._gen = np.random.default_rng(base)  # shuffling
+        self._aug = np.random.default_rng([base, 1])  # one seed per epoch for the batches' augmentations
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -159,19 +188,61 @@ class DataLoader:
                 dt = None  # e.g. uint16: Tensor() picks the default of its kind
         return Tensor(np.ascontiguousarray(arr), dtype=dt, device=self.device)
 
-    def __iter__(self) -> Iterator[Any]:
-        order = self._order()
-        n, bs = len(order), self.batch_size
-        stop = (n // bs) * bs if self.drop_last else n
-        field_dtypes = getattr(self.dataset, "_field_dtypes", None)
-        for start in range(0, stop, bs):
-            idx = order[start:start + bs]
+    def _prepare(self, idx: np.ndarray, seed: tuple[int, int]) -> tuple[Any, bool, list[Any]]:
+        """Batch idx as numpy (no Tensor made, so it may run in a worker thread): (fields or the samples for
+        collate_fn, whether samples are tuples, the dtype of each field's Tensor or None for its array's)."""
+        with generator_scope(np.random.default_rng(seed)):
             if self.collate_fn is not None:
-                yield self.collate_fn([self.dataset[int(i)] for i in idx])
-                continue
+                return [self.dataset[int(i)] for i in idx], False, []
             fields, as_tuple = self._fetch(idx)
-            dts = [None] * len(fields)
+            field_dtypes = getattr(self.dataset, "_field_dtypes", None)
+            dts: list[Any] = [None] * len(fields)
             if field_dtypes is not None and len(field_dtypes) == len(fields):
                 dts = list(field_dtypes)
-            out = tuple(self._to_tensor(a, d) for a, d in zip(fields, dts))
-            yield out if as_tuple else out[0]
+            if self.batch_transform is not None:
+                t, first = self.batch_transform, fields[0]
+                if isinstance(t, Transform):  # a Tensor field is channels-first, an array field channels-last
+                    first = t.numpy(first, batched=True, channels_last=dts[0] is None)
+                else:
+                    first = t(first)
+                fields = (first.numpy() if isinstance(first, Tensor) else np.asarray(first), *fields[1:])
+                dts[0] = None
+            return tuple(np.ascontiguousarray(a) for a in fields), as_tuple, dts
+
+    def _finish(self, prepared: tuple[Any, bool, list[Any]]) -> Any:
+        """The batch's Tensors (main thread only)."""
+        fields, as_tuple, dts = prepared
+        if self.collate_fn is not None:
+            return self.collate_fn(fields)
+        out = tuple(self._to_tensor(a, d) for a, d in zip(fields, dts))
+        return out if as_tuple else out[0]
+
+    def __iter__(self) -> Iterator[Any]:
+        order = self._order()
+        epoch = int(self._aug.integers(2**63))
+        n, bs = len(order), self.batch_size
+        stop = (n // bs) * bs if self.drop_last else n
+        jobs = [(order[start:start + bs], (epoch, k)) for k, start in enumerate(range(0, stop, bs))]
+        if self.num_workers == 0:
+            for idx, seed in jobs:
+                yield self._finish(self._prepare(idx, seed))
+            return
+        ahead = self.num_workers * (self.prefetch_factor or 2)
+        ex = ThreadPoolExecutor(max_workers=self.num_workers, thread_name_prefix="tinytorch-DataLoader")
+        pending: deque[Future[Any]] = deque()
+        try:
+            it = iter(jobs)
+            for idx, seed in it:
+                pending.append(ex.submit(self._prepare, idx, seed))
+                if len(pending) >= ahead:
+                    break
+            while pending:
+                prepared = pending.popleft().result()  # an exception in the worker is raised here
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append(ex.submit(self._prepare, *nxt))
+                yield self._finish(prepared)
+        finally:
+            for f in pending:
+                f.cancel()
+            ex.shutdown(wait=True)

@@ -1,4 +1,5 @@
-"""MNIST and Fashion-MNIST from their original IDX files (gzip-compressed or not), checked and parsed.
+"""MNIST and Fashion-MNIST from their original IDX files (gzip-compressed or not), and CIFAR-10 from its
+binary-version batches, checked and parsed. (CIFAR-10 specifics: see the CIFAR10 class below.)
 
 Takes: `train=True/False`, optionally `root` (a folder) and `download`.
 Produces: a Dataset with `data` (N, 28, 28) uint8 and `targets` (N,) int64 numpy arrays (read-only,
@@ -38,7 +39,7 @@ import numpy as np
 from ..helpers import LRU, atomic_write, cache_dir, data_dir
 from .dataset import Dataset
 
-__all__ = ["MNIST", "FashionMNIST", "inflate_idx", "parse_idx", "search_dirs"]
+__all__ = ["MNIST", "FashionMNIST", "CIFAR10", "DatasetCorruptError", "inflate_idx", "parse_idx", "search_dirs"]
 
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 MAX_IDX_BYTES = 1 << 30  # no IDX file is inflated beyond this, whatever its header says
@@ -326,12 +327,8 @@ class _IDXImages(Dataset):
         return img, target
 
     def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(B, 28, 28) uint8 images and (B,) int64 labels at once (per sample when transforms are set)."""
-        if self.transform is None and self.target_transform is None:
-            return self.data[indices], self.targets[indices]
-        from .dataset import _stack_samples
-
-        return _stack_samples([self[int(i)] for i in indices])[0]
+        """(B, 28, 28) uint8 images (or the transform of the whole batch) and (B,) int64 labels at once."""
+        return _batch_with_transforms(self, indices)
 
     def __repr__(self) -> str:
         split = "train" if self.train else "test"
@@ -383,4 +380,282 @@ class FashionMNIST(_IDXImages):
 
 def search_dirs(dataset: str = "MNIST") -> list[Path]:
     """The folders `datasets.<dataset>` looks in, in order."""
-    return {"MNIST": MNIST, "FashionMNIST": FashionMNIST}[dataset].search_dirs()
+    cls: Any = {"MNIST": MNIST, "FashionMNIST": FashionMNIST, "CIFAR10": CIFAR10}[dataset]
+    return list(cls.search_dirs())
+
+
+# CIFAR-10 ------------------------------------------------------------------------------------------------------
+class DatasetCorruptError(ValueError, RuntimeError):
+    """A dataset file was found but fails its checks (checksum, size, layout); the message names it."""
+
+
+CIFAR_RECORD = 3073  # bytes per image in the binary version: 1 label byte, then 1024 R, 1024 G, 1024 B
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+class _CifarFile:
+    """One file of a CIFAR-10 copy: where it lives in the dataset folder, its records and known digests."""
+
+    def __init__(self, name: str, folder: str, records: int, sha256: str, raw_sha256: str | None = None):
+        self.name, self.folder, self.records, self.sha256, self.raw_sha256 = name, folder, records, sha256, raw_sha256
+
+    def candidates(self, d: Path) -> list[Path]:
+        """Where the file may be under the folder d: d/<folder>/<name> first, then d/<name> (and for a
+        .gz file the same without .gz: a copy someone decompressed, checked against the raw digest)."""
+        names = [self.name] + ([self.name[:-3]] if self.name.endswith(".gz") else [])
+        return [d / self.folder / n for n in names] + [d / n for n in names]
+
+
+_FULL = "full"
+_EXACT = "subset-bin"
+CIFAR_FILES: dict[tuple[bool, bool], list[_CifarFile]] = {
+    # (exact, train) -> files, in the order their records are concatenated; digests from shared/data/README.md
+    (False, True): [
+        _CifarFile("data_batch_1.bin.gz", _FULL, 10000,
+                   "8386af9b1b4baab63ba785c5ffa24a1b07085070c87a575e8b73f7425f776bb1",
+                   "8da035fc1631e8ce5f25904206b8993b0f3ad02a504c0584d662e806fd76c12b"),
+        _CifarFile("data_batch_2.bin.gz", _FULL, 10000,
+                   "dbc4e403d8889c1b7037395f50141d73dd47cd155ec145f3d92de1e85799f43b",
+                   "106eeaad9f1fa7a999292fdafe68ee909080f58aee038a76994035aedf40ba26"),
+        _CifarFile("data_batch_3.bin.gz", _FULL, 10000,
+                   "a4faac63f600ae0e40af647a96245e75acdcc04e8e89a79181341e8b6b636eb7",
+                   "99cb88ba00fca88bf28c517a74307b6b78a346c6ea747a561cb8e660c787d5cb"),
+        _CifarFile("data_batch_4.bin.gz", _FULL, 10000,
+                   "deb66e3b28e69af1a89a9f54031c4688c14a5bc9f5857a5bdd3fdb0dc08c5cac",
+                   "76b482bc3bb79c0370e48ea71bb6e4f567a3770d224dc09a9ddc8cfa2369f294"),
+        _CifarFile("data_batch_5.bin.gz", _FULL, 10000,
+                   "c567fc6cec9a1dd06dbdef643ce3ad98d108e9a53c1e9cd62c386ee2909c1e5f",
+                   "490f5ead4f04a3eb71d5898eb551e0d8d2c592feb778fb9b109a006b3f231495"),
+    ],
+    (False, False): [
+        _CifarFile("test_batch.bin.gz", _FULL, 10000,
+                   "35e4493dca10ab2e94ff96d00951cfda963215045aaf9498afdd7d66469fbd77",
+                   "0ce179d0c0a5220739d6223197952896644ceabb648dacfdebd7f06789af543f"),
+    ],
+    (True, True): [
+        _CifarFile("data_batch_1.first4000.bin", _EXACT, 4000,
+                   "0993cf8b8e43bc207603aef9787006995746513f5e3fa5a52e06d1b069926330"),
+        _CifarFile("data_batch_2.first164.bin", _EXACT, 164,
+                   "095163c1d72006a54a6ac26283ed8ab4802b296e91eafe838a1f5af38abcfcb8"),
+        _CifarFile("data_batch_3.first164.bin", _EXACT, 164,
+                   "7cc411fbd8876b9eeb40bd6cc9f8d0afde11477f5bcc8cbaf26127b0dd67e297"),
+        _CifarFile("data_batch_4.first164.bin", _EXACT, 164,
+                   "9865b3162345dc8da7186b7d768bc7519f6a3df64b0aa7ea39214e5700811d77"),
+        _CifarFile("data_batch_5.first164.bin", _EXACT, 164,
+                   "f84e166c3f7ea9097d7411d630cc72ed22be70a9e265e9b48c2d60b578b200da"),
+    ],
+    (True, False): [
+        _CifarFile("test_batch.first1000.bin", _EXACT, 1000,
+                   "8314c96d7cd65618193bab23acdd5d4c4af15bf6dd00a1781d55beedf3be1ef5"),
+    ],
+}
+CIFAR_META = _CifarFile("batches.meta", "", 0, "f962466ef690d46b226450fb9aadc74ba4bc64a76aa526b5827fe4bc5c7125cb")
+
+
+def _read_cifar_records(path: Path, f: _CifarFile) -> np.ndarray:
+    """The (records, 3073) uint8 records of a CIFAR-10 file after its checks; DatasetCorruptError naming
+    the file when its size, sha256 (of the .gz or of the decompressed bytes) or layout is wrong."""
+    need = f.records * CIFAR_RECORD
+    st_size = path.stat().st_size
+    if st_size > need + (1 << 20):
+        raise DatasetCorruptError(f"{path}: {st_size} bytes, larger than this CIFAR-10 file can be ({need} bytes "
+                                  "of records): not the expected file")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DatasetCorruptError(f"{path}: unreadable ({e.strerror})") from None
+    if data[:2] == b"\x1f\x8b":  # gzip: check the .gz digest, then inflate at most `need` + 1 bytes
+        gz_ok = hashlib.sha256(data).hexdigest() == f.sha256
+        try:
+            d = zlib.decompressobj(wbits=31)
+            raw = d.decompress(data, need + 1)
+        except zlib.error as e:
+            raise DatasetCorruptError(f"{path}: corrupt gzip stream ({e}); expected the CIFAR-10 file with sha256 "
+                                      f"{f.sha256}") from None
+        if len(raw) != need or not d.eof:
+            raise DatasetCorruptError(f"{path}: inflates to {'more than ' if len(raw) > need else ''}{len(raw)} "
+                                      f"bytes{'' if d.eof or len(raw) > need else ' (truncated stream)'}, expected "
+                                      f"{need} ({f.records} records of {CIFAR_RECORD} bytes)")
+        if not gz_ok and hashlib.sha256(raw).hexdigest() != f.raw_sha256:
+            raise DatasetCorruptError(f"{path}: sha256 does not match the known CIFAR-10 file {f.name} "
+                                      f"({f.sha256}): a different or corrupt file")
+    else:
+        raw = data
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest not in (f.sha256, f.raw_sha256):
+            what = f"{len(raw)} bytes, expected {need}" if len(raw) != need else "a different or corrupt file"
+            raise DatasetCorruptError(f"{path}: sha256 {digest[:16]}… does not match the known CIFAR-10 file "
+                                      f"{f.name} ({(f.raw_sha256 or f.sha256)[:16]}…): {what}")
+    rec = np.frombuffer(raw, np.uint8).reshape(-1, CIFAR_RECORD)
+    if rec.shape[0] != f.records or rec[:, 0].max(initial=0) > 9:
+        raise DatasetCorruptError(f"{path}: not {f.records} CIFAR-10 records with labels 0..9")
+    return rec
+
+
+def _check_cifar_meta(path: Path) -> list[str]:
+    """The class names of a batches.meta (the original pickle, identified by its sha256 and never unpickled)
+    or batches.meta.txt (the binary version's: one name a line); DatasetCorruptError naming the file."""
+    data = path.read_bytes()
+    if path.suffix == ".txt":
+        names = [ln.strip() for ln in data.decode("ascii", "replace").splitlines() if ln.strip()]
+        if names != CIFAR_CLASSES:
+            raise DatasetCorruptError(f"{path}: class names {names} are not CIFAR-10's {CIFAR_CLASSES}")
+        return names
+    if hashlib.sha256(data).hexdigest() != CIFAR_META.sha256:
+        raise DatasetCorruptError(f"{path}: sha256 does not match the known CIFAR-10 batches.meta "
+                                  f"({CIFAR_META.sha256[:16]}…): a different or corrupt file")
+    # the known file holds the names as protocol-2 short strings: opcode 'U', a length byte, the bytes
+    pos = 0
+    for name in CIFAR_CLASSES:
+        pos = data.find(b"U" + bytes([len(name)]) + name.encode(), pos)
+        if pos < 0:
+            raise DatasetCorruptError(f"{path}: class name {name!r} not found")
+    return list(CIFAR_CLASSES)
+
+
+class CIFAR10(Dataset):
+    """CIFAR-10: 32x32 RGB images in 10 classes; the complete lossy copy (50,000 train / 10,000 test),
+    or with exact=True the lossless subset (4,656 train / 1,000 test).
+
+    `data` (N, 32, 32, 3) uint8 and `targets` (N,) int64 are read-only numpy arrays shared between
+    instances (each file is read and checked once per process); `ds[i]` is (image, label) with the image
+    an (32, 32, 3) uint8 array, or what `transform` makes of it ((3, 32, 32) float32 Tensor after ToTensor).
+    Files are looked for in `root` (when given), else $TINYTORCH_DATA, ../shared/data, the user data dir —
+    each folder itself and its `cifar10/` subfolder; the complete copy under `full/`, the subset under
+    `subset-bin/`, class names in `batches.meta`. download=True cannot fetch these copies: it raises with
+    what to do when files are missing.
+    """
+
+    name = "CIFAR10"
+    subdirs = ("cifar10", "cifar-10-batches-bin")
+    classes = list(CIFAR_CLASSES)
+    class_to_idx = {c: i for i, c in enumerate(CIFAR_CLASSES)}
+
+    # (exact, train, resolved path, size, mtime_ns of every file) -> (data, targets), shared across instances
+    _cache: LRU[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = LRU(4)
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, train: bool = True, transform: Any = None,
+                 target_transform: Any = None, download: bool = False, exact: bool = False):
+        self.root = None if root is None else Path(root)
+        self.train, self.exact = bool(train), bool(exact)
+        self.transform, self.target_transform = transform, target_transform
+        files = CIFAR_FILES[(self.exact, self.train)]
+        dirs = self.search_dirs(self.root)
+        paths, meta = self._locate(files, dirs, download)
+        key = (self.exact, self.train, *((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths),
+               str(meta.resolve()), meta.stat().st_mtime_ns)
+        hit = CIFAR10._cache.get(key)
+        if hit is None:
+            hit = self._load(files, paths)
+            CIFAR10._cache[key] = hit
+        self.data: np.ndarray = hit[0]  # (N, 32, 32, 3) uint8, read-only
+        self.targets: np.ndarray = hit[1]  # (N,) int64, read-only
+        self.paths = paths
+        self.meta_path = meta
+
+    @classmethod
+    def search_dirs(cls, root: str | os.PathLike[str] | None = None) -> list[Path]:
+        """The folders searched, in order (each base folder followed by its cifar10/ subfolders)."""
+        if root is not None:
+            bases = [Path(root)]
+        else:
+            bases = [Path(os.environ["TINYTORCH_DATA"])] if os.environ.get("TINYTORCH_DATA") else []
+            bases += [_shared_data_dir(), Path(data_dir()) / "datasets", Path(cache_dir()) / "datasets"]
+        out: list[Path] = []
+        for b in bases:
+            for d in (b, *(b / s for s in cls.subdirs)):
+                if d not in out:
+                    out.append(d)
+        return out
+
+    def _locate(self, files: list[_CifarFile], dirs: list[Path], download: bool) -> tuple[list[Path], Path]:
+        """The path of each file (the first existing candidate in the search order) and of batches.meta
+        next to them; FileNotFoundError naming the missing files and the folders searched."""
+        found: dict[str, Path] = {}
+        for f in files:
+            for d in dirs:
+                hit = next((p for p in f.candidates(d) if p.is_file()), None)
+                if hit is not None:
+                    found[f.name] = hit
+                    break
+        meta = None
+        if found:
+            first = found[files[0].name].parent
+            for folder in (first, first.parent):
+                meta = next((p for p in (folder / "batches.meta", folder / "batches.meta.txt") if p.is_file()), None)
+                if meta is not None:
+                    break
+        missing = [f.name for f in files if f.name not in found]
+        if meta is None:
+            missing.append("batches.meta")
+        if missing:
+            copy = (f"the exact subset ({_EXACT}/)" if self.exact else f"the complete lossy copy ({_FULL}/)")
+            tried = "\n".join(f"  {d}" for d in dirs)
+            note = ("download=True: these copies cannot be downloaded (they were assembled offline, see "
+                    "shared/data/README.md).\n" if download else "")
+            raise FileNotFoundError(
+                f"{self.name}: could not find {', '.join(missing)} of {copy}.\nLooked in:\n{tried}\n{note}"
+                f"Put the CIFAR-10 folder (batches.meta, {_FULL}/, {_EXACT}/) in one of these folders or pass its "
+                "path as root= (set $TINYTORCH_DATA to choose a folder).")
+        assert meta is not None
+        self.classes = _check_cifar_meta(meta)
+        return [found[f.name] for f in files], meta
+
+    @staticmethod
+    def _load(files: list[_CifarFile], paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+        """Read, check and unpack the files (two at a time: inflating and hashing release the GIL)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        starts = np.cumsum([0] + [f.records for f in files])
+        data = np.empty((int(starts[-1]), 32, 32, 3), np.uint8)
+        targets = np.empty(int(starts[-1]), np.int64)
+
+        def one(i: int) -> None:
+            rec = _read_cifar_records(paths[i], files[i])
+            lo, hi = int(starts[i]), int(starts[i + 1])
+            targets[lo:hi] = rec[:, 0]
+            data[lo:hi] = rec[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # CHW planes -> HWC
+
+        with ThreadPoolExecutor(max_workers=min(2, len(files))) as ex:
+            for fut in [ex.submit(one, i) for i in range(len(files))]:
+                fut.result()  # re-raises the first file's error, naming it
+        data.setflags(write=False)
+        targets.setflags(write=False)
+        return data, targets
+
+    def __len__(self) -> int:
+        return int(self.data.shape[0])
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        img, target = self.data[index], int(self.targets[index])
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(B, 32, 32, 3) uint8 images (or the transform of the whole batch) and (B,) int64 labels at once."""
+        return _batch_with_transforms(self, indices)
+
+    def __repr__(self) -> str:
+        copy = "exact subset" if self.exact else "complete (lossy JPEG q75)"
+        return (f"Dataset {self.name}\n    Number of datapoints: {len(self)}\n    Split: "
+                f"{'Train' if self.train else 'Test'}\n    Copy: {copy}\n    Root location: {self.paths[0].parent}")
+
+
+def _batch_with_transforms(ds: Any, indices: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Images and labels at indices; one of our transforms runs on the whole batch (numpy, no Tensor made),
+    any other callable per sample."""
+    from .dataset import _field_numpy
+    from .transforms import Transform
+
+    imgs, targets = ds.data[indices], ds.targets[indices]
+    t = ds.transform
+    if isinstance(t, Transform):
+        imgs = t.numpy(imgs, batched=True)
+    elif t is not None:
+        imgs = np.stack([_field_numpy(t(im)) for im in imgs])
+    if ds.target_transform is not None:
+        targets = np.stack([_field_numpy(ds.target_transform(int(y))) for y in targets])
+    return imgs, targets
