@@ -70,11 +70,17 @@ def _as_generator(generator: Any) -> np.random.Generator | None:
 class _Batch:
     """A 4-D batch plus what is needed to give it back in the caller's shape."""
 
-    __slots__ = ("x", "channels_last", "single", "no_channel", "changed_layout")
+    __slots__ = ("x", "channels_last", "single", "no_channel", "changed_layout", "owned")
 
     def __init__(self, x: np.ndarray, channels_last: bool, single: bool, no_channel: bool):
         self.x, self.channels_last, self.single, self.no_channel = x, channels_last, single, no_channel
         self.changed_layout = False
+        self.owned = False  # x is a fresh array made by a transform (may be written), not the caller's memory
+
+    def set(self, x: np.ndarray) -> None:
+        """Replace the images by x, a fresh array (views of the input are assigned to .x directly)."""
+        if x is not self.x:
+            self.x, self.owned = x, True
 
     @property
     def hw(self) -> tuple[int, int]:
@@ -257,7 +263,12 @@ class ToTensor(Transform):
             raise TypeError("ToTensor: pic should be a channels-last numpy image (H, W, C) or a batch (N, H, W, C); "
                             "got a channels-first Tensor/array (it is already a tensor image)")
         x = b.x.transpose(0, 3, 1, 2)
-        b.x = (x * np.float32(1 / 255)).astype(np.float32) if x.dtype == np.uint8 else np.ascontiguousarray(x)
+        if x.dtype == np.uint8:
+            out = np.empty(x.shape, np.float32)
+            np.multiply(x, np.float32(1 / 255), out=out)
+            b.set(out)
+        else:
+            b.set(np.array(x, order="C"))
         b.channels_last, b.changed_layout = False, True
 
     def __call__(self, img: Any) -> Tensor:
@@ -293,11 +304,12 @@ class Normalize(Transform):
         shape = [1, 1, 1, 1]
         shape[b.axis_c] = -1
         m, s = mean.reshape(shape), std.reshape(shape)
-        if self.inplace and b.x.flags.writeable:
-            np.subtract(b.x, m, out=b.x)
-            np.divide(b.x, s, out=b.x)
+        if not ((self.inplace or b.owned) and b.x.flags.writeable):
+            out = np.subtract(b.x, m)
+            b.set(out)
         else:
-            b.x = (b.x - m) / s
+            np.subtract(b.x, m, out=b.x)
+        np.divide(b.x, s, out=b.x)
 
     def __call__(self, img: Any) -> Any:
         """Normalized image(s); a Tensor (C, H, W) / (N, C, H, W) stays lazy and differentiable."""
@@ -323,7 +335,7 @@ class Pad(Transform):
         self.padding, self.fill, self.padding_mode = _padding4(padding, "Pad"), fill, padding_mode
 
     def _apply(self, b: _Batch, rng: Callable[[], np.random.Generator]) -> None:
-        b.x = _pad(b, self.padding, self.fill, self.padding_mode, "Pad")
+        b.set(_pad(b, self.padding, self.fill, self.padding_mode, "Pad"))
 
     def __repr__(self) -> str:
         return f"Pad(padding={self.padding}, fill={self.fill}, padding_mode={self.padding_mode!r})"
@@ -341,7 +353,7 @@ class CenterCrop(Transform):
         if th > h or tw > w:
             pad = ((tw - w) // 2 if tw > w else 0, (th - h) // 2 if th > h else 0,
                    (tw - w + 1) // 2 if tw > w else 0, (th - h + 1) // 2 if th > h else 0)
-            b.x = _pad(b, pad, 0, "constant", "CenterCrop")
+            b.set(_pad(b, pad, 0, "constant", "CenterCrop"))
             h, w = b.hw
         top, left = int(round((h - th) / 2.0)), int(round((w - tw) / 2.0))
         sl = [slice(None)] * 4
@@ -369,12 +381,12 @@ class RandomCrop(Transform):
 
     def _apply(self, b: _Batch, rng: Callable[[], np.random.Generator]) -> None:
         if self.padding is not None:
-            b.x = _pad(b, self.padding, self.fill, self.padding_mode, "RandomCrop")
+            b.set(_pad(b, self.padding, self.fill, self.padding_mode, "RandomCrop"))
         th, tw = self.size
         h, w = b.hw
         if self.pad_if_needed and (h < th or w < tw):
             dh, dw = max(th - h, 0), max(tw - w, 0)
-            b.x = _pad(b, (dw, dh, dw, dh), self.fill, self.padding_mode, "RandomCrop")
+            b.set(_pad(b, (dw, dh, dw, dh), self.fill, self.padding_mode, "RandomCrop"))
             h, w = b.hw
         if h < th or w < tw:
             raise ValueError(f"RandomCrop: required crop size {(th, tw)} is larger than the (padded) input image "
@@ -383,7 +395,7 @@ class RandomCrop(Transform):
         g = rng()
         top = np.asarray(g.integers(0, h - th + 1, size=n))
         left = np.asarray(g.integers(0, w - tw + 1, size=n))
-        b.x = _crop(b.x, b.channels_last, top, left, th, tw)
+        b.set(_crop(b.x, b.channels_last, top, left, th, tw))
 
     def __repr__(self) -> str:
         return f"RandomCrop(size={self.size}, padding={self.padding})"
@@ -406,7 +418,7 @@ class _RandomFlip(Transform):
         axis = b.axes_hw[0 if self.vertical else 1]
         out = np.array(b.x)  # a copy: the input (maybe the dataset's read-only array) is never written
         out[flip] = np.flip(b.x[flip], axis=axis)
-        b.x = out
+        b.set(out)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(p={self.p})"
@@ -511,7 +523,7 @@ class ColorJitter(Transform):
                 sel = order[:, pos] == k
                 if sel.any():
                     x[sel] = self._adjust(k, x[sel], f[sel], b.axis_c)
-        b.x = x
+        b.set(x)
 
     @staticmethod
     def _adjust(k: int, x: np.ndarray, f: np.ndarray, axis_c: int) -> np.ndarray:
@@ -553,7 +565,7 @@ class Lambda(Transform):
         y = self.lambd(_from_batch(b))
         y = np.asarray(y.numpy() if isinstance(y, Tensor) else y)
         nb = _to_batch(y, b.channels_last, not b.single, "Lambda")
-        b.x, b.no_channel = nb.x, nb.no_channel
+        b.x, b.no_channel, b.owned = nb.x, nb.no_channel, False  # the result may be the caller's memory
         if nb.no_channel:
             b.changed_layout = False
 
