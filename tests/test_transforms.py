@@ -367,3 +367,21 @@ def test_batch_transform_on_tensor_fields_is_channels_first():
     x = Tensor(_imgs(6, 4, 4, dtype=np.float32).transpose(0, 3, 1, 2).copy())  # NCHW Tensor field
     (xb,) = next(iter(DataLoader(TensorDataset(x), batch_size=6, batch_transform=T.RandomHorizontalFlip(p=1.0))))
     np.testing.assert_array_equal(xb.numpy(), x.numpy()[..., ::-1])
+
+
+def test_mnist_batches_go_through_the_transform_at_once():
+    from tinytorch.data.datasets import MNIST
+
+    try:
+        ds = MNIST(train=False, transform=T.Compose([T.ToTensor(), T.Normalize((0.1307,), (0.3081,))]), download=False)
+    except FileNotFoundError:
+        pytest.skip("MNIST is not staged here")
+    x, y = ds[3]
+    assert x.shape == (1, 28, 28) and x.dtype == tt.float32
+    xb, yb = next(iter(DataLoader(ds, batch_size=8)))
+    assert xb.shape == (8, 1, 28, 28) and xb.dtype == tt.float32
+    np.testing.assert_allclose(xb.numpy()[3], x.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.numpy()[0], (ds.data[3] / np.float32(255) - 0.1307) / 0.3081, rtol=1e-5, atol=1e-6)
+    assert yb.numpy()[3] == y
+    ds2 = MNIST(None, False, T.ToTensor())  # torchvision's positional order: root, train, transform
+    assert ds2[0][0].shape == (1, 28, 28)

@@ -151,8 +151,8 @@ class _IDXImages(Dataset):
     # (dataset, file stem, path, size, mtime_ns) -> checked and parsed array, shared across instances
     _cache: LRU[tuple[str, str, str, int, int], np.ndarray] = LRU(16)
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, train: bool = True, download: bool = True,
-                 transform: Any = None, target_transform: Any = None):
+    def __init__(self, root: str | os.PathLike[str] | None = None, train: bool = True, transform: Any = None,
+                 target_transform: Any = None, download: bool = True):  # torchvision's argument order
         self.train, self.transform, self.target_transform = train, transform, target_transform
         self.root = None if root is None else Path(root)
         img_stem, lbl_stem = self.files["train" if train else "test"]
