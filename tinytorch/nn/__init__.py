@@ -70,6 +70,8 @@ from .loss import (
     TripletMarginLoss,
 )
 from .module import Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
+from .pool_norm import *  # noqa: F403  (pools, BatchNorm/GroupNorm/InstanceNorm, Upsample, Dropout2d)
+from .pool_norm import __all__ as _pool_norm_all
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Linear", "Dropout", "Flatten", "Unflatten",
@@ -83,6 +85,8 @@ __all__ += ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell
             "ParameterDict", "Embedding", "LayerNorm", "Bilinear", "CosineSimilarity", "PairwiseDistance",
             "SmoothL1Loss", "HuberLoss", "KLDivLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "SoftMarginLoss",
             "HingeEmbeddingLoss", "PoissonNLLLoss", "GaussianNLLLoss", "TripletMarginLoss"]
+
+__all__ += _pool_norm_all
 
 
 def __getattr__(name: str) -> Any:

@@ -392,12 +392,25 @@ def _update_running(running: Tensor | None, batch: Tensor, momentum: Any) -> Non
         running.assign(running * (1 - momentum) + b * momentum)
 
 
+def _realize_stats(*ts: Tensor | None) -> None:
+    """Compute the running statistics' in-place updates now, as PyTorch does: nothing else would ever realize
+    them (a chain of pending updates would grow with every step). The batch statistics and the input are
+    realized with them, so the normalization that follows reads them instead of computing them again."""
+    Tensor.realize(*[t for t in ts if t is not None])
+
+
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
                bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
                eps: float = 1e-5) -> Tensor:
     """(x - mean) / sqrt(var + eps) * weight + bias per channel (dim 1); training: batch statistics over
     (N, *spatial) (biased var), running_mean/var <- (1 - momentum) * running + momentum * batch (unbiased var),
     in place; eval: the running statistics"""
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, None)
+
+
+def _batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None,
+                bias: Tensor | None, training: bool, momentum: Any, eps: float, counter: Tensor | None) -> Tensor:
+    """batch_norm; `counter` (a module's num_batches_tracked, updated lazily) is realized with the statistics."""
     op = "batch_norm"
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
@@ -423,17 +436,20 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         var = (d * d).mean(axes, keepdim=True)  # biased, for the normalization
         _update_running(rm, mean, momentum)
         _update_running(rv, var * (n / (n - 1)), momentum)
+        if rm is not None or rv is not None:
+            _realize_stats(x, mean, var, rm, rv, counter)
         scale = (var + eps).rsqrt()
         y = d * (scale if w is None else scale * w.reshape(*shape).cast(x.dtype))
     else:
         if rm is None or rv is None:
             raise TensorValueError(f"{op}: running_mean and running_var must be defined in evaluation mode "
                                    f"(training=False)")
-        # per-channel constants broadcast over (N, *spatial): elementwise, fused into the producer's kernel
-        scale = (rv.reshape(*shape).cast(x.dtype) + eps).rsqrt()
+        # per-channel constants broadcast over (N, *spatial): elementwise, fused into the producer's kernel (a
+        # division by the broadcast sqrt, not a product with 1/sqrt: the scheduler stores a broadcast value that
+        # costs more than a few ops in a kernel of its own)
+        y = (x - rm.reshape(*shape).cast(x.dtype)) / (rv.reshape(*shape).cast(x.dtype) + eps).sqrt()
         if w is not None:
-            scale = scale * w.reshape(*shape).cast(x.dtype)
-        y = (x - rm.reshape(*shape).cast(x.dtype)) * scale
+            y = y * w.reshape(*shape).cast(x.dtype)
     return y if b is None else y + b.reshape(*shape).cast(x.dtype)
 
 
@@ -496,6 +512,8 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
     var = (d * d).mean(axes, keepdim=True)
     _update_running(rm, mean.mean(0), momentum)
     _update_running(rv, (var * (n / (n - 1))).mean(0), momentum)
+    if rm is not None or rv is not None:
+        _realize_stats(x, mean, var, rm, rv)
     y = d * (var + eps).rsqrt()
     shape = (1, C) + (1,) * (x.ndim - 2)
     if w is not None:
