@@ -485,7 +485,7 @@ class LLVMRenderer:
             """Pointer for LOAD/STORE u and its mask (index 0 when the mask is off)."""
             buf, idx = u.src[0], r(u.src[1])
             valid = r(u.src[3 if u.op is Ops.STORE else 2]) if len(u.src) == (4 if u.op is Ops.STORE else 3) else None
-            if valid is not None and u.op is Ops.LOAD:
+            if valid is not None and u.op is Ops.LOAD and u.src[2].dtype.count == 1:
                 idx = b(f"select i1 {valid}, i64 {idx}, i64 0")
             el = ltype(buf.dtype.scalar, memory=True)
             return b(f"getelementptr inbounds {el}, ptr {names[buf]}, i64 {idx}"), valid
@@ -530,6 +530,13 @@ class LLVMRenderer:
             elif op is Ops.ASSIGN:
                 acc = u.src[0]
                 b.lines.append(f"  store {ltype(acc.dtype)} {r(u.src[1], acc.dtype.count)}, ptr {names[acc]}")
+            elif op is Ops.LOAD and len(u.src) == 3 and u.src[2].dtype.count > 1:  # lanes masked one by one
+                ptr, valid = address(u)
+                ty = ltype(u.dtype)
+                mload = f"llvm.masked.load.{suffix(ty)}.p0"
+                b.decls.setdefault(mload, f"declare {ty} @{mload}(ptr, i32, {ltype(u.src[2].dtype)}, {ty})")
+                names[u] = b(f"call {ty} @{mload}(ptr {ptr}, i32 {u.dtype.itemsize}, {ltype(u.src[2].dtype)} {valid}, "
+                             f"{ty} zeroinitializer)")
             elif op is Ops.LOAD:
                 ptr, valid = address(u)
                 mty = ltype(u.dtype, memory=True)

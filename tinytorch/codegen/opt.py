@@ -125,7 +125,8 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
         pairs = [(a, b) for a in bcast_axes for b in bcast_axes if a < b and shape[a] >= 4 and shape[b] >= 2 and any(
             s[a] == 0 and s[b] != 0 for s in load_strides) and any(s[b] == 0 and s[a] != 0 for s in load_strides)]
         if pairs:
-            bcast_axes = list(max(pairs, key=lambda p: (min(shape[p[0]], 4) * min(shape[p[1]], 4), p)))
+            best = max(pairs, key=lambda p: (min(shape[p[0]], 4) * min(shape[p[1]], 4), p))
+            bcast_axes = [best[0], best[1]]
         if len(bcast_axes) >= 2:
             ra, ca = bcast_axes[-2], bcast_axes[-1]
             rows, cols = (4, 2) if vbytes < 64 else (4, 4)

@@ -14,7 +14,7 @@ Fusion rules (ARCHITECTURE.md §3):
   than one consumer;
 - a PAD is pushed only through ops that keep zero at zero; otherwise its source is realized;
 - an EXPAND of an expensive elementwise graph realizes it (recompute would cost more than
-  a store);
+  a store), unless the graph is a few per-channel values (<= 4096 elements, modest cost);
 - ASSIGN and CONTIGUOUS always end a kernel;
 - a kernel holds at most about _KERNEL_COST_LIMIT ops: a longer chain is stored and continued
   in the next kernel (compile time grows faster than the kernel).
@@ -69,6 +69,10 @@ class Plan:
 # movement ops we may strip from a target: storing the base is never more work than the view
 _CHEAP_VIEW = frozenset({Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.FLIP})
 _EXPAND_COST_LIMIT = 8
+# ... except a few values (per-channel constants: an eval-mode BatchNorm's gamma/sqrt(var+eps)) broadcast
+# over a large kernel: they are loop-invariant there (the compiler hoists them out of the pixel loops),
+# so folding them in costs less than a kernel launch and keeps conv -> BatchNorm -> relu one kernel
+_SMALL_EXPAND, _SMALL_EXPAND_COST_LIMIT = 4096, 64
 _SHARE_COST = 8  # ops in a value read by several kernels before it is stored once instead
 # ops (transcendentals count 4) fused into one kernel before the value is stored and a new kernel
 # starts: a compiler's time grows faster than linearly with a function's size (the backward of a
@@ -153,7 +157,8 @@ class _Builder:
                     self._mark(s)
                 elif n.op is Ops.PAD and not padsafe[s]:
                     self._mark(s)
-                elif n.op is Ops.EXPAND and cost[s] > _EXPAND_COST_LIMIT:
+                elif n.op is Ops.EXPAND and cost[s] > _EXPAND_COST_LIMIT and not (
+                        cost[s] <= _SMALL_EXPAND_COST_LIMIT and s.shape is not None and prod(s.shape) <= _SMALL_EXPAND):
                     self._mark(s)
                 else:
                     marked = False

@@ -73,9 +73,9 @@ def conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, ...]
     from ..ops.gradient import CUSTOM_GRADIENTS
 
     n = len(stride)
-    N, C, S = x.shape[0], x.shape[1], tuple(x.shape[2:])
-    O, Cg, K = weight.shape[0], weight.shape[1], tuple(weight.shape[2:])
-    G, Og = groups, O // groups
+    N, S = x.shape[0], tuple(x.shape[2:])
+    Co, Cg, K = weight.shape[0], weight.shape[1], tuple(weight.shape[2:])
+    G, Og = groups, Co // groups
     xp = x._pad(((0, 0), (0, 0)) + tuple(padding)) if any(p != (0, 0) for p in padding) else x
     win = windows(xp, K, stride, dilation)  # (N, C, *Out, *K)
     Out = tuple(win.shape[2:2 + n])
@@ -92,7 +92,7 @@ def conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, ...]
     def grads(node, ctx):  # type: ignore[no-untyped-def]
         from ..tensor import Tensor
 
-        g = Tensor._from(ctx, dev).reshape(N, O, *Out)
+        g = Tensor._from(ctx, dev).reshape(N, Co, *Out)
         res = []
         if x_rg:
             res.append((x_uop, _input_grad(g, Tensor._from(w_uop, dev), S, stride, padding, dilation, G).uop))
@@ -102,9 +102,9 @@ def conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, ...]
 
     if x_rg or w_rg:
         CUSTOM_GRADIENTS[out.uop] = grads
-    out = out.reshape(N, O, *Out)
+    out = out.reshape(N, Co, *Out)
     if bias is not None:
-        out = out + bias.reshape(1, O, *(1,) * n)
+        out = out + bias.reshape(1, Co, *(1,) * n)
     return out
 
 
@@ -114,14 +114,14 @@ def _input_grad(g: Tensor, weight: Tensor, S: tuple[int, ...], stride: Sequence[
     gradient, dilated by the stride (s-1 zeros between elements) and padded by d*(k-1) - pad, with
     the weight flipped in space and its in/out channels swapped per group."""
     n = len(S)
-    N, O, Out = g.shape[0], g.shape[1], tuple(g.shape[2:])
+    N, Co, Out = g.shape[0], g.shape[1], tuple(g.shape[2:])
     Cg, K = weight.shape[1], tuple(weight.shape[2:])
-    G, Og = groups, O // groups
+    G, Og = groups, Co // groups
     if any(s > 1 for s in stride):  # dilate: (.., o) -> (.., o, s) zero-padded -> (.., o*s) -> cut to (o-1)*s+1
-        gg = g.reshape(N, O, *[v for o in Out for v in (o, 1)])
+        gg = g.reshape(N, Co, *[v for o in Out for v in (o, 1)])
         gg = gg._pad(((0, 0), (0, 0)) + tuple(p for s in stride for p in ((0, 0), (0, s - 1))))
-        gg = gg.reshape(N, O, *[o * s for o, s in zip(Out, stride)])
-        g = gg._shrink(((0, N), (0, O)) + tuple((0, (o - 1) * s + 1) for o, s in zip(Out, stride)))
+        gg = gg.reshape(N, Co, *[o * s for o, s in zip(Out, stride)])
+        g = gg._shrink(((0, N), (0, Co)) + tuple((0, (o - 1) * s + 1) for o, s in zip(Out, stride)))
     pads = []
     for i in range(n):  # full-correlation pads, the right one cut so the result has the input's size
         span = dilation[i] * (K[i] - 1)
@@ -130,7 +130,7 @@ def _input_grad(g: Tensor, weight: Tensor, S: tuple[int, ...], stride: Sequence[
     wt = weight.reshape(G, Og, Cg, *K).transpose(1, 2).reshape(G * Cg, Og, *K).flip(*range(2, 2 + n))
     neg = [(max(0, -a), max(0, -b)) for a, b in pads]
     if any(a or b for a, b in neg):
-        g = g._shrink(((0, N), (0, O)) + tuple((a, g.shape[2 + i] - b) for i, (a, b) in enumerate(neg)))
+        g = g._shrink(((0, N), (0, Co)) + tuple((a, g.shape[2 + i] - b) for i, (a, b) in enumerate(neg)))
     pos = tuple((max(0, a), max(0, b)) for a, b in pads)
     return conv(g, wt, None, (1,) * n, pos, tuple(dilation), G)
 
@@ -139,9 +139,9 @@ def _weight_grad(g: Tensor, x: Tensor, K: tuple[int, ...], stride: Sequence[int]
                  padding: Sequence[tuple[int, int]], dilation: Sequence[int], groups: int) -> Tensor:
     """dL/dw[o, c, k] = sum over the batch and output pixels of window(x)[c, k] * g[o]: one reduce."""
     n = len(K)
-    N, O, Out = g.shape[0], g.shape[1], tuple(g.shape[2:])
+    N, Co, Out = g.shape[0], g.shape[1], tuple(g.shape[2:])
     C = x.shape[1]
-    G, Og, Cg = groups, O // groups, C // groups
+    G, Og, Cg = groups, Co // groups, C // groups
     xp = x._pad(((0, 0), (0, 0)) + tuple(padding)) if any(p != (0, 0) for p in padding) else x
     win = windows(xp, K, stride, dilation)  # (N, C, *Out', *K) with Out' >= Out
     win = win._shrink(((0, N), (0, C)) + tuple((0, o) for o in Out) + tuple((0, k) for k in K))
@@ -149,4 +149,4 @@ def _weight_grad(g: Tensor, x: Tensor, K: tuple[int, ...], stride: Sequence[int]
     win = win.reshape(N, G, 1, Cg, *Out, *K).permute(1, 2, 3, *range(4 + n, 4 + 2 * n), 0, *range(4, 4 + n))
     gg = g.reshape(N, G, Og, 1, *Out, *(1,) * n).permute(1, 2, 3, *range(4 + n, 4 + 2 * n), 0, *range(4, 4 + n))
     dw = (win * gg).sum(tuple(range(3 + n, 4 + 2 * n)))  # (G, Og, Cg, *K)
-    return dw.reshape(O, Cg, *K)
+    return dw.reshape(Co, Cg, *K)
