@@ -1,7 +1,7 @@
 """Image transforms with torchvision's names, for one image or a whole batch at once.
 
 Takes: an image or a batch of images, as a numpy array or a Tensor:
-  - a numpy array is channels-last like a PIL image: (H, W, C) or (H, W); a batch is (N, H, W, C);
+  - a numpy array (or a PIL image) is channels-last: (H, W, C) or (H, W); a batch is (N, H, W, C);
   - a Tensor is channels-first as in torchvision: (C, H, W) or (H, W); a batch is (N, C, H, W).
 Produces: the transformed image(s), of the same kind as the input (ToTensor turns a channels-last numpy
 image into a channels-first float Tensor, as torchvision's ToTensor does).
@@ -273,10 +273,11 @@ class ToTensor(Transform):
 
     def __call__(self, img: Any) -> Tensor:
         """The image(s) as a channels-first Tensor, float32 in [0, 1] for uint8 input."""
-        if not isinstance(img, np.ndarray):
-            raise TypeError(f"ToTensor: pic should be a numpy array (H, W, C) or (N, H, W, C), got {type(img).__name__}"
-                            + (" (a Tensor is already a tensor image)" if isinstance(img, Tensor) else ""))
-        return Tensor(self.numpy(img))
+        if isinstance(img, Tensor) or not (isinstance(img, np.ndarray) or hasattr(img, "__array_interface__")):
+            raise TypeError(f"ToTensor: pic should be a numpy array (H, W, C) or (N, H, W, C) or a PIL image, got "
+                            f"{type(img).__name__}" + (" (a Tensor is already a tensor image)"
+                                                       if isinstance(img, Tensor) else ""))
+        return Tensor(self.numpy(np.asarray(img)))
 
 
 class Normalize(Transform):
