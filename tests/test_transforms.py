@@ -236,7 +236,11 @@ def test_color_jitter_random_order_per_image_and_errors():
 # Compose, seeding, batches vs single images ---------------------------------------------------------------------
 def test_compose_batch_equals_single_images_and_plain_callables():
     x = _imgs(5, 8, 8)
-    pipe = T.Compose([T.CenterCrop(6), lambda a: a // 2, T.ToTensor(), T.Normalize((0.1, 0.2, 0.3), (0.5, 0.5, 0.5))])
+    def halve(a):  # a plain callable sees one image at a time, even when the pipeline runs on a batch
+        assert a.shape == (6, 6, 3)
+        return a // 2
+
+    pipe = T.Compose([T.CenterCrop(6), halve, T.ToTensor(), T.Normalize((0.1, 0.2, 0.3), (0.5, 0.5, 0.5))])
     batch = pipe(x)
     assert isinstance(batch, Tensor) and batch.shape == (5, 3, 6, 6)
     singles = np.stack([pipe(xi).numpy() for xi in x])

@@ -14,7 +14,8 @@ image into a channels-first float Tensor, as torchvision's ToTensor does).
     aug.numpy(batch)     # the same as a numpy array: what DataLoader workers run (no Tensor is made)
 
 A 4-D input is a batch and is transformed with whole-array numpy operations (fancy indexing for the
-per-image crop offsets, masks for flips), never a Python loop per image. Random transforms draw their
+per-image crop offsets, masks for flips), never a Python loop per image (except a user function, Lambda
+or a plain callable in Compose, which is called image by image). Random transforms draw their
 parameters per image, as if each image had gone through the transform alone (torchvision's tensor
 transforms draw once per call and apply the same crop/flip to every image of a batched tensor).
 
@@ -555,7 +556,8 @@ class ColorJitter(Transform):
 
 
 class Lambda(Transform):
-    """Apply a user function to the image(s) as they are at this point of the pipeline."""
+    """Apply a user function to each image as it is at this point of the pipeline (in a batch, image by image:
+    a function written for one image keeps its meaning; it is the one step here that loops per image)."""
 
     def __init__(self, lambd: Callable[[Any], Any]):
         if not callable(lambd):
@@ -563,9 +565,11 @@ class Lambda(Transform):
         self.lambd = lambd
 
     def _apply(self, b: _Batch, rng: Callable[[], np.random.Generator]) -> None:
-        y = self.lambd(_from_batch(b))
-        y = np.asarray(y.numpy() if isinstance(y, Tensor) else y)
-        nb = _to_batch(y, b.channels_last, not b.single, "Lambda")
+        x = _from_batch(b)
+        images = [x] if b.single else list(x)
+        outs = [self.lambd(im) for im in images]
+        y = np.stack([np.asarray(o.numpy() if isinstance(o, Tensor) else o) for o in outs])
+        nb = _to_batch(y, b.channels_last, True, "Lambda")
         b.x, b.no_channel, b.owned = nb.x, nb.no_channel, False  # the result may be the caller's memory
         if nb.no_channel:
             b.changed_layout = False
