@@ -192,3 +192,12 @@ def test_full_copy_corrupt_gzip_and_uncompressed_copies(tmp_path):
     regz.write_bytes(gzip.compress(records.tobytes(), compresslevel=0))
     with pytest.raises(DatasetCorruptError, match=r"test_batch\.bin\.gz: sha256 does not match"):
         CIFAR10(root=d, train=False)
+
+
+def test_exact_none_picks_the_copy_that_is_there():
+    sub = CIFAR10(root=SHARED / "subset-bin", train=False)  # exact=None, the default: only the subset is there
+    assert sub.exact and len(sub) == 1000 and "exact subset" in repr(sub)
+    full = CIFAR10(root=SHARED, train=False, exact=None)
+    assert not full.exact and len(full) == 10000
+    with pytest.raises(FileNotFoundError, match="test_batch.bin.gz"):
+        CIFAR10(root=SHARED / "subset-bin", train=False, exact=False)  # exact=False never falls back

@@ -522,8 +522,10 @@ class CIFAR10(Dataset):
     an (32, 32, 3) uint8 array, or what `transform` makes of it ((3, 32, 32) float32 Tensor after ToTensor).
     Files are looked for in `root` (when given), else $TINYTORCH_DATA, ../shared/data, the user data dir —
     each folder itself and its `cifar10/` subfolder; the complete copy under `full/`, the subset under
-    `subset-bin/`, class names in `batches.meta`. download=True cannot fetch these copies: it raises with
-    what to do when files are missing.
+    `subset-bin/`, class names in `batches.meta`. exact=None (the default) takes the complete copy, or the
+    subset when no file of the complete copy is found (root pointing at a subset-bin/ folder); exact=False
+    insists on the complete copy, exact=True on the subset; `.exact` says which was read. download=True
+    cannot fetch these copies: it raises with what to do when files are missing.
     """
 
     name = "CIFAR10"
@@ -535,12 +537,16 @@ class CIFAR10(Dataset):
     _cache: LRU[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = LRU(4)
 
     def __init__(self, root: str | os.PathLike[str] | None = None, train: bool = True, transform: Any = None,
-                 target_transform: Any = None, download: bool = False, exact: bool = False):
+                 target_transform: Any = None, download: bool = False, exact: bool | None = None):
         self.root = None if root is None else Path(root)
-        self.train, self.exact = bool(train), bool(exact)
+        self.train = bool(train)
         self.transform, self.target_transform = transform, target_transform
-        files = CIFAR_FILES[(self.exact, self.train)]
         dirs = self.search_dirs(self.root)
+        if exact is None:  # the complete copy, unless none of its files is there but the subset's are
+            exact = not self._find(CIFAR_FILES[(False, self.train)], dirs) and \
+                bool(self._find(CIFAR_FILES[(True, self.train)], dirs))
+        self.exact = bool(exact)
+        files = CIFAR_FILES[(self.exact, self.train)]
         paths, meta = self._locate(files, dirs, download)
         key = (self.exact, self.train, *((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths),
                str(meta.resolve()), meta.stat().st_mtime_ns)
@@ -568,9 +574,9 @@ class CIFAR10(Dataset):
                     out.append(d)
         return out
 
-    def _locate(self, files: list[_CifarFile], dirs: list[Path], download: bool) -> tuple[list[Path], Path]:
-        """The path of each file (the first existing candidate in the search order) and of batches.meta
-        next to them; FileNotFoundError naming the missing files and the folders searched."""
+    @staticmethod
+    def _find(files: list[_CifarFile], dirs: list[Path]) -> dict[str, Path]:
+        """file name -> the first existing candidate path in the search order (files not found are left out)."""
         found: dict[str, Path] = {}
         for f in files:
             for d in dirs:
@@ -578,6 +584,12 @@ class CIFAR10(Dataset):
                 if hit is not None:
                     found[f.name] = hit
                     break
+        return found
+
+    def _locate(self, files: list[_CifarFile], dirs: list[Path], download: bool) -> tuple[list[Path], Path]:
+        """The path of each file (the first existing candidate in the search order) and of batches.meta
+        next to them; FileNotFoundError naming the missing files and the folders searched."""
+        found = self._find(files, dirs)
         meta = None
         if found:
             first = found[files[0].name].parent
