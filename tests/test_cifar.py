@@ -201,3 +201,19 @@ def test_exact_none_picks_the_copy_that_is_there():
     assert not full.exact and len(full) == 10000
     with pytest.raises(FileNotFoundError, match="test_batch.bin.gz"):
         CIFAR10(root=SHARED / "subset-bin", train=False, exact=False)  # exact=False never falls back
+
+
+def test_dataset_transform_in_workers_is_seeded_and_ordered():
+    aug = T.Compose([T.RandomCrop(32, padding=4, padding_mode="reflect"), T.RandomHorizontalFlip(),
+                     T.ColorJitter(0.2, 0.2, 0.2), T.ToTensor()])
+    ds = CIFAR10(train=False, exact=True, transform=aug)
+
+    def epoch(nw):
+        kw = {"num_workers": nw} if nw else {}
+        return [(x.numpy(), y.numpy()) for x, y in DataLoader(ds, batch_size=100, shuffle=True, seed=3, **kw)]
+
+    a, b = epoch(0), epoch(2)
+    for (xa, ya), (xb, yb) in zip(a, b):
+        np.testing.assert_array_equal(ya, yb)
+        np.testing.assert_array_equal(xa, xb)
+    assert a[0][0].shape == (100, 3, 32, 32) and not np.array_equal(a[0][0], T.ToTensor().numpy(ds.data[:100]))

@@ -210,6 +210,11 @@ def test_color_jitter_fixed_factors_match_the_formulas():
     for i, j in [(0, 0), (2, 3), (5, 4)]:
         h, s, v = colorsys.rgb_to_hsv(*xf[0, i, j].astype(np.float64))
         np.testing.assert_allclose(hue[i, j], colorsys.hsv_to_rgb((h + 0.2) % 1.0, s, v), rtol=1e-5, atol=1e-6)
+    hue_u8 = T.ColorJitter(hue=(-0.3, -0.3))(xu[:1])[0]  # uint8: via [0, 1] and back as x * 255.999, truncated
+    for i, j in [(0, 0), (1, 4), (5, 2)]:
+        h, s, v = colorsys.rgb_to_hsv(*(xu[0, i, j] / 255.0))
+        np.testing.assert_array_equal(hue_u8[i, j], (np.array(colorsys.hsv_to_rgb((h - 0.3) % 1.0, s, v)) * 255.999)
+                                      .astype(np.uint8))
     assert T.ColorJitter(saturation=(0.0, 0.0))(xf[0, :, :, :1]).shape == (6, 5, 1)  # 1 channel: left alone
 
 

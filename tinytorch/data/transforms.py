@@ -548,7 +548,8 @@ class ColorJitter(Transform):
         h, s, v = _rgb_to_hsv(r, g, bl)
         h = (h + f.reshape(-1, 1, 1).astype(h.dtype)) % 1.0
         out = np.stack(_hsv_to_rgb(h, s, v), axis=axis_c)
-        return (out * 255.0).astype(np.uint8) if x.dtype == np.uint8 else out.astype(x.dtype)
+        # back to uint8 as torchvision's convert_image_dtype: x * (255 + 1 - 1e-3), truncated
+        return (out * np.float32(255.999)).astype(np.uint8) if x.dtype == np.uint8 else out.astype(x.dtype)
 
     def __repr__(self) -> str:
         return (f"ColorJitter(brightness={self.brightness}, contrast={self.contrast}, saturation={self.saturation}, "
