@@ -10,6 +10,7 @@ gradient with the flipped, transposed weight; the weight gradient sums window * 
 over the batch and the output pixels.
 
 How the windows are built (one spatial dim of size i, kernel k, stride s, dilation d, output o):
+windows that do not overlap (s >= k, d = 1) are a cut to o*s viewed as (o, s) keeping the first k. Otherwise
 repeat the dim e times so that k*(i+d) elements exist, cut k*(i+d), view them as (k, i+d): row j
 now starts at j*(i+d), i.e. at j*d within its own copy of the dim — the j-th kernel tap shifted
 by j*d; keep o*s of each row, view as (o, s) and keep the first of every s: (k, o) taps at
@@ -51,8 +52,16 @@ def windows(x: Tensor, kernel: Sequence[int], stride: Sequence[int], dilation: S
     if any(v <= 0 for v in o):
         raise TensorValueError(f"windows: kernel {tuple(kernel)} with dilation {tuple(dilation)} does not fit the "
                                f"input's spatial size {sp}")
-    e = [-(-(k * (i + d)) // i) for k, i, d in zip(kernel, sp, dilation)]
     keep = tuple((0, v) for v in lead)
+    L = len(lead)
+    if all(d == 1 and s >= k for k, s, d in zip(kernel, stride, dilation)):
+        # windows that do not overlap (a 2x2 pool of stride 2): cut to o*s, view as (o, s), keep the first k
+        # of each s — reshapes and shrinks only, so the gradient is a plain view back, not a sum over copies
+        x = x._shrink(keep + tuple((0, ov * s) for ov, s in zip(o, stride)))
+        x = x.reshape(*lead, *[v for ov, s in zip(o, stride) for v in (ov, s)])
+        x = x._shrink(keep + tuple(p for ov, k in zip(o, kernel) for p in ((0, ov), (0, k))))
+        return x.permute(*range(L), *[L + 2 * i for i in range(n)], *[L + 2 * i + 1 for i in range(n)])
+    e = [-(-(k * (i + d)) // i) for k, i, d in zip(kernel, sp, dilation)]
     x = x.reshape(*lead, *[v for i in sp for v in (1, i)])
     x = x.expand(*lead, *[v for r, i in zip(e, sp) for v in (r, i)])
     x = x.reshape(*lead, *[r * i for r, i in zip(e, sp)])
@@ -62,7 +71,6 @@ def windows(x: Tensor, kernel: Sequence[int], stride: Sequence[int], dilation: S
     x = x.reshape(*lead, *[v for k, ov, s in zip(kernel, o, stride) for v in (k, ov, s)])
     x = x._shrink(keep + tuple(p for k, ov in zip(kernel, o) for p in ((0, k), (0, ov), (0, 1))))
     x = x.reshape(*lead, *[v for k, ov in zip(kernel, o) for v in (k, ov)])
-    L = len(lead)
     return x.permute(*range(L), *[L + 2 * i + 1 for i in range(n)], *[L + 2 * i for i in range(n)])
 
 
