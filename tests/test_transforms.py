@@ -394,3 +394,27 @@ def test_mnist_batches_go_through_the_transform_at_once():
     assert yb.numpy()[3] == y
     ds2 = MNIST(None, False, T.ToTensor())  # torchvision's positional order: root, train, transform
     assert ds2[0][0].shape == (1, 28, 28)
+
+
+def test_threads_doing_the_work():
+    seen = []
+
+    class Where(Dataset):
+        def __len__(self):
+            return 12
+
+        def __getitem__(self, i):
+            seen.append(threading.current_thread().name)
+            return np.full(2, i, np.float32)
+
+    def collate(samples):
+        seen.append("collate:" + threading.current_thread().name)
+        return Tensor(np.stack(samples))
+
+    out = [b.numpy()[:, 0].tolist() for b in DataLoader(Where(), batch_size=4, collate_fn=collate, num_workers=2)]
+    assert out == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    assert set(seen) == {threading.main_thread().name, "collate:" + threading.main_thread().name}, \
+        "with collate_fn (which may make Tensors) samples are read and collated in the main thread"
+    seen.clear()
+    batches = [b.numpy()[:, 0].tolist() for b in DataLoader(Where(), batch_size=4, num_workers=2)]
+    assert batches == out and all(n.startswith("tinytorch-DataLoader") for n in seen), "numpy reads: in the workers"

@@ -137,7 +137,8 @@ class DataLoader:
     drop_last=True skips a final batch smaller than batch_size. `device` places the batches.
     num_workers=k > 0 prepares batches in k background threads, prefetch_factor (default 2) per worker
     ahead of the consumer; batch_transform (e.g. a transforms.Compose) is applied to the first field of
-    each whole batch (the images), in the worker. pin_memory is accepted and has no effect (CPU only).
+    each whole batch (the images), in the worker. With collate_fn, samples are read and collated in the main
+    thread (they may be Tensors). pin_memory is accepted and has no effect (CPU only).
     """
 
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
@@ -191,9 +192,9 @@ class DataLoader:
     def _prepare(self, idx: np.ndarray, seed: tuple[int, int]) -> tuple[Any, bool, list[Any]]:
         """Batch idx as numpy (no Tensor made, so it may run in a worker thread): (fields or the samples for
         collate_fn, whether samples are tuples, the dtype of each field's Tensor or None for its array's)."""
+        if self.collate_fn is not None:  # samples and collate_fn may make Tensors: both run in _finish
+            return (idx, seed), False, []
         with generator_scope(np.random.default_rng(seed)):
-            if self.collate_fn is not None:
-                return [self.dataset[int(i)] for i in idx], False, []
             fields, as_tuple = self._fetch(idx)
             field_dtypes = getattr(self.dataset, "_field_dtypes", None)
             dts: list[Any] = [None] * len(fields)
@@ -213,7 +214,9 @@ class DataLoader:
         """The batch's Tensors (main thread only)."""
         fields, as_tuple, dts = prepared
         if self.collate_fn is not None:
-            return self.collate_fn(fields)
+            idx, seed = fields
+            with generator_scope(np.random.default_rng(seed)):
+                return self.collate_fn([self.dataset[int(i)] for i in idx])
         out = tuple(self._to_tensor(a, d) for a, d in zip(fields, dts))
         return out if as_tuple else out[0]
 

@@ -203,7 +203,8 @@ class Transform:
         """Transform b.x (a 4-D batch) in place of the _Batch; rng() gives the generator to draw from."""
         raise NotImplementedError(f"{type(self).__name__} must define _apply")
 
-    def _rng(self) -> np.random.Generator:
+    def _generator(self) -> np.random.Generator:
+        """The generator to draw from: the transform's own, else the DataLoader's stream, else tinytorch's."""
         g = self.generator
         if g is not None:
             return g if isinstance(g, np.random.Generator) else g._np
@@ -212,7 +213,7 @@ class Transform:
 
     def _run(self, x: np.ndarray, channels_last: bool, batched: bool | None) -> _Batch:
         b = _to_batch(np.asarray(x), channels_last, batched, type(self).__name__)
-        self._apply(b, self._rng)
+        self._apply(b, self._generator)
         return b
 
     def numpy(self, x: Any, batched: bool | None = None, channels_last: bool = True) -> np.ndarray:
@@ -248,7 +249,7 @@ class Compose(Transform):
 
     def _apply(self, b: _Batch, rng: Callable[[], np.random.Generator]) -> None:
         for t in self._steps:
-            t._apply(b, t._rng)
+            t._apply(b, t._generator)
 
     def __repr__(self) -> str:
         inner = "".join(f"\n    {t!r}" for t in self.transforms)
