@@ -368,6 +368,9 @@ def test_break_stops_the_workers_and_argument_errors():
         DataLoader(ds, num_workers=-1)
     with pytest.raises(ValueError, match="prefetch_factor option could only be specified"):
         DataLoader(ds, prefetch_factor=2)
+    with pytest.raises(ValueError, match="persistent_workers option needs num_workers > 0"):
+        DataLoader(ds, persistent_workers=True)
+    assert len(list(DataLoader(ds, batch_size=100, num_workers=1, pin_memory=True, persistent_workers=True))) == 4
     with pytest.raises(TypeError, match="batch_transform should be callable"):
         DataLoader(ds, batch_transform=3)
 

@@ -138,13 +138,15 @@ class DataLoader:
     num_workers=k > 0 prepares batches in k background threads, prefetch_factor (default 2) per worker
     ahead of the consumer; batch_transform (e.g. a transforms.Compose) is applied to the first field of
     each whole batch (the images), in the worker. With collate_fn, samples are read and collated in the main
-    thread (they may be Tensors). pin_memory is accepted and has no effect (CPU only).
+    thread (they may be Tensors). pin_memory and persistent_workers are accepted for PyTorch code and change
+    nothing (CPU only; the threads are cheap to start each epoch).
     """
 
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
                  seed: int | None = None, device: str | None = None, collate_fn: Any = None, *,
                  num_workers: int = 0, prefetch_factor: int | None = None,
-                 batch_transform: Callable[[Any], Any] | None = None, pin_memory: bool = False):
+                 batch_transform: Callable[[Any], Any] | None = None, pin_memory: bool = False,
+                 persistent_workers: bool = False):
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: dataset must define __len__ and __getitem__, got {type(dataset).__name__}")
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
@@ -155,6 +157,8 @@ class DataLoader:
         if num_workers == 0 and prefetch_factor is not None:
             raise ValueError("DataLoader: prefetch_factor option could only be specified with num_workers > 0 "
                              "(background loading); otherwise set prefetch_factor to None.")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
         if prefetch_factor is not None and (not isinstance(prefetch_factor, int) or prefetch_factor < 1):
             raise ValueError(f"DataLoader: prefetch_factor should be a positive integer, got {prefetch_factor!r}")
         if batch_transform is not None and not callable(batch_transform):
