@@ -217,3 +217,12 @@ def test_dataset_transform_in_workers_is_seeded_and_ordered():
         np.testing.assert_array_equal(ya, yb)
         np.testing.assert_array_equal(xa, xb)
     assert a[0][0].shape == (100, 3, 32, 32) and not np.array_equal(a[0][0], T.ToTensor().numpy(ds.data[:100]))
+
+
+def test_download_true_uses_the_staged_copies(tmp_path):
+    ds = CIFAR10(root=tmp_path / "data", train=False, download=True)  # torchvision's usual call
+    assert not ds.exact and len(ds) == 10000 and SHARED in ds.paths[0].parents
+    with pytest.raises(FileNotFoundError, match="test_batch.bin.gz"):
+        CIFAR10(root=tmp_path / "data", train=False)  # download=False: only root
+    sub = _copy_exact(tmp_path / "sub", train=False)
+    assert CIFAR10(root=sub, train=False, download=True).exact, "what root holds comes first"

@@ -524,8 +524,10 @@ class CIFAR10(Dataset):
     each folder itself and its `cifar10/` subfolder; the complete copy under `full/`, the subset under
     `subset-bin/`, class names in `batches.meta`. exact=None (the default) takes the complete copy, or the
     subset when no file of the complete copy is found (root pointing at a subset-bin/ folder); exact=False
-    insists on the complete copy, exact=True on the subset; `.exact` says which was read. download=True
-    cannot fetch these copies: it raises with what to do when files are missing.
+    insists on the complete copy, exact=True on the subset; `.exact` says which was read. Nothing is
+    fetched over the network (no source of these copies exists online): download=True with a root that
+    lacks the files reads them from the folders searched without root (torchvision's
+    `CIFAR10("./data", download=True)` works), and raises with what to do when they are nowhere.
     """
 
     name = "CIFAR10"
@@ -542,9 +544,14 @@ class CIFAR10(Dataset):
         self.train = bool(train)
         self.transform, self.target_transform = transform, target_transform
         dirs = self.search_dirs(self.root)
+        if download and self.root is not None:  # nothing to fetch over the network: the staged copies stand in
+            dirs += [d for d in self.search_dirs(None) if d not in dirs]
         if exact is None:  # the complete copy, unless none of its files is there but the subset's are
-            exact = not self._find(CIFAR_FILES[(False, self.train)], dirs) and \
-                bool(self._find(CIFAR_FILES[(True, self.train)], dirs))
+            own = self.search_dirs(self.root)
+            has_full, has_exact = (bool(self._find(CIFAR_FILES[(e, self.train)], own)) for e in (False, True))
+            if not (has_full or has_exact):
+                has_full, has_exact = (bool(self._find(CIFAR_FILES[(e, self.train)], dirs)) for e in (False, True))
+            exact = has_exact and not has_full
         self.exact = bool(exact)
         files = CIFAR_FILES[(self.exact, self.train)]
         paths, meta = self._locate(files, dirs, download)
@@ -604,7 +611,8 @@ class CIFAR10(Dataset):
             copy = (f"the exact subset ({_EXACT}/)" if self.exact else f"the complete lossy copy ({_FULL}/)")
             tried = "\n".join(f"  {d}" for d in dirs)
             note = ("download=True: these copies cannot be downloaded (they were assembled offline, see "
-                    "shared/data/README.md).\n" if download else "")
+                    "shared/data/README.md); the folders above include where staged copies are looked for.\n"
+                    if download else "")
             raise FileNotFoundError(
                 f"{self.name}: could not find {', '.join(missing)} of {copy}.\nLooked in:\n{tried}\n{note}"
                 f"Put the CIFAR-10 folder (batches.meta, {_FULL}/, {_EXACT}/) in one of these folders or pass its "
