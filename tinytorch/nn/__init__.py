@@ -16,6 +16,8 @@ from typing import Any
 
 from . import functional, init, state
 from . import functional as F  # noqa: N812
+from .conv_layers import *  # noqa: F403  (Conv1d/2d/3d, ConvTranspose1d/2d/3d, Unfold, Fold)
+from .conv_layers import __all__ as _conv_all
 from .layers import (
     CELU,
     ELU,
@@ -87,6 +89,7 @@ __all__ += ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell
             "HingeEmbeddingLoss", "PoissonNLLLoss", "GaussianNLLLoss", "TripletMarginLoss"]
 
 __all__ += _pool_norm_all
+__all__ += _conv_all
 
 
 def __getattr__(name: str) -> Any:

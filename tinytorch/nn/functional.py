@@ -22,7 +22,7 @@ __all__ = ["relu", "gelu", "sigmoid", "tanh", "silu", "softmax", "log_softmax", 
            "mse_loss", "l1_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "one_hot", "softplus", "elu", "logsigmoid", "relu6", "hardtanh",
            "hardsigmoid", "hardswish", "selu", "celu", "mish", "softsign", "softmin", "tanhshrink", "softshrink",
-           "hardshrink", "threshold", "glu", "prelu", "rrelu", "pad"]
+           "hardshrink", "threshold", "glu", "prelu", "rrelu"]
 
 
 # activations ------------------------------------------------------------------------------------
@@ -204,13 +204,6 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise TensorValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape} "
                          f"(expected ({weight.shape[0]},))")
     return x.linear(weight, bias)
-
-
-def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:
-    """Constant padding, pairs from the last dim back: (last_left, last_right, prev_left, ...); negative crops"""
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not implemented (only 'constant')")
-    return input.pad(tuple(pad), 0.0 if value is None else value)
 
 
 def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
@@ -479,3 +472,9 @@ from .functional_pool import *  # noqa: E402, F403
 from .functional_pool import __all__ as _pool_all  # noqa: E402
 
 __all__ += _pool_all
+
+# convolutions, transposed convolutions, pad (all modes), unfold and fold live in functional_conv.py
+from .functional_conv import *  # noqa: E402, F403
+from .functional_conv import __all__ as _conv_all  # noqa: E402
+
+__all__ += _conv_all
