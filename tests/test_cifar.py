@@ -57,15 +57,16 @@ def no_shared(monkeypatch, tmp_path):
 def test_exact_subset_matches_the_readme():
     train = CIFAR10(train=True, exact=True)
     assert len(train) == 4656 and train.data.shape == (4656, 32, 32, 3) and train.data.dtype == np.uint8
-    assert train.targets.dtype == np.int64 and train.classes == CLASSES and train.class_to_idx["cat"] == 3
+    assert type(train.targets) is list and type(train.targets[0]) is int  # as torchvision's
+    assert train.classes == CLASSES and train.class_to_idx["cat"] == 3
     assert np.bincount(train.targets[:4000], minlength=10).tolist() == EXACT_TRAIN_FIRST4000
-    assert train.targets[:10].tolist() == [6, 9, 9, 4, 1, 1, 2, 7, 8, 3]
+    assert train.targets[:10] == [6, 9, 9, 4, 1, 1, 2, 7, 8, 3]
     assert train.data[0, 0, 0].tolist() == [59, 62, 63]
     test = CIFAR10(train=False, exact=True)
     assert len(test) == 1000 and np.bincount(test.targets, minlength=10).tolist() == EXACT_TEST
-    assert test.targets[:10].tolist() == [3, 8, 8, 0, 6, 6, 1, 6, 3, 1]
+    assert test.targets[:10] == [3, 8, 8, 0, 6, 6, 1, 6, 3, 1]
     assert test.data[0, 0, 0].tolist() == [158, 112, 49]
-    assert not train.data.flags.writeable and not train.targets.flags.writeable
+    assert not train.data.flags.writeable
     img, label = test[0]
     assert isinstance(img, np.ndarray) and img.shape == (32, 32, 3) and type(label) is int and label == 3
     # the image layout: record bytes are 1024 R, 1024 G, 1024 B, row-major
@@ -109,7 +110,7 @@ def test_transforms_and_batches():
     xb, yb = next(iter(DataLoader(ds, batch_size=16)))
     assert xb.shape == (16, 3, 32, 32) and xb.dtype == tt.float32 and yb.dtype == tt.int64
     np.testing.assert_allclose(xb.numpy()[7], x.numpy(), rtol=1e-6)
-    np.testing.assert_array_equal(yb.numpy(), ds.targets[:16] + 10)
+    np.testing.assert_array_equal(yb.numpy(), np.array(ds.targets[:16]) + 10)
     plain = CIFAR10(train=False, exact=True)
     xb, yb = next(iter(DataLoader(plain, batch_size=5, num_workers=1)))
     assert xb.dtype == tt.uint8 and xb.shape == (5, 32, 32, 3)
@@ -181,7 +182,7 @@ def test_full_copy_corrupt_gzip_and_uncompressed_copies(tmp_path):
         CIFAR10(root=d, train=False)
     gz.unlink()
     ref = CIFAR10(train=False)  # an unpacked copy (test_batch.bin) is checked against the README's raw digest
-    records = np.concatenate([ref.targets.astype(np.uint8)[:, None],
+    records = np.concatenate([np.array(ref.targets, np.uint8)[:, None],
                               ref.data.transpose(0, 3, 1, 2).reshape(10000, 3072)], axis=1)
     (d / "full" / "test_batch.bin").write_bytes(records.tobytes())
     ds = CIFAR10(root=d, train=False)
@@ -226,3 +227,14 @@ def test_download_true_uses_the_staged_copies(tmp_path):
         CIFAR10(root=tmp_path / "data", train=False)  # download=False: only root
     sub = _copy_exact(tmp_path / "sub", train=False)
     assert CIFAR10(root=sub, train=False, download=True).exact, "what root holds comes first"
+
+
+def test_targets_is_a_list_and_relabelling_reaches_batches():
+    ds = CIFAR10(train=False, exact=True)
+    other = CIFAR10(train=False, exact=True)
+    ds.targets = [9 - y for y in ds.targets]  # e.g. a label-noise experiment
+    assert ds[0][1] == 9 - 3 and other[0][1] == 3, "instances share the pixels, not the labels"
+    _, yb = next(iter(DataLoader(ds, batch_size=4)))
+    assert yb.numpy().tolist() == [9 - y for y in other.targets[:4]]
+    with pytest.raises(ValueError, match="3 targets for 1000 images"):
+        ds.targets = [1, 2, 3]

@@ -517,8 +517,10 @@ class CIFAR10(Dataset):
     """CIFAR-10: 32x32 RGB images in 10 classes; the complete lossy copy (50,000 train / 10,000 test),
     or with exact=True the lossless subset (4,656 train / 1,000 test).
 
-    `data` (N, 32, 32, 3) uint8 and `targets` (N,) int64 are read-only numpy arrays shared between
-    instances (each file is read and checked once per process); `ds[i]` is (image, label) with the image
+    `data` (N, 32, 32, 3) uint8 is a read-only numpy array shared between instances (each file is read and
+    checked once per process) and `targets` a list of N ints, as torchvision's (batches read the labels from
+    the same values kept as an int64 array: assign a new list to `targets` to relabel, do not edit it in
+    place); `ds[i]` is (image, label) with the image
     an (32, 32, 3) uint8 array, or what `transform` makes of it ((3, 32, 32) float32 Tensor after ToTensor).
     Files are looked for in `root` (when given), else $TINYTORCH_DATA, ../shared/data, the user data dir —
     each folder itself and its `cifar10/` subfolder; the complete copy under `full/`, the subset under
@@ -562,7 +564,8 @@ class CIFAR10(Dataset):
             hit = self._load(files, paths)
             CIFAR10._cache[key] = hit
         self.data: np.ndarray = hit[0]  # (N, 32, 32, 3) uint8, read-only
-        self.targets: np.ndarray = hit[1]  # (N,) int64, read-only
+        self._labels: np.ndarray = hit[1]  # (N,) int64, read-only: what batches read
+        self._targets: list[int] = self._labels.tolist()
         self.paths = paths
         self.meta_path = meta
 
@@ -643,11 +646,23 @@ class CIFAR10(Dataset):
         targets.setflags(write=False)
         return data, targets
 
+    @property
+    def targets(self) -> list[int]:
+        """The label (0..9) of each image, a list of ints as torchvision's."""
+        return self._targets
+
+    @targets.setter
+    def targets(self, value: Any) -> None:
+        labels = np.asarray(value, dtype=np.int64).reshape(-1)
+        if labels.shape[0] != len(self):
+            raise ValueError(f"CIFAR10: {labels.shape[0]} targets for {len(self)} images")
+        self._labels, self._targets = labels, labels.tolist()
+
     def __len__(self) -> int:
         return int(self.data.shape[0])
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        img, target = self.data[index], int(self.targets[index])
+        img, target = self.data[index], int(self._labels[index])
         if self.transform is not None:
             img = self.transform(img)
         if self.target_transform is not None:
@@ -670,7 +685,7 @@ def _batch_with_transforms(ds: Any, indices: np.ndarray) -> tuple[np.ndarray, ..
     from .dataset import _field_numpy
     from .transforms import Transform
 
-    imgs, targets = ds.data[indices], ds.targets[indices]
+    imgs, targets = ds.data[indices], getattr(ds, "_labels", ds.targets)[indices]
     t = ds.transform
     if isinstance(t, Transform):
         imgs = t.numpy(imgs, batched=True)
