@@ -114,3 +114,15 @@ def test_masked_vector_load_reads_nothing_outside_the_buffer(device) -> None:
     got = conv(Tensor(x, device=device), Tensor(w, device=device), None, (1, 1), ((0, 0), (5, 5)), (1, 1), 1).numpy()
     want = F.conv2d(torch.tensor(x), torch.tensor(w), padding=(0, 5)).numpy()
     np.testing.assert_array_equal(got, want)
+
+
+def test_reported_flops_count_two_per_multiply_add() -> None:
+    """DEBUG/profiler FLOPs: a conv's kernel counts 2 per multiply-add (plus its epilogue), as GFLOP/s figures assume."""
+    from tinytorch.codegen import lower_kernel
+
+    x, w = tt.randn(2, 4, 8, 8).realize(), tt.randn(6, 4, 3, 3).realize()
+    (item,) = conv(x, w, None, (1, 1), ((1, 1), (1, 1)), (1, 1), 1).schedule()
+    k = lower_kernel(item.ast)[0]
+    assert k.flops == 2 * (2 * 6 * 8 * 8) * (4 * 3 * 3)
+    (item,) = (tt.randn(16, 32).realize() @ tt.randn(32, 8).realize()).schedule()
+    assert lower_kernel(item.ast)[0].flops == 2 * 16 * 32 * 8

@@ -51,9 +51,11 @@ class Kernel:
 
     @property
     def flops(self) -> int:
+        """Arithmetic operations: each ALU op once per element it runs over; the reduce's own op (the add
+        of a multiply-add) once per reduced element, so a matmul or conv counts 2 per multiply-add."""
         pre = sum(1 for u in self.pre_reduce if u.op in GroupOp.ALU and u.op is not Ops.CAST)
         post = sum(1 for u in self.epilogue if u.op in GroupOp.ALU and u.op is not Ops.CAST)
-        return pre * prod(self.shape) + (post + (1 if self.reduce is not None else 0)) * prod(self.global_shape) \
+        return (pre + 1) * prod(self.shape) + post * prod(self.global_shape) \
             if self.reduce is not None else (pre + post) * prod(self.shape)
 
 
