@@ -92,9 +92,11 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
         bcast_on_vec = any(s[vec_axis] == 0 for s in load_strides)
         # rows: an axis along which every vector-loaded operand stays put, so each vector load feeds
         # all rows (matmul: B's panel across rows of A; convolution: an input row across output channels)
-        vector_loads = [s for s in load_strides if s[vec_axis] != 0]
+        # (only loads inside the reduce loop count: the epilogue's run once per output)
+        inner = [k.views[ld.src[1]].index_strides() for ld in loads if ld in k.pre_reduce]
+        vector_loads = [s for s in inner if s[vec_axis] != 0]
         row_axis = next((a for a in range(ng - 1, -1, -1) if a != vec_axis and shape[a] >= 4 and vector_loads and
-                         all(s[a] == 0 for s in vector_loads) and any(s[a] != 0 for s in load_strides)), None)
+                         all(s[a] == 0 for s in vector_loads) and any(s[a] != 0 for s in inner)), None)
         if row_axis is None:
             row_axis = next((a for a in range(ng - 1, -1, -1) if a != vec_axis and
                              any(s[a] == 0 for s in load_strides) and shape[a] >= 4), None)

@@ -85,10 +85,29 @@ def _pending_readers(targets: list[UOp], nodes: list[UOp]) -> list[UOp]:
     return extra
 
 
+# In-place updates that ride along with the next realize instead of launching kernels of their own: a
+# training BatchNorm's running statistics are updated in the forward pass, as in PyTorch, but computed in the
+# same schedule as the step that reads the batch statistics anyway (one schedule, and the JIT captures both).
+DEFERRED: list[Any] = []  # Tensors
+
+
+def defer(*tensors: Any) -> None:
+    """Realize these tensors (lazy in-place updates) together with whatever is realized next."""
+    DEFERRED.extend(tensors)
+
+
 def realize_uops(targets: list[UOp], device: str | None = None) -> list[UOp]:
     """Compute targets; returns, per target, a UOp that is a view over its result buffer."""
     from ..runtime.device import Device
 
+    if DEFERRED:
+        pending = list({id(t): t for t in DEFERRED if t.uop._realized is None and t.uop.op is Ops.ASSIGN}.values())
+        DEFERRED.clear()
+        if pending:
+            got = realize_uops(list(targets) + [t.uop for t in pending], device)
+            for t, r in zip(pending, got[len(targets):]):
+                t.uop = r  # the tensor now reads its buffer: the update never runs twice (a JIT replay
+            return got[:len(targets)]  # invalidates results cached on graph nodes)
     t0 = time.perf_counter()
     targets = [resolve_views(t) for t in targets]
     key, leaves, nodes = _structure(targets)

@@ -181,7 +181,10 @@ class _Builder:
                             self._mark(s)
                 red[n] = next((red[s] for s in srcs if red[s] is not None and s not in self.realize), None)
                 w = 4 if n.op in GroupOp.Transcendental else 1
-                cost[n] = w + sum(cost[s] for s in srcs if s not in self.realize)
+                # a memory read costs like an op: a chain that gathers many inputs (a BatchNorm backward)
+                # is worth storing before a reduce re-reads it (a convolution reads each input Cout*K times)
+                loads = sum(1 for s in srcs if (s in self.realize or cost[s] == 0) and s.base.op is not Ops.CONST)
+                cost[n] = w + loads + sum(cost[s] for s in srcs if s not in self.realize)
                 if cost[n] > _KERNEL_COST_LIMIT:  # the size cap: store here, start a new kernel
                     self.realize[n] = None
                 padsafe[n] = n.op in GroupOp.ZeroPreserving and all(padsafe[s] or s in self.realize for s in srcs)
