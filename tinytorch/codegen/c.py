@@ -367,7 +367,10 @@ class CRenderer:
             key = f"tt_maskload_{t}"
             if key not in helpers:
                 fast = ""
-                if dt.scalar.name == "float32" and n == 8:
+                if dt.scalar.name == "float32" and n == 4:
+                    fast = (f"#if defined(__AVX__)\n  return ({t})__builtin_ia32_maskloadps("
+                            f"(const __attribute__((vector_size(16))) float*)p, m);\n#endif\n")
+                elif dt.scalar.name == "float32" and n == 8:
                     fast = (f"#if defined(__AVX__)\n  return ({t})__builtin_ia32_maskloadps256("
                             f"(const __attribute__((vector_size(32))) float*)p, m);\n#endif\n")
                 elif dt.scalar.name == "float32" and n == 16:  # two halves (AVX-512 implies AVX)

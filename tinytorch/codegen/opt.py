@@ -69,12 +69,19 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
     def friendly(axis: int) -> int:  # loads that read lanes as one vector or one broadcast scalar
         return sum(1 for s in load_strides if s[axis] in (0, 1))
 
+    # a short contiguous axis (a 4x4 feature map) still gets half-width vectors rather than none
+    while width > 4 and ng and store_strides[ng - 1] == 1 and shape[ng - 1] % width and \
+            shape[ng - 1] % (width // 2) == 0:
+        width //= 2
     if ng and store_strides[ng - 1] == 1 and shape[ng - 1] % width == 0 and width > 1 and (
             k.reduce is None or len(shape) == ng or friendly(ng - 1) >= friendly(len(shape) - 1)):
         vec_axis = ng - 1
         notes.append(f"vectorize output axis {vec_axis} x{width}")
     elif k.reduce is not None and len(shape) > ng and width > 1:
         last = len(shape) - 1
+        width = max(1, vbytes // max(itemsize, 4))
+        while width > 4 and shape[last] % width and shape[last] % (width // 2) == 0:
+            width //= 2
         contiguous = [s[last] == 1 for s in load_strides]
         if shape[last] % width == 0 and contiguous and sum(contiguous) * 2 >= len(contiguous):
             vec_axis = last
@@ -105,14 +112,28 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
             # the vector registers (16 with AVX2, 32 with AVX-512); 6x2 measured best on AVX2
             tiles = ((6, 4), (8, 3), (6, 2), (4, 2)) if vbytes >= 64 else ((6, 2), (4, 3), (4, 2))
             chunks = shape[vec_axis] // width
-            # one vector per row (an 8-wide output row): more rows keep the FMA units busy
-            rows, vecs = next(((r, v) for r, v in tiles if chunks % v == 0), (12 if vbytes >= 64 else 8, 1))
+            rows, vecs = next(((r, v) for r, v in tiles if chunks % v == 0), (0, 1))
+            # one vector per row (an 8-wide output row of a conv): the tile's second dimension is another
+            # output axis along which the vector operand moves and the broadcast one stays (the next output
+            # row), else more rows
+            bcast_loads = [s for s in inner if s[vec_axis] == 0 and s[row_axis] != 0]
+            col_axis = next((a for a in range(ng - 1, -1, -1) if a not in (vec_axis, row_axis) and shape[a] >= 2 and
+                             all(s[a] == 0 for s in bcast_loads) and all(s[a] != 0 for s in vector_loads)), None) \
+                if rows == 0 and vector_loads else None
+            cols = next((c for c in ((3, 2) if vbytes >= 64 else (2,)) if shape[col_axis] % c == 0), 0) \
+                if col_axis is not None else 0
+            if rows == 0:
+                rows = (8 if vbytes >= 64 else 6) if cols else (12 if vbytes >= 64 else 8)
             rows = min(rows, shape[row_axis])
             if rows > 1:
                 unroll.append((row_axis, rows))
             if vecs > 1:
                 unroll.append((vec_axis, vecs))
-            notes.append(f"register tile {rows}x{vecs * width} (axes {row_axis},{vec_axis})")
+            if cols and col_axis is not None:
+                unroll.append((col_axis, cols))
+                notes.append(f"register tile {rows}x{cols}x{width} (axes {row_axis},{col_axis},{vec_axis})")
+            else:
+                notes.append(f"register tile {rows}x{vecs * width} (axes {row_axis},{vec_axis})")
             if chunks // vecs >= 2 * num_threads():  # the lane axis outermost: a panel of the vector operand
                 order = (vec_axis, *[a for a in range(ng) if a != vec_axis])  # stays in cache (matmul's B)
                 notes.append("lane axis outermost")

@@ -19,6 +19,7 @@ o*s + j*d. Index arithmetic folds the stacked views back into base + o*s + j*d.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,10 @@ from ..errors import TensorValueError
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
+
+
+# the part of the batch a weight-gradient kernel keeps in cache at once (bytes of input + output gradient)
+_L2_BYTES = 256 * 1024
 
 
 def _tuple(v: int | Sequence[int], n: int, name: str, op: str) -> tuple[int, ...]:
@@ -100,7 +105,9 @@ def conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, ...]
     def grads(node, ctx):  # type: ignore[no-untyped-def]
         from ..tensor import Tensor
 
-        g = Tensor._from(ctx, dev).reshape(N, Co, *Out)
+        # the output gradient is read by two reduces, each many times over (Cin*K and N*Out/tile): stored
+        # once, not recomputed from what produced it (a max-pool's routing, a BatchNorm backward) per read
+        g = Tensor._from(ctx, dev).reshape(N, Co, *Out).contiguous()
         res = []
         if x_rg:
             res.append((x_uop, _input_grad(g, Tensor._from(w_uop, dev), S, stride, padding, dilation, G).uop))
@@ -153,8 +160,17 @@ def _weight_grad(g: Tensor, x: Tensor, K: tuple[int, ...], stride: Sequence[int]
     xp = x._pad(((0, 0), (0, 0)) + tuple(padding)) if any(p != (0, 0) for p in padding) else x
     win = windows(xp, K, stride, dilation)  # (N, C, *Out', *K) with Out' >= Out
     win = win._shrink(((0, N), (0, C)) + tuple((0, o) for o in Out) + tuple((0, k) for k in K))
-    # loop space (G, Og, Cg, *K) x reduce (N, *Out)
-    win = win.reshape(N, G, 1, Cg, *Out, *K).permute(1, 2, 3, *range(4 + n, 4 + 2 * n), 0, *range(4, 4 + n))
-    gg = g.reshape(N, G, Og, 1, *Out, *(1,) * n).permute(1, 2, 3, *range(4 + n, 4 + 2 * n), 0, *range(4, 4 + n))
-    dw = (win * gg).sum(tuple(range(3 + n, 4 + 2 * n)))  # (G, Og, Cg, *K)
-    return dw.reshape(Co, Cg, *K)
+    # The batch is cut into P parts of a few images each, small enough to stay in the L2 cache while every
+    # output tile sweeps them (one pass over the whole batch per tile would stream it from memory Co*C/tile
+    # times); P partial sums, then their total. Loop space (P, G, Og, Cg, *K) x reduce (N/P, *Out).
+    per_image = (Co + C) * math.prod(Out) * x.dtype.itemsize
+    part = max(1, min(N, _L2_BYTES // max(per_image, 1)))
+    while N % part:
+        part -= 1
+    P = N // part
+    win = win.reshape(P, part, G, 1, Cg, *Out, *K)
+    win = win.permute(0, 2, 3, 4, *range(5 + n, 5 + 2 * n), 1, *range(5, 5 + n))
+    gg = g.reshape(P, part, G, Og, 1, *Out, *(1,) * n)
+    gg = gg.permute(0, 2, 3, 4, *range(5 + n, 5 + 2 * n), 1, *range(5, 5 + n))
+    dw = (win * gg).sum(tuple(range(4 + n, 5 + 2 * n)))  # (P, G, Og, Cg, *K)
+    return (dw.sum(0) if P > 1 else dw.reshape(*dw.shape[1:])).reshape(Co, Cg, *K)
