@@ -147,6 +147,9 @@ def _input_grad(g: Tensor, weight: Tensor, S: tuple[int, ...], stride: Sequence[
     if any(a or b for a, b in neg):
         g = g._shrink(((0, N), (0, Co)) + tuple((a, g.shape[2 + i] - b) for i, (a, b) in enumerate(neg)))
     pos = tuple((max(0, a), max(0, b)) for a, b in pads)
+    if any(a or b for a, b in pos):  # the border in memory, as for the weight gradient
+        g = g._pad(((0, 0), (0, 0)) + pos).contiguous()
+        pos = tuple((0, 0) for _ in pos)
     return conv(g, wt, None, (1,) * n, pos, tuple(dilation), G)
 
 
@@ -157,7 +160,9 @@ def _weight_grad(g: Tensor, x: Tensor, K: tuple[int, ...], stride: Sequence[int]
     N, Co, Out = g.shape[0], g.shape[1], tuple(g.shape[2:])
     C = x.shape[1]
     G, Og, Cg = groups, Co // groups, C // groups
-    xp = x._pad(((0, 0), (0, 0)) + tuple(padding)) if any(p != (0, 0) for p in padding) else x
+    # the zero border in memory (one copy of the input): the reduce then reads whole vectors with no lane
+    # masks, whose per-lane bounds checks would cost more than the multiply-adds they guard here
+    xp = x._pad(((0, 0), (0, 0)) + tuple(padding)).contiguous() if any(p != (0, 0) for p in padding) else x
     win = windows(xp, K, stride, dilation)  # (N, C, *Out', *K) with Out' >= Out
     win = win._shrink(((0, N), (0, C)) + tuple((0, o) for o in Out) + tuple((0, k) for k in K))
     # The batch is cut into P parts of a few images each, small enough to stay in the L2 cache while every
