@@ -147,6 +147,7 @@ CONVT = [
     ((1, 2, 3, 3), (2, 3, 1, 1), True, {"stride": 3, "output_padding": 2}),  # 1x1, stride > kernel
     ((2, 3, 3), (2, 2, 4, 4), True, {"stride": 2, "padding": 1}),  # unbatched
     ((1, 2, 3, 4), (2, 2, 2, 3), True, {"stride": 1, "dilation": 3, "output_padding": 2}),  # op < dilation
+    ((1, 2, 4, 3), (2, 2, 3, 3), True, {"stride": 2, "dilation": 2, "padding": 1}),  # even phases see no tap
 ]
 
 
@@ -156,6 +157,18 @@ def test_conv_transpose2d(dev: str, case: int) -> None:
     bs = (ws[1] * kw.get("groups", 1),) if b else None
     _check_fn(dev, lambda x, w, bb: F.conv_transpose2d(x, w, bb, **kw),
               lambda x, w, bb: TF.conv_transpose2d(x, w, bb, **kw), [xs, ws, bs], seed=case)
+
+
+# stride / dilation / padding combinations where phases of the output see no tap, one tap or several
+CONVT1D_SWEEP = [(3, 2, 2, 1, 0), (3, 2, 2, 0, 1), (2, 3, 1, 0, 2), (5, 3, 2, 2, 1), (3, 4, 6, 2, 3),
+                 (1, 2, 1, 0, 1), (4, 3, 3, 5, 2), (2, 5, 1, 1, 4), (3, 1, 3, 3, 0), (6, 4, 2, 1, 1)]
+
+
+def test_conv_transpose1d_phases() -> None:
+    for i, (k, s, d, p, op) in enumerate(CONVT1D_SWEEP):  # (kernel, stride, dilation, padding, output_padding)
+        kw = {"stride": s, "dilation": d, "padding": p, "output_padding": op}
+        _check_fn("C", lambda x, w, b, kw=kw: F.conv_transpose1d(x, w, b, **kw),
+                  lambda x, w, b, kw=kw: TF.conv_transpose1d(x, w, b, **kw), [(2, 3, 4), (3, 2, k), (2,)], seed=i)
 
 
 def test_conv_transpose1d(dev: str) -> None:

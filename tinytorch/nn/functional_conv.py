@@ -15,6 +15,7 @@ shapes and what would fit, so no kernel ever reads outside its buffers.
 from __future__ import annotations
 
 import builtins
+import itertools
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -182,9 +183,7 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _S
 # transposed convolution ------------------------------------------------------------------------------
 def _conv_transpose(op: str, n: int, input: Tensor, weight: Tensor, bias: Tensor | None, stride: _Size,
                     padding: _Size, output_padding: _Size, groups: int, dilation: _Size) -> Tensor:
-    """The adjoint of conv: a stride-1 conv of the input dilated by the stride (s-1 zeros between
-    elements) and padded by d*(k-1) - p (+ output_padding on the right), with the weight flipped in
-    space and its in/out channels swapped per group."""
+    """The adjoint of conv (checked arguments, unbatched input), computed phase by phase (see _polyphase_transpose)."""
     _check_tensors(op, input, weight, bias, n, transposed=True)
     if isinstance(padding, str):
         raise TypeError(f"{op}(): argument 'padding' must be tuple of ints, not str (a transposed convolution has "
@@ -230,23 +229,62 @@ def _conv_transpose(op: str, n: int, input: Tensor, weight: Tensor, bias: Tensor
         if bias is not None:
             out = out + bias.reshape(1, Co, *(1,) * n)
         return out.squeeze(0) if unbatched else out
-    if any(s > 1 for s in st):  # (.., i) -> (.., i, s) zero-padded -> (.., i*s) -> cut to (i-1)*s + 1
-        xx = x.reshape(N, C, *[v for i in S for v in (i, 1)])
-        xx = xx._pad(((0, 0), (0, 0)) + tuple(q for s in st for q in ((0, 0), (0, s - 1))))
-        xx = xx.reshape(N, C, *[i * s for i, s in zip(S, st)])
-        x = xx._shrink(((0, N), (0, C)) + tuple((0, (i - 1) * s + 1) for i, s in zip(S, st)))
-    lo = [d * (k - 1) - pp for d, k, pp in zip(dl, K, p)]
-    hi = [v + o for v, o in zip(lo, op_)]
-    x = x._pad(((0, 0), (0, 0)) + tuple((max(0, a), max(0, b)) for a, b in zip(lo, hi)))
-    if any(a < 0 or b < 0 for a, b in zip(lo, hi)):  # padding larger than the kernel's reach crops
-        x = x._shrink(((0, N), (0, C)) + tuple((max(0, -a), x.shape[2 + j] - max(0, -b))
-                                               for j, (a, b) in enumerate(zip(lo, hi))))
-    # weight (G*Cg, Og, *K) -> (G*Og, Cg, *K), flipped in space
-    wt = weight.reshape(G, Cin // G, Og, *K).transpose(1, 2).reshape(Co, Cin // G, *K).flip(*range(2, 2 + n))
-    out = spatial.conv(x, wt, bias, (1,) * n, ((0, 0),) * n, dl, G)
-    if out.dtype != input.dtype:
+    out = _polyphase_transpose(x, weight, st, p, dl, G, Out)
+    if bias is not None:
+        out = out + bias.reshape(1, Co, *(1,) * n)
+    if out.dtype != input.dtype:  # integer sums come back as int64
         out = out.cast(input.dtype)
     return out.squeeze(0) if unbatched else out
+
+
+def _span_to(x: Tensor, dim: int, lo: int, length: int) -> Tensor:
+    """x along dim re-windowed to [lo, lo + length) of its index range, zeros outside (pad, then crop)."""
+    n = x.shape[dim]
+    pairs = [(0, 0)] * x.ndim
+    pairs[dim] = (max(0, -lo), max(0, lo + length - n))
+    x = x._pad(tuple(pairs))
+    a = max(0, lo)
+    return _slice(x, dim, a, a + length)
+
+
+def _polyphase_transpose(x: Tensor, weight: Tensor, st: tuple[int, ...], p: tuple[int, ...], dl: tuple[int, ...],
+                         G: int, Out: tuple[int, ...]) -> Tensor:
+    """Transposed conv without the stride's zeros: out[y] = sum_k x[(y + p - k*d) / s] w[k] over the taps where
+    the division is exact. Output positions y = q*s + r of one phase r (per dim) see the taps k with
+    (r + p - k*d) % s == 0 — every s/gcd(s, d)-th tap — at input offsets q + (r + p - k*d)/s: a stride-1
+    conv of the shifted input with that sub-kernel, flipped and group-transposed, at dilation d/gcd(s, d).
+    The s^n phases are interleaved back by padding each into its slot of a (q, s) axis pair and summing."""
+    n = len(st)
+    N, Cin = x.shape[0], x.shape[1]
+    Og, K = weight.shape[1], tuple(weight.shape[2:])
+    Co, Cg = Og * G, Cin // G
+    Qmax = [-(-o // s) for o, s in zip(Out, st)]
+    total: Tensor | None = None
+    for phase in itertools.product(*[range(s) for s in st]):
+        taps = [[k for k in range(kk) if (r + pp - k * d) % s == 0] for r, pp, d, s, kk in zip(phase, p, dl, st, K)]
+        if any(not t for t in taps) or any(r >= o for r, o in zip(phase, Out)):
+            continue  # no tap lands on this phase: it stays zero
+        Q = Qmax  # every phase as long as the longest (the few extra values are cut): one kernel shape
+        step = [t[1] - t[0] if len(t) > 1 else 1 for t in taps]  # in kernel taps
+        dil = [sp * d // s if len(t) > 1 else 1 for t, sp, d, s in zip(taps, step, dl, st)]  # in input elements
+        xs = x
+        for i in range(n):  # conv output q reads xs[q + j*dil], j = 0..J-1, i.e. x[q + lowest offset + j*dil]
+            J, r, pp, d, s = len(taps[i]), phase[i], p[i], dl[i], st[i]
+            lowest = (r + pp - taps[i][-1] * d) // s
+            xs = _span_to(xs, 2 + i, lowest, Q[i] + (J - 1) * dil[i])
+        idx = (slice(None), slice(None)) + tuple(slice(t[0], t[-1] + 1, sp) for t, sp in zip(taps, step))
+        w = weight[idx]  # (Cin, Og, *J): the taps of this phase
+        J_ = tuple(len(t) for t in taps)
+        w = w.reshape(G, Cg, Og, *J_).transpose(1, 2).reshape(Co, Cg, *J_).flip(*range(2, 2 + n))
+        part = spatial.conv(xs, w, None, (1,) * n, ((0, 0),) * n, tuple(dil), G)  # (N, Co, *Q)
+        # into slot r of (Qmax, s) per dim
+        part = part.reshape(N, Co, *[v for qm in Qmax for v in (qm, 1)])
+        part = part._pad(((0, 0), (0, 0)) + tuple(pr for r, s in zip(phase, st) for pr in ((0, 0), (r, s - 1 - r))))
+        total = part if total is None else total + part
+    if total is None:  # (every phase empty cannot happen for a valid geometry; kept total for the type checker)
+        return (x.sum() * 0 + weight.sum() * 0).reshape(*(1,) * (n + 2)).expand(N, Co, *Out)
+    total = total.reshape(N, Co, *[qm * s for qm, s in zip(Qmax, st)])
+    return total._shrink(((0, N), (0, Co)) + tuple((0, o) for o in Out))
 
 
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _Size = 1,
