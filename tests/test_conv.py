@@ -138,6 +138,15 @@ def test_conv_empty_batch_and_channels() -> None:
         F.conv2d(tt.zeros(1, 0, 4, 4), tt.ones(2, 0, 3, 3))
 
 
+def test_conv_bias_relu_is_one_kernel() -> None:
+    """F.conv2d adds nothing between the reduce and its epilogue; a reflect padding_mode stays a view."""
+    x, w, b = tt.randn(2, 3, 8, 8).realize(), tt.randn(4, 3, 3, 3).realize(), tt.randn(4).realize()
+    assert len(F.conv2d(x, w, b, padding=1).relu().schedule()) == 1
+    m = nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect")
+    m.weight.realize(), m.bias.realize()
+    assert len(F.relu(m(x)).schedule()) == 1
+
+
 # transposed convolution ---------------------------------------------------------------------------------
 CONVT = [
     ((2, 4, 5, 4), (4, 3, 3, 3), True, {"stride": 2, "padding": 1, "output_padding": 1}),
@@ -175,6 +184,17 @@ def test_conv_transpose1d(dev: str) -> None:
     kw = {"stride": 3, "padding": 1, "output_padding": 2, "groups": 2}
     _check_fn(dev, lambda x, w, b: F.conv_transpose1d(x, w, b, **kw),
               lambda x, w, b: TF.conv_transpose1d(x, w, b, **kw), [(2, 4, 5), (4, 3, 3), (6,)])
+
+
+def test_conv_transpose_int64_as_torch() -> None:
+    rng = np.random.default_rng(6)
+    x, w = rng.integers(-4, 4, (1, 2, 3, 3)), rng.integers(-3, 3, (2, 3, 2, 2))
+    got = F.conv_transpose2d(tt.Tensor(x), tt.Tensor(w), stride=2, padding=1, output_padding=1)
+    want = TF.conv_transpose2d(torch.tensor(x), torch.tensor(w), stride=2, padding=1, output_padding=1)
+    assert got.dtype == tt.int64
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    with pytest.raises(NotImplementedError):  # torch has no int32 transposed conv on the CPU
+        F.conv_transpose2d(tt.Tensor(x.astype(np.int32)), tt.Tensor(w.astype(np.int32)))
 
 
 def test_conv_transpose_is_the_adjoint_of_conv() -> None:
