@@ -20,6 +20,7 @@ Bad arguments raise when the op is built, naming the op, the input's shape and w
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -105,7 +106,18 @@ def _padded_windows(x: Tensor, k: Sequence[int], s: Sequence[int], p: Sequence[i
     pairs = tuple((pp, (o - 1) * ss + dd * (kk - 1) + 1 - i - pp)
                   for i, kk, ss, pp, dd, o in zip(x.shape[2:], k, s, p, d, out))
     xp = x._pad(((0, 0), (0, 0)) + pairs, value) if any(pr != (0, 0) for pr in pairs) else x
+    if all(ss == kk for ss, kk in zip(s, k)) and all(dd == 1 for dd in d):
+        return _tiles(xp, k)
     return windows(xp, k, s, d)
+
+
+def _tiles(x: Tensor, k: Sequence[int]) -> Tensor:
+    """(N, C, *(o*k)) -> (N, C, *o, *k): windows that tile the input (stride = kernel, no dilation) as a reshape
+    and a permute, whose gradient is the inverse reshape (no sum over the repeated copies `windows` makes)."""
+    n = len(k)
+    o = [i // kk for i, kk in zip(x.shape[2:], k)]
+    t = x.reshape(*x.shape[:2], *[v for ov, kk in zip(o, k) for v in (ov, kk)])
+    return t.permute(0, 1, *[2 + 2 * j for j in range(n)], *[3 + 2 * j for j in range(n)])
 
 
 def _lowest(x: Tensor) -> Any:
@@ -132,25 +144,57 @@ def _tap_index(w: Tensor, m: Tensor, n: int) -> Tensor:
     return (best >= 2 * kn)._where(best - 2 * kn, kn - best) if w.dtype.is_float else kn - best
 
 
-def _max_first(w: Tensor, n: int) -> Tensor:
-    """max over the last n axes of w (keepdim), whose gradient goes to the one element _tap_index picks."""
+def _max_first(w: Tensor, n: int, spread: Any = None) -> Tensor:
+    """max over the last n axes of w (those axes dropped), whose gradient goes to the one element _tap_index
+    picks: into w (and on through its view), or, given `spread` = (x, kernel, stride, padding, dilation) of
+    overlapping windows, straight into x by _spread_taps."""
     from ..ops.gradient import CUSTOM_GRADIENTS
 
     axes = tuple(range(w.ndim - n, w.ndim))
     m = w._reduce(Ops.MAX, axes, True, "max_pool")  # one REDUCE node, the keepdim shape
+    out = m.reshape(*m.shape[:w.ndim - n])
     if not m.requires_grad:
-        return m
-    w_uop, dev, K = w.uop, w.device, tuple(w.shape[-n:])
+        return out
+    w_uop, dev, K, keep, out_uop = w.uop, w.device, tuple(w.shape[-n:]), tuple(m.shape), out.uop
+    x_uop = spread[0].uop if spread is not None else None
 
     def grads(node, ctx):  # type: ignore[no-untyped-def]
-        wt, mt = Tensor._from(w_uop, dev), Tensor._from(node, dev)
+        # the max read through the output's node: a forward result realized before is reused, not recomputed
+        wt, mt = Tensor._from(w_uop, dev), Tensor._from(out_uop, dev).reshape(*keep)
         tap = _tap_index(wt, mt, n)
-        flat = Tensor.arange(math.prod(K), dtype=dtypes.int32, device=dev).reshape(*K)
         g = Tensor._from(ctx, dev)
+        if spread is not None:
+            _, k, s, p, d = spread
+            # the taps stored once (contiguous), so each spread view below reads them instead of a reduce
+            return [(x_uop, _spread_taps(tap.reshape(*out.shape).contiguous(), g.reshape(*out.shape), k, s, p, d,
+                                         tuple(spread[0].shape[2:])).uop)]
+        flat = Tensor.arange(math.prod(K), dtype=dtypes.int32, device=dev).reshape(*K)
         return [(w_uop, (flat == tap)._where(g, 0.0).uop)]
 
     CUSTOM_GRADIENTS[m.uop] = grads
-    return m
+    return out
+
+
+def _spread_taps(tap: Tensor, g: Tensor, k: Sequence[int], s: Sequence[int], p: Sequence[int],
+                 d: Sequence[int], S: Sequence[int]) -> Tensor:
+    """(N, C, *S) gradient of overlapping windows: for each kernel tap t, the output gradient where the window
+    picked t, spread by the stride (s - 1 zeros between elements) and shifted to input position o*s - p + t*d;
+    the sum of these padded views is one elementwise kernel (the gradient of `windows` as a view is a sum over
+    its repeated copies instead, with index arithmetic per element)."""
+    n = len(k)
+    total = None
+    for t, taps in enumerate(itertools.product(*[range(kk) for kk in k])):
+        y = (tap == t)._where(g, 0.0)  # (N, C, *out)
+        for j in range(n):
+            ax = 2 + j
+            if s[j] > 1:  # o -> (o, s) with zeros after each element -> o*s
+                y = y.unsqueeze(ax + 1)
+                y = y._pad(tuple((0, s[j] - 1) if a == ax + 1 else (0, 0) for a in range(y.ndim))).flatten(ax, ax + 1)
+            off = taps[j] * d[j] - p[j]
+            y = y._pad(tuple((off, S[j] - off - y.shape[ax]) if a == ax else (0, 0) for a in range(y.ndim)))
+        total = y if total is None else total + y
+    assert total is not None
+    return total
 
 
 def _plane_index(tap: Tensor, k: Sequence[int], s: Sequence[int], p: Sequence[int], d: Sequence[int],
@@ -174,13 +218,13 @@ def _max_pool(x: Any, n: int, kernel_size: Any, stride: Any, padding: Any, dilat
     x, unbatched = _batched(x, n, op)
     k, s, p, d, out = _pool_geometry(x, n, kernel_size, stride, padding, dilation, ceil_mode, op)
     w = _padded_windows(x, k, s, p, d, out, _lowest(x))  # (N, C, *out, *k)
-    m = _max_first(w, n)
-    vals = m.reshape(*m.shape[:2 + n])
+    tiled = all(ss == kk for ss, kk in zip(s, k)) and all(dd == 1 for dd in d)
+    vals = _max_first(w, n, None if tiled else (x, k, s, p, d))  # (N, C, *out)
+    if not return_indices:
+        return vals.squeeze(0) if unbatched else vals
+    tap = _tap_index(w.detach(), vals.detach().reshape(*vals.shape, *(1,) * n), n).reshape(*vals.shape)
     if unbatched:
         vals = vals.squeeze(0)
-    if not return_indices:
-        return vals
-    tap = _tap_index(w.detach(), m.detach(), n).reshape(*m.shape[:2 + n])
     idx = _plane_index(tap, k, s, p, d, tuple(x.shape[2:]))
     return vals, (idx.squeeze(0) if unbatched else idx)
 
@@ -316,7 +360,7 @@ def _adaptive_pool(x: Any, n: int, output_size: Any, kind: str, return_indices: 
         if kind == "avg":
             if not x.dtype.is_float:
                 raise DTypeError(f"{op}: expected a floating point input, got {x.dtype!r}")
-            w = windows(x, k, k, (1,) * n)
+            w = _tiles(x, k)
             return fix(w.mean(tuple(range(2 + n, 2 + 2 * n))))
         r = _max_pool(x, n, k, k, 0, 1, False, return_indices, op)
         return (fix(r[0]), fix(r[1])) if return_indices else fix(r)
@@ -332,11 +376,11 @@ def _adaptive_pool(x: Any, n: int, output_size: Any, kind: str, return_indices: 
         total = mask._where(xe, 0.0).sum(tuple(range(2 + n, 2 + 2 * n)))
         return fix(total / Tensor(counts.astype(x.dtype.np), dtype=x.dtype, device=x.device))
     w = mask._where(xe, _lowest(x))  # (N, C, *out, *S): outside the bin never wins
-    m = _max_first(w, n)
-    vals = m.reshape(N, C, *out)
+    vals = _max_first(w, n)  # (N, C, *out)
     if not return_indices:
         return fix(vals)
-    idx = _tap_index(w.detach(), m.detach(), n).reshape(N, C, *out).cast(dtypes.int64).detach()
+    m = vals.detach().reshape(N, C, *out, *(1,) * n)
+    idx = _tap_index(w.detach(), m, n).reshape(N, C, *out).cast(dtypes.int64).detach()
     return fix(vals), fix(idx)
 
 
