@@ -147,9 +147,6 @@ def _input_grad(g: Tensor, weight: Tensor, S: tuple[int, ...], stride: Sequence[
     if any(a or b for a, b in neg):
         g = g._shrink(((0, N), (0, Co)) + tuple((a, g.shape[2 + i] - b) for i, (a, b) in enumerate(neg)))
     pos = tuple((max(0, a), max(0, b)) for a, b in pads)
-    if any(a or b for a, b in pos):  # the border in memory, as for the weight gradient
-        g = g._pad(((0, 0), (0, 0)) + pos).contiguous()
-        pos = tuple((0, 0) for _ in pos)
     return conv(g, wt, None, (1,) * n, pos, tuple(dilation), G)
 
 
