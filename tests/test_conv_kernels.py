@@ -126,3 +126,16 @@ def test_reported_flops_count_two_per_multiply_add() -> None:
     assert k.flops == 2 * (2 * 6 * 8 * 8) * (4 * 3 * 3)
     (item,) = (tt.randn(16, 32).realize() @ tt.randn(32, 8).realize()).schedule()
     assert lower_kernel(item.ast)[0].flops == 2 * 16 * 32 * 8
+
+
+def test_conv_kernel_is_visible_in_viz(tmp_path) -> None:
+    """VIZ draws a convolution's kernel like any other: its AST holds the one REDUCE over the window taps."""
+    import tinytorch.viz as viz
+
+    x, w, b = (tt.randn(*s).realize() for s in ((2, 3, 8, 8), (4, 3, 3, 3), (4,)))
+    out = conv(x, w, b, (1, 1), ((1, 1), (1, 1)), (1, 1), 1).relu()
+    files = viz.draw_kernel(out, str(tmp_path / "conv"))
+    ast = next(f for f in files if "_ast" in f)
+    with open(ast) as fh:
+        text = fh.read()
+    assert "REDUCE" in text and "MUL" in text
