@@ -243,10 +243,21 @@ def test_batchnorm1d_and_state_dict_round_trip():
 
 
 def test_batchnorm_running_stats_are_realized_each_step():
-    """The in-place updates run with the step (a lazy chain would grow with every step otherwise)."""
-    bn = nn.BatchNorm1d(3)
-    for _ in range(3):
-        bn(tt.Tensor(_stats_input((5, 3)))).sum().backward()
+    """The in-place updates run with the step's next realize; when nothing is realized between steps, at most
+    one update is pending (a lazy chain would grow with every step otherwise), and the values are torch's."""
+    from tinytorch.ops.uop import Ops, toposort
+
+    bn, tbn = nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    for i in range(3):
+        x = _stats_input((5, 3)) + i
+        bn(tt.Tensor(x)).sum().backward()
+        tbn(torch.tensor(x)).sum().backward()
+        for t in (bn.running_mean, bn.running_var):
+            assert sum(u.op is Ops.ASSIGN and u._realized is None for u in toposort([t.uop])) <= 1
+    np.testing.assert_allclose(bn.running_mean.numpy(), tbn.running_mean.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(bn.running_var.numpy(), tbn.running_var.numpy(), rtol=1e-5)
+    assert int(bn.num_batches_tracked.item()) == 3
+    bn(tt.Tensor(_stats_input((5, 3)))).sum().item()  # a realize carries the pending updates with it
     for t in (bn.running_mean, bn.running_var, bn.num_batches_tracked):
         assert t.uop.base.op.name == "BUFFER"
 

@@ -431,16 +431,20 @@ def _update_running(running: Tensor | None, batch: Tensor, momentum: Any) -> Non
     """running <- (1 - momentum) * running + momentum * batch, in place and outside the autograd graph."""
     if running is None:
         return
+    if running.uop.op is Ops.ASSIGN and running.uop._realized is None:  # the last step's update never ran
+        running.realize()  # (nothing was realized since): run it now, so at most one update is ever pending
     with no_grad():
         b = batch.detach().reshape(*running.shape).cast(running.dtype)
         running.assign(running * (1 - momentum) + b * momentum)
 
 
-def _realize_stats(*ts: Tensor | None) -> None:
-    """Compute the running statistics' in-place updates now, as PyTorch does: nothing else would ever realize
-    them (a chain of pending updates would grow with every step). The batch statistics and the input are
-    realized with them, so the normalization that follows reads them instead of computing them again."""
-    Tensor.realize(*[t for t in ts if t is not None])
+def _realize_stats(x: Tensor, mean: Tensor, var: Tensor, *updates: Tensor | None) -> None:
+    """Run the running statistics' in-place updates with the next realize (the step's own schedule, which
+    computes the batch statistics anyway, and which a JIT captures with them), as PyTorch updates them in
+    the forward pass: nothing is left pending to grow from step to step, and no kernel runs just for them."""
+    from ..engine.realize import defer
+
+    defer(*[t for t in updates if t is not None])
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..dtype import dtypes
 from ..errors import TensorValueError
+from ..ops.uop import Ops
 from ..tensor import Tensor, no_grad
 from . import functional_pool as FP
 from . import init
@@ -261,8 +262,11 @@ class _BatchNorm(_NormBase):
         self._check_input_dim(input)
         factor: Any = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            nbt = self.num_batches_tracked
+            if nbt.uop.op is Ops.ASSIGN and nbt.uop._realized is None:  # last step's count still pending: run
+                nbt.realize()  # it, so at most one update waits for the next realize
             with no_grad():
-                self.num_batches_tracked.assign(self.num_batches_tracked + 1)
+                nbt.assign(nbt + 1)
             if self.momentum is None:  # a cumulative average: 1 / batches seen (kept on the device)
                 factor = 1.0 / self.num_batches_tracked.cast(dtypes.float32)
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
