@@ -117,7 +117,7 @@ def test_masked_vector_load_reads_nothing_outside_the_buffer(device) -> None:
 
 
 def test_reported_flops_count_two_per_multiply_add() -> None:
-    """DEBUG/profiler FLOPs: a conv's kernel counts 2 per multiply-add (plus its epilogue), as GFLOP/s figures assume."""
+    """DEBUG/profiler FLOPs: a conv kernel counts 2 per multiply-add (plus its epilogue), as GFLOP/s assumes."""
     from tinytorch.codegen import lower_kernel
 
     x, w = tt.randn(2, 4, 8, 8).realize(), tt.randn(6, 4, 3, 3).realize()

@@ -368,7 +368,8 @@ def test_reprs_match_torch():
               torch.nn.BatchNorm1d(4, momentum=None, affine=False, track_running_stats=False)),
              (nn.GroupNorm(4, 16), torch.nn.GroupNorm(4, 16)), (nn.GroupNorm(2, 4, affine=False),
                                                                 torch.nn.GroupNorm(2, 4, affine=False)),
-             (nn.Upsample(scale_factor=(2, 3), mode="bilinear"), torch.nn.Upsample(scale_factor=(2, 3), mode="bilinear")),
+             (nn.Upsample(scale_factor=(2, 3), mode="bilinear"),
+              torch.nn.Upsample(scale_factor=(2, 3), mode="bilinear")),
              (nn.Dropout1d(0.2), torch.nn.Dropout1d(0.2)), (nn.InstanceNorm2d(3), torch.nn.InstanceNorm2d(3))]
     for ours, theirs in pairs:
         assert repr(ours) == repr(theirs)
