@@ -399,6 +399,7 @@ MODULES = [
     ("Conv3d", (2, 3, 2), {"padding": 1}, (1, 2, 3, 4, 3)),
     ("ConvTranspose2d", (4, 6, 3), {"stride": 2, "padding": 1, "output_padding": 1, "groups": 2}, (2, 4, 4, 3)),
     ("ConvTranspose1d", (3, 2, 4), {"stride": 2, "bias": False}, (2, 3, 5)),
+    ("ConvTranspose3d", (2, 4, 2), {"stride": (2, 1, 2), "padding": (0, 1, 1), "dilation": (1, 2, 1)}, (1, 2, 3, 4, 3)),
 ]
 
 
