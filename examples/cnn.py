@@ -191,7 +191,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         opt.step()
         return loss, (out.argmax(-1) == y).sum()
 
-    @tt.jit
     def predict(x: tt.Tensor) -> tt.Tensor:
         with tt.no_grad():
             out = model(x)  # (B, 10)
@@ -236,8 +235,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         if args.eval_limit:
             ds = Subset(ds, range(min(args.eval_limit, len(ds))))
         hit = total = 0
+        run = tt.jit(predict)  # one captured program per test set (each has its own batch shape)
         for x, y in DataLoader(ds, batch_size=500 if len(ds) % 500 == 0 else len(ds), device=device):
-            hit += int((predict(x).numpy() == y.numpy()).sum())
+            hit += int((run(x).numpy() == y.numpy()).sum())
             total += y.shape[0]
         accs[label] = hit / total
     shown = " / ".join(f"{a * 100:.2f}% ({k})" for k, a in accs.items())
