@@ -211,6 +211,7 @@ def tinytorch_impl(device: str) -> dict[str, Callable[..., Callable[[], Any]]]:
         def step(a: tt.Tensor, b: tt.Tensor, dy: tt.Tensor) -> tuple[tt.Tensor, tt.Tensor]:
             a, b = a.detach().requires_grad_(), b.detach().requires_grad_()
             dx, dw = tt.autograd.grad(F.conv2d(a, b, padding=1), (a, b), dy)
+            assert dx is not None and dw is not None
             return dx.realize(), dw.realize()
 
         return lambda: step(tx, tw, tg)
