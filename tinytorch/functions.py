@@ -250,8 +250,9 @@ def _free_functions() -> dict[str, Callable[..., Any]]:
     from .nn import functional as F
     from .tensor.creation import as_tensor
 
-    for name in ("cosine_similarity", "pairwise_distance", "layer_norm", "pdist", "conv1d", "conv2d", "pixel_shuffle",
-                 "group_norm", "max_pool2d", "avg_pool1d"):  # same signature in torch and torch.nn.functional
+    for name in ("cosine_similarity", "pairwise_distance", "layer_norm", "pdist", "conv1d", "conv2d", "conv3d",
+                 "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "pixel_shuffle", "group_norm",
+                 "max_pool1d", "max_pool2d", "avg_pool1d", "adaptive_avg_pool1d"):  # same signature in torch and F
         if hasattr(F, name):
             out[name] = getattr(F, name)
     out.update(broadcast_shapes=broadcast_shapes, broadcast_tensors=broadcast_tensors, scalar_tensor=scalar_tensor,
