@@ -125,18 +125,17 @@ def conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, ...]
 
 def _input_grad(g: Tensor, weight: Tensor, S: tuple[int, ...], stride: Sequence[int],
                 padding: Sequence[tuple[int, int]], dilation: Sequence[int], groups: int) -> Tensor:
-    """dL/dx: the output gradient spread back over the windows = a stride-1 convolution of the
-    gradient, dilated by the stride (s-1 zeros between elements) and padded by d*(k-1) - pad, with
-    the weight flipped in space and its in/out channels swapped per group."""
+    """dL/dx: the output gradient spread back over the windows — a transposed convolution: for stride 1
+    a convolution of the gradient padded by d*(k-1) - pad with the weight flipped in space and its in/out
+    channels swapped per group; for a larger stride the same phase by phase (nn/functional_conv.py)."""
     n = len(S)
-    N, Co, Out = g.shape[0], g.shape[1], tuple(g.shape[2:])
+    N, Co = g.shape[0], g.shape[1]
     Cg, K = weight.shape[1], tuple(weight.shape[2:])
     G, Og = groups, Co // groups
-    if any(s > 1 for s in stride):  # dilate: (.., o) -> (.., o, s) zero-padded -> (.., o*s) -> cut to (o-1)*s+1
-        gg = g.reshape(N, Co, *[v for o in Out for v in (o, 1)])
-        gg = gg._pad(((0, 0), (0, 0)) + tuple(p for s in stride for p in ((0, 0), (0, s - 1))))
-        gg = gg.reshape(N, Co, *[o * s for o, s in zip(Out, stride)])
-        g = gg._shrink(((0, N), (0, Co)) + tuple((0, (o - 1) * s + 1) for o, s in zip(Out, stride)))
+    if any(s > 1 for s in stride):  # a transposed conv phase by phase: no multiply-adds with the stride's zeros
+        from .functional_conv import _polyphase_transpose
+
+        return _polyphase_transpose(g, weight, tuple(stride), tuple(p[0] for p in padding), tuple(dilation), groups, S)
     pads = []
     for i in range(n):  # full-correlation pads, the right one cut so the result has the input's size
         span = dilation[i] * (K[i] - 1)
