@@ -128,8 +128,9 @@ def test_schedule_graph_is_kernels_and_buffers_in_run_order() -> None:
 def test_linear_graph_clusters_loops() -> None:
     from tinytorch.codegen import lower_kernel
 
-    y = mlp_graph()
-    ast = y.schedule()[0].ast
+    rng = np.random.default_rng(0)  # big enough to keep loops (the 8x16 @ 16x4 of mlp_graph is unrolled whole)
+    x, w = (tt.Tensor(rng.standard_normal(s).astype(np.float32)) for s in ((64, 32), (32, 16)))
+    ast = (x @ w).relu().schedule()[0].ast
     _, _, prog, _ = lower_kernel(ast)
     g = linear_graph(prog)
     ranges = [i for i, u in enumerate(prog) if u.op is Ops.RANGE]
