@@ -166,7 +166,8 @@ def _max_first(w: Tensor, n: int, spread: Any = None) -> Tensor:
         if spread is not None:
             _, k, s, p, d = spread
             # the taps stored once (contiguous), so each spread view below reads them instead of a reduce
-            return [(x_uop, _spread_taps(tap.reshape(*out.shape).contiguous(), g.reshape(*out.shape), k, s, p, d,
+            taps, gg = tap.reshape(*out.shape).contiguous(), g.reshape(*out.shape)
+            return [(x_uop, _spread_taps(lambda t: (taps == t)._where(gg, 0.0), k, s, p, d,
                                          tuple(spread[0].shape[2:])).uop)]
         flat = Tensor.arange(math.prod(K), dtype=dtypes.int32, device=dev).reshape(*K)
         return [(w_uop, (flat == tap)._where(g, 0.0).uop)]
@@ -175,16 +176,17 @@ def _max_first(w: Tensor, n: int, spread: Any = None) -> Tensor:
     return out
 
 
-def _spread_taps(tap: Tensor, g: Tensor, k: Sequence[int], s: Sequence[int], p: Sequence[int],
-                 d: Sequence[int], S: Sequence[int]) -> Tensor:
-    """(N, C, *S) gradient of overlapping windows: for each kernel tap t, the output gradient where the window
-    picked t, spread by the stride (s - 1 zeros between elements) and shifted to input position o*s - p + t*d;
-    the sum of these padded views is one elementwise kernel (the gradient of `windows` as a view is a sum over
-    its repeated copies instead, with index arithmetic per element)."""
+def _spread_taps(per_tap: Any, k: Sequence[int], s: Sequence[int], p: Sequence[int], d: Sequence[int],
+                 S: Sequence[int]) -> Tensor:
+    """(N, C, *S) gradient of overlapping windows: for each flat kernel tap t, per_tap(t) (N, C, *out) (the
+    output gradient that reaches tap t of each window) spread by the stride (s - 1 zeros between elements) and
+    shifted to input position o*s - p + t*d; the sum of these padded views is one elementwise kernel (the
+    gradient of `windows` as a view is a sum over its repeated copies instead, with index arithmetic per
+    element)."""
     n = len(k)
     total = None
     for t, taps in enumerate(itertools.product(*[range(kk) for kk in k])):
-        y = (tap == t)._where(g, 0.0)  # (N, C, *out)
+        y = per_tap(t)  # (N, C, *out)
         for j in range(n):
             ax = 2 + j
             if s[j] > 1:  # o -> (o, s) with zeros after each element -> o*s
@@ -249,6 +251,26 @@ def max_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     return _max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool3d")
 
 
+def _window_sum(w: Tensor, n: int, spread: Any) -> Tensor:
+    """sum over the last n axes of w (dropped); given `spread` = (x, kernel, stride, padding, dilation) of
+    overlapping windows, the gradient goes straight into x by _spread_taps."""
+    from ..ops.gradient import CUSTOM_GRADIENTS
+
+    m = w._reduce(Ops.ADD, tuple(range(w.ndim - n, w.ndim)), True, "avg_pool")
+    out = m.reshape(*m.shape[:w.ndim - n])
+    if spread is None or not m.requires_grad:
+        return out
+    x, k, s, p, d = spread
+    x_uop, dev, shape, S = x.uop, x.device, tuple(out.shape), tuple(x.shape[2:])
+
+    def grads(node, ctx):  # type: ignore[no-untyped-def]
+        g = Tensor._from(ctx, dev).reshape(*shape)
+        return [(x_uop, _spread_taps(lambda t: g, k, s, p, d, S).uop)]
+
+    CUSTOM_GRADIENTS[m.uop] = grads
+    return out
+
+
 def _window_counts(S: Sequence[int], k: Sequence[int], s: Sequence[int], p: Sequence[int], out: Sequence[int],
                    include_pad: bool) -> np.ndarray:
     """(*out) number of elements PyTorch divides each window's sum by: the window cut to the padded input
@@ -269,7 +291,7 @@ def _avg_pool(x: Any, n: int, kernel_size: Any, stride: Any, padding: Any, ceil_
         raise DTypeError(f"{op}: expected a floating point input, got {x.dtype!r}")
     k, s, p, d, out = _pool_geometry(x, n, kernel_size, stride, padding, 1, ceil_mode, op)
     w = _padded_windows(x, k, s, p, d, out, 0.0)
-    total = w.sum(tuple(range(2 + n, 2 + 2 * n)))  # (N, C, *out)
+    total = _window_sum(w, n, None if all(ss == kk for ss, kk in zip(s, k)) else (x, k, s, p, d))  # (N, C, *out)
     if divisor_override is not None:
         if int(divisor_override) == 0:
             raise TensorValueError(f"{op}: divisor must be not zero")
