@@ -115,8 +115,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=None, help="peak learning rate of the one-cycle schedule "
                    "(cifar10: SGD 0.2, mnist: Adam 3e-3)")
     p.add_argument("--device", default=None, help="C, LLVM or INTERP (default: LLVM for cifar10 when llvmlite "
-                   "is installed — its convolution backward measured ~1.5x the C device's here — else the fastest "
-                   "available)")
+                   "is installed — the device of the measured 28-minute run — else the fastest available)")
     p.add_argument("--limit", type=int, default=None, help="train on the first N images only (smoke tests)")
     p.add_argument("--eval-limit", type=int, default=None, help="evaluate on the first N test images only")
     p.add_argument("--seed", type=int, default=0)
