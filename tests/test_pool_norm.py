@@ -442,6 +442,25 @@ def test_eval_batchnorm_fuses_into_conv_and_relu():
     np.testing.assert_allclose(y.numpy(), ref.detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
+def test_eval_batchnorm_after_unrealized_training_steps_is_still_one_kernel():
+    """Training steps that realize nothing leave one running-stat update pending; eval runs it first, so the
+    eval-mode conv -> BatchNorm -> relu is still one kernel, with torch's values."""
+    rng = np.random.default_rng(16)
+    xs = [rng.standard_normal((2, 3, 6, 6)).astype(np.float32) for _ in range(3)]
+    m = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU())
+    tm = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1, bias=False), torch.nn.BatchNorm2d(4),
+                             torch.nn.ReLU())
+    m.load_state_dict({k: tt.Tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    for x in xs[:2]:
+        m(tt.Tensor(x)).sum().backward()
+        tm(torch.tensor(x)).sum().backward()
+    m.eval()
+    tm.eval()
+    y = m(tt.Tensor(xs[2]))
+    assert len(y.schedule()) == 1
+    np.testing.assert_allclose(y.numpy(), tm(torch.tensor(xs[2])).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
 def test_max_pool_forward_is_one_reduce():
     y = F.max_pool2d(tt.Tensor(np.zeros((2, 3, 8, 8), np.float32)), 2)
     assert len(y.schedule()) == 1

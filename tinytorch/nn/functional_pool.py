@@ -514,6 +514,9 @@ def _batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor 
         if rm is None or rv is None:
             raise TensorValueError(f"{op}: running_mean and running_var must be defined in evaluation mode "
                                    f"(training=False)")
+        pending = [t for t in (rm, rv) if t.uop.op is Ops.ASSIGN and t.uop._realized is None]
+        if pending:  # the last training step's update is still waiting: run it, so the statistics are plain
+            Tensor.realize(*pending)  # buffers here and the normalization folds into the producer's kernel
         # per-channel constants broadcast over (N, *spatial): elementwise, fused into the producer's kernel (a
         # division by the broadcast sqrt, not a product with 1/sqrt: the scheduler stores a broadcast value that
         # costs more than a few ops in a kernel of its own)
