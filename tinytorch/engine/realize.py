@@ -96,6 +96,16 @@ def defer(*tensors: Any) -> None:
     DEFERRED.extend(tensors)
 
 
+def run_pending(*tensors: Any) -> None:
+    """Realize those of these tensors that are an in-place update still waiting (deferred, and nothing was
+    realized since): before a second update stacks on it, or before a reader needs a plain buffer."""
+    pending = [t for t in tensors if t is not None and t.uop.op is Ops.ASSIGN and t.uop._realized is None]
+    if pending:
+        from ..tensor import Tensor
+
+        Tensor.realize(*pending)
+
+
 def realize_uops(targets: list[UOp], device: str | None = None) -> list[UOp]:
     """Compute targets; returns, per target, a UOp that is a view over its result buffer."""
     from ..runtime.device import Device

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..dtype import dtypes
+from ..engine.realize import defer, run_pending
 from ..errors import DTypeError, TensorValueError
 from ..ops.uop import Ops
 from ..tensor import Tensor, no_grad
@@ -106,18 +107,7 @@ def _padded_windows(x: Tensor, k: Sequence[int], s: Sequence[int], p: Sequence[i
     pairs = tuple((pp, (o - 1) * ss + dd * (kk - 1) + 1 - i - pp)
                   for i, kk, ss, pp, dd, o in zip(x.shape[2:], k, s, p, d, out))
     xp = x._pad(((0, 0), (0, 0)) + pairs, value) if any(pr != (0, 0) for pr in pairs) else x
-    if all(ss == kk for ss, kk in zip(s, k)) and all(dd == 1 for dd in d):
-        return _tiles(xp, k)
-    return windows(xp, k, s, d)
-
-
-def _tiles(x: Tensor, k: Sequence[int]) -> Tensor:
-    """(N, C, *(o*k)) -> (N, C, *o, *k): windows that tile the input (stride = kernel, no dilation) as a reshape
-    and a permute, whose gradient is the inverse reshape (no sum over the repeated copies `windows` makes)."""
-    n = len(k)
-    o = [i // kk for i, kk in zip(x.shape[2:], k)]
-    t = x.reshape(*x.shape[:2], *[v for ov, kk in zip(o, k) for v in (ov, kk)])
-    return t.permute(0, 1, *[2 + 2 * j for j in range(n)], *[3 + 2 * j for j in range(n)])
+    return windows(xp, k, s, d)  # (non-overlapping windows come back as a reshape: their gradient is a view)
 
 
 def _lowest(x: Tensor) -> Any:
@@ -382,7 +372,7 @@ def _adaptive_pool(x: Any, n: int, output_size: Any, kind: str, return_indices: 
         if kind == "avg":
             if not x.dtype.is_float:
                 raise DTypeError(f"{op}: expected a floating point input, got {x.dtype!r}")
-            w = _tiles(x, k)
+            w = windows(x, k, k, (1,) * n)
             return fix(w.mean(tuple(range(2 + n, 2 + 2 * n))))
         r = _max_pool(x, n, k, k, 0, 1, False, return_indices, op)
         return (fix(r[0]), fix(r[1])) if return_indices else fix(r)
@@ -453,20 +443,10 @@ def _update_running(running: Tensor | None, batch: Tensor, momentum: Any) -> Non
     """running <- (1 - momentum) * running + momentum * batch, in place and outside the autograd graph."""
     if running is None:
         return
-    if running.uop.op is Ops.ASSIGN and running.uop._realized is None:  # the last step's update never ran
-        running.realize()  # (nothing was realized since): run it now, so at most one update is ever pending
+    run_pending(running)  # the last step's update, if nothing realized it since: at most one ever waits
     with no_grad():
         b = batch.detach().reshape(*running.shape).cast(running.dtype)
         running.assign(running * (1 - momentum) + b * momentum)
-
-
-def _realize_stats(x: Tensor, mean: Tensor, var: Tensor, *updates: Tensor | None) -> None:
-    """Run the running statistics' in-place updates with the next realize (the step's own schedule, which
-    computes the batch statistics anyway, and which a JIT captures with them), as PyTorch updates them in
-    the forward pass: nothing is left pending to grow from step to step, and no kernel runs just for them."""
-    from ..engine.realize import defer
-
-    defer(*[t for t in updates if t is not None])
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
@@ -507,16 +487,14 @@ def _batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor 
         _update_running(rm, mean, momentum)
         _update_running(rv, var * (n / (n - 1)), momentum)
         if rm is not None or rv is not None:
-            _realize_stats(x, mean, var, rm, rv, counter)
+            defer(*[t for t in (rm, rv, counter) if t is not None])
         scale = (var + eps).rsqrt()
         y = d * (scale if w is None else scale * w.reshape(*shape).cast(x.dtype))
     else:
         if rm is None or rv is None:
             raise TensorValueError(f"{op}: running_mean and running_var must be defined in evaluation mode "
                                    f"(training=False)")
-        pending = [t for t in (rm, rv) if t.uop.op is Ops.ASSIGN and t.uop._realized is None]
-        if pending:  # the last training step's update is still waiting: run it, so the statistics are plain
-            Tensor.realize(*pending)  # buffers here and the normalization folds into the producer's kernel
+        run_pending(rm, rv)  # plain buffers here, so the normalization folds into the producer's kernel
         # per-channel constants broadcast over (N, *spatial): elementwise, fused into the producer's kernel (a
         # division by the broadcast sqrt, not a product with 1/sqrt: the scheduler stores a broadcast value that
         # costs more than a few ops in a kernel of its own)
@@ -586,7 +564,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
     _update_running(rm, mean.mean(0), momentum)
     _update_running(rv, (var * (n / (n - 1))).mean(0), momentum)
     if rm is not None or rv is not None:
-        _realize_stats(x, mean, var, rm, rv)
+        defer(*[t for t in (rm, rv) if t is not None])
     y = d * (var + eps).rsqrt()
     shape = (1, C) + (1,) * (x.ndim - 2)
     if w is not None:

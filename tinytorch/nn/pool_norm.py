@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..dtype import dtypes
+from ..engine.realize import run_pending
 from ..errors import TensorValueError
-from ..ops.uop import Ops
 from ..tensor import Tensor, no_grad
 from . import functional_pool as FP
 from . import init
@@ -263,8 +263,7 @@ class _BatchNorm(_NormBase):
         factor: Any = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             nbt = self.num_batches_tracked
-            if nbt.uop.op is Ops.ASSIGN and nbt.uop._realized is None:  # last step's count still pending: run
-                nbt.realize()  # it, so at most one update waits for the next realize
+            run_pending(nbt)  # the last step's count, if nothing realized it since: at most one update waits
             with no_grad():
                 nbt.assign(nbt + 1)
             if self.momentum is None:  # a cumulative average: 1 / batches seen (kept on the device)
