@@ -134,7 +134,35 @@ def inflate_idx(data: bytes, name: str = "<bytes>", max_bytes: int = MAX_IDX_BYT
     return buf
 
 
-class _IDXImages(Dataset):
+class _LabelledImages(Dataset):
+    """An in-memory image dataset: `data` (N, *image) uint8, an int64 label per image (`_label_array`),
+    torchvision's `transform` / `target_transform`; items, length and whole batches."""
+
+    data: np.ndarray
+    transform: Any
+    target_transform: Any
+
+    def _label_array(self) -> np.ndarray:
+        """The (N,) int64 labels that items and batches read."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return int(self.data.shape[0])
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        img, target = self.data[index], int(self._label_array()[index])
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(B, *image) uint8 images (or the transform of the whole batch) and (B,) int64 labels at once."""
+        return _batch_with_transforms(self, indices)
+
+
+class _IDXImages(_LabelledImages):
     """Shared machinery of MNIST-like datasets: (N, 28, 28) uint8 images with int64 labels 0..9."""
 
     name = ""
@@ -315,20 +343,8 @@ class _IDXImages(Dataset):
         raise OSError("; ".join(errors) or "no mirror")
 
     # dataset protocol ---------------------------------------------------------------------------------------
-    def __len__(self) -> int:
-        return int(self.data.shape[0])
-
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        img, target = self.data[index], int(self.targets[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(B, 28, 28) uint8 images (or the transform of the whole batch) and (B,) int64 labels at once."""
-        return _batch_with_transforms(self, indices)
+    def _label_array(self) -> np.ndarray:
+        return self.targets
 
     def __repr__(self) -> str:
         split = "train" if self.train else "test"
@@ -513,7 +529,7 @@ def _check_cifar_meta(path: Path) -> list[str]:
     return list(CIFAR_CLASSES)
 
 
-class CIFAR10(Dataset):
+class CIFAR10(_LabelledImages):
     """CIFAR-10: 32x32 RGB images in 10 classes; the complete lossy copy (50,000 train / 10,000 test),
     or with exact=True the lossless subset (4,656 train / 1,000 test).
 
@@ -646,6 +662,9 @@ class CIFAR10(Dataset):
         targets.setflags(write=False)
         return data, targets
 
+    def _label_array(self) -> np.ndarray:
+        return self._labels
+
     @property
     def targets(self) -> list[int]:
         """The label (0..9) of each image, a list of ints as torchvision's."""
@@ -657,21 +676,6 @@ class CIFAR10(Dataset):
         if labels.shape[0] != len(self):
             raise ValueError(f"CIFAR10: {labels.shape[0]} targets for {len(self)} images")
         self._labels, self._targets = labels, labels.tolist()
-
-    def __len__(self) -> int:
-        return int(self.data.shape[0])
-
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        img, target = self.data[index], int(self._labels[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(B, 32, 32, 3) uint8 images (or the transform of the whole batch) and (B,) int64 labels at once."""
-        return _batch_with_transforms(self, indices)
 
     def __repr__(self) -> str:
         copy = "exact subset" if self.exact else "complete (lossy JPEG q75)"
@@ -685,7 +689,7 @@ def _batch_with_transforms(ds: Any, indices: np.ndarray) -> tuple[np.ndarray, ..
     from .dataset import _field_numpy
     from .transforms import Transform
 
-    imgs, targets = ds.data[indices], getattr(ds, "_labels", ds.targets)[indices]
+    imgs, targets = ds.data[indices], ds._label_array()[indices]
     t = ds.transform
     if isinstance(t, Transform):
         imgs = t.numpy(imgs, batched=True)
