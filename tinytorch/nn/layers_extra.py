@@ -92,23 +92,18 @@ class Embedding(Module):
         return s
 
 
-class LayerNorm(Module):
-    """(x - mean) / sqrt(var + eps) * weight + bias over the trailing normalized_shape dims (weight 1, bias 0)."""
+class _AffineNorm(Module):
+    """Base of the normalization layers: an optional per-element scale (weight, 1) and shift (bias, 0)."""
 
-    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
-                 bias: bool = True, device: str | None = None, dtype: Any = None):
-        super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        self.normalized_shape: tuple[int, ...] = shape
-        self.eps, self.elementwise_affine = eps, elementwise_affine
-        if elementwise_affine:
+    def _affine_parameters(self, shape: tuple[int, ...] | None, bias: bool, dtype: Any, device: str | None) -> None:
+        """weight (ones) and, when bias, bias (zeros) of `shape`; None registers neither."""
+        if shape is not None:
             self.weight = Parameter(Tensor.ones(*shape, dtype=dtype, device=device))
-            if bias:
-                self.bias = Parameter(Tensor.zeros(*shape, dtype=dtype, device=device))
-            else:
-                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
+        if shape is not None and bias:
+            self.bias = Parameter(Tensor.zeros(*shape, dtype=dtype, device=device))
+        else:
             self.register_parameter("bias", None)
 
     def reset_parameters(self) -> None:
@@ -117,6 +112,18 @@ class LayerNorm(Module):
             init.ones_(self.weight)
         if self.bias is not None:
             init.zeros_(self.bias)
+
+
+class LayerNorm(_AffineNorm):
+    """(x - mean) / sqrt(var + eps) * weight + bias over the trailing normalized_shape dims (weight 1, bias 0)."""
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device: str | None = None, dtype: Any = None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape: tuple[int, ...] = shape
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        self._affine_parameters(shape if elementwise_affine else None, bias, dtype, device)
 
     def forward(self, input: Tensor) -> Tensor:
         """(..., *normalized_shape) -> same shape"""

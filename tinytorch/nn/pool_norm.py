@@ -16,8 +16,8 @@ from ..engine.realize import run_pending
 from ..errors import TensorValueError
 from ..tensor import Tensor, no_grad
 from . import functional_pool as FP
-from . import init
-from .module import Module, Parameter
+from .layers_extra import _AffineNorm
+from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
            "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
@@ -188,7 +188,7 @@ class AdaptiveMaxPool3d(_AdaptiveMaxPool):
 
 
 # normalization ------------------------------------------------------------------------------------------
-class _NormBase(Module):
+class _NormBase(_AffineNorm):
     """Per-channel affine parameters (weight 1, bias 0) and running statistics (buffers running_mean 0,
     running_var 1, num_batches_tracked 0 as int64), as PyTorch's batch and instance norms hold them."""
 
@@ -198,15 +198,7 @@ class _NormBase(Module):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(Tensor.ones(num_features, dtype=dtype, device=device))
-            if bias:
-                self.bias = Parameter(Tensor.zeros(num_features, dtype=dtype, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        self._affine_parameters((num_features,) if affine else None, bias, dtype, device)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor.zeros(num_features, dtype=dtype, device=device).realize())
             self.register_buffer("running_var", Tensor.ones(num_features, dtype=dtype, device=device).realize())
@@ -229,10 +221,7 @@ class _NormBase(Module):
     def reset_parameters(self) -> None:
         """Reset the running statistics; weight = 1, bias = 0."""
         self.reset_running_stats()
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        super().reset_parameters()
 
     def _check_input_dim(self, input: Tensor) -> None:
         raise NotImplementedError
@@ -335,7 +324,7 @@ class InstanceNorm3d(_InstanceNorm):
     _n = 3
 
 
-class GroupNorm(Module):
+class GroupNorm(_AffineNorm):
     """(x - mean) / sqrt(var + eps) over groups of num_channels/num_groups channels per sample, * weight + bias."""
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
@@ -344,22 +333,7 @@ class GroupNorm(Module):
         if num_groups <= 0 or num_channels % num_groups != 0:
             raise TensorValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        if affine:
-            self.weight = Parameter(Tensor.ones(num_channels, dtype=dtype, device=device))
-            if bias:
-                self.bias = Parameter(Tensor.zeros(num_channels, dtype=dtype, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-
-    def reset_parameters(self) -> None:
-        """weight = 1, bias = 0."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        self._affine_parameters((num_channels,) if affine else None, bias, dtype, device)
 
     def forward(self, input: Tensor) -> Tensor:
         """(N, C, *) -> same shape"""
