@@ -48,6 +48,14 @@ class Opts:
 THREAD_MIN_WORK = 1 << 21
 
 
+def _lanes_for(size: int, width: int) -> int:
+    """SIMD lanes for an axis of `size`: the full width, or half of it (down to 4) when only that divides —
+    a short contiguous axis (a 4x4 feature map) still gets half-width vectors rather than none."""
+    while width > 4 and size % width and size % (width // 2) == 0:
+        width //= 2
+    return width
+
+
 def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
     shape, ng = k.shape, k.n_global
     order = tuple(range(ng))
@@ -69,19 +77,16 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
     def friendly(axis: int) -> int:  # loads that read lanes as one vector or one broadcast scalar
         return sum(1 for s in load_strides if s[axis] in (0, 1))
 
-    # a short contiguous axis (a 4x4 feature map) still gets half-width vectors rather than none
-    while width > 4 and ng and store_strides[ng - 1] == 1 and shape[ng - 1] % width and \
-            shape[ng - 1] % (width // 2) == 0:
-        width //= 2
+    full_width = width
+    if ng and store_strides[ng - 1] == 1:
+        width = _lanes_for(shape[ng - 1], full_width)
     if ng and store_strides[ng - 1] == 1 and shape[ng - 1] % width == 0 and width > 1 and (
             k.reduce is None or len(shape) == ng or friendly(ng - 1) >= friendly(len(shape) - 1)):
         vec_axis = ng - 1
         notes.append(f"vectorize output axis {vec_axis} x{width}")
     elif k.reduce is not None and len(shape) > ng and width > 1:
         last = len(shape) - 1
-        width = max(1, vbytes // max(itemsize, 4))
-        while width > 4 and shape[last] % width and shape[last] % (width // 2) == 0:
-            width //= 2
+        width = _lanes_for(shape[last], full_width)
         contiguous = [s[last] == 1 for s in load_strides]
         if shape[last] % width == 0 and contiguous and sum(contiguous) * 2 >= len(contiguous):
             vec_axis = last
