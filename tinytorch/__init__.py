@@ -69,10 +69,10 @@ globals().update(_LEGACY_TYPES)  # FloatTensor, LongTensor, ... (PyTorch's legac
 
 
 def __getattr__(name: str) -> object:
-    if name == "viz":  # imported on first use: drawing needs networkx, which import tinytorch does not load
+    if name in ("viz", "text"):  # imported on first use: viz's drawing needs networkx, which is not loaded here
         import importlib
 
-        return importlib.import_module(".viz", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'tinytorch' has no attribute {name!r}")
 
 
