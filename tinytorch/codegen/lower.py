@@ -38,24 +38,53 @@ def identity(op: Ops, dt: DType) -> Any:
     return dt.min
 
 
+# values that may be computed once before the loops when every source is loop-invariant
+_HOISTABLE = GroupOp.ALU | {Ops.LOAD, Ops.CONST, Ops.VECTORIZE, Ops.GEP}
+
+
 class Emitter:
-    """Appends UOps in dependency order; a loop's body is a scope, forgotten at its end."""
+    """Appends UOps in dependency order; a loop's body is a scope, forgotten at its end.
+
+    A value that depends on no loop (a scalar read with a constant index, math on such reads: an
+    optimizer's bias correction, a norm's scale) goes to the preamble, computed once per call instead of
+    once per element. `hoist_from` is the program length at which the preamble starts (None: no hoisting)."""
 
     def __init__(self) -> None:
         self.prog: list[UOp] = []
         self.scopes: list[set[UOp]] = [set()]
+        self.pre: list[UOp] = []
+        self.invariant: set[UOp] = set()
+        self.hoist_from: int | None = None
+        self.no_hoist: set[UOp] = set()  # buffers the kernel writes: their reads stay where they are
 
     def visible(self, u: UOp) -> bool:
         return any(u in s for s in self.scopes)
+
+    def _is_invariant(self, n: UOp) -> bool:
+        if n.op in (Ops.DEFINE_GLOBAL, Ops.DEFINE_VAR):
+            return n not in self.no_hoist
+        return self.hoist_from is not None and n.op in _HOISTABLE and all(s in self.invariant for s in n.src)
 
     def emit(self, u: UOp) -> UOp:
         if self.visible(u):
             return u
         for n in toposort([u], stop=self.visible):
             if not self.visible(n):
+                if self._is_invariant(n):
+                    self.invariant.add(n)
+                    if n.op not in (Ops.DEFINE_GLOBAL, Ops.DEFINE_VAR) and self.hoist_from is not None:
+                        self.pre.append(n)
+                        self.scopes[0].add(n)
+                        continue
                 self.prog.append(n)
                 self.scopes[-1].add(n)
         return u
+
+    def program(self) -> list[UOp]:
+        """The program with the preamble placed after the parameters."""
+        if self.hoist_from is None:
+            return self.prog
+        return self.prog[:self.hoist_from] + self.pre + self.prog[self.hoist_from:]
 
     def statement(self, u: UOp) -> None:
         for s in u.src:
@@ -240,6 +269,9 @@ class _Lowerer:
         end = UOp(Ops.DEFINE_VAR, IDX, (), ("core_end", 0, trips))
         em.emit(start)
         em.emit(end)
+        if all(n > 0 for n in k.shape):  # (an empty kernel reads nothing, not even once)
+            em.no_hoist = {k.store.src[0]}
+            em.hoist_from = len(em.prog)
         ng = k.n_global
         opened: list[UOp] = []
         first = True
@@ -295,7 +327,7 @@ class _Lowerer:
                 em.statement(UOp(Ops.STORE, dtypes.void, (buf, idx, v) if valid is None else (buf, idx, v, valid)))
         for r in reversed(opened):
             em.close(r)
-        return em.prog
+        return em.program()
 
     def lower_reduce(self, gcombos: list[dict[int, int]]) -> dict[int, UOp]:
         k, o, em = self.k, self.o, self.em

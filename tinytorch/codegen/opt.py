@@ -74,8 +74,12 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
 
     # 1. SIMD lanes on the contiguous output axis (if the loads are contiguous or broadcast along
     #    it too), else on the reduce axis when the loads are contiguous along that
+    # the reduce loop's own loads decide between output and reduce lanes (an epilogue load runs once per output)
+    reduce_strides = [k.views[ld.src[1]].index_strides() for ld in loads if ld in k.pre_reduce] \
+        if k.reduce is not None else load_strides
+
     def friendly(axis: int) -> int:  # loads that read lanes as one vector or one broadcast scalar
-        return sum(1 for s in load_strides if s[axis] in (0, 1))
+        return sum(1 for s in reduce_strides if s[axis] in (0, 1))
 
     full_width = width
     if ng and store_strides[ng - 1] == 1:
@@ -87,7 +91,7 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
     elif k.reduce is not None and len(shape) > ng and width > 1:
         last = len(shape) - 1
         width = _lanes_for(shape[last], full_width)
-        contiguous = [s[last] == 1 for s in load_strides]
+        contiguous = [s[last] == 1 for s in reduce_strides]
         if shape[last] % width == 0 and contiguous and sum(contiguous) * 2 >= len(contiguous):
             vec_axis = last
             notes.append(f"vectorize reduce axis {last} x{width}")

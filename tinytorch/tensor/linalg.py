@@ -41,6 +41,10 @@ def matmul(self: Tensor, other: Any) -> Tensor:
         raise TensorValueError(f"matmul: shapes {self.shape} and {w.shape} cannot be multiplied (batch dims "
                                f"{x.shape[:-2]} and {y.shape[:-2]} are not broadcastable)") from None
     n, k, m = x.shape[-2], x.shape[-1], y.shape[-1]
+    if y.ndim == 2 and x.ndim > 2:  # (..., n, k) @ (k, m): one (prod(...) * n, k) @ (k, m), so that the
+        # gradient of the matrix is one reduce over every row instead of a per-batch product summed after
+        out = x.reshape(-1, k).matmul(y).reshape(*x.shape[:-1], m)
+        return out.squeeze(-1) if w.ndim == 1 else out
     xb = x._broadcast_to((*batch, n, k), "matmul").reshape(*batch, n, 1, k)
     yb = y._broadcast_to((*batch, k, m), "matmul").transpose(-1, -2).reshape(*batch, 1, m, k)
     out = (xb * yb).sum(-1, dtype=dt)  # (*batch, n, m); like torch, int @ int stays in its dtype
