@@ -353,14 +353,18 @@ def _merge(word: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
     return out
 
 
-def _utf8(text: str, who: str) -> bytes:
-    """text as UTF-8; ValueError naming the position of a lone surrogate (which UTF-8 cannot hold)."""
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise TokenizerError(f"{who}: the text holds a lone surrogate {text[e.start]!r} at position {e.start}, "
-                             "which is not a character UTF-8 can encode (a str decoded with "
-                             "errors='surrogateescape' or sliced inside a surrogate pair?)") from None
+def _has_surrogate(text: str) -> bool:
+    """Whether text holds a lone surrogate code point (U+D800..U+DFFF)."""
+    return re.search("[\ud800-\udfff]", text) is not None
+
+
+def _surrogate_error(text: str, who: str) -> TokenizerError:
+    """The error for a text holding a lone surrogate, naming the first one and its position in text."""
+    m = re.search("[\ud800-\udfff]", text)
+    pos = m.start() if m else -1
+    return TokenizerError(f"{who}: the text holds a lone surrogate {text[pos]!r} at position {pos}, which is not a "
+                          "character UTF-8 can encode (a str decoded with errors='surrogateescape', or sliced "
+                          "inside a surrogate pair?)")
 
 
 class BPETokenizer(Tokenizer):
@@ -483,7 +487,10 @@ class BPETokenizer(Tokenizer):
         for doc in docs:
             for seg in (split.split(doc) if split else [doc]):
                 counts.update(self._pat.findall(seg))
-        words = [list(_utf8(c, "BPETokenizer.train")) for c in counts]
+        try:
+            words = [list(c.encode("utf-8")) for c in counts]
+        except UnicodeEncodeError:
+            raise _surrogate_error(next(d for d in docs if _has_surrogate(d)), "BPETokenizer.train") from None
         freqs = list(counts.values())
         merges = self._learn(words, freqs, n_merges)
         self._set_merges(merges)
@@ -554,7 +561,7 @@ class BPETokenizer(Tokenizer):
     # encoding ---------------------------------------------------------------------------------------------------
     def _bpe(self, chunk: str) -> tuple[int, ...]:
         """The ids of one pre-tokenized chunk: its UTF-8 bytes, then the learned merges, earliest first."""
-        ids = list(_utf8(chunk, "BPETokenizer.encode"))
+        ids = list(chunk.encode("utf-8"))
         ranks = self._ranks
         while len(ids) > 1:
             best, best_id = None, None
@@ -576,7 +583,10 @@ class BPETokenizer(Tokenizer):
         for chunk in self._pat.findall(text):
             ids = cache.get(chunk)
             if ids is None:
-                ids = self._bpe(chunk)
+                try:
+                    ids = self._bpe(chunk)
+                except UnicodeEncodeError:
+                    raise _surrogate_error(text, "BPETokenizer.encode") from None
                 if len(cache) >= ENCODE_CACHE_SIZE:
                     cache.clear()
                 cache[chunk] = ids
