@@ -5,8 +5,8 @@ Takes: tensors (values, sorted boundaries, probabilities).
 Produces: bucketize/searchsorted/histc/bincount are lazy compare-and-sum expressions; nonzero and
 unique have a result shape that depends on the data (as in PyTorch), so they compute their input,
 read it on the host and return a new tensor; triu/tril_indices depend only on their arguments.
-multinomial reads the probabilities on the host and samples with the generator seeded by
-tinytorch.manual_seed.
+multinomial reads the probabilities on the host and samples with `generator=`'s stream, or the global one
+seeded by tinytorch.manual_seed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import numpy as np
 
 from ..dtype import dtypes, to_dtype
 from ..errors import DTypeError, TensorValueError
-from .common import _check_device, _rng
+from .common import _check_device
+from .creation import _host_rng
 
 if TYPE_CHECKING:
     from .core import Tensor
@@ -182,7 +183,7 @@ def multinomial(self: Tensor, num_samples: builtins.int, replacement: builtins.b
     if not replacement and ((p > 0).sum(1) < num_samples).any():
         raise TensorValueError("multinomial: invalid multinomial distribution (with replacement=False, not enough "
                                "non-negative category to sample)")
-    rng = _rng[0]
+    rng = _host_rng(generator, "multinomial")  # generator's own stream, or the global one
     out = np.empty((p.shape[0], num_samples), np.int64)
     for i, row in enumerate(p):
         w = row / row.sum()
@@ -206,5 +207,5 @@ def bernoulli(self: Tensor, p: Any = None, *, generator: Any = None) -> Tensor:
             raise TensorValueError("bernoulli: all probabilities must satisfy 0 <= p <= 1")
     elif not 0 <= prob <= 1:
         raise TensorValueError(f"bernoulli: p must be in [0, 1], got {prob}")
-    draw = Tensor.rand(*self.shape, device=self.device) < prob
+    draw = Tensor.rand(*self.shape, generator=generator, device=self.device) < prob
     return draw.cast(self.dtype if self.dtype.is_float else dtypes.float32)
