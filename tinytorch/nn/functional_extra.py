@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ..dtype import dtypes
 from ..errors import DTypeError, TensorValueError
 from ..tensor import Tensor
 
@@ -127,7 +128,11 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
         padding_idx %= n
         is_pad = (Tensor.arange(n, device=weight.device) == padding_idx).reshape(n, 1)
         weight = is_pad._where(weight.detach(), weight)  # the padding row is read but never trained
-    return weight[input]
+    # a one-hot gather, always lazy (weight[input] copies a big gather of a frozen table on the host, which
+    # a jitted step would replay as a constant): out[..., d] = sum_k (input[...] == k) * weight[k, d]
+    idx = input.cast(dtypes.int32) if n < 2**31 else input
+    onehot = idx.unsqueeze(-1) == Tensor.arange(n, dtype=idx.dtype, device=weight.device)  # (..., n)
+    return onehot.unsqueeze(-2)._where(weight.T, 0).sum(-1, dtype=weight.dtype)  # (..., 1, n) x (dim, n) -> (..., dim)
 
 
 def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
