@@ -16,6 +16,7 @@ from typing import Any
 
 from . import functional, init, state
 from . import functional as F  # noqa: N812
+from .attention import MultiheadAttention, RMSNorm
 from .conv_layers import *  # noqa: F403  (Conv1d/2d/3d, ConvTranspose1d/2d/3d, Unfold, Fold)
 from .conv_layers import __all__ as _conv_all
 from .layers import (
@@ -88,6 +89,7 @@ __all__ += ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell
             "SmoothL1Loss", "HuberLoss", "KLDivLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "SoftMarginLoss",
             "HingeEmbeddingLoss", "PoissonNLLLoss", "GaussianNLLLoss", "TripletMarginLoss"]
 
+__all__ += ["RMSNorm", "MultiheadAttention"]
 __all__ += _pool_norm_all
 __all__ += _conv_all
 

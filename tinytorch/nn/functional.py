@@ -478,3 +478,9 @@ from .functional_conv import *  # noqa: E402, F403
 from .functional_conv import __all__ as _conv_all  # noqa: E402
 
 __all__ += _conv_all
+
+# rms_norm, scaled_dot_product_attention and multi_head_attention_forward live in functional_attention.py
+from .functional_attention import *  # noqa: E402, F403
+from .functional_attention import __all__ as _attention_all  # noqa: E402
+
+__all__ += _attention_all
