@@ -129,10 +129,14 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
         is_pad = (Tensor.arange(n, device=weight.device) == padding_idx).reshape(n, 1)
         weight = is_pad._where(weight.detach(), weight)  # the padding row is read but never trained
     # a one-hot gather, always lazy (weight[input] copies a big gather of a frozen table on the host, which
-    # a jitted step would replay as a constant): out[..., d] = sum_k (input[...] == k) * weight[k, d]
+    # a jitted step would replay as a constant): out[..., d] = sum_k (input[...] == k) * weight[k, d],
+    # laid out (index, k, d) so that the table's gradient is a (k, d) reduce over the indices: the shape
+    # of a matmul, vectorized along d
     idx = input.cast(dtypes.int32) if n < 2**31 else input
-    onehot = idx.unsqueeze(-1) == Tensor.arange(n, dtype=idx.dtype, device=weight.device)  # (..., n)
-    return onehot.unsqueeze(-2)._where(weight.T, 0).sum(-1, dtype=weight.dtype)  # (..., 1, n) x (dim, n) -> (..., dim)
+    d = weight.shape[1]
+    onehot = idx.reshape(-1, 1, 1) == Tensor.arange(n, dtype=idx.dtype, device=weight.device).reshape(1, n, 1)
+    out = onehot._where(weight.reshape(1, n, d), 0).sum(1, dtype=weight.dtype)  # (N, n, 1) x (1, n, d) -> (N, d)
+    return out.reshape(*input.shape, d)
 
 
 def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
