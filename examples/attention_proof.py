@@ -62,9 +62,8 @@ class SelfAttention(nn.Module):
         H, D = self.n_heads, C // self.n_heads
         qkv = self.qkv(x).reshape(B, T, 3, H, D).permute(2, 0, 3, 1, 4)  # (3, B, H, T, D)
         q, k, v = qkv[0], qkv[1], qkv[2]  # each (B, H, T, D)
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(D))  # (B, H, T, T) scores, no mask
-        att = att.softmax(-1)  # (B, H, T, T) weights over the keys
-        y = att @ v  # (B, H, T, D)
+        # softmax(q k^T / sqrt(D)) v with no mask: every position attends to the whole input
+        y = F.scaled_dot_product_attention(q, k, v)  # (B, H, T, T) weights @ (B, H, T, D) -> (B, H, T, D)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C) heads side by side
         return self.proj(y)  # (B, T, C)
 
