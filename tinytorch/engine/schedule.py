@@ -73,7 +73,10 @@ _EXPAND_COST_LIMIT = 8
 # over a large kernel: they are loop-invariant there (the compiler hoists them out of the pixel loops),
 # so folding them in costs less than a kernel launch and keeps conv -> BatchNorm -> relu one kernel
 _SMALL_EXPAND, _SMALL_EXPAND_COST_LIMIT = 4096, 64
-_SHARE_COST = 8  # ops in a value read by several kernels before it is stored once instead
+# ops in a value read by several kernels before it is stored once instead: a store and the reads
+# back cost about as much as 40 vector ops per element, so cheaper values are recomputed in each
+_SHARE_COST = 40
+_SHARE_READ = 12  # ... and a recompute that reads another buffer costs more: each read weighs 12 ops
 # ops (transcendentals count 4) fused into one kernel before the value is stored and a new kernel
 # starts: a compiler's time grows faster than linearly with a function's size (the backward of a
 # 1,000-op elementwise chain as one kernel kept gcc busy for minutes); counted with repetition, so
@@ -185,12 +188,33 @@ class _Builder:
                 # is worth storing before a reduce re-reads it (a convolution reads each input Cout*K times)
                 loads = sum(1 for s in srcs if (s in self.realize or cost[s] == 0) and s.base.op is not Ops.CONST)
                 cost[n] = w + loads + sum(cost[s] for s in srcs if s not in self.realize)
+                if cost[n] > _KERNEL_COST_LIMIT:  # over the cap when counted with repetition: count each op once
+                    cost[n] = self._region_cost(n)
                 if cost[n] > _KERNEL_COST_LIMIT:  # the size cap: store here, start a new kernel
                     self.realize[n] = None
                 padsafe[n] = n.op in GroupOp.ZeroPreserving and all(padsafe[s] or s in self.realize for s in srcs)
             if n in self.realize:
                 red[n], cost[n], padsafe[n] = None, 0, True
         self._share()
+
+    def _region_cost(self, root: UOp, read: int = 1) -> int:
+        """The cost of the kernel that would compute root, each op and each read (weighing `read`) counted
+        once (a value used twice in a kernel is computed once there: tanh's polynomial reuses x*x many times)."""
+        seen: set[UOp] = set()
+        total, stack = 0, [root]
+        while stack:
+            n = stack.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            if n is not root and (n in self.realize or n.op in (Ops.BUFFER, Ops.CONST) or n._realized is not None
+                                  or n.op is Ops.REDUCE_AXIS):
+                total += read if n.base.op is not Ops.CONST else 0
+                continue
+            if n.op in GroupOp.ALU:
+                total += 4 if n.op in GroupOp.Transcendental else 1
+            stack.extend(self.src_of(n))
+        return total
 
     def _share(self) -> None:
         """A value that flows into more than one kernel is stored once instead of recomputed in
@@ -218,7 +242,7 @@ class _Builder:
             work: dict[UOp, int] = {}
             for n in self.nodes:
                 if n in self.realize or _stop(n) or n.op in (Ops.BUFFER, Ops.CONST):
-                    carry[n], work[n] = False, 0
+                    carry[n], work[n] = False, 0 if n.base.op is Ops.CONST else _SHARE_READ  # a read
                     continue
                 srcs = self.src_of(n)
                 carry[n] = n.op is Ops.REDUCE_AXIS or any(carry.get(s, False) for s in srcs)
@@ -227,9 +251,11 @@ class _Builder:
                 work[n] = own + sum(work.get(s, 0) for s in srcs)
                 if n.op in GroupOp.Movement or n.op is Ops.DETACH or len(roots[n]) < 2:
                     continue
+                if not carry[n] and work[n] >= _SHARE_COST:  # counted with repetition: count each op once
+                    work[n] = self._region_cost(n, read=_SHARE_READ)
                 if carry[n] or work[n] >= _SHARE_COST:
                     self.realize[n] = None
-                    carry[n], work[n] = False, 0
+                    carry[n], work[n] = False, _SHARE_READ
                     changed = True
             if not changed:
                 break

@@ -70,8 +70,33 @@ def gelu(self: Tensor, approximate: str = "none") -> Tensor:
         big = x.abs() > 10
         xs = big._where(0.0, x)
         inner = math.sqrt(2 / math.pi) * (xs + 0.044715 * xs * xs * xs)
-        return big._where((x > 0)._where(x, x * 0), 0.5 * xs * (1 + inner.tanh()))
-    return 0.5 * x * (x * (-1 / math.sqrt(2))).erfc()
+        out = big._where((x > 0)._where(x, x * 0), 0.5 * xs * (1 + inner.tanh()))
+    else:
+        out = 0.5 * x * (x * (-1 / math.sqrt(2))).erfc()
+    if out.requires_grad:
+        _gelu_gradient(x, out, approximate)
+    return out
+
+
+def _gelu_gradient(x: Tensor, out: Tensor, approximate: str) -> None:
+    """The slope of gelu as one expression of x (tanh: 0.5(1 + t) + 0.5x(1 - t^2) sqrt(2/pi)(1 + 3c x^2);
+    exact: Phi(x) + x phi(x)): the backward reads x alone, so the forward's intermediates are not kept."""
+    from ..ops.gradient import CUSTOM_GRADIENTS
+
+    x_uop, dev = x.uop, x.device
+
+    def grads(node: Any, ctx: Any) -> list[Any]:
+        g, v = type(x)._from(ctx, dev), type(x)._from(x_uop, dev)
+        if approximate == "tanh":
+            big = v.abs() > 10
+            vs = big._where(0.0, v)
+            t = (math.sqrt(2 / math.pi) * (vs + 0.044715 * vs * vs * vs)).tanh()
+            slope = 0.5 * (1 + t) + 0.5 * vs * (1 - t * t) * (math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * vs * vs))
+            slope = big._where((v > 0).cast(v.dtype), slope)
+        else:
+            slope = 0.5 * (v * (-1 / math.sqrt(2))).erfc() + v * (v * v * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
+        return [(x_uop, (g * slope).uop)]
+    CUSTOM_GRADIENTS[out.uop] = grads
 
 
 def hardtanh(self: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
