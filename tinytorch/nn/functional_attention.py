@@ -75,14 +75,15 @@ def rms_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Tenso
 
 
 # scaled dot-product attention -----------------------------------------------------------------------
-def _masked_softmax(s: Tensor) -> Tensor:
-    """softmax over the last dim in which a row whose scores are all -inf (nothing may be attended) is 0,
-    as PyTorch's scaled_dot_product_attention gives, instead of 0/0."""
+def _masked_exp(s: Tensor) -> tuple[Tensor, Tensor]:
+    """(e^(s - max), its row sums) over the last dim; softmax = e / sums. A row whose scores are all -inf
+    (nothing may be attended) has e = 0 and sum 1, so it gives 0 as PyTorch's scaled_dot_product_attention
+    does, not 0/0."""
     m = s._shift(-1)  # row max, detached: the result does not depend on it
     m = (m == -math.inf)._where(0, m)
     e = (s - m).exp()
     d = e.sum(-1, keepdim=True)
-    return e / (d == 0)._where(1, d)
+    return e, (d == 0)._where(1, d)
 
 
 def _check_attn_mask(mask: Any, q: Tensor, out_shape: tuple[int, ...], op: str) -> Tensor:
@@ -143,10 +144,11 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         s = allowed._where(s, -math.inf)
     elif attn_mask is not None:
         s = attn_mask._where(s, -math.inf) if attn_mask.dtype == dtypes.bool else s + attn_mask
-    p = _masked_softmax(s).cast(q.dtype)  # (..., L, S)
+    e, d = _masked_exp(s)  # (..., L, S), (..., L, 1)
     if dropout_p > 0:  # the functional form drops whatever the module's training flag (as PyTorch)
-        p = F.dropout(p, dropout_p, training=True)
-    return p.matmul(v)  # (..., L, Ev)
+        e = F.dropout(e, dropout_p, training=True)
+    # softmax(s) @ v = (e @ v) / d: the division acts on the (..., L, Ev) output, the weights are never stored
+    return e.cast(q.dtype).matmul(v) / d.cast(q.dtype)  # (..., L, Ev)
 
 
 # multi-head attention -------------------------------------------------------------------------------
