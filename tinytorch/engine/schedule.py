@@ -69,6 +69,7 @@ class Plan:
 # movement ops we may strip from a target: storing the base is never more work than the view
 _CHEAP_VIEW = frozenset({Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.FLIP})
 _EXPAND_COST_LIMIT = 8
+_PAD_COST = 4
 # ... except a few values (per-channel constants: an eval-mode BatchNorm's gamma/sqrt(var+eps)) broadcast
 # over a large kernel: they are loop-invariant there (the compiler hoists them out of the pixel loops),
 # so folding them in costs less than a kernel launch and keeps conv -> BatchNorm -> relu one kernel
@@ -168,6 +169,8 @@ class _Builder:
                 fresh = marked or s in self.realize
                 red[n] = None if fresh else red[s]
                 cost[n] = 0 if fresh else cost[s]
+                if n.op is Ops.PAD:  # a masked read: a bounds test and a select per element (the gradient of a
+                    cost[n] += _PAD_COST  # slice: a sum of padded pieces is stored before a matmul re-reads it)
                 padsafe[n] = True if fresh else padsafe[s]
             elif n.op in (Ops.ASSIGN, Ops.CONTIGUOUS):
                 self.realize[n] = None
