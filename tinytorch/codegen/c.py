@@ -254,6 +254,9 @@ SCALAR: dict[Ops, Callable[[list[str], DType], str]] = {
     Ops.SQRT: lambda s, dt: f"__builtin_sqrtf({s[0]})" if dt.itemsize <= 4 else f"__builtin_sqrt({s[0]})",
     Ops.RECIPROCAL: lambda s, dt: f"(1.0f/{s[0]})" if dt.itemsize <= 4 else f"(1.0/{s[0]})",
 }
+# square roots of whole vectors: (scalar type, lanes) -> (the target feature, GCC's builtin)
+_NATIVE_SQRT = {("float32", 4): ("__SSE__", "__builtin_ia32_sqrtps"), ("float32", 8): ("__AVX__", "__builtin_ia32_sqrtps256"),
+                ("float64", 2): ("__SSE2__", "__builtin_ia32_sqrtpd"), ("float64", 4): ("__AVX__", "__builtin_ia32_sqrtpd256")}
 # ops that GCC vector extensions do natively on float and int vectors
 NATIVE_VEC = {Ops.ADD: "+", Ops.MUL: "*"}
 
@@ -319,8 +322,14 @@ class CRenderer:
                     body = SCALAR[op](lanes, src_dt)
                 if u.dtype.scalar.is_bool:
                     body = f"-(int)({body})"
-                helpers[key] = (f"TT_INLINE {out_t} {key}({args}) {{ {out_t} r; "
-                                f"for (int i = 0; i < {u.dtype.count}; i++) r[i] = {body}; return r; }}")
+                loop = f"{out_t} r; for (int i = 0; i < {u.dtype.count}; i++) r[i] = {body}; return r;"
+                native = _NATIVE_SQRT.get((u.dtype.scalar.name, u.dtype.count)) if op is Ops.SQRT else None
+                if native is not None:  # one vector instruction where the target has it (same IEEE rounding)
+                    feature, builtin = native
+                    helpers[key] = (f"TT_INLINE {out_t} {key}({args}) {{\n#if defined({feature})\n"
+                                    f"  return {builtin}(a0);\n#else\n  {loop}\n#endif\n}}")
+                else:
+                    helpers[key] = f"TT_INLINE {out_t} {key}({args}) {{ {loop} }}"
             return key
 
         def ivec(width: int, lanes: int) -> str:
