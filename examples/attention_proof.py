@@ -125,6 +125,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="a short run for tests: fewer steps, smaller eval")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs a few lines per task)")
     args = p.parse_args(argv)
+    if args.steps is not None and args.steps < 1:
+        p.error("--steps must be at least 1")
     if args.eval_size is None:
         args.eval_size = 200 if args.quick else 1000
     return args
@@ -152,6 +154,9 @@ class Problems:
         self.rng = np.random.default_rng(seed)
         self.held_in, self.held_out, self.held_ops = self._pairs(eval_size)  # (N, T'), (N, T), (N,)
         self.held_keys = {row.tobytes() for row in self.held_in}
+        if len(self.held_keys) >= vocab ** seq_len * (len(TASKS) if task == "mixed" else 1):
+            raise ValueError(f"{eval_size} held-out sequences leave no {seq_len}-token sequence over {vocab} "
+                             "tokens to train on: lower --eval-size or raise --vocab / --seq-len")
 
     def _pairs(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x = self.rng.integers(0, self.vocab, (n, self.seq_len), dtype=np.int64)  # (N, T)
@@ -181,7 +186,7 @@ def lr_at(step: int, total: int, peak: float) -> float:
 
 def run_task(task: str, args: argparse.Namespace, device: str) -> dict[str, float]:
     """Train a fresh model on one task and evaluate it on the held-out pairs; returns its metrics."""
-    steps = args.steps or (120 if args.quick else 400) * (2 if task == "mixed" else 1)
+    steps = args.steps if args.steps is not None else (120 if args.quick else 400) * (2 if task == "mixed" else 1)
     T, V = args.seq_len, args.vocab
     extra = 1 if task == "mixed" else 0  # the task token in front of a mixed input
     tt.manual_seed(args.seed)
@@ -244,7 +249,7 @@ def run_task(task: str, args: argparse.Namespace, device: str) -> dict[str, floa
                                   for i, name in enumerate(TASKS)) + ")"
     print(f"[{task}] exact match {exact * 100:.1f}% of {len(x)} held-out sequences{per_op}, token accuracy "
           f"{token * 100:.2f}%, final loss {loss_v:.4f}; training {train_time:.1f} s, {step_ms:.1f} ms/step")
-    for i in range(3):
+    for i in range(min(3, len(x))):
         op = f"{list(TASKS)[data.held_ops[i]]}: " if task == "mixed" else ""
         print(f"[{task}]   {op}{' '.join(map(str, x[i, extra:]))} -> {' '.join(map(str, pred[i]))}  "
               f"({'ok' if right[i] else 'WRONG, want ' + ' '.join(map(str, y[i]))})")
