@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..dtype import promote
 from ..errors import DTypeError, TensorValueError
+from ..ops.uop import Ops
 from .common import _broadcast_shapes, _norm_axis
 from .reduce import dim_aliases
 
@@ -45,6 +46,9 @@ def matmul(self: Tensor, other: Any) -> Tensor:
         # gradient of the matrix is one reduce over every row instead of a per-batch product summed after
         out = x.reshape(-1, k).matmul(y).reshape(*x.shape[:-1], m)
         return out.squeeze(-1) if w.ndim == 1 else out
+    if x.ndim == 2 and y.ndim == 2 and dt.is_float:
+        out = _mm2d(x, y)
+        return out.squeeze(-2) if self.ndim == 1 else out.squeeze(-1) if w.ndim == 1 else out
     xb = x._broadcast_to((*batch, n, k), "matmul").reshape(*batch, n, 1, k)
     yb = y._broadcast_to((*batch, k, m), "matmul").transpose(-1, -2).reshape(*batch, 1, m, k)
     out = (xb * yb).sum(-1, dtype=dt)  # (*batch, n, m); like torch, int @ int stays in its dtype
@@ -52,6 +56,36 @@ def matmul(self: Tensor, other: Any) -> Tensor:
         out = out.squeeze(-2)
     if w.ndim == 1:
         out = out.squeeze(-1)
+    return out
+
+
+def _mm2d(x: Tensor, y: Tensor) -> Tensor:
+    """(n, k) @ (k, m) of floats, every product in its fastest layout: the right operand is read in rows of m
+    (a transposed one, W^T of a Linear, is copied first: k*m work against n*k*m, and the product then runs
+    with whole vectors along m instead of dot products along k that each end in a horizontal sum), and
+    the gradients are products of the same kind: dx = g @ y^T, dy = x^T @ g (for y = W^T: dW = g^T @ x,
+    in W's own layout)."""
+    from ..ops.gradient import CUSTOM_GRADIENTS
+
+    n, k = x.shape
+    m = y.shape[1]
+    yr = y.contiguous() if n >= 16 and m % 4 == 0 and y.uop.op is Ops.PERMUTE else y
+    out = (x.reshape(n, 1, k) * yr.T.reshape(1, m, k)).sum(-1)  # (n, m)
+    if not out.requires_grad:
+        return out
+    x_uop, y_uop, x_rg, y_rg, dev, cls = x.uop, y.uop, x.requires_grad, y.requires_grad, x.device, type(x)
+
+    def grads(node: Any, ctx: Any) -> list[Any]:
+        g = cls._from(ctx, dev)  # (n, m)
+        xx, yy = cls._from(x_uop, dev), cls._from(y_uop, dev)
+        res = []
+        if x_rg:
+            res.append((x_uop, _mm2d(g, yy.T).uop))  # (n, m) @ (m, k)
+        if y_rg:
+            dy = _mm2d(g.T, xx).T if y_uop.op is Ops.PERMUTE else _mm2d(xx.T, g)  # (k, m)
+            res.append((y_uop, dy.uop))
+        return res
+    CUSTOM_GRADIENTS[out.uop] = grads
     return out
 
 
