@@ -56,14 +56,14 @@ class SelfAttention(nn.Module):
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model {d_model} is not divisible by n_heads {n_heads}")
-        self.n_heads = n_heads
+        self.n_heads = n_heads  # H; each head has D = C / H channels
         self.qkv = nn.Linear(d_model, 3 * d_model)  # (B, T, C) -> (B, T, 3C)
         self.proj = nn.Linear(d_model, d_model)  # (B, T, C) -> (B, T, C)
 
     def forward(self, x: tt.Tensor) -> tt.Tensor:
         """y = proj(concat_h softmax(q_h k_h^T / sqrt(D)) v_h)."""
-        B, T, C = x.shape
-        H, D = self.n_heads, C // self.n_heads
+        B, T, C = x.shape  # batch, positions, model width
+        H, D = self.n_heads, C // self.n_heads  # heads, width per head
         qkv = self.qkv(x).reshape(B, T, 3, H, D).permute(2, 0, 3, 1, 4)  # (3, B, H, T, D)
         q, k, v = qkv[0], qkv[1], qkv[2]  # each (B, H, T, D)
         # softmax(q k^T / sqrt(D)) v with no mask: every position attends to the whole input
