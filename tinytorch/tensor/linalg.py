@@ -48,7 +48,8 @@ def matmul(self: Tensor, other: Any) -> Tensor:
         return out.squeeze(-1) if w.ndim == 1 else out
     if x.ndim == 2 and y.ndim == 2 and dt.is_float:
         out = _mm2d(x, y)
-        return out.squeeze(-2) if self.ndim == 1 else out.squeeze(-1) if w.ndim == 1 else out
+        out = out.squeeze(-2) if self.ndim == 1 else out
+        return out.squeeze(-1) if w.ndim == 1 else out
     xb = x._broadcast_to((*batch, n, k), "matmul").reshape(*batch, n, 1, k)
     yb = y._broadcast_to((*batch, k, m), "matmul").transpose(-1, -2).reshape(*batch, 1, m, k)
     out = (xb * yb).sum(-1, dtype=dt)  # (*batch, n, m); like torch, int @ int stays in its dtype
