@@ -28,6 +28,21 @@ class JitError(RuntimeError):
     pass
 
 
+# checks on input values that ops ask for while a step is being captured (an embedding's index range):
+# a replay runs no Python per op, so it runs these on each new input before its kernels
+_INPUT_CHECKS: list[list[tuple[Buffer, Callable[[Any], None]]]] = []
+
+
+def check_on_replay(t: Tensor, check: Callable[[Any], None]) -> None:
+    """While a jitted function is captured, make each replay call check(values) (a flat numpy array) on the new
+    values of the input that t is (a whole view of), so that bad input still raises at the user's call."""
+    if not _INPUT_CHECKS or t.uop.base.op is not Ops.BUFFER:
+        return
+    buf, vs = _realize.view_of(t.uop)
+    if vs.is_contiguous and vs.size == buf.size:
+        _INPUT_CHECKS[-1].append((buf, check))
+
+
 def _tensor_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Tensor]:
     return [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
 
@@ -54,6 +69,7 @@ class TinyJit:
         self.calls = 0
         self.kernels: list[tuple[Any, list[Buffer]]] = []
         self.signature: list[Any] = []
+        self.checks: list[tuple[int, Callable[[Any], None]]] = []  # (argument position, check of its values)
         self.input_slots: dict[int, int] = {}  # id(captured input buffer) -> argument position
         self.outputs: Any = None
         self.output_bufs: set[int] = set()
@@ -74,6 +90,8 @@ class TinyJit:
             if sig != self.signature:
                 raise JitError(f"jit({self.fn.__name__}): inputs changed from {self._fmt(self.signature)} to "
                                f"{self._fmt(sig)}; a captured function replays one shape and dtype (call .reset())")
+            for slot, check in self.checks:
+                check(bufs[slot].numpy())
             self._replay(bufs)
             self.calls += 1
             return self.outputs
@@ -100,18 +118,21 @@ class TinyJit:
         bufs = [_input_buffer(t) for t in mine]
         record: list[tuple[Any, list[Buffer]]] = []
         _realize.CAPTURE.append(record)
+        _INPUT_CHECKS.append([])
         try:
             out = self.fn(*args, **kwargs)
             _realize_outputs(out)
             self._own_outputs(out, bufs)
         finally:
             _realize.CAPTURE.pop()
+            checks = _INPUT_CHECKS.pop()
         written = {id(kbufs[0]) for _, kbufs in record}
         for t, c, b in zip(tensors, mine, bufs):  # what the function wrote into an input reaches the caller's
             if id(b) in written:
                 t.assign(c).realize()
         self.kernels = record
         self.input_slots = {id(b): i for i, b in enumerate(bufs)}
+        self.checks = [(self.input_slots[id(b)], c) for b, c in checks if id(b) in self.input_slots]
         self.outputs = out
         outs = [o for o in (out if isinstance(out, (tuple, list)) else (out,)) if isinstance(o, Tensor)]
         self.output_bufs = {id(_realize.view_of(o.uop)[0]) for o in outs}

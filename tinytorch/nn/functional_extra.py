@@ -14,6 +14,7 @@ from typing import Any
 
 from ..dtype import dtypes
 from ..errors import DTypeError, TensorValueError
+from ..jit import check_on_replay
 from ..tensor import Tensor
 
 __all__ = ["embedding", "layer_norm", "bilinear", "normalize", "cosine_similarity", "pairwise_distance",
@@ -117,11 +118,13 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
         raise NotImplementedError(f"{op}: scale_grad_by_freq is not supported")
     n = weight.shape[0]
     if input.numel():  # checked on the host, like every tensor index: a bad one never reads outside the table
-        v = input.numpy()
-        if v.min() < 0 or v.max() >= n:
-            bad = int(v.min()) if v.min() < 0 else int(v.max())
-            raise IndexError(f"{op}: index {bad} is out of range for a table of {n} embeddings "
-                             f"(expected 0 <= index < {n})")
+        def check(v: Any) -> None:
+            if v.min() < 0 or v.max() >= n:
+                bad = int(v.min()) if v.min() < 0 else int(v.max())
+                raise IndexError(f"{op}: index {bad} is out of range for a table of {n} embeddings "
+                                 f"(expected 0 <= index < {n})")
+        check(input.numpy())
+        check_on_replay(input, check)  # a jitted step checks each new batch of indices too
     if padding_idx is not None:
         if not -n <= padding_idx < n:
             raise TensorValueError(f"{op}: padding_idx {padding_idx} must be within num_embeddings {n}")

@@ -244,7 +244,23 @@ def softmax(self: Tensor, dim: builtins.int = -1, dtype: Any = None) -> Tensor:
     if x.dtype in (dtypes.float16, dtypes.bfloat16):  # computed in float32 and rounded once, like PyTorch
         return x.float().softmax(dim).cast(x.dtype)
     e = (x - x._shift(dim)).exp()
-    return e / e.sum(dim, keepdim=True)
+    out = e / e.sum(dim, keepdim=True)
+    if out.requires_grad:  # dx = y (g - sum(g y)): one reduce, instead of the chain rule through exp and sum
+        _softmax_gradient(x, out, dim, log=False)
+    return out
+
+
+def _softmax_gradient(x: Tensor, out: Tensor, dim: builtins.int, log: builtins.bool) -> None:
+    """The gradient of softmax (dx = y (g - sum(g y))) or log_softmax (dx = g - e^y sum(g)) from its output y."""
+    from ..ops.gradient import CUSTOM_GRADIENTS
+
+    x_uop, dev, cls = x.uop, x.device, type(x)
+
+    def grads(node: Any, ctx: Any) -> list[Any]:
+        g, y = cls._from(ctx, dev), cls._from(node, dev)
+        dx = g - y.exp() * g.sum(dim, keepdim=True) if log else y * (g - (g * y).sum(dim, keepdim=True))
+        return [(x_uop, dx.uop)]
+    CUSTOM_GRADIENTS[out.uop] = grads
 
 
 def _shift(self: Tensor, axis: Any) -> Tensor:
@@ -267,7 +283,10 @@ def log_softmax(self: Tensor, dim: builtins.int = -1, dtype: Any = None) -> Tens
     if x.dtype in (dtypes.float16, dtypes.bfloat16):  # computed in float32 and rounded once, like PyTorch
         return x.float().log_softmax(dim).cast(x.dtype)
     s = x - x._shift(dim)
-    return s - s.exp().sum(dim, keepdim=True).log()
+    out = s - s.exp().sum(dim, keepdim=True).log()
+    if out.requires_grad:
+        _softmax_gradient(x, out, dim, log=True)
+    return out
 
 
 def linear(self: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

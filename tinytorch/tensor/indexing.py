@@ -153,7 +153,10 @@ def _gather_dims(self: Tensor, dims: list[int], idxs: list[Tensor]) -> Tensor:
     rest = [d for d in range(self.ndim) if d not in dims]
     nb, nr = len(bshape), len(rest)
     order = _block_order(dims, nb, nr)
-    if not self.requires_grad and prod(bshape) * self.numel() > _HOST_GATHER:
+    from ..engine.realize import CAPTURE
+
+    # (not while a jitted step is captured: a replay would return the rows picked on the host at capture)
+    if not self.requires_grad and prod(bshape) * self.numel() > _HOST_GATHER and not CAPTURE:
         # a big one-hot and no gradient: copy the picked values on the host (numpy's rules are PyTorch's here)
         arrs = [np.broadcast_to(t.numpy().astype(np.int64), bshape) for t in idxs]
         sel = tuple(arrs[dims.index(d)] if d in dims else slice(None) for d in range(self.ndim))
@@ -233,7 +236,9 @@ def _setitem_advanced(self: Tensor, index: Any, value: Any) -> None:
     j_n = prod(bshape)
     if prod(out_shape) == 0:
         return
-    if not (x.requires_grad or v.requires_grad) and j_n * n * prod(rest_shape) > _HOST_GATHER:
+    from ..engine.realize import CAPTURE
+
+    if not (x.requires_grad or v.requires_grad) and j_n * n * prod(rest_shape) > _HOST_GATHER and not CAPTURE:
         arr = x.numpy().copy()  # a big one-hot and no gradient: the new content is made on the host
         arrs = [np.broadcast_to(t.numpy().astype(np.int64), bshape) for t in idxs]
         sel = tuple(arrs[dims.index(d)] if d in dims else slice(None) for d in range(x.ndim))

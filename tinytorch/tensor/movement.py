@@ -533,9 +533,9 @@ def _tri_mask(self: Tensor, diagonal: builtins.int, lower: builtins.bool, op: st
     if self.ndim < 2:
         raise TensorValueError(f"{op}: input tensor must have at least 2 dimensions, got shape {self.shape}")
     r, c = self.shape[-2], self.shape[-1]
-    rows = Tensor.arange(r, device=self.device).reshape(r, 1)
-    cols = Tensor.arange(c, device=self.device).reshape(1, c)
-    return (cols - rows <= diagonal) if lower else (cols - rows >= diagonal)
+    # a constant: made on the host as bools (a kernel then reads one byte per element, no index math)
+    below = np.tri(r, c, diagonal if lower else diagonal - 1, dtype=np.bool_)
+    return Tensor(below if lower else ~below, device=self.device)
 
 
 def tril(self: Tensor, diagonal: builtins.int = 0) -> Tensor:
