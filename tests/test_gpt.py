@@ -92,7 +92,8 @@ def _pair(cfg: GPTConfig = CFG, scale: float = 0.0, device: str | None = None) -
     if scale:
         rng = np.random.default_rng(3)
         for _, p in model.named_parameters():
-            p.assign(tt.tensor(rng.normal(0, scale, p.shape).astype(np.float32), device=p.device)).realize()
+            if p.ndim == 2:  # the matrices (norms keep their ones and zeros)
+                    p.assign(tt.tensor(rng.normal(0, scale, p.shape).astype(np.float32), device=p.device)).realize()
     ref = TorchGPT(cfg)
     ref.load_state_dict({k: torch.tensor(v.numpy()) for k, v in model.state_dict().items()}, strict=True)
     return model, ref

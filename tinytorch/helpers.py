@@ -64,8 +64,9 @@ CFLAGS = _Var("TINYTORCH_CFLAGS", "")  # extra flags for the C compiler (appende
 VECTOR_BYTES = _Var("VECTOR_BYTES", 0)  # SIMD width the code generator targets; 0 = this CPU's widest
 COMPILE_TIMEOUT = _Var("COMPILE_TIMEOUT", 120)  # seconds one compiler run may take before it is stopped
 CANARY = _Var("CANARY", 1)  # 0 skips the check of a new C toolchain against INTERP (debugging aid)
+LAUNCHER = _Var("LAUNCHER", 1)  # 0: call kernels from Python (a Python thread pool) instead of the C launcher
 _VARS = {v.name: v for v in (DEBUG, DEVICE, NOOPT, THREADS, CC, CACHE_DIR, CACHE_MB, CACHE_ENTRIES, SPLIT_REDUCE, VIZ,
-                             VIZ_DIR, SOURCE_LINES, CFLAGS, VECTOR_BYTES, COMPILE_TIMEOUT, CANARY)}
+                             VIZ_DIR, SOURCE_LINES, CFLAGS, VECTOR_BYTES, COMPILE_TIMEOUT, CANARY, LAUNCHER)}
 
 
 @contextlib.contextmanager

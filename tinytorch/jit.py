@@ -14,13 +14,16 @@ overwritten by the next call (copy it with `.numpy()` to keep it).
 
 from __future__ import annotations
 
+import ctypes
 import functools
 from collections.abc import Callable
 from typing import Any
 
 from .engine import realize as _realize
 from .ops.uop import Ops
+from .runtime import launch
 from .runtime.buffer import Buffer
+from .runtime.device import KERNEL_HOOKS, Runner
 from .tensor import Tensor
 
 
@@ -70,13 +73,14 @@ class TinyJit:
         self.kernels: list[tuple[Any, list[Buffer]]] = []
         self.signature: list[Any] = []
         self.checks: list[tuple[int, Callable[[Any], None]]] = []  # (argument position, check of its values)
+        self._plan: Any = None  # the replay as one launcher call (built on the first replay; False: not possible)
         self.input_slots: dict[int, int] = {}  # id(captured input buffer) -> argument position
         self.outputs: Any = None
         self.output_bufs: set[int] = set()
         functools.update_wrapper(self, fn)
 
     def reset(self) -> None:
-        self.calls, self.kernels, self.outputs = 0, [], None
+        self.calls, self.kernels, self.outputs, self._plan = 0, [], None, None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         tensors = _tensor_args(args, kwargs)
@@ -130,7 +134,7 @@ class TinyJit:
         for t, c, b in zip(tensors, mine, bufs):  # what the function wrote into an input reaches the caller's
             if id(b) in written:
                 t.assign(c).realize()
-        self.kernels = record
+        self.kernels, self._plan = record, None
         self.input_slots = {id(b): i for i, b in enumerate(bufs)}
         self.checks = [(self.input_slots[id(b)], c) for b, c in checks if id(b) in self.input_slots]
         self.outputs = out
@@ -147,10 +151,42 @@ class TinyJit:
                 o.uop = o.contiguous().realize().uop
 
     def _replay(self, bufs: list[Buffer]) -> None:
+        if self._plan is None:
+            self._plan = self._build_plan() or False
+        if self._plan and not KERNEL_HOOKS:  # every kernel in one call to the C launcher
+            items, _, subs, written = self._plan
+            for inner, j, slot in subs:
+                inner[j] = bufs[slot].ptr
+            launch.library().tt_run_plan(ctypes.addressof(items), len(items))
+            for b in written:
+                _realize._invalidate(b)
+            return
         for runner, kbufs in self.kernels:
             runner([bufs[self.input_slots[id(b)]] if id(b) in self.input_slots else b for b in kbufs])
             if id(kbufs[0]) not in self.output_bufs:  # (outputs are meant to be overwritten in place)
                 _realize._invalidate(kbufs[0])  # results cached on graph nodes may live in what was written
+
+    def _build_plan(self) -> tuple[Any, list[Any], list[tuple[Any, int, int]], list[Buffer]] | None:
+        """The recorded kernels as an array of launcher items: their functions, argument arrays (the input
+        slots rewritten before each replay), trip counts and threads. None when a kernel is not a compiled
+        function (INTERP, a plugin's runner) or there is no launcher."""
+        if launch.library() is None or not self.kernels:
+            return None
+        items = (launch.Item * len(self.kernels))()
+        keep: list[Any] = []
+        subs: list[tuple[Any, int, int]] = []
+        for i, (runner, kbufs) in enumerate(self.kernels):
+            addr = launch.address(getattr(runner, "fn", None))
+            if addr is None or type(runner)._run is not Runner._run:
+                return None
+            inner = (ctypes.c_void_p * max(1, len(kbufs)))(*[b.ptr for b in kbufs])
+            subs += [(inner, j, self.input_slots[id(b)]) for j, b in enumerate(kbufs) if id(b) in self.input_slots]
+            args = (ctypes.c_void_p * 1)(ctypes.addressof(inner)) if runner.packed else inner
+            keep += [inner, args]
+            items[i] = launch.Item(addr, ctypes.addressof(args), runner.outer_count, 1 if runner.packed else len(kbufs),
+                                   runner.threads)
+        written = [kbufs[0] for _, kbufs in self.kernels if id(kbufs[0]) not in self.output_bufs]
+        return items, keep, subs, written
 
     @staticmethod
     def _fmt(sig: list[Any]) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..helpers import CACHE_ENTRIES, DEBUG, DEVICE, LRU, num_threads
 from ..ops.uop import UOp, pretty
+from . import launch
 
 
 class CompileError(RuntimeError):
@@ -99,6 +100,11 @@ class Runner:
         t = self.threads
         if t <= 1 or n < 2:
             self.fn(*ptrs, 0, n)
+            return
+        lib = launch.library()
+        addr = launch.address(self.fn) if lib is not None else None
+        if addr is not None:  # split over the C launcher's threads
+            lib.tt_launch(addr, launch.pointer_array(ptrs), len(ptrs), n, t)
             return
         step = (n + t - 1) // t
         futs = [_pool().submit(self.fn, *ptrs, s, min(n, s + step)) for s in range(step, n, step)]

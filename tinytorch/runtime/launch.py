@@ -1,0 +1,189 @@
+"""The kernel launcher: a small C library that runs compiled kernels, split over a pool of threads.
+
+Takes: the address of a compiled kernel (C or LLVM: `void k(void* buf0, ..., long long start, long long end)`,
+every buffer a pointer), its buffer pointers, its outer trip count and a thread count; or a whole
+list of such calls (a jitted step's replay).
+Produces: the calls, made from C. Worker threads wait for work spinning briefly, then asleep on a
+condition variable: handing a slice to a waiting worker costs about a microsecond instead of the
+tens of microseconds of a Python thread pool, and a jitted step runs all its kernels in one call
+from Python, with the interpreter's lock released.
+
+The library is compiled once by the system C compiler and kept in the compile cache; without a
+compiler (or with LAUNCHER=0) kernels are called from Python as before.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import tempfile
+import threading
+from typing import Any
+
+from ..codegen.kernel import PACKED_ARGS_ABOVE
+from ..helpers import LAUNCHER, num_threads
+
+_CALL_CASES = "\n".join(
+    f"    case {k}: ((void (*)({''.join('void*, ' for _ in range(k))}ll, ll))f)"
+    f"({''.join(f'a[{i}], ' for i in range(k))}s, e); break;" for k in range(PACKED_ARGS_ABOVE + 1))
+
+SOURCE = r"""
+#include <pthread.h>
+#include <stdatomic.h>
+typedef long long ll;
+#define MAXT 256
+#if defined(__x86_64__) || defined(__i386__)
+#define PAUSE() __builtin_ia32_pause()
+#else
+#define PAUSE() ((void)0)
+#endif
+
+static void call(void *f, void *const *a, int k, ll s, ll e) {
+  switch (k) {
+CASES
+    default: break;
+  }
+}
+
+struct tt_item { void *fn; void *const *args; ll n; int nargs; int threads; };
+
+static struct tt_item cur;
+static ll cur_step;
+static int nworkers = 0, started = 0;
+static pthread_t workers[MAXT];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static atomic_long gen = 0;
+static atomic_int pending = 0;
+
+static void run_chunk(int i) {
+  ll s = i * cur_step, e = s + cur_step < cur.n ? s + cur_step : cur.n;
+  if (s < e) call(cur.fn, cur.args, cur.nargs, s, e);
+}
+
+static void *worker(void *p) {
+  int id = (int)(long)p;
+  long seen = 0;  /* gen starts at 0: a launch made before this thread ran is still seen */
+  for (;;) {
+    long g;
+    int spins = 0;
+    while ((g = atomic_load_explicit(&gen, memory_order_acquire)) == seen) {
+      if (++spins < 20000) { PAUSE(); continue; }
+      pthread_mutex_lock(&mu);
+      while ((g = atomic_load(&gen)) == seen) pthread_cond_wait(&cv, &mu);
+      pthread_mutex_unlock(&mu);
+      break;
+    }
+    seen = g;
+    if (id + 1 < cur.threads) run_chunk(id + 1);
+    atomic_fetch_sub_explicit(&pending, 1, memory_order_acq_rel);
+  }
+  return 0;
+}
+
+static void forget_workers(void) { started = 0; nworkers = 0; }  /* a forked child has none */
+
+int tt_start(int threads) {
+  if (started) return nworkers + 1;
+  started = 1;
+  pthread_atfork(0, 0, forget_workers);
+  int want = threads - 1 < MAXT ? threads - 1 : MAXT;
+  for (int i = 0; i < want; i++) {
+    if (pthread_create(&workers[i], 0, worker, (void *)(long)i) != 0) break;
+    pthread_detach(workers[i]);
+    nworkers++;
+  }
+  return nworkers + 1;
+}
+
+void tt_launch(void *fn, void *const *args, int nargs, ll n, int threads) {
+  if (threads > nworkers + 1) threads = nworkers + 1;
+  if (threads <= 1 || n < 2) { call(fn, args, nargs, 0, n); return; }
+  cur.fn = fn; cur.args = args; cur.nargs = nargs; cur.n = n; cur.threads = threads;
+  cur_step = (n + threads - 1) / threads;
+  atomic_store(&pending, nworkers);
+  pthread_mutex_lock(&mu);
+  atomic_fetch_add_explicit(&gen, 1, memory_order_release);
+  pthread_cond_broadcast(&cv);
+  pthread_mutex_unlock(&mu);
+  run_chunk(0);
+  while (atomic_load_explicit(&pending, memory_order_acquire) > 0) PAUSE();
+}
+
+void tt_run_plan(const struct tt_item *items, int count) {
+  for (int i = 0; i < count; i++) tt_launch(items[i].fn, items[i].args, items[i].nargs, items[i].n, items[i].threads);
+}
+""".replace("CASES", _CALL_CASES)
+
+
+class Item(ctypes.Structure):
+    """One kernel call of a plan: struct tt_item."""
+
+    _fields_ = [("fn", ctypes.c_void_p), ("args", ctypes.c_void_p), ("n", ctypes.c_longlong),
+                ("nargs", ctypes.c_int), ("threads", ctypes.c_int)]
+
+
+_LIB: list[Any] = []
+_LOCK = threading.Lock()
+
+
+def _build() -> Any:
+    from . import cache
+    from .cpu import find_cc
+
+    cc = find_cc()
+    if cc is None:
+        return None
+    flags = ["-O2", "-fPIC", "-shared", "-pthread", "-std=gnu11"]
+    parts = [SOURCE, cc, *flags]
+    lib = cache.load("launcher", parts)
+    if lib is None:
+        with tempfile.TemporaryDirectory() as d:
+            src, out = os.path.join(d, "launch.c"), os.path.join(d, "launch.so")
+            with open(src, "w") as f:
+                f.write(SOURCE)
+            if subprocess.run([cc, *flags, src, "-o", out], capture_output=True).returncode != 0:
+                return None
+            with open(out, "rb") as f:
+                lib = f.read()
+        cache.store("launcher", parts, lib)
+    from .cache import private_dir
+
+    fd, path = tempfile.mkstemp(suffix=".so", dir=private_dir())
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(lib)
+        so = ctypes.CDLL(path)
+    finally:
+        os.unlink(path)
+    so.tt_launch.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_longlong, ctypes.c_int]
+    so.tt_launch.restype = None
+    so.tt_run_plan.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    so.tt_run_plan.restype = None
+    so.tt_start.argtypes = [ctypes.c_int]
+    so.tt_start.restype = ctypes.c_int
+    so.tt_start(num_threads())
+    return so
+
+
+def library() -> Any:
+    """The loaded launcher (None when there is no C compiler or LAUNCHER=0)."""
+    if not _LIB:
+        with _LOCK:
+            if not _LIB:
+                _LIB.append(_build() if LAUNCHER else None)
+    return _LIB[0]
+
+
+def address(fn: Any) -> int | None:
+    """The machine address of a compiled kernel function (a ctypes function), else None."""
+    if isinstance(fn, ctypes._CFuncPtr):  # type: ignore[attr-defined]
+        return ctypes.cast(fn, ctypes.c_void_p).value
+    return None
+
+
+def pointer_array(ptrs: list[Any]) -> Any:
+    """The argument pointers as a C array of void* (ints, or ctypes arrays for packed arguments)."""
+    return (ctypes.c_void_p * max(1, len(ptrs)))(*[p if isinstance(p, (int, type(None))) else ctypes.addressof(p)
+                                                    for p in ptrs])
