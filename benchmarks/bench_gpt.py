@@ -195,7 +195,8 @@ def main(argv: list[str] | None = None) -> str:
             label, extra = "torch eager, no cache (full forward per token)", "-"
         else:
             d, m = i.split(":")
-            label = f"tinytorch {d}, " + ("KV cache (jitted decode step)" if m == "cache" else "no cache (full forward)")
+            how = "KV cache (jitted decode step)" if m == "cache" else "no cache (full forward)"
+            label = f"tinytorch {d}, {how}"
             extra = f"{r['cache_bytes'] / 2**20:.2f} MiB" if m == "cache" else "-"
         vs = f"{r['tok_s'] / tref['tok_s']:.2f}x" if tref else "-"
         grow.append([label, f"{r['tok_s']:,.1f}", vs, extra])
