@@ -46,6 +46,7 @@ class Opts:
 # operations (ALU ops + loads, per element) before a kernel is worth splitting across threads:
 # handing a slice to the worker costs ~35 us, a 128K-element elementwise kernel runs in ~16 us
 THREAD_MIN_WORK = 1 << 21
+_L2_BYTES = 512 << 10  # a core's L2 (AMD Zen 2-4: 512 KiB-1 MiB; Intel: 1-2 MiB)
 
 
 def _lanes_for(size: int, width: int) -> int:
@@ -143,8 +144,15 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
                 notes.append(f"register tile {rows}x{cols}x{width} (axes {row_axis},{col_axis},{vec_axis})")
             else:
                 notes.append(f"register tile {rows}x{vecs * width} (axes {row_axis},{vec_axis})")
-            if chunks // vecs >= 2 * num_threads():  # the lane axis outermost: a panel of the vector operand
-                order = (vec_axis, *[a for a in range(ng) if a != vec_axis])  # stays in cache (matmul's B)
+            # the lane axis outermost: a panel of the vector operand stays in cache (matmul's B) while the
+            # broadcast operand (A) streams past it once per panel, which pays while A is small; a large A
+            # read with a stride along the reduce (A^T of a weight gradient: one cache line per row per
+            # step) is better read once, rows outermost
+            a_bytes = sum(prod(shape[a] for a in range(len(shape)) if st[a] != 0) * itemsize
+                          for st in inner if st[vec_axis] == 0)
+            strided_a = any(st[vec_axis] == 0 and st[-1] not in (0, 1) for st in inner) if len(shape) > ng else False
+            if chunks // vecs >= 2 * num_threads() and not (strided_a and a_bytes > _L2_BYTES):
+                order = (vec_axis, *[a for a in range(ng) if a != vec_axis])
                 notes.append("lane axis outermost")
 
     # 2b. the same idea when the lanes run along the reduce axis (x @ W.T: both operands

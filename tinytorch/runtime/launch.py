@@ -52,7 +52,7 @@ static struct tt_item cur;
 static ll cur_step;
 static int nworkers = 0, started = 0;
 static pthread_t workers[MAXT];
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER, launch_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static atomic_long gen = 0;
 static atomic_int pending = 0;
@@ -100,6 +100,7 @@ int tt_start(int threads) {
 void tt_launch(void *fn, void *const *args, int nargs, ll n, int threads) {
   if (threads > nworkers + 1) threads = nworkers + 1;
   if (threads <= 1 || n < 2) { call(fn, args, nargs, 0, n); return; }
+  pthread_mutex_lock(&launch_mu);  /* one threaded launch at a time: Python threads may realize at once */
   cur.fn = fn; cur.args = args; cur.nargs = nargs; cur.n = n; cur.threads = threads;
   cur_step = (n + threads - 1) / threads;
   atomic_store(&pending, nworkers);
@@ -109,6 +110,7 @@ void tt_launch(void *fn, void *const *args, int nargs, ll n, int threads) {
   pthread_mutex_unlock(&mu);
   run_chunk(0);
   while (atomic_load_explicit(&pending, memory_order_acquire) > 0) PAUSE();
+  pthread_mutex_unlock(&launch_mu);
 }
 
 void tt_run_plan(const struct tt_item *items, int count) {

@@ -60,6 +60,9 @@ def matmul(self: Tensor, other: Any) -> Tensor:
     return out
 
 
+_K_BLOCK = 512  # rows of a long reduce per block: a (512, 16) float panel of each operand is 32 KiB (L1)
+
+
 def _mm2d(x: Tensor, y: Tensor) -> Tensor:
     """(n, k) @ (k, m) of floats, every product in its fastest layout: the right operand is read in rows of m
     (a transposed one, W^T of a Linear, is copied first: k*m work against n*k*m, and the product then runs
@@ -71,7 +74,14 @@ def _mm2d(x: Tensor, y: Tensor) -> Tensor:
     n, k = x.shape
     m = y.shape[1]
     yr = y.contiguous() if n >= 16 and m % 4 == 0 and y.uop.op is Ops.PERMUTE else y
-    out = (x.reshape(n, 1, k) * yr.T.reshape(1, m, k)).sum(-1)  # (n, m)
+    c = _K_BLOCK if k >= 4 * _K_BLOCK and k % _K_BLOCK == 0 and n * m >= 4096 else k
+    if c < k:  # a long reduce (a weight gradient over every token) in blocks of k whose panels stay in
+        s = k // c  # cache, summed after: (s, n, m) partial products, then a sum over s
+        xb = x.reshape(n, s, c).permute(1, 0, 2).reshape(s, n, 1, c)
+        yb = yr.reshape(s, c, m).permute(0, 2, 1).reshape(s, 1, m, c)
+        out = (xb * yb).sum(-1).sum(0)  # (n, m)
+    else:
+        out = (x.reshape(n, 1, k) * yr.T.reshape(1, m, k)).sum(-1)  # (n, m)
     if not out.requires_grad:
         return out
     x_uop, y_uop, x_rg, y_rg, dev, cls = x.uop, y.uop, x.requires_grad, y.requires_grad, x.device, type(x)
