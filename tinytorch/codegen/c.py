@@ -255,8 +255,10 @@ SCALAR: dict[Ops, Callable[[list[str], DType], str]] = {
     Ops.RECIPROCAL: lambda s, dt: f"(1.0f/{s[0]})" if dt.itemsize <= 4 else f"(1.0/{s[0]})",
 }
 # square roots of whole vectors: (scalar type, lanes) -> (the target feature, GCC's builtin)
-_NATIVE_SQRT = {("float32", 4): ("__SSE__", "__builtin_ia32_sqrtps"), ("float32", 8): ("__AVX__", "__builtin_ia32_sqrtps256"),
-                ("float64", 2): ("__SSE2__", "__builtin_ia32_sqrtpd"), ("float64", 4): ("__AVX__", "__builtin_ia32_sqrtpd256")}
+_NATIVE_SQRT = {
+    ("float32", 4): ("__SSE__", "__builtin_ia32_sqrtps"), ("float32", 8): ("__AVX__", "__builtin_ia32_sqrtps256"),
+    ("float64", 2): ("__SSE2__", "__builtin_ia32_sqrtpd"), ("float64", 4): ("__AVX__", "__builtin_ia32_sqrtpd256"),
+}
 # ops that GCC vector extensions do natively on float and int vectors
 NATIVE_VEC = {Ops.ADD: "+", Ops.MUL: "*"}
 
