@@ -118,7 +118,7 @@ def tinytorch_generate(device: str, use_cache: bool) -> dict[str, float]:
     for _ in it:
         pass
     t2 = time.perf_counter()
-    mem = KVCache(L, 1, H, T, E // H).memory_bytes()
+    mem = KVCache(1, T, L, H, E // H).memory_bytes()
     return {"tok_s": (NEW - 1) / (t2 - t1), "prefill_s": t1 - t0, "cache_bytes": mem}
 
 

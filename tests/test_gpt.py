@@ -105,6 +105,10 @@ def test_names_tying_and_parameter_count() -> None:
     assert model.lm_head.weight is model.transformer.wte.weight
     assert model.num_parameters(non_embedding=False) == sum(p.numel() for p in ref.parameters())
     assert model.num_parameters() == model.num_parameters(False) - CFG.block_size * CFG.n_embd
+    sd = dict(ref.state_dict())  # nanoGPT's checkpoints also hold causal-mask buffers: skipped
+    sd["transformer.h.0.attn.bias"] = torch.ones(1, 1, CFG.block_size, CFG.block_size)
+    missing, unexpected = model.load_state_dict(sd)
+    assert not missing and not unexpected
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -164,31 +168,43 @@ def test_top_k_keeps_only_the_k_most_likely() -> None:
     assert int(_sample(logits, 1.0, 1, np.random.default_rng(0))[0]) == 1
 
 
-def test_kv_cache_update_get_valid_reset_and_memory() -> None:
-    c = KVCache(num_layers=2, batch_size=1, num_heads=2, max_len=6, head_dim=3)
+def test_kv_cache_update_get_valid_advance_reset_and_memory() -> None:
+    c = KVCache(batch_size=1, max_seq_len=6, num_layers=2, num_heads=2, head_dim=3)
     assert c.memory_bytes() == 2 * 2 * 1 * 2 * 6 * 3 * 4
+    use = c.get_memory_usage()
+    assert use["cache_tensors"] == 4 and use["total_elements"] == 4 * 36 and use["total_mb"] == c.memory_bytes() / 2**20
+    assert all(k.shape == (1, 2, 6, 3) for kv in c.caches for k in kv)
     k = tt.arange(12, dtype="float32").reshape(1, 2, 2, 3)
     c.update(1, k, -k, 2)  # positions 2 and 3
-    got_k, got_v = (t.numpy() for t in c.get(1))
+    got_k, got_v = (t.numpy() for t in c.buffers(1))
     np.testing.assert_array_equal(got_k[:, :, 2:4], k.numpy())
     np.testing.assert_array_equal(got_v[:, :, 2:4], -k.numpy())
     assert not got_k[:, :, :2].any() and not got_k[:, :, 4:].any()
-    assert not c.get(0)[0].numpy().any()
+    assert c.get(1)[0].shape == (1, 2, 4, 3) and c.get(0)[0].shape == (1, 2, 0, 3)  # the valid prefix
     c.update(1, k[:, :, :1] + 100, k[:, :, :1], tt.tensor(5, dtype="int32"))  # a tensor position
-    assert (c.get(1)[0].numpy()[:, :, 5] == k.numpy()[:, :, 0] + 100).all()
+    assert (c.buffers(1)[0].numpy()[:, :, 5] == k.numpy()[:, :, 0] + 100).all()
     np.testing.assert_array_equal(c.valid(tt.tensor(2, dtype="int32"), 2).numpy(),
                                   np.arange(6)[None, :] <= 2 + np.arange(2)[:, None])
-    c.length = 4
+    c.reset()  # the course's loop: update every layer at seq_pos, then advance
+    for step in range(3):
+        for layer in range(2):
+            c.update(layer, k[:, :, :1] + step, k[:, :, :1] - step)
+        c.advance()
+    kk, vv = c.get(0)
+    assert c.seq_pos == 3 and kk.shape == (1, 2, 3, 3)
+    np.testing.assert_array_equal(kk.numpy()[:, :, 2], k.numpy()[:, :, 0] + 2)
     c.reset()
-    assert c.length == 0 and "KVCache(" in repr(c)
+    assert c.seq_pos == 0 and c.get(0)[0].shape[2] == 0 and "KVCache(" in repr(c)
     with pytest.raises(ValueError, match="must both be"):
         c.update(0, tt.zeros(1, 3, 1, 3), tt.zeros(1, 3, 1, 3), 0)
     with pytest.raises(IndexError):
-        c.update(0, k, k, 5)  # 5..6 does not fit max_len 6
+        c.update(0, k, k, 5)  # 5..6 does not fit max_seq_len 6
     with pytest.raises(IndexError):
         c.update(2, k, k, 0)
+    with pytest.raises(IndexError):
+        c.advance(7)
     with pytest.raises(ValueError):
-        KVCache(0, 1, 1, 1, 1)
+        KVCache(1, 0, 1, 1, 1)
 
 
 def test_configure_optimizers_decays_matrices_only() -> None:

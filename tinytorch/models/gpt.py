@@ -81,7 +81,7 @@ class CausalSelfAttention(nn.Module):
         else:
             assert pos is not None
             cache.update(layer, k, v, pos)  # writes K/V at pos in place
-            k, v = cache.get(layer)  # (B, H, L, D) with L = max_len
+            k, v = cache.buffers(layer)  # (B, H, L, D) with L = max_seq_len
             mask = cache.valid(pos, T)  # (T, L): keys at positions <= pos + t
         y = _attention(q, k, v, mask, self.attn_dropout)  # (B, H, T, D)
         y = y.transpose(1, 2).contiguous().reshape(B, T, C)  # (B, T, C) heads side by side, stored in rows
@@ -146,6 +146,13 @@ class GPT(nn.Module):
                 nn.init.normal_(p, 0.0, 0.02)
             elif name.endswith("bias"):
                 nn.init.zeros_(p)
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        """Module.load_state_dict, also from nanoGPT's own checkpoints: their causal-mask buffers
+        (`...attn.bias`, `...attn.masked_bias`, not parameters) are skipped."""
+        mine = {k: v for k, v in state_dict.items()
+                if not (k.endswith(".attn.bias") or k.endswith(".attn.masked_bias"))}
+        return super().load_state_dict(mine, strict=strict, assign=assign)
 
     def num_parameters(self, non_embedding: bool = True) -> int:
         """Parameter count (tied head counted once; position embeddings left out by default, as nanoGPT)."""
@@ -227,7 +234,7 @@ class GPT(nn.Module):
         self.eval()
         B = seq.shape[0]
         self._full = TinyJit(lambda x: self(x)[0])
-        cache = KVCache(self.config.n_layer, B, self.config.n_head, bs, self.config.n_embd // self.config.n_head,
+        cache = KVCache(B, bs, self.config.n_layer, self.config.n_head, self.config.n_embd // self.config.n_head,
                         device=self._device)
         step = TinyJit(lambda t, p: self._decode_step(t, p, cache))
 
