@@ -286,31 +286,22 @@ def _heads(x: Tensor, static: Tensor | None, n: int, h: int, d: int, name: str, 
 def _mha_shape_check(q: Tensor, k: Tensor, v: Tensor, kpm: Tensor | None, mask: Tensor | None, num_heads: int,
                      op: str) -> bool:
     """Whether the inputs are batched (3-D) or unbatched (2-D), checking the masks' ranks against that."""
-    if q.ndim == 3:
-        if k.ndim != 3 or v.ndim != 3:
-            raise AttentionShapeError(f"{op}: For batched (3-D) `query`, expected `key` and `value` to be 3-D but "
-                                      f"found {k.ndim}-D and {v.ndim}-D tensors respectively")
-        if kpm is not None and kpm.ndim != 2:
-            raise AttentionShapeError(f"{op}: For batched (3-D) `query`, expected `key_padding_mask` to be `None` "
-                                      f"or 2-D but found {kpm.ndim}-D tensor instead")
-        if mask is not None and mask.ndim not in (2, 3):
-            raise AttentionShapeError(f"{op}: For batched (3-D) `query`, expected `attn_mask` to be `None`, 2-D or "
-                                      f"3-D but found {mask.ndim}-D tensor instead")
-        return True
-    if q.ndim == 2:
-        if k.ndim != 2 or v.ndim != 2:
-            raise AttentionShapeError(f"{op}: For unbatched (2-D) `query`, expected `key` and `value` to be 2-D but "
-                                      f"found {k.ndim}-D and {v.ndim}-D tensors respectively")
-        if kpm is not None and kpm.ndim != 1:
-            raise AttentionShapeError(f"{op}: For unbatched (2-D) `query`, expected `key_padding_mask` to be `None` "
-                                      f"or 1-D but found {kpm.ndim}-D tensor instead")
-        if mask is not None:
-            if mask.ndim not in (2, 3):
-                raise AttentionShapeError(f"{op}: For unbatched (2-D) `query`, expected `attn_mask` to be `None`, "
-                                          f"2-D or 3-D but found {mask.ndim}-D tensor instead")
-            if mask.ndim == 3 and tuple(mask.shape) != (num_heads, q.shape[0], k.shape[0]):
-                raise AttentionShapeError(f"{op}: Expected `attn_mask` shape to be "
-                                          f"{(num_heads, q.shape[0], k.shape[0])} but got {tuple(mask.shape)}")
-        return False
-    raise AttentionShapeError(f"{op}: query should be unbatched 2D or batched 3D tensor but received {q.ndim}-D "
-                              f"query tensor")
+    if q.ndim not in (2, 3):
+        raise AttentionShapeError(f"{op}: query should be unbatched 2D or batched 3D tensor but received {q.ndim}-D "
+                                  f"query tensor")
+    batched = q.ndim == 3
+    kind = "batched (3-D)" if batched else "unbatched (2-D)"
+    if k.ndim != q.ndim or v.ndim != q.ndim:
+        raise AttentionShapeError(f"{op}: For {kind} `query`, expected `key` and `value` to be {q.ndim}-D but "
+                                  f"found {k.ndim}-D and {v.ndim}-D tensors respectively")
+    if kpm is not None and kpm.ndim != q.ndim - 1:
+        raise AttentionShapeError(f"{op}: For {kind} `query`, expected `key_padding_mask` to be `None` "
+                                  f"or {q.ndim - 1}-D but found {kpm.ndim}-D tensor instead")
+    if mask is not None and mask.ndim not in (2, 3):
+        raise AttentionShapeError(f"{op}: For {kind} `query`, expected `attn_mask` to be `None`, 2-D or "
+                                  f"3-D but found {mask.ndim}-D tensor instead")
+    if not batched and mask is not None and mask.ndim == 3 and \
+            tuple(mask.shape) != (num_heads, q.shape[0], k.shape[0]):
+        raise AttentionShapeError(f"{op}: Expected `attn_mask` shape to be "
+                                  f"{(num_heads, q.shape[0], k.shape[0])} but got {tuple(mask.shape)}")
+    return batched

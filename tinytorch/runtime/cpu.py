@@ -124,6 +124,18 @@ _LOADED: dict[int, tuple[bytes, ctypes.CDLL]] = {}
 _LOADED_LOCK = threading.Lock()
 
 
+def dlopen_bytes(lib: bytes) -> ctypes.CDLL:
+    """dlopen the bytes of a trusted shared object, written to a file in this process's private 0700 folder
+    (nobody can swap the file between the write and the dlopen) and unlinked after."""
+    fd, path = tempfile.mkstemp(suffix=".so", dir=private_dir())
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(lib)
+        return ctypes.CDLL(path)
+    finally:
+        os.unlink(path)
+
+
 def load_shared_object(lib: bytes, name: str, nbufs: int) -> Callable[..., Any]:
     """dlopen the bytes of a shared object and return its kernel function. The bytes must be
     trusted (Compiler.compile returns only what the compiler made or an authenticated cache
@@ -134,13 +146,7 @@ def load_shared_object(lib: bytes, name: str, nbufs: int) -> Callable[..., Any]:
     if hit is not None and hit[0] is lib:
         so = hit[1]
     else:
-        fd, path = tempfile.mkstemp(suffix=".so", dir=private_dir())
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(lib)
-            so = ctypes.CDLL(path)
-        finally:
-            os.unlink(path)
+        so = dlopen_bytes(lib)
         with _LOADED_LOCK:
             _LOADED[id(lib)] = (lib, so)
             while len(_LOADED) > 64:

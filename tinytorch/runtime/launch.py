@@ -150,15 +150,9 @@ def _build() -> Any:
             with open(out, "rb") as f:
                 lib = f.read()
         cache.store("launcher", parts, lib)
-    from .cache import private_dir
+    from .cpu import dlopen_bytes
 
-    fd, path = tempfile.mkstemp(suffix=".so", dir=private_dir())
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(lib)
-        so = ctypes.CDLL(path)
-    finally:
-        os.unlink(path)
+    so = dlopen_bytes(lib)
     so.tt_launch.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_longlong, ctypes.c_int]
     so.tt_launch.restype = None
     so.tt_run_plan.argtypes = [ctypes.c_void_p, ctypes.c_int]
