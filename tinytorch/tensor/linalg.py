@@ -60,7 +60,9 @@ def matmul(self: Tensor, other: Any) -> Tensor:
     return out
 
 
-_K_BLOCK = 512  # rows of a long reduce per block: a (512, 16) float panel of each operand is 32 KiB (L1)
+# rows of a long reduce per block (the first that divides it twice or more): a (512, 16) float panel of each
+# operand is 32 KiB, an L1; reduces of >= 768 rows are split (a weight gradient over every token)
+_K_BLOCKS, _K_SPLIT_FROM = (512, 384), 768
 
 
 def _mm2d(x: Tensor, y: Tensor) -> Tensor:
@@ -74,7 +76,7 @@ def _mm2d(x: Tensor, y: Tensor) -> Tensor:
     n, k = x.shape
     m = y.shape[1]
     yr = y.contiguous() if n >= 16 and m % 4 == 0 and y.uop.op is Ops.PERMUTE else y
-    c = _K_BLOCK if k >= 4 * _K_BLOCK and k % _K_BLOCK == 0 and n * m >= 4096 else k
+    c = next((b for b in _K_BLOCKS if k % b == 0 and k // b >= 2), k) if k >= _K_SPLIT_FROM and n * m >= 4096 else k
     if c < k:  # a long reduce (a weight gradient over every token) in blocks of k whose panels stay in
         s = k // c  # cache, summed after: (s, n, m) partial products, then a sum over s
         xb = x.reshape(n, s, c).permute(1, 0, 2).reshape(s, n, 1, c)
