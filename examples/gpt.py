@@ -2,6 +2,7 @@
 
     python examples/gpt.py                                # train (25 minutes on 2 cores), save, sample
     python examples/gpt.py --bpe                          # the same with a byte-level BPE tokenizer
+    python examples/gpt.py --baby                         # nanoGPT's "baby GPT", 2000 steps (about 3 minutes)
     python examples/gpt.py --sample --prompt "ROMEO:"     # load the checkpoint and stream new text
     DEBUG=2 python examples/gpt.py --steps 5              # watch the kernels of a training step
 
@@ -67,7 +68,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-cache", action="store_true", help="sample without the KV cache")
     p.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
     p.add_argument("--quick", action="store_true", help="a tiny model for a few steps (a smoke test)")
+    p.add_argument("--baby", action="store_true",
+                   help="nanoGPT's CPU 'baby GPT': 4 layers x 4 heads x 128, context 64, batch 12, 2000 steps")
     args = p.parse_args(argv)
+    if args.baby:
+        args.n_layer, args.n_head, args.n_embd, args.block_size, args.batch_size = 4, 4, 128, 64, 12
+        args.steps, args.time_limit, args.eval_iters = 2000, 0, 20
     if args.quick:
         args.steps, args.batch_size, args.block_size = min(args.steps, 30), 8, 32
         args.n_layer, args.n_head, args.n_embd = 2, 2, 32
