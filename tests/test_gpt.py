@@ -100,6 +100,8 @@ def _pair(cfg: GPTConfig = CFG, scale: float = 0.0, device: str | None = None) -
 
 
 def test_names_tying_and_parameter_count() -> None:
+    assert tt.models.GPT is GPT and tt.models.KVCache is KVCache  # reachable as attributes, like torch's packages
+    assert tt.text.CharTokenizer is not None
     model, ref = _pair()
     assert set(model.state_dict()) == set(ref.state_dict())
     assert model.lm_head.weight is model.transformer.wte.weight

@@ -69,7 +69,7 @@ globals().update(_LEGACY_TYPES)  # FloatTensor, LongTensor, ... (PyTorch's legac
 
 
 def __getattr__(name: str) -> object:
-    if name in ("viz", "text"):  # imported on first use: viz's drawing needs networkx, which is not loaded here
+    if name in ("viz", "text", "models", "vision"):  # imported on first use (viz's drawing needs networkx)
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
