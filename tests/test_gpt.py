@@ -216,6 +216,8 @@ def test_configure_optimizers_decays_matrices_only() -> None:
     decay, no_decay = opt.param_groups
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
     assert all(p.ndim == 2 for p in decay["params"]) and all(p.ndim == 1 for p in no_decay["params"])
+    assert model.configure_optimizers(0.1, 3e-4, (0.9, 0.99), "cpu").param_groups[0]["lr"] == 3e-4  # nanoGPT's call
+    assert model.configure_optimizers(0.0, lr=5e-4, betas=(0.8, 0.9)).param_groups[1]["betas"] == (0.8, 0.9)
     ids = [id(p) for g in opt.param_groups for p in g["params"]]
     assert len(ids) == len(set(ids)) == len(list(dict.fromkeys(model.parameters())))
 

@@ -176,9 +176,11 @@ class GPT(nn.Module):
 
     # optimizer ------------------------------------------------------------------------------------
     def configure_optimizers(self, weight_decay: float = 0.1, learning_rate: float = 6e-4,
-                             betas: tuple[float, float] = (0.9, 0.95), lr: float | None = None, **kwargs: Any) -> AdamW:
+                             betas: tuple[float, float] = (0.9, 0.95), device_type: str | None = None, *,
+                             lr: float | None = None, **kwargs: Any) -> AdamW:
         """AdamW with weight decay on the matrices (linear and embedding weights) only: biases and norm
-        weights (every parameter with fewer than 2 dims) are not decayed."""
+        weights (every parameter with fewer than 2 dims) are not decayed. (lr= is the same as
+        learning_rate; device_type is accepted for nanoGPT's call and not needed.)"""
         params = list(dict.fromkeys(self.parameters()))  # the tied table once
         decay = [p for p in params if p.ndim >= 2]
         no_decay = [p for p in params if p.ndim < 2]
