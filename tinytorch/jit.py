@@ -176,8 +176,8 @@ class TinyJit:
         keep: list[Any] = []
         subs: list[tuple[Any, int, int]] = []
         for i, (runner, kbufs) in enumerate(self.kernels):
-            addr = launch.address(getattr(runner, "fn", None))
-            if addr is None or type(runner)._run is not Runner._run:
+            addr = runner.launch_address() if isinstance(runner, Runner) else None
+            if addr is None:
                 return None
             inner = (ctypes.c_void_p * max(1, len(kbufs)))(*[b.ptr for b in kbufs])
             subs += [(inner, j, self.input_slots[id(b)]) for j, b in enumerate(kbufs) if id(b) in self.input_slots]

@@ -43,8 +43,9 @@ class Opts:
         return dict(self.unroll).get(axis, 1)
 
 
-# operations (ALU ops + loads, per element) before a kernel is worth splitting across threads:
-# handing a slice to the worker costs ~35 us, a 128K-element elementwise kernel runs in ~16 us
+# operations (ALU ops + loads, per element) before a kernel is worth splitting across threads: a
+# 128K-element elementwise kernel runs in ~16 us, and a hand-off costs a few us with the C launcher
+# (runtime/launch.py; ~35 us through the Python pool without it)
 THREAD_MIN_WORK = 1 << 21
 _L2_BYTES = 512 << 10  # a core's L2 (AMD Zen 2-4: 512 KiB-1 MiB; Intel: 1-2 MiB)
 

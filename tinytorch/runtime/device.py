@@ -92,6 +92,14 @@ class Runner:
             return
         self._run(bufs)
 
+    def launch_address(self) -> int | None:
+        """The compiled function's address for the C launcher (looked up once), or None when there is no launcher
+        or this runner is not a plain compiled function (INTERP, a plugin's own runner)."""
+        if "_launch_addr" not in self.__dict__:
+            plain = type(self)._run is Runner._run and launch.library() is not None
+            self._launch_addr = launch.address(self.fn) if plain else None
+        return self._launch_addr
+
     def _run(self, bufs: list[Any]) -> None:
         ptrs: list[Any] = [b.ptr for b in bufs]
         if self.packed:  # one array of pointers (codegen/kernel.py PACKED_ARGS_ABOVE)
@@ -101,10 +109,9 @@ class Runner:
         if t <= 1 or n < 2:
             self.fn(*ptrs, 0, n)
             return
-        lib = launch.library()
-        addr = launch.address(self.fn) if lib is not None else None
+        addr = self.launch_address()
         if addr is not None:  # split over the C launcher's threads
-            lib.tt_launch(addr, launch.pointer_array(ptrs), len(ptrs), n, t)
+            launch.library().tt_launch(addr, launch.pointer_array(ptrs), len(ptrs), n, t)
             return
         step = (n + t - 1) // t
         futs = [_pool().submit(self.fn, *ptrs, s, min(n, s + step)) for s in range(step, n, step)]
