@@ -47,13 +47,6 @@ class GPTConfig:
             raise ValueError(f"GPTConfig: dropout must be in [0, 1), got {self.dropout}")
 
 
-def _attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, dropout: nn.Dropout) -> Tensor:
-    """softmax(q k^T / sqrt(D) where mask, else -inf) v for q (B, H, T, D), k, v (B, H, S, D), mask (T, S) bool."""
-    att = q @ k.transpose(-2, -1) * (1.0 / math.sqrt(q.shape[-1]))  # (B, H, T, S)
-    att = mask._where(att, -math.inf).softmax(-1)  # (B, H, T, S)
-    return dropout(att) @ v  # (B, H, T, D)
-
-
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention where position t sees positions <= t."""
 
@@ -76,14 +69,15 @@ class CausalSelfAttention(nn.Module):
         """x (B, T, C) -> (B, T, C); with a cache, x is one new position (T == 1) written at pos."""
         B, T, C = x.shape  # (B, T, C)
         q, k, v = self._heads(x)  # 3 x (B, H, T, D)
-        if cache is None:
-            mask = Tensor.ones(T, T, dtype="bool", device=x.device).tril()  # (T, T) lower triangle
+        p = self.attn_dropout.p if self.training else 0.0
+        if cache is None:  # softmax(q k^T / sqrt(D)), position t attending to positions <= t, @ v
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)  # (B, H, T, D)
         else:
             assert pos is not None
             cache.update(layer, k, v, pos)  # writes K/V at pos in place
             k, v = cache.buffers(layer)  # (B, H, L, D) with L = max_seq_len
             mask = cache.valid(pos, T)  # (T, L): keys at positions <= pos + t
-        y = _attention(q, k, v, mask, self.attn_dropout)  # (B, H, T, D)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, H, T, D)
         y = y.transpose(1, 2).contiguous().reshape(B, T, C)  # (B, T, C) heads side by side, stored in rows
         return self.resid_dropout(self.c_proj(y))  # (B, T, C)
 

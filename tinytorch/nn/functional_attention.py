@@ -140,8 +140,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     if s.dtype in _LOW_PRECISION:
         s = s.float()
     if is_causal:  # top-left aligned lower triangle, also for L != S
-        allowed = Tensor.arange(L, device=q.device).reshape(L, 1) >= Tensor.arange(S, device=q.device)
-        s = allowed._where(s, -math.inf)
+        s = Tensor.ones(L, S, dtype=dtypes.bool, device=q.device).tril()._where(s, -math.inf)
     elif attn_mask is not None:
         s = attn_mask._where(s, -math.inf) if attn_mask.dtype == dtypes.bool else s + attn_mask
     e, d = _masked_exp(s)  # (..., L, S), (..., L, 1)
