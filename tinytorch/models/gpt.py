@@ -192,14 +192,14 @@ class GPT(nn.Module):
             x = block(x, cache, i, pos)  # (B, 1, C)
         return self.lm_head(self.transformer.ln_f(x)).reshape(B, -1)  # (B, vocab)
 
-    def _window_logits(self, window: np.ndarray) -> np.ndarray:
+    def _window_logits(self, full: TinyJit, window: np.ndarray) -> np.ndarray:
         """Logits of the last position of each row of window (B, L <= block_size), from a full forward of a
         (B, block_size) input padded on the right (causal: the padding is never seen), so that one compiled
         program serves every length."""
         B, L = window.shape
         padded = np.zeros((B, self.config.block_size), dtype=np.int64)
         padded[:, :L] = window
-        logits = self._full(Tensor(padded, device=self._device))  # (B, block_size, vocab)
+        logits = full(Tensor(padded, device=self._device))  # (B, block_size, vocab): full is a jitted forward
         return logits.numpy()[:, L - 1]  # (B, vocab)
 
     @property
@@ -229,7 +229,7 @@ class GPT(nn.Module):
         was_training = self.training
         self.eval()
         B = seq.shape[0]
-        self._full = TinyJit(lambda x: self(x)[0])
+        full = TinyJit(lambda x: self(x)[0])
         cache = KVCache(B, bs, self.config.n_layer, self.config.n_head, self.config.n_embd // self.config.n_head,
                         device=self._device)
         step = TinyJit(lambda t, p: self._decode_step(t, p, cache))
@@ -247,7 +247,7 @@ class GPT(nn.Module):
                 for _ in range(max_new_tokens):
                     L = seq.shape[1]
                     if logits is None:  # no cache, or the context outgrew it: a full forward of the window
-                        logits = self._window_logits(seq[:, -bs:])
+                        logits = self._window_logits(full, seq[:, -bs:])
                     nxt = _sample(logits.astype(np.float64), temperature, top_k, rng)  # (B,)
                     seq = np.concatenate([seq, nxt[:, None]], axis=1)
                     yield nxt
