@@ -55,15 +55,17 @@ class Emitter:
         self.pre: list[UOp] = []
         self.invariant: set[UOp] = set()
         self.hoist_from: int | None = None
-        self.no_hoist: set[UOp] = set()  # buffers the kernel writes: their reads stay where they are
+        self.no_hoist: set[UOp] = set()  # the buffer the kernel writes: its reads stay where they are
 
     def visible(self, u: UOp) -> bool:
         return any(u in s for s in self.scopes)
 
     def _is_invariant(self, n: UOp) -> bool:
         if n.op in (Ops.DEFINE_GLOBAL, Ops.DEFINE_VAR):
-            return n not in self.no_hoist
-        return self.hoist_from is not None and n.op in _HOISTABLE and all(s in self.invariant for s in n.src)
+            return True
+        if self.hoist_from is None or n.op not in _HOISTABLE or (n.op is Ops.LOAD and n.src[0] in self.no_hoist):
+            return False
+        return all(s in self.invariant for s in n.src)
 
     def emit(self, u: UOp) -> UOp:
         if self.visible(u):
@@ -72,7 +74,7 @@ class Emitter:
             if not self.visible(n):
                 if self._is_invariant(n):
                     self.invariant.add(n)
-                    if n.op not in (Ops.DEFINE_GLOBAL, Ops.DEFINE_VAR) and self.hoist_from is not None:
+                    if n.op not in (Ops.DEFINE_GLOBAL, Ops.DEFINE_VAR):  # (the parameters come first anyway)
                         self.pre.append(n)
                         self.scopes[0].add(n)
                         continue
