@@ -4,8 +4,9 @@ Takes: the kernel calls of the block (runtime/device.py KERNEL_HOOKS: every call
 `Runner.__call__`, JIT replays included) and its realizes (engine/realize.py REALIZE_HOOKS).
 Produces:
 - `prof.table()` (also `print(prof)`): one row per kernel — name, device, calls, total and
-  mean time, GFLOP/s, GB/s, the fraction of this machine's peak FLOP/s and bandwidth
-  (runtime/limits.py, measured once and cached), and the user source line that created it —
+  mean time, GFLOP/s (2 per multiply-add), GB/s (bytes moved, `kernel_bytes`), the fraction
+  of this machine's peak FLOP/s and bandwidth (runtime/limits.py, measured once and cached),
+  and the user source line that created it —
   then the block's totals: kernel time against wall time, peak bytes allocated, live buffers;
 - `prof.export_chrome_trace(path)`: Chrome trace-event JSON (Perfetto, chrome://tracing):
   one complete event per kernel call, one per realize (schedule + compile + run), and a
@@ -37,8 +38,8 @@ class KernelStats:
     total: float  # seconds
     min: float
     max: float
-    flops: int  # per call
-    nbytes: int  # per call: every buffer it reads or writes
+    flops: int  # per call: 2 per multiply-add (codegen/kernel.py Kernel.flops)
+    nbytes: int  # per call: bytes moved (kernel_bytes)
     tag: str | None
 
     @property
@@ -103,7 +104,7 @@ class profile:  # noqa: N801 (used like a function: `with tinytorch.profile() as
     def _on_kernel(self, runner: Any, bufs: list[Any], st: float, et: float) -> None:
         from .runtime.buffer import ALLOCATOR
 
-        self.events.append((runner, st, et, sum(b.nbytes for b in bufs), ALLOCATOR.live_bytes))
+        self.events.append((runner, st, et, kernel_bytes(runner, bufs), ALLOCATOR.live_bytes))
 
     def _on_realize(self, targets: list[Any], plan: Any, dev: Any, t0: float) -> None:
         where = user_line()
@@ -232,6 +233,20 @@ class profile:  # noqa: N801 (used like a function: `with tinytorch.profile() as
         with open(path, "w") as f:
             json.dump(self.chrome_trace(), f)
         return path
+
+
+def kernel_bytes(runner: Any, bufs: list[Any]) -> int:
+    """Bytes one call of the kernel moves: each buffer it reads counted once, at most at its real size (a
+    broadcast operand at its own size, a slice at the part it reaches), plus each output written once;
+    a runner that does not know its traffic counts every buffer once, whole."""
+    traffic = getattr(runner, "traffic", None)
+    if traffic is None:
+        return sum(b.nbytes for b in bufs)
+    total = 0
+    for i, read, written in traffic:
+        b = bufs[i]
+        total += min(b.nbytes, read * b.dtype.itemsize) + min(b.nbytes, written * b.dtype.itemsize)
+    return int(total)
 
 
 def _mib(n: int) -> str:

@@ -19,6 +19,10 @@ from ..ops.view import ViewStack
 # instead of one argument each: a call through ctypes allows at most 1024 arguments.
 PACKED_ARGS_ABOVE = 64
 
+# ALU ops that convert, reinterpret or flip the sign of a value, not counted as FLOPs (a - b is ADD(a, NEG(b)):
+# one FLOP)
+NOT_FLOPS = frozenset({Ops.CAST, Ops.BITCAST, Ops.NEG})
+
 
 def packs_args(nbufs: int) -> bool:
     return nbufs > PACKED_ARGS_ABOVE
@@ -53,10 +57,25 @@ class Kernel:
     def flops(self) -> int:
         """Arithmetic operations: each ALU op once per element it runs over; the reduce's own op (the add
         of a multiply-add) once per reduced element, so a matmul or conv counts 2 per multiply-add."""
-        pre = sum(1 for u in self.pre_reduce if u.op in GroupOp.ALU and u.op is not Ops.CAST)
-        post = sum(1 for u in self.epilogue if u.op in GroupOp.ALU and u.op is not Ops.CAST)
+        pre = sum(1 for u in self.pre_reduce if u.op in GroupOp.ALU and u.op not in NOT_FLOPS)
+        post = sum(1 for u in self.epilogue if u.op in GroupOp.ALU and u.op not in NOT_FLOPS)
         return (pre + 1) * prod(self.shape) + post * prod(self.global_shape) \
             if self.reduce is not None else (pre + post) * prod(self.shape)
+
+    @property
+    def traffic(self) -> tuple[tuple[int, int, int], ...]:
+        """(buffer argument, elements read, elements written) per buffer the kernel touches: each LOAD and
+        STORE counts the distinct positions its view can reach (a broadcast axis once, a masked axis by
+        its valid range), so an operand broadcast across the loop counts at its own size. A buffer both
+        read and written (an in-place update) counts both ways."""
+        moved: dict[int, list[int]] = {}
+        for u in toposort([self.ast]):
+            if u.op in (Ops.LOAD, Ops.STORE) and u.src[0].op is Ops.DEFINE_GLOBAL:
+                view = (u.src[-1] if u.op is Ops.LOAD else u.src[1]).arg.views[-1]
+                extents = [hi - lo for lo, hi in view.mask] if view.mask else view.shape
+                reach = prod(e for e, st in zip(extents, view.strides) if st != 0)
+                moved.setdefault(u.src[0].arg, [0, 0])[u.op is Ops.STORE] += reach
+        return tuple((i, r, w) for i, (r, w) in sorted(moved.items()))
 
 
 def analyze(ast: UOp) -> Kernel:

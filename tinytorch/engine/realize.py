@@ -23,6 +23,7 @@ from ..dtype import dtypes
 from ..helpers import CACHE_ENTRIES, DEBUG, LRU
 from ..ops.uop import GroupOp, Ops, UOp
 from ..ops.view import ViewStack
+from ..profiler import kernel_bytes
 from ..runtime.buffer import Buffer
 from .schedule import Plan, TargetResult, _apply, graph_nodes, resolve, schedule
 
@@ -295,7 +296,7 @@ def run_plan(plan: Plan, inputs: list[Buffer], new: list[Buffer], dev: Any) -> f
             et = time.perf_counter() - st
             total += et
             gflops = runner.flops / et * 1e-9 if et > 0 else 0.0
-            gbs = sum(b.nbytes for b in bufs) / et * 1e-9 if et > 0 else 0.0
+            gbs = kernel_bytes(runner, bufs) / et * 1e-9 if et > 0 else 0.0
             print(f"  {dev.name:6s} {runner.name:<40s} {et * 1e6:9.1f} us {gflops:8.2f} GFLOP/s "
                   f"{gbs:7.2f} GB/s  {k.tag or ''}")
         else:

@@ -69,6 +69,8 @@ class Runner:
     `__call__` has it moved to `_run`, so observers still see every call)."""
 
     tag: str | None = None  # the user source line of the kernel it was first built for (set by realize)
+    # (buffer argument, elements read, elements written) per buffer (codegen/kernel.py Kernel.traffic); None: unknown
+    traffic: tuple[tuple[int, int, int], ...] | None = None
 
     def __init__(self, name: str, fn: Callable[..., Any], outer_count: int, threads: int, flops: int,
                  src: str = "", keepalive: Any = None):
@@ -249,6 +251,7 @@ class CompiledDevice(BaseDevice):
         fn = self.loader(lib, r["name"], r["nbufs"])
         runner = Runner(r["name"], fn, r["outer"], r["opts"].threads, r["kernel"].flops, r["src"], keepalive=lib)
         runner.packed = packs_args(r["nbufs"])
+        runner.traffic = r["kernel"].traffic
         return runner
 
 

@@ -204,7 +204,7 @@ class InterpDevice(BaseDevice):
             raise RuntimeError("INTERP runners take buffers, not pointers")
 
         r = _InterpRunner(self.unique_name("I_" + "_".join(map(str, k.shape or (1,)))), run, 1, 1, k.flops)
-        r.ast = ast
+        r.ast, r.traffic = ast, k.traffic
         return r
 
 
