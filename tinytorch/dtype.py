@@ -42,14 +42,32 @@ import numpy as np
 from .errors import DTypeError
 
 
+_INTERNED: dict[tuple, DType] = {}
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 @dataclass(frozen=True, eq=True)
 class DType:
+    """One element type. Instances are interned (building equal fields returns the same object), so a
+    DType hashes by identity, in C: every UOp built hashes its dtype."""
+
     name: str  # "float32"
     itemsize: int  # bytes of one scalar
     kind: str  # "b" bool, "u" unsigned, "i" signed, "f" float
     priority: int  # order inside the promotion lattice
     count: int = 1  # >1 for a vector type (codegen only)
     is_ptr: bool = False  # pointer to `scalar` (codegen only)
+
+    def __new__(cls, name: str, itemsize: int, kind: str, priority: int, count: int = 1,
+                is_ptr: bool = False) -> DType:
+        key = (name, itemsize, kind, priority, count, is_ptr)
+        d = _INTERNED.get(key)
+        if d is None:
+            d = _INTERNED[key] = object.__new__(cls)
+        return d
+
+    def __reduce__(self) -> Any:  # copies and pickles come back as the interned object
+        return (DType, (self.name, self.itemsize, self.kind, self.priority, self.count, self.is_ptr))
 
     def __repr__(self) -> str:
         """`tinytorch.float32`: PyTorch's spelling with our module name."""
@@ -121,6 +139,9 @@ class DType:
         if self.is_int:
             return int(np.iinfo(self.np).max)
         return math.inf
+
+
+DType.__hash__ = object.__hash__  # type: ignore[method-assign]  # interned: identity is equality
 
 
 class dtypes:
@@ -235,6 +256,8 @@ def check_fits(x: Any, dt: DType) -> None:
     an integer dtype takes [min, max], an unsigned one also -max..-1 from an int (they wrap), never
     inf or NaN; float32/float64 take any value up to their largest finite magnitude, inf and NaN."""
     if dt.is_bool or isinstance(x, bool):
+        return
+    if type(x) is float and dt.kind == "f" and -_F32_MAX <= x <= _F32_MAX:  # (the common case, quickly)
         return
     if dt.is_int:
         lo = -int(dt.max) if dt.kind == "u" and isinstance(x, int) else dt.min

@@ -12,6 +12,7 @@ buffers into the cached Plan and calls the cached kernels.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import time
 import weakref
@@ -24,7 +25,9 @@ from ..helpers import CACHE_ENTRIES, DEBUG, LRU
 from ..ops.uop import GroupOp, Ops, UOp
 from ..ops.view import ViewStack
 from ..profiler import kernel_bytes
+from ..runtime import launch
 from ..runtime.buffer import Buffer
+from ..runtime.device import KERNEL_HOOKS, Runner
 from .schedule import Plan, TargetResult, _apply, graph_nodes, resolve, schedule
 
 if TYPE_CHECKING:
@@ -42,26 +45,49 @@ _VERSIONS = itertools.count(1)
 
 
 def _structure(targets: list[UOp]) -> tuple[tuple, list[Buffer], list[UOp]]:
-    """(structural key, input buffers in key order, nodes)."""
-    nodes = graph_nodes(targets)
-    pos: dict[UOp, int] = {}
-    leaf_pos: dict[int, int] = {}
-    leaves: list[Buffer] = []
+    """(structural key, input buffers in key order, nodes): one walk of the graph, sources first, that stops at
+    buffers and at realized nodes (which read their result's view). A node's part of the key is its op, dtype,
+    argument and the positions of its sources; a buffer's is its position among the inputs, size and dtype."""
+    index: dict[UOp, int] = {}
+    nodes: list[UOp] = []
     parts: list[Any] = []
-    for i, u in enumerate(nodes):
-        pos[u] = i
-        if u._realized is not None:
-            parts.append(("R", pos[u._realized]))
-        elif u.op is Ops.BUFFER:
+    leaves: list[Buffer] = []
+    leaf_pos: dict[int, int] = {}
+    buffer_op = Ops.BUFFER
+    stack: list[tuple[UOp, int]] = [(t, 0) for t in reversed(targets)]  # (node, first source not yet seen)
+    push, pop = stack.append, stack.pop
+    while stack:
+        u, i = pop()
+        if u in index:
+            continue
+        r = u._realized
+        if r is not None:
+            if r not in index:
+                push((u, 0))
+                push((r, 0))
+                continue
+            part: Any = ("R", index[r])
+        elif u.op is buffer_op:
             buf = u.arg[0]
             j = leaf_pos.get(id(buf))
             if j is None:
                 j = leaf_pos[id(buf)] = len(leaves)
                 leaves.append(buf)
-            parts.append(("B", j, buf.size, buf.dtype))
+            part = ("B", j, buf.size, buf.dtype)
         else:
-            parts.append((u.op, u.dtype, u._key[3], tuple(pos[s] for s in u.src)))
-    parts.append(tuple(pos[t] for t in targets))
+            src = u.src
+            n = len(src)
+            while i < n and src[i] in index:
+                i += 1
+            if i < n:
+                push((u, i + 1))
+                push((src[i], 0))
+                continue
+            part = (u.op, u.dtype, u._key[3], tuple([index[s] for s in src]))
+        index[u] = len(nodes)
+        nodes.append(u)
+        parts.append(part)
+    parts.append(tuple([index[t] for t in targets]))
     return tuple(parts), leaves, nodes
 
 
@@ -146,7 +172,14 @@ def realize_uops(targets: list[UOp], device: str | None = None) -> list[UOp]:
     for bi in plan.assigned_inputs:
         _invalidate(inputs[bi])
         versions[id(inputs[bi])] = next(_VERSIONS)
-    t_run = run_plan(plan, inputs, new, dev)
+    bound = plan.bound.get(dev.name) if hit and not CAPTURE and not KERNEL_HOOKS and DEBUG.value < 2 else False
+    if bound is None:  # a plan seen twice: its kernels from now on in one launcher call
+        bound = plan.bound[dev.name] = BoundPlan.build(plan, dev) or False
+    if bound:
+        bound.run(inputs, new)
+        t_run = 0.0
+    else:
+        t_run = run_plan(plan, inputs, new, dev)
     STATS["realizes"] += 1
     for hook in REALIZE_HOOKS:
         hook(targets, plan, dev, t0)
@@ -280,6 +313,42 @@ def _result_uop(t: UOp, r: TargetResult, inputs: list[Buffer], new: list[Buffer]
     return u
 
 
+class BoundPlan:
+    """A plan's kernels as one call to the C launcher (runtime/launch.py): their function addresses, trip
+    counts and threads, each kernel's buffers as indices into a table of pointers (the plan's inputs, then its
+    new buffers) that each run fills. Saves the Python call (argument conversion, ctypes) per kernel."""
+
+    __slots__ = ("items", "keep", "count", "n_inputs", "n_new", "lib")
+
+    def __init__(self, items: Any, keep: list[Any], count: int, n_inputs: int, n_new: int, lib: Any):
+        self.items, self.keep, self.count, self.n_inputs, self.n_new, self.lib = items, keep, count, n_inputs, n_new, lib
+
+    @staticmethod
+    def build(plan: Plan, dev: Any) -> BoundPlan | None:
+        """The bound form of plan on dev, or None (no launcher, or a kernel that is not a plain compiled function)."""
+        lib = launch.library()
+        if lib is None or not plan.kernels or not plan.prepared:
+            return None
+        items = (launch.TableItem * len(plan.kernels))()
+        keep: list[Any] = []
+        for i, k in enumerate(plan.kernels):
+            runner = dev.runners.get(k.ast)
+            addr = runner.launch_address() if isinstance(runner, Runner) else None
+            if addr is None:
+                return None
+            idx = (ctypes.c_int * max(1, len(k.slots)))(*[s[1] if s[0] == "in" else plan.n_inputs + s[1]
+                                                          for s in k.slots])
+            keep.append(idx)
+            items[i] = launch.TableItem(addr, ctypes.addressof(idx), runner.outer_count, len(k.slots), runner.threads)
+        return BoundPlan(items, keep, len(plan.kernels), plan.n_inputs, len(plan.new_bufs), lib)
+
+    def run(self, inputs: list[Buffer], new: list[Buffer]) -> None:
+        """Run every kernel on these buffers (a table of their addresses per run: threads may share the plan)."""
+        table = (ctypes.c_void_p * (self.n_inputs + self.n_new + 1))(*[b.ptr for b in inputs], *[b.ptr for b in new])
+        self.lib.tt_run_table(ctypes.addressof(self.items), self.count, table)
+        STATS["kernels_run"] += self.count
+
+
 def run_plan(plan: Plan, inputs: list[Buffer], new: list[Buffer], dev: Any) -> float:
     total = 0.0
     if not plan.prepared:
@@ -354,14 +423,16 @@ def to_numpy(t: Tensor) -> np.ndarray:
     if len(vs.views) == 1 and vs.view.mask is None:
         v = vs.view
         mem = buf.numpy()
-        item = mem.itemsize
-        arr = np.lib.stride_tricks.as_strided(mem[v.offset:], shape=shape,
-                                              strides=tuple(s * item for s in v.strides), writeable=False)
-        if not v.contiguous:
-            arr = np.array(arr)
+        if v.contiguous:  # the memory itself, shared with numpy from now on (a copy for bfloat16's bits)
+            arr = mem[v.offset:v.offset + v.size].reshape(shape)
+            if buf.dtype == dtypes.bfloat16:
+                arr = np.array(arr)
+            else:
+                _export(buf)
         else:
-            arr = np.array(arr) if buf.dtype == dtypes.bfloat16 else mem[:v.size].reshape(shape)
-            _export(buf)
+            item = mem.itemsize
+            arr = np.array(np.lib.stride_tricks.as_strided(mem[v.offset:], shape=shape,
+                                                           strides=tuple(s * item for s in v.strides), writeable=False))
     else:
         c = realize_uops([UOp(Ops.CONTIGUOUS, u.dtype, (u,))], t.device)[0]
         cbuf, _ = view_of(c)

@@ -64,6 +64,8 @@ class Plan:
     assigned_inputs: list[int] = field(default_factory=list)  # input leaves written in place
     n_ops: int = 0
     prepared: bool = False  # the device has built every kernel's runner
+    # its kernels as one launcher call (engine/realize.py BoundPlan; False: not possible), per device name
+    bound: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 # movement ops we may strip from a target: storing the base is never more work than the view

@@ -72,9 +72,14 @@ class Ops(Enum):
     RANGE = auto()  # src: (start, end); arg: loop id
     ENDRANGE = auto()
     DEFINE_ACC = auto()  # src: (initial value,); arg: id
+    DEFINE_LOCAL = auto()  # a kernel's scratch array (a packed operand panel); arg: (id, elements)
     VECTORIZE = auto()  # build a vector from scalars
     GEP = auto()  # one lane of a vector; arg: lane
     NOOP = auto()
+
+    # members are singletons: hashing by identity is exact and, unlike Enum's hash of the name, runs in C
+    # (every UOp built looks its key up in the intern table)
+    __hash__ = object.__hash__
 
 
 class GroupOp:
@@ -153,8 +158,7 @@ class UOp:
         _cache[key] = weakref.ref(u)
         return u
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:  # all work is in __new__
-        pass
+    # (no __init__: all work is in __new__, and object.__init__ accepts __new__'s arguments without a Python call)
 
     def __del__(self) -> None:
         try:

@@ -2,11 +2,12 @@
 
 Takes: the address of a compiled kernel (C or LLVM: `void k(void* buf0, ..., long long start, long long end)`,
 every buffer a pointer), its buffer pointers, its outer trip count and a thread count; or a whole
-list of such calls (a jitted step's replay).
+list of such calls (a jitted step's replay; an eager realize of a cached plan, its buffers named by index
+into a table of pointers filled for each run).
 Produces: the calls, made from C. Worker threads wait for work spinning briefly, then asleep on a
 condition variable: handing a slice to a waiting worker costs about a microsecond instead of the
-tens of microseconds of a Python thread pool, and a jitted step runs all its kernels in one call
-from Python, with the interpreter's lock released.
+tens of microseconds of a Python thread pool, and a plan runs all its kernels in one call from
+Python, with the interpreter's lock released.
 
 The library is compiled once by the system C compiler and kept in the compile cache; without a
 compiler (or with LAUNCHER=0) kernels are called from Python as before.
@@ -116,7 +117,33 @@ void tt_launch(void *fn, void *const *args, int nargs, ll n, int threads) {
 void tt_run_plan(const struct tt_item *items, int count) {
   for (int i = 0; i < count; i++) tt_launch(items[i].fn, items[i].args, items[i].nargs, items[i].n, items[i].threads);
 }
-""".replace("CASES", _CALL_CASES)
+
+/* A plan whose buffers change from run to run (an eager realize served by the plan cache): each call names
+   its buffers by index into this run's table of pointers; a kernel with more than PACKED buffers takes them
+   as one array. */
+struct tt_titem { void *fn; const int *idx; ll n; int nbufs; int threads; };
+
+void tt_run_table(const struct tt_titem *items, int count, void *const *table) {
+  for (int i = 0; i < count; i++) {
+    const struct tt_titem *it = &items[i];
+    void *a[it->nbufs > 0 ? it->nbufs : 1];
+    for (int j = 0; j < it->nbufs; j++) a[j] = table[it->idx[j]];
+    if (it->nbufs > PACKED) {
+      void *packed[1] = {(void *)a};
+      tt_launch(it->fn, packed, 1, it->n, it->threads);
+    } else {
+      tt_launch(it->fn, a, it->nbufs, it->n, it->threads);
+    }
+  }
+}
+""".replace("CASES", _CALL_CASES).replace("PACKED", str(PACKED_ARGS_ABOVE))
+
+
+class TableItem(ctypes.Structure):
+    """One kernel call of a plan run over a table of buffer pointers: struct tt_titem."""
+
+    _fields_ = [("fn", ctypes.c_void_p), ("idx", ctypes.c_void_p), ("n", ctypes.c_longlong),
+                ("nbufs", ctypes.c_int), ("threads", ctypes.c_int)]
 
 
 class Item(ctypes.Structure):
@@ -157,6 +184,8 @@ def _build() -> Any:
     so.tt_launch.restype = None
     so.tt_run_plan.argtypes = [ctypes.c_void_p, ctypes.c_int]
     so.tt_run_plan.restype = None
+    so.tt_run_table.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+    so.tt_run_table.restype = None
     so.tt_start.argtypes = [ctypes.c_int]
     so.tt_start.restype = ctypes.c_int
     so.tt_start(num_threads())

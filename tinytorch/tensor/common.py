@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import itertools
+import struct
 import sys
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..dtype import DType, check_fits, dtypes, promote_operands, scalar_dtype
+from ..dtype import DType, cast_scalar, check_fits, dtypes, promote_operands, scalar_dtype
 from ..errors import TensorValueError
 from ..helpers import prod
 from ..ops.uop import Ops, UOp
 from ..runtime.buffer import Buffer
+from .device import as_device
 
 if TYPE_CHECKING:
     from .core import Tensor
@@ -41,16 +43,38 @@ def _default_device() -> str:
 
 def _check_device(device: str | None) -> str:
     """The canonical name of `device` (default if None); raises for an unknown one."""
-    from .device import as_device
-
     return as_device(device)  # also maps PyTorch's "cpu" to the default device
 
 
-_tensor_ids = itertools.count()
+class LiveTensors:
+    """Every live tensor, in creation order (in-place writes find the lazy readers of a buffer here, backward
+    finds the leaves). Adding is one weak reference appended to a list (no callback runs when a tensor
+    dies); the dead ones are swept out when the list has doubled since the last sweep."""
+
+    __slots__ = ("refs", "limit")
+
+    def __init__(self) -> None:
+        self.refs: list[weakref.ref[Tensor]] = []
+        self.limit = 4096
+
+    def add(self, t: Tensor) -> None:
+        """Record t (called for every tensor made)."""
+        refs = self.refs
+        refs.append(weakref.ref(t))
+        if len(refs) > self.limit:
+            self.refs = [r for r in refs if r() is not None]
+            self.limit = max(4096, 2 * len(self.refs))
+
+    def values(self) -> list[Tensor]:
+        """The live tensors, oldest first."""
+        return [t for r in self.refs if (t := r()) is not None]
+
+    def __len__(self) -> int:
+        return len(self.values())
 
 
-def _track(t: Tensor) -> None:
-    Tensor.live[next(_tensor_ids)] = t
+LIVE = LiveTensors()
+_track = LIVE.add
 
 
 def _user_line() -> str | None:
@@ -64,7 +88,7 @@ def _user_line() -> str | None:
 def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    return tuple(map(int, shape))
 
 
 def _check_numel(shape: tuple[int, ...], op: str) -> None:
@@ -150,15 +174,44 @@ def _buffer_uop(arr: np.ndarray, dt: DType, device: str) -> UOp:
     return UOp(Ops.BUFFER, dt, (), (buf, 0)).reshape_to(arr.shape)
 
 
-def _const_uop(value: Any, dt: DType, shape: tuple[int, ...]) -> UOp:
-    from ..dtype import cast_scalar
+# (dtype, shape, value's type, value's bits) -> the constant broadcast to shape: eager code uses the same few
+# constants (0, 1, a learning rate) at the same shapes over and over; cleared when it grows past 1024
+_CONSTS: dict[tuple, UOp] = {}
 
+
+def _const_uop(value: Any, dt: DType, shape: tuple[int, ...]) -> UOp:
+    key = (dt, shape, type(value), struct.pack("<d", value) if type(value) is float else value)
+    u = _CONSTS.get(key)
+    if u is not None:
+        return u
     u = UOp(Ops.CONST, dt, (), cast_scalar(value, dt))
     if shape:
         u = u.reshape_to((1,) * len(shape))
         if any(s != 1 for s in shape):
             u = UOp(Ops.EXPAND, dt, (u,), shape)
+    if len(_CONSTS) >= 1024:
+        _CONSTS.clear()
+    _CONSTS[key] = u
     return u
+
+
+def _scalar_operand(t: Tensor, x: Any) -> UOp | None:
+    """The constant a Python float or int x becomes against the float tensor t (t's dtype, broadcast to t's
+    shape: what _broadcast_pair makes of it), or None when the general rules are needed."""
+    tx = type(x)
+    u = t.uop
+    if (tx is float or tx is int) and u.dtype.kind == "f":
+        return _const_uop(x, u.dtype, u.shape)  # type: ignore[arg-type]
+    return None
+
+
+def _same_operand(t: Tensor, x: Any) -> bool:
+    """x is a tensor of t's dtype, shape and device: no promotion or broadcast to do."""
+    b = getattr(x, "uop", None)  # (a Tensor or Parameter: the only objects with a UOp there)
+    if type(b) is not UOp:
+        return False
+    a = t.uop
+    return a.dtype is b.dtype and a.shape == b.shape and t.device is x.device
 
 
 def _broadcast_shapes(*shapes: tuple[int, ...], op: str = "op") -> tuple[int, ...]:

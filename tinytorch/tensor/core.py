@@ -71,8 +71,8 @@ class Tensor:
     _meta: Any
     __array_priority__ = 1000  # numpy defers to our reflected operators
     # every live tensor in creation order (for assign's eager semantics and backward's leaves);
-    # an ordered weak dict, so the order, and with it the schedule a step builds, is the same each step
-    live: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
+    # ordered, so the order, and with it the schedule a step builds, is the same each step
+    live = common.LIVE
 
     def __init__(self, data: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False):
         self.device = as_device(device)  # "cpu" -> the default device; raises for an unknown name
@@ -112,16 +112,22 @@ class Tensor:
     # construction helpers -------------------------------------------------------------
     @staticmethod
     def _from(uop: UOp, device: str, requires_grad: builtins.bool = False) -> Tensor:
+        # (every op of eager code passes here: plain attribute reads, no property or generator)
         t = object.__new__(Tensor)
         t.uop, t.device, t._rg, t.grad = uop, as_device(device), requires_grad, None
         t._nonleaf, t._meta = requires_grad, None
-        if (DEBUG >= 2 or SOURCE_LINES) and uop._tag is None:
+        if (DEBUG.value >= 2 or SOURCE_LINES.value) and uop._tag is None:
             uop._tag = _user_line()
         _track(t)
         return t
 
     def _new(self, uop: UOp, *parents: Tensor) -> Tensor:
-        parent_rg = self.requires_grad or any(p.requires_grad for p in parents)
+        parent_rg = self._rg
+        if not parent_rg:
+            for p in parents:
+                if p._rg:
+                    parent_rg = True
+                    break
         if parent_rg and not no_grad.enabled:  # computed under no_grad: gradients must not flow through it
             return Tensor._from(UOp(Ops.DETACH, uop.dtype, (uop,)), self.device, False)
         t = Tensor._from(uop, self.device, parent_rg)

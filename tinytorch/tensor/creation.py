@@ -35,6 +35,8 @@ _HARMLESS = ("layout", "pin_memory", "memory_format", "non_blocking")  # PyTorch
 def _extra(kwargs: dict[str, Any], op: str, allowed: tuple[str, ...] = ()) -> dict[str, Any]:
     """kwargs after checking each is one PyTorch accepts and we honour (or one with nothing to do here);
     anything else (out=, ...) raises rather than being ignored."""
+    if not kwargs:
+        return kwargs
     bad = sorted(k for k in kwargs if k not in allowed and k not in _HARMLESS)
     if bad:
         raise TypeError(f"{op}() got unexpected keyword arguments {bad}")

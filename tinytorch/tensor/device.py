@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..runtime.device import Device
+
 _GPU = ("cuda", "mps", "xpu", "hip", "meta")
 
 
 def canonical(name: Any) -> str:
     """Our name of a device: 'cpu' (with or without ':0') -> the default device; raises for an unknown or GPU name."""
-    from ..runtime.device import Device
-
     if name is None:
         return Device.DEFAULT
     if isinstance(name, device):
@@ -103,10 +103,14 @@ _CACHE: dict[str, device] = {}
 
 def as_device(name: Any) -> device:
     """The `device` object for a name (cached: tensors share one object per device)."""
+    if name is None:  # the default device (the common case: every factory call without device=)
+        d = _CACHE.get(Device.DEFAULT)
+        if d is not None:
+            return d
     if type(name) is device:
-        return name
+        return _CACHE.setdefault(str.__str__(name), name)
     d = _CACHE.get(name) if isinstance(name, str) and name.isupper() else None
     if d is None:
         d = device(name)
-        _CACHE[str.__str__(d)] = d
+        d = _CACHE.setdefault(str.__str__(d), d)
     return d

@@ -11,13 +11,23 @@ import numpy as np
 from ..dtype import dtypes, to_dtype
 from ..errors import DTypeError, IntegerDivisionByZero, TensorValueError
 from ..ops.uop import GroupOp, Ops, UOp
-from .common import _as_tensor, _broadcast_pair, _broadcast_shapes, no_grad
+from .common import _as_tensor, _broadcast_pair, _broadcast_shapes, _same_operand, _scalar_operand, no_grad
 
 if TYPE_CHECKING:
     from .core import Tensor
 
 
 def _binop(self: Tensor, op: Ops, other: Any, reverse: builtins.bool = False, name: str = "") -> Tensor:
+    # the common cases first (an operand of the same dtype and shape, a Python number with a float tensor):
+    # the same graph _broadcast_pair builds, without its intermediate tensors
+    u = self.uop
+    if _same_operand(self, other):
+        srcs = (other.uop, u) if reverse else (u, other.uop)
+        return self._new(UOp(op, dtypes.bool if op in GroupOp.Comparison else u.dtype, srcs), self, other)
+    c = _scalar_operand(self, other)
+    if c is not None:
+        return self._new(UOp(op, dtypes.bool if op in GroupOp.Comparison else u.dtype, (c, u) if reverse else (u, c)),
+                         self)
     a, b = _broadcast_pair(self, other, name or op.name.lower(), reverse)
     return a._new(UOp(op, dtypes.bool if op in GroupOp.Comparison else a.dtype, (a.uop, b.uop)), a, b)
 
@@ -29,6 +39,11 @@ def add(self: Tensor, other: Any, alpha: float = 1) -> Tensor:
 
 def sub(self: Tensor, other: Any, alpha: float = 1) -> Tensor:
     """a - alpha*b = a + (-alpha*b)"""
+    if alpha == 1 and self.uop.dtype.kind == "f":
+        if _same_operand(self, other):
+            return self._binop(Ops.ADD, other.neg())
+        if type(other) is float:  # (-x is exact: the constant -x is what NEG of the constant x computes)
+            return self._binop(Ops.ADD, -other)
     a, b = _broadcast_pair(self, other if alpha == 1 else other * alpha, "sub")
     if a.dtype.is_bool:
         raise DTypeError("sub: subtraction of bool tensors is not supported; use logical_xor")
@@ -80,6 +95,12 @@ def div(self: Tensor, other: Any, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode not in (None, "trunc", "floor"):
         raise TensorValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                                f"{rounding_mode!r}")
+    if rounding_mode is None and self.uop.dtype.kind == "f":
+        if _same_operand(self, other):
+            return self._binop(Ops.MUL, other.reciprocal())
+        c = _scalar_operand(self, other)
+        if c is not None:
+            return self._new(UOp(Ops.MUL, c.dtype, (self.uop, UOp(Ops.RECIPROCAL, c.dtype, (c,)))), self)
     a, b = _broadcast_pair(self, other, "div")
     if rounding_mode == "floor":
         return a.floor_divide(b)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..dtype import dtypes
 from ..errors import TensorValueError
 from ..ops.uop import Ops, UOp
-from .common import _norm_axis
+from .common import _const_uop, _norm_axis
 from .elementwise import _log1p, _with_slope
 
 if TYPE_CHECKING:
@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 
 def relu(self: Tensor) -> Tensor:
     """x > 0 ? x : 0, NaN stays NaN; the gradient at 0 is 0, as in PyTorch"""
+    u = self.uop
+    if u.dtype.kind == "f":  # built as UOps: the graph of the composition below, without its six tensors
+        zero = _const_uop(0.0, u.dtype, u.shape)  # type: ignore[arg-type]
+        nan = UOp(Ops.CMPNE, dtypes.bool, (u, u))
+        return self._new(UOp(Ops.WHERE, u.dtype, (UOp(Ops.CMPLT, dtypes.bool, (zero, u)), u,
+                                                   UOp(Ops.WHERE, u.dtype, (nan, u, zero)))), self)
     return (self > 0)._where(self, (self != self)._where(self, 0))
 
 
