@@ -1,13 +1,16 @@
 """Training-step benchmark: a 784-512-512-10 ReLU MLP, batch 128, cross-entropy, Adam.
 
-Takes: which implementations to run (tinytorch JIT on each device, torch eager, tinygrad
-TinyJit when they are installed).
+Takes: which implementations to run: tinytorch on each device, its step captured by `tinytorch.jit`
+and the same step run eagerly (no jit); torch eager, torch.compile and tinygrad TinyJit when they
+are installed.
 Produces: a markdown table of milliseconds per step — the first step with a cold compile
-cache, the first step with a warm cache, and the steady-state median — plus the RSS growth
-of tinytorch over the measured steps. Every implementation runs in its own process.
+cache, the first step with a warm cache, and the steady-state median — with the ratio to torch
+eager measured in the same run and the RSS growth over the measured steps. Every implementation
+runs in its own process; with --rounds N they alternate round after round and the steady figure is
+the median of the rounds' medians.
 
-    python benchmarks/bench_mlp.py            # full run
-    python benchmarks/bench_mlp.py --quick    # fewer steps
+    python benchmarks/bench_mlp.py            # full run (about 5 minutes)
+    python benchmarks/bench_mlp.py --quick    # fewer steps, C only, torch eager only (under a minute)
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def step_tinytorch(device: str) -> Any:
+def step_tinytorch(device: str, jitted: bool = True) -> Any:
     import tinytorch as tt
     from tinytorch import nn
     from tinytorch.optim import Adam
@@ -68,7 +71,6 @@ def step_tinytorch(device: str) -> Any:
     opt = Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
 
-    @tt.jit
     def step(x: Any, y: Any) -> Any:
         opt.zero_grad()
         loss = loss_fn(model(x), y)
@@ -76,12 +78,15 @@ def step_tinytorch(device: str) -> Any:
         opt.step()
         return loss
 
+    if jitted:
+        step = tt.jit(step)
+
     def run(x: np.ndarray, y: np.ndarray) -> float:
         return float(step(tt.Tensor(x, device=device), tt.Tensor(y, device=device)).item())
     return run
 
 
-def step_torch() -> Any:
+def step_torch(compiled: bool = False) -> Any:
     import torch
 
     layers: list[Any] = []
@@ -95,9 +100,15 @@ def step_torch() -> Any:
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
 
+    def forward(x: Any, y: Any) -> Any:
+        return loss_fn(model(x), y)
+
+    # torch.compile: forward and loss compiled by inductor, their backward by AOTAutograd; Adam runs eagerly
+    fwd = torch.compile(forward, dynamic=False) if compiled else forward
+
     def run(x: np.ndarray, y: np.ndarray) -> float:
         opt.zero_grad()
-        loss = loss_fn(model(torch.from_numpy(x)), torch.from_numpy(y))
+        loss = fwd(torch.from_numpy(x), torch.from_numpy(y))
         loss.backward()
         opt.step()
         return float(loss.item())
@@ -114,6 +125,7 @@ def step_tinygrad() -> Any:
             for w, b in init_weights():
                 lin = nn.Linear(w.shape[1], w.shape[0])
                 lin.weight.assign(Tensor(w)).realize()
+                assert lin.bias is not None
                 lin.bias.assign(Tensor(b)).realize()
                 self.layers.append(lin)
 
@@ -142,8 +154,10 @@ def step_tinygrad() -> Any:
 def child(impl: str, steps: int) -> None:
     data = batches(4)
     st = time.perf_counter()
-    run = step_tinytorch(impl.split(":")[1]) if impl.startswith("tinytorch") else \
-        step_torch() if impl == "torch" else step_tinygrad()
+    if impl.startswith("tinytorch"):
+        run = step_tinytorch(impl.split(":")[1].split()[0], jitted=not impl.endswith(" eager"))
+    else:
+        run = step_torch(impl == "torch.compile") if impl.startswith("torch") else step_tinygrad()
     setup = time.perf_counter() - st
     st = time.perf_counter()
     first_loss = run(*data[0])
@@ -172,51 +186,83 @@ def run_child(impl: str, steps: int, env: dict[str, str]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="100 measured steps instead of 1000")
-    ap.add_argument("--devices", default="C,LLVM", help="tinytorch devices (comma-separated)")
-    ap.add_argument("--peers", default="torch,tinygrad", help="comparison frameworks, when installed")
+    ap.add_argument("--quick", action="store_true", help="100 measured steps, one round, C and torch eager only")
+    ap.add_argument("--devices", help="tinytorch devices (comma-separated; default C,LLVM, --quick C)")
+    ap.add_argument("--modes", default="jit,eager", help="tinytorch steps: jit, eager or both (default: %(default)s)")
+    ap.add_argument("--peers", help="comparison frameworks, when installed (default torch,torch.compile,tinygrad; "
+                                    "--quick torch)")
+    ap.add_argument("--rounds", type=int, help="alternating rounds (default 3, --quick 1)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
-    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--steps", type=int, default=None, help="measured steps per process (default 300, --quick 100)")
     args = ap.parse_args(argv)
-    steps = args.steps or (100 if args.quick else 1000)
+    steps = args.steps or (100 if args.quick else 300)
     if args.child:
         child(args.child, steps)
         return 0
+    rounds = args.rounds or (1 if args.quick else 3)
+    devices = (args.devices if args.devices is not None else "C" if args.quick else "C,LLVM").split(",")
+    peers = (args.peers if args.peers is not None else "torch" if args.quick else "torch,torch.compile,tinygrad")
+    modes = [m for m in args.modes.split(",") if m]
     facts = machine_facts()
     print(f"# MLP training step: {'-'.join(map(str, SIZES))} ReLU, batch {B}, cross-entropy, Adam\n")
-    print("machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()) + f"; {steps} measured steps\n")
-    rows = []
+    print("machine: " + ", ".join(f"{k} {v}" for k, v in facts.items())
+          + f"; {steps} measured steps per process, {rounds} alternating round(s), {time.strftime('%Y-%m-%d %H:%M')}\n")
     base = dict(os.environ)
-    impls = [f"tinytorch:{d}" for d in args.devices.split(",") if d] + [p for p in args.peers.split(",") if p]
-    results: dict[str, dict[str, Any]] = {}
+    impls = [f"tinytorch:{d}" + ("" if m == "jit" else " eager") for d in devices if d for m in modes]
+    impls += [p for p in peers.split(",") if p]
+    results: dict[str, list[dict[str, Any]]] = {impl: [] for impl in impls}
+    firsts: dict[str, tuple[Any, Any]] = {}
+    for r in range(rounds):
+        for impl in impls if r % 2 == 0 else impls[::-1]:  # alternate: the machine's speed drifts over minutes
+            print(f"  [{time.strftime('%H:%M:%S')}] round {r + 1}/{rounds}: {impl}", file=sys.stderr, flush=True)
+            if impl.startswith("tinytorch") and r == 0:
+                with tempfile.TemporaryDirectory() as cold:
+                    env = dict(base, TINYTORCH_CACHE=cold)
+                    r_cold = run_child(impl, steps, env)
+                    res = run_child(impl, steps, env)  # same cache dir, now filled
+                firsts[impl] = (r_cold.get("first"), res.get("first"))
+                if "error" in res and "error" in r_cold:
+                    res = r_cold
+            else:
+                res = run_child(impl, steps, dict(base))
+                if r == 0:
+                    firsts[impl] = (res.get("first"), None)
+            results[impl].append(res)
+    torch_ms = _median([x["median"] for x in results.get("torch", []) if "median" in x])
+    rows = []
     for impl in impls:
-        env = dict(base)
-        if impl.startswith("tinytorch"):
-            with tempfile.TemporaryDirectory() as cold:
-                env["TINYTORCH_CACHE"] = cold
-                r_cold = run_child(impl, steps, env)
-                r_warm = run_child(impl, steps, env)  # same cache dir, now filled
-            r = r_warm if "error" not in r_warm else r_cold
-            r["first_cold"] = r_cold.get("first")
-            r["first_warm"] = r_warm.get("first")
-        else:
-            r = run_child(impl, steps, env)
-            r["first_cold"] = r.get("first")
-            r["first_warm"] = None
-        results[impl] = r
-    torch_ms = results.get("torch", {}).get("median")
-    for impl, r in results.items():
-        if "error" in r:
-            rows.append([impl, "—", "—", "—", "—", "—", r["error"]])
+        ok = [x for x in results[impl] if "error" not in x]
+        if not ok:
+            rows.append([impl, "—", "—", "—", "—", "—", "—", results[impl][0]["error"] if results[impl] else "—"])
             continue
-        ratio = f"{r['median'] / torch_ms:.2f}x" if torch_ms else "—"
-        growth = (r["rss1"] - r["rss0"]) / r["rss0"] * 100 if r.get("rss0") else 0.0
-        rows.append([impl, f"{r['first_cold'] * 1e3:.0f}",
-                     f"{r['first_warm'] * 1e3:.0f}" if r.get("first_warm") is not None else "—",
-                     f"{r['median'] * 1e3:.2f}", ratio, f"{r['rss0']:.0f} -> {r['rss1']:.0f} MB ({growth:+.1f}%)", ""])
+        meds = [x["median"] for x in ok]
+        med = float(np.median(meds))
+        spread = (max(meds) - min(meds)) / med if med else 0.0
+        cold, warm = firsts.get(impl, (None, None))
+        last = ok[-1]
+        growth = (last["rss1"] - last["rss0"]) / last["rss0"] * 100 if last.get("rss0") else 0.0
+        rows.append([impl, f"{cold * 1e3:.0f}" if cold is not None else "—",
+                     f"{warm * 1e3:.0f}" if warm is not None else "—", f"{med * 1e3:.2f}", f"{spread:.0%}",
+                     f"{med / torch_ms:.2f}x" if torch_ms else "—",
+                     f"{last['rss0']:.0f} -> {last['rss1']:.0f} MB ({growth:+.1f}%)", _note(impl)])
     print(markdown_table(["implementation", "first step cold (ms)", "first step warm cache (ms)",
-                          "steady ms/step (median)", "vs torch", f"RSS over {steps} steps", "note"], rows))
+                          "steady ms/step (median)", "spread", "time / torch eager", f"RSS over {steps} steps",
+                          "note"], rows, left=1, left_last=True))
+    print("\ntime / torch eager: < 1 is faster than torch eager. spread: (max - min) / median of the rounds' "
+          "medians.")
     return 0
+
+
+def _median(xs: list[float]) -> float | None:
+    return float(np.median(xs)) if xs else None
+
+
+def _note(impl: str) -> str:
+    if impl.startswith("tinytorch"):
+        return "eager: no jit, every op built and realized as it runs" if impl.endswith(" eager") \
+            else "step captured by tinytorch.jit"
+    return {"torch": "eager", "torch.compile": "forward + loss compiled (inductor), Adam eager",
+            "tinygrad": "TinyJit"}.get(impl, "")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,14 @@ class Kernel:
     pre_reduce: list[UOp]  # nodes under the reduce, sources first
     epilogue: list[UOp]  # the rest of the value graph, sources first
     dtypes: list[DType]
+    # a row kernel (several reduces over the same rows, results broadcast back by EXPAND): its reduces in
+    # run order; pre_reduce then holds the values over the whole row, epilogue the per-row ones
+    reduces: tuple[UOp, ...] = ()
+
+    @property
+    def row(self) -> bool:
+        return bool(self.reduces)
+
 
     @property
     def global_shape(self) -> tuple[int, ...]:
@@ -86,8 +94,14 @@ def analyze(ast: UOp) -> Kernel:
     store = ast.src[0]
     value = store.src[2]
     nodes = toposort([value])
-    reduce = next((u for u in nodes if u.op is Ops.REDUCE_AXIS), None)
-    if reduce is not None:
+    reduces = [u for u in nodes if u.op is Ops.REDUCE_AXIS]
+    reduce = reduces[0] if reduces else None
+    row = len(reduces) > 1 or any(u.op is Ops.EXPAND for u in nodes)
+    if reduce is not None and row:
+        full, axes = reduce.src[0].shape, reduce.arg[1]
+        pre = [u for u in nodes if u.shape == full and u.op is not Ops.VIEW]
+        epi = [u for u in nodes if u.shape != full and u.op is not Ops.VIEW]
+    elif reduce is not None:
         pre = toposort([reduce.src[0]])
         # the epilogue is everything above the reduce (a load can sit on both sides when the
         # reduced axes have size 1)
@@ -114,7 +128,7 @@ def analyze(ast: UOp) -> Kernel:
     n_global = sum(1 for k in kinds if not k)
     dts = sorted({u.dtype.scalar for u in nodes if u.dtype.count >= 1 and u.dtype.name != "void"},
                  key=lambda d: d.priority) + [store.src[0].dtype.scalar]
-    return Kernel(ast, store, shape, n_global, reduce, views, pre, epi, dts)
+    return Kernel(ast, store, shape, n_global, reduce, views, pre, epi, dts, tuple(reduces) if row else ())
 
 
 def _merge(shape: tuple[int, ...], kinds: list[bool], views: dict[UOp, ViewStack]):

@@ -289,6 +289,11 @@ class _Lowerer:
             self.rng[a] = r
             em.open(r)
             opened.append(r)
+        if k.row:  # several passes over each output row
+            self.lower_rows()
+            for r in reversed(opened):
+                em.close(r)
+            return em.program()
         gcombos = self.combos(list(range(ng)))
         red_vals: dict[int, UOp] = {}
         if k.reduce is not None:
@@ -331,9 +336,13 @@ class _Lowerer:
             em.close(r)
         return em.program()
 
-    def lower_reduce(self, gcombos: list[dict[int, int]]) -> dict[int, UOp]:
+    def lower_reduce(self, gcombos: list[dict[int, int]], red: UOp | None = None, pre: list[UOp] | None = None,
+                     known: dict[UOp, UOp] | None = None) -> dict[int, UOp]:
+        """Accumulate a reduce (the kernel's, or `red` over the nodes `pre` with `known` values given) per global
+        unroll combo; returns each combo's total."""
         k, o, em = self.k, self.o, self.em
-        red = k.reduce
+        red = red or k.reduce
+        pre = k.pre_reduce if pre is None else pre
         assert red is not None
         op = red.arg[0]
         dt = compute_dtype(red.dtype)
@@ -364,8 +373,8 @@ class _Lowerer:
         em.begin()
         for gi, gc in enumerate(gcombos):
             for ri, rc in enumerate(rcombos):
-                vals: dict[UOp, UOp] = {}
-                self.eval(k.pre_reduce, {**gc, **rc}, vals)
+                vals: dict[UOp, UOp] = dict(known or {})
+                self.eval(pre, {**gc, **rc}, vals)
                 v = vals[red.src[0]]
                 v = self.vec(v) if w > 1 else v
                 acc = accs[(gi, ri)]
@@ -385,6 +394,70 @@ class _Lowerer:
                 total = lanes[0]
             out[gi] = total
         return out
+
+    def lower_rows(self) -> None:
+        """A row kernel, inside the loops over output rows: one pass over the row per reduce (a later pass reads
+        the earlier results as per-row values, computed once between the passes), then the stores: a last pass
+        over the row for an output of the row's shape, else one store per row. The row is read from memory by
+        the first pass and from L1 by the others."""
+        k, o, em = self.k, self.o, self.em
+        ng = k.n_global
+        row: dict[UOp, UOp] = {}  # reduce results and per-row values, already emitted
+
+        def per_row(nodes: list[UOp]) -> None:
+            """Compute the per-row values that the EXPANDs among nodes broadcast, before the next pass."""
+            for x in nodes:
+                if x.op is Ops.EXPAND and x not in row:
+                    self.in_epilogue = True  # (indices along the row at 0: per-row views are broadcast along it)
+                    vals = dict(row)
+                    self.eval(toposort([x.src[0]], stop=lambda u: u in row), {}, vals)
+                    self.in_epilogue = False
+                    row[x] = em.emit(vals[x.src[0]])
+                    if o.vec_axis is not None:
+                        em.emit(self.vec(row[x]))
+
+        for red in k.reduces:
+            pre = toposort([red.src[0]], stop=lambda u: u in row or u.op is Ops.EXPAND)
+            per_row(pre)
+            row[red] = em.emit(self.lower_reduce([{}], red, pre, row)[0])
+        buf, view, value = k.store.src
+        top = toposort([value], stop=lambda u: u in row or u.op is Ops.EXPAND)
+        per_row(top)
+        if value.shape != k.reduces[0].src[0].shape:  # one value per row
+            self.in_epilogue = True
+            vals = dict(row)
+            self.eval(top, {}, vals)
+            self.store(buf, view, vals[value], {}, "scalar")
+            return
+        opened = []
+        for a in range(ng, self.n):
+            if self.count[a] == 1:
+                self.rng[a] = None
+                continue
+            r = UOp(Ops.RANGE, IDX, (sym.const(0), sym.const(self.count[a])), a)
+            self.rng[a] = r
+            em.open(r)
+            opened.append(r)
+        mode = self.lane_mode(view, store=True) if o.vec_axis is not None else "scalar"
+        for rc in self.combos(list(range(ng, self.n))):
+            vals = dict(row)
+            self.eval(top, rc, vals)
+            self.store(buf, view, vals[value], rc, mode)
+        for r in reversed(opened):
+            em.close(r)
+
+    def store(self, buf: UOp, view: UOp, v: UOp, combo: dict[int, int], mode: str) -> None:
+        """Store v at combo: one vector store ("vec"), lane by lane ("gather"), or one scalar."""
+        out_dt = buf.dtype.scalar
+        if mode == "gather":
+            v = self.vec(v)
+            items = [(UOp(Ops.GEP, v.dtype.scalar, (v,), lane), *self.index(view, combo, lane))
+                     for lane in range(self.o.width)]
+        else:
+            items = [(self.vec(v) if mode == "vec" else v, *self.index(view, combo))]
+        for x, idx, valid in items:
+            x = UOp(Ops.CAST, out_dt.vec(x.dtype.count), (x,)) if x.dtype.scalar != out_dt else x
+            self.em.statement(UOp(Ops.STORE, dtypes.void, (buf, idx, x) if valid is None else (buf, idx, x, valid)))
 
 
 def lower(k: Kernel, opts: Opts) -> tuple[list[UOp], int]:

@@ -64,6 +64,8 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
     if NOOPT:
         return Opts(order=order, notes=("NOOPT",))
     vbytes = vbytes or vector_bytes()
+    if k.row:
+        return row_opts(k, vbytes)
     itemsize = max(d.itemsize for d in k.dtypes if d.itemsize > 0)
     width = max(1, vbytes // max(itemsize, 4))
     notes: list[str] = []
@@ -195,3 +197,30 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
     if threads > 1:
         notes.append(f"{threads} threads on axis {order[0]}")
     return Opts(vec_axis, width if vec_axis is not None else 1, tuple(unroll), split_acc, order, threads, tuple(notes))
+
+
+def row_opts(k: Kernel, vbytes: int) -> Opts:
+    """A row kernel (several passes over each output row): SIMD lanes and accumulators along the innermost row
+    axis where every load and the store run along it contiguously (or stay put), threads over the rows."""
+    shape, ng = k.shape, k.n_global
+    order, notes = tuple(range(ng)), ["row kernel"]
+    last = len(shape) - 1
+    itemsize = max(d.itemsize for d in k.dtypes if d.itemsize > 0)
+    width = _lanes_for(shape[last], max(1, vbytes // max(itemsize, 4)))
+    strides = [k.views[ld.src[1]].index_strides()[last] for ld in k.loads()]
+    store = k.store_view().real_strides()[last]
+    vec_axis, unroll, split_acc = None, [], 1
+    if width > 1 and shape[last] % width == 0 and all(s in (0, 1) for s in strides) and store in (0, 1):
+        vec_axis = last
+        notes.append(f"vectorize row axis {last} x{width}")
+        chunks = shape[last] // width
+        split_acc = next((a for a in (4, 2) if chunks % a == 0 and chunks >= 4 * a), 1)
+        if split_acc > 1:
+            unroll.append((last, split_acc))
+            notes.append(f"{split_acc} accumulators")
+    threads = 1
+    if ng and prod(shape) * max(1, len(strides)) * len(k.reduces) >= THREAD_MIN_WORK and shape[0] >= 2:
+        threads = min(num_threads(), shape[0])
+        notes.append(f"{threads} threads on axis 0")
+    return Opts(vec_axis=vec_axis, width=width if vec_axis is not None else 1, unroll=tuple(unroll),
+                split_acc=split_acc, order=order, threads=threads, notes=tuple(notes))

@@ -12,6 +12,11 @@ Fusion rules (ARCHITECTURE.md §3):
 - one reduce per kernel: a reduced value is realized when it is broadcast back (any
   movement op but a reshape), feeds another reduce, meets a second reduce, or has more
   than one consumer;
+- ... except a row kernel: reduces over the same trailing axes of the same shape, each result
+  broadcast back over exactly those axes (an EXPAND that undoes the reduce), share one kernel
+  when a row holds at most _ROW_LIMIT elements. It runs one pass over each row per reduce and
+  a last one for the output, so the row is read from memory once and re-read from L1
+  (softmax: max, sum of exp, and e / sum in one kernel; layer_norm: mean, variance, output);
 - a PAD is pushed only through ops that keep zero at zero; otherwise its source is realized;
 - an EXPAND of an expensive elementwise graph realizes it (recompute would cost more than
   a store), unless the graph is a few per-channel values (<= 4096 elements, modest cost);
@@ -85,6 +90,21 @@ _SHARE_READ = 12  # ... and a recompute that reads another buffer costs more: ea
 # 1,000-op elementwise chain as one kernel kept gcc busy for minutes); counted with repetition, so
 # a graph that reuses values is cut sooner than a plain chain
 _KERNEL_COST_LIMIT = 600
+# elements of a row (the reduced axes) up to which reduces over it and their broadcasts share one kernel:
+# 4096 float32 are 16 KiB, so the row and its neighbour's prefetch stay in a 32 KiB L1 between passes
+_ROW_LIMIT = 4096
+
+
+def _row_sig(r: UOp) -> tuple[Any, Any]:
+    """The row space of a reduce: the shape it reduces and the axes, the same for reduces that may share a kernel."""
+    return r.src[0].shape, r.arg[1]
+
+
+def _row_fits(r: UOp) -> bool:
+    """May reduces like r share a row kernel: trailing axes (contiguous rows in the common case) of few elements."""
+    full, axes = _row_sig(r)
+    return full is not None and axes == tuple(range(len(full) - len(axes), len(full))) and \
+        0 < prod(full[a] for a in axes) <= _ROW_LIMIT
 
 
 def resolve(u: UOp) -> UOp:
@@ -127,6 +147,7 @@ class _Builder:
 
     def decide(self) -> None:
         red: dict[UOp, UOp | None] = {}
+        inrow: dict[UOp, bool] = {}  # a value of the full row space that holds a reduce broadcast back
         cost: dict[UOp, int] = {}
         padsafe: dict[UOp, bool] = {}
         for t in self.targets:
@@ -149,17 +170,26 @@ class _Builder:
                 self._mark(t)
         for n in self.nodes:
             srcs = self.src_of(n)
+            inrow[n] = False
             if n.op in (Ops.BUFFER, Ops.CONST) or n._realized is not None:
                 red[n], cost[n], padsafe[n] = None, 0, True
                 continue
             if n.op is Ops.REDUCE_AXIS:
-                if red[srcs[0]] is not None:
-                    self._mark(srcs[0])
-                red[n], cost[n], padsafe[n] = n, 1, False
+                s = srcs[0]
+                r = red[s]
+                row = r is not None and inrow[s] and _row_sig(r) == (s.shape, n.arg[1])  # the next pass of a row
+                if r is not None and not row:
+                    self._mark(s)
+                red[n], cost[n], padsafe[n] = n, 1 + (cost[s] if row else 0), False
             elif n.op in GroupOp.Movement:
                 s = srcs[0]
+                r = red[s]
                 marked = True  # (_mark may store the base under a chain of views, not s itself)
-                if red[s] is not None and n.op is not Ops.RESHAPE:
+                if r is not None and n.op is Ops.EXPAND and not inrow[s] and _row_fits(r) and \
+                        n.shape == _row_sig(r)[0] and s.shape == r.shape:
+                    marked = False  # a reduce broadcast back over its own axes: a row kernel
+                    inrow[n] = True
+                elif r is not None and (n.op is not Ops.RESHAPE or inrow[s]):
                     self._mark(s)
                 elif n.op is Ops.PAD and not padsafe[s]:
                     self._mark(s)
@@ -170,6 +200,7 @@ class _Builder:
                     marked = False
                 fresh = marked or s in self.realize
                 red[n] = None if fresh else red[s]
+                inrow[n] = not fresh and (inrow[n] or inrow[s])
                 cost[n] = 0 if fresh else cost[s]
                 if n.op is Ops.PAD:  # a masked read: a bounds test and a select per element (the gradient of a
                     cost[n] += _PAD_COST  # slice: a sum of padded pieces is stored before a matmul re-reads it)
@@ -179,15 +210,21 @@ class _Builder:
                 red[n], cost[n], padsafe[n] = None, 0, True
             elif n.op is Ops.DETACH:  # an identity for the scheduler
                 s = srcs[0]
-                red[n], cost[n], padsafe[n] = red[s], cost[s], padsafe[s]
+                red[n], cost[n], padsafe[n], inrow[n] = red[s], cost[s], padsafe[s], inrow[s]
             else:  # ALU
-                reds = [red[s] for s in srcs if red[s] is not None]
-                if len({id(r) for r in reds}) > 1:
-                    first = reds[0]
-                    for s in srcs:
-                        if red[s] is not None and red[s] is not first:
+                withred = [s for s in srcs if red[s] is not None]
+                if len({id(red[s]) for s in withred}) > 1:
+                    f = withred[0]
+                    first = red[f]
+                    assert first is not None
+                    for s in withred:  # two reduces meet: one kernel when they are passes over the same rows
+                        r = red[s]
+                        assert r is not None
+                        if r is not first and not (inrow[s] == inrow[f] and _row_sig(r) == _row_sig(first)
+                                                   and _row_fits(r)):
                             self._mark(s)
                 red[n] = next((red[s] for s in srcs if red[s] is not None and s not in self.realize), None)
+                inrow[n] = any(inrow[s] for s in srcs if red[s] is not None and s not in self.realize)
                 w = 4 if n.op in GroupOp.Transcendental else 1
                 # a memory read costs like an op: a chain that gathers many inputs (a BatchNorm backward)
                 # is worth storing before a reduce re-reads it (a convolution reads each input Cout*K times)
@@ -199,7 +236,7 @@ class _Builder:
                     self.realize[n] = None
                 padsafe[n] = n.op in GroupOp.ZeroPreserving and all(padsafe[s] or s in self.realize for s in srcs)
             if n in self.realize:
-                red[n], cost[n], padsafe[n] = None, 0, True
+                red[n], cost[n], padsafe[n], inrow[n] = None, 0, True, False
         self._share()
 
     def _region_cost(self, root: UOp, read: int = 1) -> int:
@@ -307,8 +344,8 @@ def build_kernel(b: _Builder, root: UOp, slot_of: dict[UOp, Slot]) -> KernelSpec
 
     value_root = resolve(root.src[1]) if root.op is Ops.ASSIGN else resolve(root.src[0]) \
         if root.op is Ops.CONTIGUOUS else root
-    # find the reduce of this kernel (at most one) to fix the output space
-    reduce_node = None
+    # find the reduces of this kernel to fix the output space: one, or the passes of a row kernel
+    reduces: list[UOp] = []
     stack = [value_root]
     seen: set[int] = set()
     while stack:
@@ -317,11 +354,23 @@ def build_kernel(b: _Builder, root: UOp, slot_of: dict[UOp, Slot]) -> KernelSpec
             continue
         seen.add(id(u))
         if u.op is Ops.REDUCE_AXIS:
-            reduce_node = u
-            continue
+            reduces.append(u)
         stack.extend(resolve(s) for s in u.src)
-    out_shape = reduce_node.shape if reduce_node is not None else value_root.shape
+    full = reduces[0].src[0].shape if reduces else None
+    row = len(reduces) > 1 or (len(reduces) == 1 and value_root.shape == full != reduces[0].shape)
+    out_shape = value_root.shape if not reduces or (row and value_root.shape == full) else reduces[0].shape
     assert out_shape is not None
+    holds_reduce: dict[UOp, bool] = {}
+
+    def row_broadcast(u: UOp) -> bool:
+        """Is u the EXPAND that broadcasts a per-row value (holding a reduce of this kernel) over the row?"""
+        if not row or u.op is not Ops.EXPAND or u.shape != full:
+            return False
+        src = resolve(u.src[0])
+        if src not in holds_reduce:
+            holds_reduce[src] = any(n.op is Ops.REDUCE_AXIS for n in toposort(
+                [src], stop=lambda n: n is not root and (n in b.realize or _stop(n))))
+        return holds_reduce[src]
     top_moves: tuple[tuple[Ops, Any], ...] = ()
     if value_root.shape != out_shape:
         top_moves = ((Ops.RESHAPE, out_shape),)
@@ -345,6 +394,18 @@ def build_kernel(b: _Builder, root: UOp, slot_of: dict[UOp, Slot]) -> KernelSpec
             else:
                 work.append((u, moves, True))
                 work.append((src, moves, False))
+            continue
+        if row_broadcast(u):  # kept in the kernel: per-row value -> the whole row
+            src = resolve(u.src[0])
+            if moves:
+                raise RuntimeError("scheduler: a movement op over a row kernel's broadcast value")
+            if (src, ()) in memo:
+                memo[key] = UOp(Ops.EXPAND, u.dtype, (memo[(src, ())],), u.arg)
+            elif expanded:
+                raise RuntimeError("scheduler: unresolved row broadcast")
+            else:
+                work.append((u, moves, True))
+                work.append((src, (), False))
             continue
         if u.op in GroupOp.Movement:
             inner = _push(moves, u.op, u.arg)

@@ -186,6 +186,8 @@ def evaluate(ast: UOp, mems: list[np.ndarray]) -> None:
             if valid is not None:
                 idx, val = idx[valid], val[valid]
             mem[idx.reshape(-1)] = np.asarray(val).reshape(-1)
+        elif u.op is Ops.EXPAND:  # a row kernel's per-row value over the row: numpy broadcasts it
+            vals[u] = vals[u.src[0]]
         else:
             operand_dt = u.src[-1].dtype if u.op is not Ops.WHERE else u.src[1].dtype
             out = _alu(u.op, operand_dt, [vals[s] for s in u.src], u.dtype)
