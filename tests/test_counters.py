@@ -12,14 +12,16 @@ real size, a slice at the part it reaches), each output written once, an in-plac
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import pytest
 
 import tinytorch as tt
-from tinytorch.codegen.kernel import analyze
+from tinytorch.codegen.kernel import NOT_FLOPS, analyze
 from tinytorch.engine.realize import schedule_tensors
 from tinytorch.helpers import Context, prod
+from tinytorch.ops.uop import GroupOp, Ops, toposort
 from tinytorch.profiler import kernel_bytes
 
 from .conftest import require_device
@@ -58,6 +60,28 @@ def test_reduce_and_elementwise_flops() -> None:
     assert analyze(e.ast).flops == 3 * n  # add, mul, sub per element
     (r,) = schedule_tensors([(a * b).sum()])[0]
     assert analyze(r.ast).flops == 2 * n  # a dot product: one multiply-add per element
+
+
+def _flops_by_node_shapes(k: Any) -> int:
+    """Each arithmetic node once per element of its own shape, each reduce once per element it reads."""
+    nodes = toposort([k.ast])
+    alu = sum(prod(u.shape) for u in nodes if u.op in GroupOp.ALU and u.op not in NOT_FLOPS)
+    return alu + sum(prod(u.src[0].shape) for u in nodes if u.op is Ops.REDUCE_AXIS)
+
+
+def test_fused_row_kernels_count_every_reduce() -> None:
+    """softmax, log_softmax and layer_norm (one kernel holding a max and a sum, or a mean and a variance,
+    when the scheduler fuses them): the count equals each node counted over its own shape."""
+    import tinytorch.nn.functional as F
+
+    x, w, b = _tensor((64, 128), "C"), _tensor((128,), "C", 1), _tensor((128,), "C", 2)
+    reduces = 0
+    for y in (x.softmax(-1), x.log_softmax(-1), F.layer_norm(x, (128,), w, b)):
+        for it in schedule_tensors([y])[0]:
+            k = analyze(it.ast)
+            reduces += sum(1 for u in toposort([k.ast]) if u.op is Ops.REDUCE_AXIS)
+            assert k.flops == _flops_by_node_shapes(k)
+    assert reduces >= 6  # two per op: a max and a sum, a mean and a variance
 
 
 def test_traffic_counts_each_buffer_at_its_real_size() -> None:

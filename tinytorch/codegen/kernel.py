@@ -63,11 +63,12 @@ class Kernel:
 
     @property
     def flops(self) -> int:
-        """Arithmetic operations: each ALU op once per element it runs over; the reduce's own op (the add
-        of a multiply-add) once per reduced element, so a matmul or conv counts 2 per multiply-add."""
+        """Arithmetic operations: each ALU op once per element it runs over; each reduce's own op (the add
+        of a multiply-add) once per reduced element, so a matmul or conv counts 2 per multiply-add and a
+        row kernel (softmax: a max and a sum over each row) counts each of its reduces."""
         pre = sum(1 for u in self.pre_reduce if u.op in GroupOp.ALU and u.op not in NOT_FLOPS)
         post = sum(1 for u in self.epilogue if u.op in GroupOp.ALU and u.op not in NOT_FLOPS)
-        return (pre + 1) * prod(self.shape) + post * prod(self.global_shape) \
+        return (pre + (len(self.reduces) or 1)) * prod(self.shape) + post * prod(self.global_shape) \
             if self.reduce is not None else (pre + post) * prod(self.shape)
 
     @property
