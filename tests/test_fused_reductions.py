@@ -1,0 +1,142 @@
+"""Fused reductions: row kernels (several reduces over the same rows in one kernel) and their results.
+
+Takes: softmax, log_softmax, layer_norm and cross_entropy on small odd shapes, forward and backward.
+Checks: how many kernels they schedule (the scheduler's row-kernel rule), and values and gradients
+against torch on every device (C, LLVM, INTERP).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinytorch as tt
+import tinytorch.nn.functional as F
+from tinytorch import Tensor
+from tinytorch.engine.schedule import _ROW_LIMIT
+
+torch = pytest.importorskip("torch")
+
+
+def n_kernels(*ts: Tensor) -> int:
+    return len(ts[0].schedule(*ts[1:]))
+
+
+def leaf(shape: tuple[int, ...], seed: int, device: str | None = None, grad: bool = False) -> Tensor:
+    a = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    return Tensor(a, device=device, requires_grad=grad).realize()
+
+
+# ---------------------------------------------------------------- structure
+@pytest.mark.parametrize("op", ["softmax", "log_softmax", "layer_norm"])
+def test_forward_is_one_kernel(op: str) -> None:
+    x, w, b = leaf((6, 37), 0), leaf((37,), 1), leaf((37,), 2)
+    f = {"softmax": lambda: x.softmax(-1), "log_softmax": lambda: x.log_softmax(-1),
+         "layer_norm": lambda: F.layer_norm(x, (37,), w, b)}[op]
+    assert n_kernels(f()) == 1
+
+
+def test_backward_kernels() -> None:
+    """softmax / log_softmax: forward and gradient in one row kernel; layer_norm's gradient (x, weight, bias)
+    in at most 6 (11 before row kernels); cross_entropy forward in 2 (rows, then the mean over the batch)."""
+    x, w, b, c = leaf((8, 64), 0, grad=True), leaf((64,), 1, grad=True), leaf((64,), 2, grad=True), leaf((8, 64), 3)
+    for f, most in ((lambda: x.softmax(-1), 1), (lambda: x.log_softmax(-1), 1),
+                    (lambda: F.layer_norm(x, (64,), w, b), 6)):
+        for t in (x, w, b):
+            t.grad = None
+        (f() * c).sum().backward()
+        grads = [t.grad for t in (x, w, b) if t.grad is not None]
+        assert n_kernels(*grads) <= most
+    target = Tensor(np.random.default_rng(4).integers(0, 64, 8))
+    assert n_kernels(F.cross_entropy(x, target)) == 2
+
+
+def test_rows_not_fused() -> None:
+    """A broadcast over a leading axis, or a row longer than _ROW_LIMIT, keeps the reduce in its own kernel."""
+    x = leaf((16, 9), 0)
+    assert n_kernels(x - x.amax(0, keepdim=True)) == 2
+    long = leaf((2, _ROW_LIMIT + 1), 1)
+    assert n_kernels(long.softmax(-1)) == 3
+    assert n_kernels(leaf((2, _ROW_LIMIT), 2).softmax(-1)) == 1
+
+
+def test_two_reduces_without_broadcast_share_a_kernel() -> None:
+    """Reduces over the same rows meeting in an epilogue (a mean and a max) are two passes of one kernel."""
+    x = leaf((5, 33), 0)
+    y = x.mean(-1) + x.amax(-1)
+    assert n_kernels(y) == 1
+    a = x.numpy()
+    np.testing.assert_allclose(y.numpy(), a.mean(-1) + a.max(-1), rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- values against torch
+SHAPES = [(1, 8), (5, 37), (3, 4, 64), (7, 256), (2, 1000)]
+
+
+def _pair(shape: tuple[int, ...], seed: int, device: str) -> tuple[Tensor, torch.Tensor]:
+    a = (np.random.default_rng(seed).standard_normal(shape) * 3).astype(np.float32)
+    return Tensor(a, device=device, requires_grad=True), torch.tensor(a, requires_grad=True)
+
+
+def _check(ours: Tensor, ref: torch.Tensor, what: str, rtol: float = 2e-5, atol: float = 2e-6) -> None:
+    np.testing.assert_allclose(ours.numpy(), ref.detach().numpy(), rtol=rtol, atol=atol, err_msg=what)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_matches_torch(device: str, shape: tuple[int, ...], op: str) -> None:
+    x, tx = _pair(shape, 0, device)
+    c = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    y, ty = getattr(x, op)(-1), getattr(tx, op)(-1)
+    _check(y, ty, f"{op} {shape} {device}")
+    (y * Tensor(c, device=device)).sum().backward()
+    (ty * torch.tensor(c)).sum().backward()
+    _check(x.grad, tx.grad, f"d{op} {shape} {device}", atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_layer_norm_matches_torch(device: str, shape: tuple[int, ...]) -> None:
+    x, tx = _pair(shape, 0, device)
+    n = shape[-1]
+    w, tw = _pair((n,), 1, device)
+    b, tb = _pair((n,), 2, device)
+    c = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    y, ty = F.layer_norm(x, (n,), w, b), torch.nn.functional.layer_norm(tx, (n,), tw, tb)
+    _check(y, ty, f"layer_norm {shape} {device}", rtol=1e-4, atol=1e-5)
+    (y * Tensor(c, device=device)).sum().backward()
+    (ty * torch.tensor(c)).sum().backward()
+    for ours, ref, name in ((x, tx, "x"), (w, tw, "weight"), (b, tb, "bias")):
+        _check(ours.grad, ref.grad, f"layer_norm d{name} {shape} {device}", rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_matches_torch(device: str, smoothing: float) -> None:
+    x, tx = _pair((9, 23), 0, device)
+    t = np.random.default_rng(1).integers(0, 23, 9)
+    loss = F.cross_entropy(x, Tensor(t, device=device), label_smoothing=smoothing)
+    tloss = torch.nn.functional.cross_entropy(tx, torch.tensor(t), label_smoothing=smoothing)
+    _check(loss, tloss, f"cross_entropy {device}")
+    loss.backward()
+    tloss.backward()
+    _check(x.grad, tx.grad, f"dcross_entropy {device}", atol=1e-6)
+
+
+def test_masked_rows(device: str) -> None:
+    """Rows with -inf entries (a causal mask) and a row that is all -inf (NaN, as in torch)."""
+    a = np.random.default_rng(0).standard_normal((4, 16)).astype(np.float32)
+    a[np.triu_indices(4, 1, 16)] = -np.inf
+    a[3] = -np.inf
+    x, tx = Tensor(a, device=device), torch.tensor(a)
+    for op in ("softmax", "log_softmax"):
+        np.testing.assert_allclose(getattr(x, op)(-1).numpy(), getattr(tx, op)(-1).numpy(), rtol=2e-5, atol=2e-6,
+                                   err_msg=f"{op} masked {device}")
+
+
+def test_row_kernel_threads_and_vectors_agree_with_interp() -> None:
+    """A row kernel large enough to be threaded and vectorized gives INTERP's result on C and LLVM."""
+    a = np.random.default_rng(0).standard_normal((512, 1024)).astype(np.float32)
+    want = F.layer_norm(Tensor(a, device="INTERP"), (1024,)).numpy()
+    for dev in ("C", "LLVM"):
+        got = F.layer_norm(Tensor(a, device=dev), (1024,)).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=dev)
+    assert tt.Tensor(a).softmax(-1).numpy().sum(-1) == pytest.approx(np.ones(512), rel=1e-5)
