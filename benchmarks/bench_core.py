@@ -581,6 +581,12 @@ def main(argv: list[str] | None = None) -> int:
             ".numpy()`: 10 elementwise ops (add, mul, sub, div, relu, mul, add, exp, sqrt, sub), each "
             "implementation building its inputs, running eagerly and reading the result back on every call "
             "(tinytorch: one fused kernel per call). time / torch eager: < 1 is faster than torch.")
+    bar_rows = bars(cells, devices, alt_label, peak.flops)
+    if bar_rows:
+        out()
+        out("## The bars of issue 11, as measured in this run")
+        out()
+        out(markdown_table(["bar", "device", "measured", "met"], bar_rows, left=2))
     if ov_rows:
         out()
         out("## Re-realize an already-seen graph of 9 reduce-broadcast steps (Python overhead per realize)")
@@ -597,6 +603,42 @@ def main(argv: list[str] | None = None) -> int:
             f.write("\n".join(lines) + "\n\nproduced by `python benchmarks/bench_core.py "
                     + " ".join(argv if argv is not None else sys.argv[1:]) + "`\n")
     return 0
+
+
+def bars(cells: dict[tuple[str, str], Cell], devices: list[str], alt_label: str,
+         peak: float | None) -> list[list[str]]:
+    """One row per bar and tinytorch device whose cells were measured: the figure and whether it meets the bar."""
+    tuned = alt_label if "OPENBLAS_CORETYPE" in os.environ else "numpy"  # OpenBLAS without the core pin
+
+    def sec(w: str, impl: str) -> float | None:
+        c = cells.get((w, impl))
+        return c.seconds if c else None
+
+    rows: list[list[str]] = []
+    for d in devices:
+        tt = f"tinytorch:{d}"
+        s, ref = sec("chain16", tt), sec("chain16", "torch")
+        if s and ref:
+            rows.append(["10-op chain on 16 floats <= 2x torch eager", d, f"{s / ref:.2f}x torch's time",
+                         "yes" if s <= 2 * ref else "no"])
+        for n in (1024, 2048, 4096):
+            s, base = sec(f"matmul{n}", tt), sec(f"matmul{n}", tuned)
+            if s and peak:
+                frac = 2 * n ** 3 / s / peak
+                vs = f", {base / s:.2f}x tuned numpy" if base else ""
+                ok = frac >= 0.8 and (base is None or s <= base)
+                rows.append([f"matmul {n}: >= 80% of peak and >= tuned numpy", d, f"{frac:.0%} of peak{vs}",
+                             "yes" if ok else "no"])
+        s, ref = sec("matmul256", tt), sec("matmul256", "torch")
+        if s and ref:
+            rows.append(["matmul 256 (eager) >= torch eager's GFLOP/s", d, f"{ref / s:.2f}x torch's GFLOP/s",
+                         "yes" if s <= ref else "no"])
+        for w in ("softmax", "layer_norm"):
+            s, ref = sec(w, tt), sec(w, "torch")
+            if s and ref:
+                rows.append([f"{w} no slower than torch eager", d, f"{s / ref:.2f}x torch's time",
+                             "yes" if s <= ref else "no"])
+    return rows
 
 
 def _git_commit() -> str:
