@@ -1,6 +1,6 @@
 """Small shared utilities and the one place where configuration is read.
 
-Takes: environment variables (DEBUG, DEVICE, TINYTORCH_CACHE, NOOPT, ...).
+Takes: environment variables (DEBUG, DEVICE, TINYTORCH_CACHE, NOOPT, BEAM, ...).
 Produces: typed accessors (`getenv`), a `Context` manager that overrides them for a
 block, helpers used by every stage (`prod`, `all_same`, `toposort`), the user folders
 (`cache_dir`, `data_dir`), `LRU` (the bounded, thread-safe dict every process cache uses) and
@@ -65,8 +65,12 @@ VECTOR_BYTES = _Var("VECTOR_BYTES", 0)  # SIMD width the code generator targets;
 COMPILE_TIMEOUT = _Var("COMPILE_TIMEOUT", 120)  # seconds one compiler run may take before it is stopped
 CANARY = _Var("CANARY", 1)  # 0 skips the check of a new C toolchain against INTERP (debugging aid)
 LAUNCHER = _Var("LAUNCHER", 1)  # 0: call kernels from Python (a Python thread pool) instead of the C launcher
+BEAM = _Var("BEAM", 0)  # n > 0: each new kernel's optimizations chosen by a beam search of width n (codegen/search.py)
+BEAM_TIME = _Var("BEAM_TIME", 10.0)  # seconds of BEAM search per kernel at most (then the best so far)
+BEAM_MIN_US = _Var("BEAM_MIN_US", 20.0)  # kernels faster than this (microseconds) keep the heuristic under BEAM
 _VARS = {v.name: v for v in (DEBUG, DEVICE, NOOPT, THREADS, CC, CACHE_DIR, CACHE_MB, CACHE_ENTRIES, SPLIT_REDUCE, VIZ,
-                             VIZ_DIR, SOURCE_LINES, CFLAGS, VECTOR_BYTES, COMPILE_TIMEOUT, CANARY, LAUNCHER)}
+                             VIZ_DIR, SOURCE_LINES, CFLAGS, VECTOR_BYTES, COMPILE_TIMEOUT, CANARY, LAUNCHER, BEAM,
+                             BEAM_TIME, BEAM_MIN_US)}
 
 
 @contextlib.contextmanager

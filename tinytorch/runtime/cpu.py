@@ -242,6 +242,9 @@ class CDevice(CompiledDevice):
                 "(TINYTORCH_CFLAGS=...); CANARY=0 skips this check.")
             return state
 
+    def searchable(self) -> bool:
+        return not self._checking  # the canaries' kernels are not worth a BEAM search
+
     def build_runner(self, ast: Any) -> Runner:
         problem = self.toolchain_problem()
         if problem:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..helpers import CACHE_ENTRIES, DEBUG, DEVICE, LRU, num_threads
+from ..helpers import BEAM, CACHE_ENTRIES, DEBUG, DEVICE, LRU, NOOPT, num_threads
 from ..ops.uop import UOp, pretty
 from . import launch
 
@@ -222,7 +222,12 @@ class CompiledDevice(BaseDevice):
     def lower(self, ast: UOp) -> dict[str, Any]:
         from ..codegen import kernel_name, lower_kernel
 
-        k, opts, prog, outer = lower_kernel(ast)
+        opts = None
+        if int(BEAM) > 0 and not NOOPT and self.searchable():  # BEAM=n: choose by timing (codegen/search.py)
+            from ..codegen.search import beam_opts
+
+            opts = beam_opts(self, ast)
+        k, opts, prog, outer = lower_kernel(ast, opts)
         name = self.unique_name(kernel_name(k, opts), ast)
         out = []
         if DEBUG >= 3:
@@ -237,6 +242,10 @@ class CompiledDevice(BaseDevice):
             print("\n".join(out), flush=True)
         nbufs = sum(1 for u in prog if u.op.name == "DEFINE_GLOBAL")
         return {"name": name, "prog": prog, "kernel": k, "opts": opts, "outer": outer, "nbufs": nbufs}
+
+    def searchable(self) -> bool:
+        """May BEAM search this device's kernels now (a device checking itself says no)?"""
+        return True
 
     def compile_source(self, r: dict[str, Any]) -> bytes:
         try:
