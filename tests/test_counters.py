@@ -21,7 +21,7 @@ import tinytorch as tt
 from tinytorch.codegen.kernel import NOT_FLOPS, analyze
 from tinytorch.engine.realize import schedule_tensors
 from tinytorch.helpers import Context, prod
-from tinytorch.ops.uop import GroupOp, Ops, toposort
+from tinytorch.ops.uop import GroupOp, Ops, UOp, toposort
 from tinytorch.profiler import kernel_bytes
 
 from .conftest import require_device
@@ -82,6 +82,19 @@ def test_fused_row_kernels_count_every_reduce() -> None:
             reduces += sum(1 for u in toposort([k.ast]) if u.op is Ops.REDUCE_AXIS)
             assert k.flops == _flops_by_node_shapes(k)
     assert reduces >= 6  # two per op: a max and a sum, a mean and a variance
+
+
+def test_multi_output_kernel_counts_every_stored_value() -> None:
+    """An optimizer-like update writing two buffers in one kernel: the ops of both values count, an op the two
+    share once, whichever store comes first."""
+    p, m, g = _tensor((32,), "C"), _tensor((32,), "C", 1), _tensor((32,), "C", 2)
+    m2 = m.assign(m * 0.9 + g * 0.1)
+    p2 = p.assign(p - m2 * 0.01)
+    (it,) = schedule_tensors([p2, m2])[0]
+    assert len(it.ast.src) == 2  # one kernel, two stores
+    for sink in (it.ast, UOp(Ops.SINK, it.ast.dtype, it.ast.src[::-1], it.ast.arg)):
+        k = analyze(sink)
+        assert k.flops == 5 * 32 == _flops_by_node_shapes(k)  # mul, mul, add; mul, sub
 
 
 def test_traffic_counts_each_buffer_at_its_real_size() -> None:
