@@ -111,17 +111,34 @@ def _from_json(d: dict[str, Any]) -> Opts:
 
 
 # -------------------------------------------------------------------- describing a choice
-def describe(o: Opts) -> str:
-    """A short readable form of the choices: lanes, unrolls (register tile), loop order, threads."""
-    parts = [f"lanes a{o.vec_axis}x{o.width}" if o.vec_axis is not None else "scalar"]
-    if o.unroll:
-        parts.append("unroll " + " ".join(f"a{a}x{f}" for a, f in sorted(o.unroll)))
-    if len(o.order) > 1:
-        parts.append("order " + ",".join(map(str, o.order)))
-    parts.append(f"{o.threads} thread{'s' if o.threads > 1 else ''}")
-    parts += [f"{f.name} {getattr(o, f.name)}" for f in dataclasses.fields(o) if f.name not in _SEARCHED and
-              f.default is not dataclasses.MISSING and getattr(o, f.name) != f.default]
-    return ", ".join(parts)
+# the Opts fields the moves below vary (any other field is only turned off, by _other_moves)
+_SEARCHED = {"vec_axis", "width", "unroll", "split_acc", "order", "threads", "notes"}
+
+
+def parts(k: Kernel, o: Opts) -> dict[str, str]:
+    """The choices of o by name, readable: the register tile over the output axes (6x16: 6 rows of
+    16 lanes), the lanes, unrolled reduce axes, loop order, threads, and any other field that is on."""
+    ng = k.n_global
+    out = {"tile": "x".join(str(o.factor(a)) for a in range(ng) if o.factor(a) > 1) or "1",
+           "lanes": f"a{o.vec_axis}x{o.width}" if o.vec_axis is not None else "none",
+           "reduce unroll": " ".join(f"a{a}x{o.unroll_of(a)}" for a in range(ng, len(k.shape))
+                                    if o.unroll_of(a) > 1) or "none",
+           "order": ",".join(map(str, o.order)) or "-", "threads": str(o.threads)}
+    for f in dataclasses.fields(o):
+        if f.name not in _SEARCHED and f.default is not dataclasses.MISSING:
+            out[f.name] = str(getattr(o, f.name)) if getattr(o, f.name) != f.default else "off"
+    return out
+
+
+def describe(k: Kernel, o: Opts) -> str:
+    """All choices of o in one line: `tile 6x16, lanes a1x8, reduce unroll none, order 1,0, threads 2`."""
+    return ", ".join(f"{n} {v}" for n, v in parts(k, o).items())
+
+
+def describe_change(k: Kernel, old: Opts, new: Opts) -> str:
+    """Only what differs: `tile 6x16 -> 5x16, threads 2 -> 1`."""
+    a, b = parts(k, old), parts(k, new)
+    return ", ".join(f"{n} {a[n]} -> {b[n]}" for n in a if a[n] != b[n]) or "same choices"
 
 
 # -------------------------------------------------------------------- candidates
@@ -170,9 +187,6 @@ def _order_moves(k: Kernel, o: Opts) -> list[Opts]:
 
 def _thread_moves(k: Kernel, o: Opts) -> list[Opts]:
     return [dataclasses.replace(o, threads=t) for t in sorted({1, num_threads()})]
-
-
-_SEARCHED = {"vec_axis", "width", "unroll", "split_acc", "order", "threads", "notes"}
 
 
 def _other_moves(k: Kernel, o: Opts) -> list[Opts]:
@@ -473,9 +487,10 @@ def beam_opts(dev: Any, ast: UOp) -> Opts | None:
         if o is not None:
             STATS["cache_hits"] += 1
             if DEBUG >= 2:
-                print(f"BEAM: kernel {name} cached choice: {describe(o)} ({got.get('speedup', 1.0):.2f}x over "
+                print(f"BEAM: kernel {name} cached choice: {describe_change(k, heuristic, o)} "
+                      f"({got.get('speedup', 1.0):.2f}x over "
                       f"heuristic when searched), no search", flush=True)
-            return dataclasses.replace(o, notes=(*heuristic.notes, f"BEAM cached: {describe(o)}"))
+            return dataclasses.replace(o, notes=(*heuristic.notes, f"BEAM cached: {describe(k, o)}"))
     specs, written, order_sensitive = buffer_specs(ast)
     if (0 in k.shape or not written or order_sensitive
             or sum(n * dt.itemsize for dt, n in specs) > SCRATCH_BYTES):
@@ -491,12 +506,12 @@ def beam_opts(dev: Any, ast: UOp) -> Opts | None:
     changed = _canon(best) != _canon(heuristic)
     STATS["speedups"] += changed
     if DEBUG >= 2:
-        what = f"{describe(heuristic)} -> {describe(best)}" if changed else f"{describe(heuristic)} kept"
+        what = describe_change(k, heuristic, best) if changed else f"heuristic kept ({describe(k, heuristic)})"
         print(f"BEAM: kernel {name} {what}, {speedup:.2f}x over heuristic{f' ({res.why})' if res.why else ''}, "
               f"{res.tried} candidates, {secs:.1f} s", flush=True)
     if res.heuristic_time > 0:  # (a heuristic that did not build is not remembered)
         record = {"opts": _to_json(best), "speedup": round(speedup, 4), "candidates": res.tried,
                   "heuristic_us": round(res.heuristic_time * 1e6, 2), "best_us": round(res.best_time * 1e6, 2)}
         cache.store("beam", parts, json.dumps(record).encode())
-    return dataclasses.replace(best, notes=(*heuristic.notes, f"BEAM: {describe(best)}, {speedup:.2f}x"))
+    return dataclasses.replace(best, notes=(*heuristic.notes, f"BEAM: {describe(k, best)}, {speedup:.2f}x"))
 
