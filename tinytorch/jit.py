@@ -64,6 +64,13 @@ def _input_buffer(t: Tensor) -> Buffer:
     return buf
 
 
+def _written(runner: Any, kbufs: list[Buffer]) -> list[Buffer]:
+    """The buffers a recorded kernel writes: each its stores reach (a multi-output kernel, e.g. an optimizer
+    update, writes several), else its first."""
+    t = getattr(runner, "traffic", None)
+    return [kbufs[i] for i, _, w in t if w] if t else kbufs[:1]
+
+
 class TinyJit:
     """`@tinytorch.jit` — capture a step function's kernels and replay them."""
 
@@ -130,7 +137,7 @@ class TinyJit:
         finally:
             _realize.CAPTURE.pop()
             checks = _INPUT_CHECKS.pop()
-        written = {id(kbufs[0]) for _, kbufs in record}
+        written = {id(b) for r, kbufs in record for b in _written(r, kbufs)}
         for t, c, b in zip(tensors, mine, bufs):  # what the function wrote into an input reaches the caller's
             if id(b) in written:
                 t.assign(c).realize()
@@ -163,8 +170,9 @@ class TinyJit:
             return
         for runner, kbufs in self.kernels:
             runner([bufs[self.input_slots[id(b)]] if id(b) in self.input_slots else b for b in kbufs])
-            if id(kbufs[0]) not in self.output_bufs:  # (outputs are meant to be overwritten in place)
-                _realize._invalidate(kbufs[0])  # results cached on graph nodes may live in what was written
+            for w in _written(runner, kbufs):
+                if id(w) not in self.output_bufs:  # (outputs are meant to be overwritten in place)
+                    _realize._invalidate(w)  # results cached on graph nodes may live in what was written
 
     def _build_plan(self) -> tuple[Any, list[Any], list[tuple[Any, int, int]], list[Buffer]] | None:
         """The recorded kernels as an array of launcher items: their functions, argument arrays (the input
@@ -185,7 +193,7 @@ class TinyJit:
             keep += [inner, args]
             items[i] = launch.Item(addr, ctypes.addressof(args), runner.outer_count, 1 if runner.packed else len(kbufs),
                                    runner.threads)
-        written = [kbufs[0] for _, kbufs in self.kernels if id(kbufs[0]) not in self.output_bufs]
+        written = [w for r, kbufs in self.kernels for w in _written(r, kbufs) if id(w) not in self.output_bufs]
         return items, keep, subs, written
 
     @staticmethod

@@ -41,11 +41,12 @@ class Kernel:
     # a row kernel (several reduces over the same rows, results broadcast back by EXPAND): its reduces in
     # run order; pre_reduce then holds the values over the whole row, epilogue the per-row ones
     reduces: tuple[UOp, ...] = ()
+    # every STORE of the kernel, `store` first (several: a parameter update that also writes its optimizer state)
+    stores: tuple[UOp, ...] = ()
 
     @property
     def row(self) -> bool:
         return bool(self.reduces)
-
 
     @property
     def global_shape(self) -> tuple[int, ...]:
@@ -94,7 +95,7 @@ def analyze(ast: UOp) -> Kernel:
     ast = graph_rewrite(ast, pm_algebraic, name="algebraic")
     store = ast.src[0]
     value = store.src[2]
-    nodes = toposort([value])
+    nodes = toposort([st.src[2] for st in ast.src])
     reduces = [u for u in nodes if u.op is Ops.REDUCE_AXIS]
     reduce = reduces[0] if reduces else None
     row = len(reduces) > 1 or any(u.op is Ops.EXPAND for u in nodes)
@@ -114,7 +115,7 @@ def analyze(ast: UOp) -> Kernel:
         full = store.src[1].arg.shape
         axes = ()
     assert full is not None
-    view_nodes = [store.src[1]] + [u.src[-1] if u.op is Ops.LOAD else u.src[0] for u in nodes
+    view_nodes = [st.src[1] for st in ast.src] + [u.src[-1] if u.op is Ops.LOAD else u.src[0] for u in nodes
                                    if (u.op is Ops.LOAD or (u.op is Ops.CONST and u.src))]
     views: dict[UOp, ViewStack] = {}
     order = [i for i in range(len(full)) if i not in axes] + list(axes)
@@ -129,7 +130,7 @@ def analyze(ast: UOp) -> Kernel:
     n_global = sum(1 for k in kinds if not k)
     dts = sorted({u.dtype.scalar for u in nodes if u.dtype.count >= 1 and u.dtype.name != "void"},
                  key=lambda d: d.priority) + [store.src[0].dtype.scalar]
-    return Kernel(ast, store, shape, n_global, reduce, views, pre, epi, dts, tuple(reduces) if row else ())
+    return Kernel(ast, store, shape, n_global, reduce, views, pre, epi, dts, tuple(reduces) if row else (), ast.src)
 
 
 def _merge(shape: tuple[int, ...], kinds: list[bool], views: dict[UOp, ViewStack]):

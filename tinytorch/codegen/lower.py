@@ -272,7 +272,7 @@ class _Lowerer:
         em.emit(start)
         em.emit(end)
         if all(n > 0 for n in k.shape):  # (an empty kernel reads nothing, not even once)
-            em.no_hoist = {k.store.src[0]}
+            em.no_hoist = {st.src[0] for st in k.stores}
             em.hoist_from = len(em.prog)
         ng = k.n_global
         opened: list[UOp] = []
@@ -299,9 +299,6 @@ class _Lowerer:
         if k.reduce is not None:
             red_vals = self.lower_reduce(gcombos)
         self.in_epilogue = True
-        store = k.store
-        buf, view, _ = store.src
-        out_dt = buf.dtype.scalar
         for gi, combo in enumerate(gcombos):
             guard = self.ragged_guard(combo)
             if guard is not None and guard.op is Ops.CONST and guard.arg is True:
@@ -310,28 +307,9 @@ class _Lowerer:
             if k.reduce is not None:
                 vals[k.reduce] = red_vals[gi]
             self.eval(k.epilogue, combo, vals)
-            v = vals[store.src[2]]
-            mode = self.lane_mode(view, store=True) if o.vec_axis is not None and o.vec_axis < ng else "scalar"
-            if mode == "vec":
-                v = self.vec(v)
-                v = UOp(Ops.CAST, out_dt.vec(v.dtype.count), (v,)) if v.dtype.scalar != out_dt else v
-                idx, valid = self.index(view, combo)
-                valid = sym.and_(valid, guard)
-                em.statement(UOp(Ops.STORE, dtypes.void, (buf, idx, v) if valid is None else (buf, idx, v, valid)))
-            elif v.dtype.count > 1 or mode == "gather":
-                v = self.vec(v) if mode == "gather" else v
-                for lane in range(o.width):
-                    lv = UOp(Ops.GEP, v.dtype.scalar, (v,), lane)
-                    lv = UOp(Ops.CAST, out_dt, (lv,)) if lv.dtype != out_dt else lv
-                    idx, valid = self.index(view, combo, lane)
-                    valid = sym.and_(valid, guard)
-                    srcs = (buf, idx, lv) if valid is None else (buf, idx, lv, valid)
-                    em.statement(UOp(Ops.STORE, dtypes.void, srcs))
-            else:
-                v = UOp(Ops.CAST, out_dt, (v,)) if v.dtype != out_dt else v
-                idx, valid = self.index(view, combo)
-                valid = sym.and_(valid, guard)
-                em.statement(UOp(Ops.STORE, dtypes.void, (buf, idx, v) if valid is None else (buf, idx, v, valid)))
+            for buf, view, value in (st.src for st in k.stores):  # (several: an update of a parameter and its state)
+                mode = self.lane_mode(view, store=True) if o.vec_axis is not None and o.vec_axis < ng else "scalar"
+                self.store(buf, view, vals[value], combo, mode, guard)
         for r in reversed(opened):
             em.close(r)
         return em.program()
@@ -446,16 +424,18 @@ class _Lowerer:
         for r in reversed(opened):
             em.close(r)
 
-    def store(self, buf: UOp, view: UOp, v: UOp, combo: dict[int, int], mode: str) -> None:
-        """Store v at combo: one vector store ("vec"), lane by lane ("gather"), or one scalar."""
+    def store(self, buf: UOp, view: UOp, v: UOp, combo: dict[int, int], mode: str, guard: UOp | None = None) -> None:
+        """Store v at combo: one vector store ("vec"), lane by lane ("gather", or a vector value stored by a
+        scalar view), or one scalar; only where `guard` holds (the last step of a ragged unroll)."""
         out_dt = buf.dtype.scalar
-        if mode == "gather":
+        if mode == "gather" or (mode == "scalar" and v.dtype.count > 1):
             v = self.vec(v)
             items = [(UOp(Ops.GEP, v.dtype.scalar, (v,), lane), *self.index(view, combo, lane))
                      for lane in range(self.o.width)]
         else:
             items = [(self.vec(v) if mode == "vec" else v, *self.index(view, combo))]
         for x, idx, valid in items:
+            valid = sym.and_(valid, guard)
             x = UOp(Ops.CAST, out_dt.vec(x.dtype.count), (x,)) if x.dtype.scalar != out_dt else x
             self.em.statement(UOp(Ops.STORE, dtypes.void, (buf, idx, x) if valid is None else (buf, idx, x, valid)))
 

@@ -20,7 +20,9 @@ Fusion rules (ARCHITECTURE.md §3):
 - a PAD is pushed only through ops that keep zero at zero; otherwise its source is realized;
 - an EXPAND of an expensive elementwise graph realizes it (recompute would cost more than
   a store), unless the graph is a few per-channel values (<= 4096 elements, modest cost);
-- ASSIGN and CONTIGUOUS always end a kernel;
+- ASSIGN and CONTIGUOUS always end a kernel; but an elementwise in-place update read element for element
+  by the next elementwise kernel over the same space becomes one more store of that kernel (a multi-output
+  kernel: an optimizer step updates both moments and the parameter in one pass, see _merge_updates);
 - a kernel holds at most about _KERNEL_COST_LIMIT ops: a longer chain is stored and continued
   in the next kernel (compile time grows faster than the kernel).
 """
@@ -46,6 +48,11 @@ class KernelSpec:
     reads_old: set[Slot] = field(default_factory=set)  # input buffers read as they were before this realize
     reads_nodes: set[int] = field(default_factory=set)  # ids of realized nodes read
     node: int = 0  # id of the realized node this kernel computes
+    written: list[Slot] = field(default_factory=list)  # every slot it writes: out_slot, then those of merged updates
+
+    def __post_init__(self) -> None:
+        if not self.written:
+            self.written = [self.slots[0]]
 
     @property
     def out_slot(self) -> Slot:
@@ -549,7 +556,7 @@ def schedule(targets: list[UOp]) -> tuple[Plan, list[Any]]:
             break
         for n in hazards:
             b.realize[resolve(n.src[1])] = None
-    kernels = _order_for_assigns(kernels)
+    kernels = _merge_updates(_order_for_assigns(kernels))
     # results for each original target
     results = []
     target_slots: set[Slot] = set()
@@ -623,6 +630,80 @@ def _order_for_assigns(kernels: list[KernelSpec]) -> list[KernelSpec]:
                            "the same assign); realize one of the tensors first")
     order = list(nx.lexicographical_topological_sort(g, key=lambda i: i))
     return [kernels[i] for i in order]
+
+
+def _substitute(roots: list[UOp], repl: dict[UOp, UOp]) -> list[UOp]:
+    """roots with the nodes in repl replaced (iteratively, sources first)."""
+    new: dict[UOp, UOp] = {}
+    for u in toposort(roots):
+        if u in repl:
+            new[u] = repl[u]
+        elif u.src and any(new[x] is not x for x in u.src):
+            new[u] = UOp(u.op, u.dtype, tuple(new[x] for x in u.src), u.arg)
+        else:
+            new[u] = u
+    return [new[r] for r in roots]
+
+
+def _elementwise_stores(k: KernelSpec) -> bool:
+    return not any(u.op is Ops.REDUCE_AXIS for u in toposort([k.ast]))
+
+
+def _merge_into(k1: KernelSpec, k2: KernelSpec) -> UOp | None:
+    """k2's AST that also stores k1's value (k1's buffers renumbered into k2's, k2's reads of k1's output
+    replaced by the value itself), or None when the two cannot share a kernel: another loop space, a read
+    of k1's output other than element for element, or a buffer read at another element than it is written."""
+    stores1, stores2 = list(k1.ast.src), list(k2.ast.src)
+    view1 = stores2[-1].src[1].arg.simplify()
+    if any(st.src[1].arg.simplify() != view1 or st.src[0].dtype != stores2[-1].src[0].dtype for st in stores1):
+        return None
+    slots = list(k2.slots)
+    for s in k1.slots:
+        if s not in slots:
+            slots.append(s)
+    glob = {g: UOp(Ops.DEFINE_GLOBAL, g.dtype, (), slots.index(k1.slots[g.arg]))
+            for g in toposort([k1.ast]) if g.op is Ops.DEFINE_GLOBAL}
+    stores1 = _substitute(stores1, glob)
+    value1 = {st.src[0].arg: st.src[2] for st in stores1}  # buffer -> the value k1 stores there
+    repl: dict[UOp, UOp] = {}
+    for u in toposort(stores2):
+        if u.op is Ops.LOAD and u.src[0].op is Ops.DEFINE_GLOBAL and u.src[0].arg in value1:
+            if u.src[1].arg.simplify() != view1 or u.dtype != value1[u.src[0].arg].dtype:
+                return None
+            repl[u] = value1[u.src[0].arg]
+    stores = [*stores1, *_substitute(stores2, repl)]
+    written = {st.src[0].arg: st.src[1].arg.simplify() for st in stores}
+    for u in toposort(stores):  # what is read of a written buffer is the element being written (its old value)
+        if u.op is Ops.LOAD and u.src[0].arg in written and u.src[1].arg.simplify() != written[u.src[0].arg]:
+            return None
+    k2.slots[:] = slots
+    return UOp(Ops.SINK, _void(), tuple(stores))
+
+
+def _merge_updates(kernels: list[KernelSpec]) -> list[KernelSpec]:
+    """Multi-output kernels: an elementwise kernel writing an input buffer in place (an ASSIGN: an optimizer's
+    moment) whose value the next elementwise kernel over the same elements reads (the parameter's update) is
+    folded into that kernel as one more store. Safe when no kernel in between reads what it writes or writes
+    what it reads, so that running it later, at the reader's place, changes nothing."""
+    out: list[KernelSpec] = []
+    for k2 in kernels:
+        if _elementwise_stores(k2):
+            i = len(out) - 1
+            while i >= 0:
+                k1 = out[i]
+                between = out[i + 1:]
+                if k1.node in k2.reads_nodes and k1.out_slot[0] == "in" and _elementwise_stores(k1) and not any(
+                        k1.out_slot in b.slots or set(b.written) & set(k1.slots) for b in between):
+                    ast = _merge_into(k1, k2)
+                    if ast is not None:
+                        k2.ast = ast
+                        k2.reads_nodes = (k2.reads_nodes - {k1.node}) | k1.reads_nodes
+                        k2.reads_old |= k1.reads_old
+                        k2.written = [*k1.written, *k2.written]
+                        del out[i]
+                i -= 1
+        out.append(k2)
+    return out
 
 
 def _plan_memory(kernels: list[KernelSpec], meta: list[tuple[int, Any]],
