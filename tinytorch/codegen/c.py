@@ -473,6 +473,9 @@ class CRenderer:
             elif op is Ops.ENDRANGE:
                 depth -= 1
                 lines.append("  " * depth + "}")
+            elif op is Ops.DEFINE_LOCAL:
+                v = names[u] = f"local{u.arg[0]}"
+                lines.append(f"{ind}{CTYPE[u.dtype.name]} {v}[{u.arg[1]}] __attribute__((aligned(64)));")
             elif op is Ops.DEFINE_ACC:
                 v = names[u] = new("acc")
                 lines.append(f"{ind}{vt(u.dtype)} {v} = {r(u.src[0])};")

@@ -523,6 +523,9 @@ class LLVMRenderer:
                 b.lines[phi] = b.lines[phi].replace("{latch}", block)
                 b.lines += [f"  {names[rng]}.next = add nsw i64 {names[rng]}, 1", f"  br label %{hdr}", f"{ex}:"]
                 block = ex
+            elif op is Ops.DEFINE_LOCAL:  # (at the entry: an alloca inside a loop would grow the stack per step)
+                names[u] = f"%local{u.arg[0]}"
+                allocas.append(f"  %local{u.arg[0]} = alloca [{u.arg[1]} x {ltype(u.dtype, memory=True)}], align 64")
             elif op is Ops.DEFINE_ACC:
                 names[u] = f"%acc{u.arg}"
                 allocas.append(f"  %acc{u.arg} = alloca {ltype(u.dtype)}")

@@ -126,9 +126,11 @@ class _Lowerer:
         self.outer_count = 1
         self.acc_id = 0
         self.in_epilogue = False
+        self.packed: dict[UOp, UOp] = {}  # a packed load -> the scratch array holding its panel
         self._bool_views = {u.src[1] for u in k.loads() if u.dtype.is_bool}
         if k.store.src[0].dtype.scalar.is_bool:
             self._bool_views.add(k.store.src[1])
+        self.pack = self.packable(opts.pack)
 
     # indices -------------------------------------------------------------------------------
     def axis_idx(self, a: int, u: int, lane: int) -> UOp:
@@ -195,7 +197,9 @@ class _Lowerer:
         buf, view = node.src
         dt = node.dtype.scalar
         mode = self.lane_mode(view)
-        if mode == "gather":
+        if node in self.packed and not self.in_epilogue:
+            out = UOp(Ops.LOAD, dt.vec(self.o.width), (self.packed[node], self.panel_index(combo)))
+        elif mode == "gather":
             lanes = [self._load1(buf, dt, *self.index(view, combo, lane)) for lane in range(self.o.width)]
             out = UOp(Ops.VECTORIZE, dt.vec(self.o.width), tuple(lanes))
         else:
@@ -277,6 +281,9 @@ class _Lowerer:
         ng = k.n_global
         opened: list[UOp] = []
         first = True
+        pack_after = self.pack_point()
+        if pack_after is None:
+            self.lower_pack()
         for a in o.order:
             if self.count[a] == 1:  # (a size-0 axis keeps its loop: it runs zero times)
                 self.rng[a] = None
@@ -289,6 +296,8 @@ class _Lowerer:
             self.rng[a] = r
             em.open(r)
             opened.append(r)
+            if a == pack_after:
+                self.lower_pack()
         if k.row:  # several passes over each output row
             self.lower_rows()
             for r in reversed(opened):
@@ -313,6 +322,65 @@ class _Lowerer:
         for r in reversed(opened):
             em.close(r)
         return em.program()
+
+    # packed panels ----------------------------------------------------------------------------------
+    def packable(self, pack: tuple[int, ...]) -> tuple[int, ...]:
+        """The requested loads that a panel can hold (whatever Opts a search tries): read inside the one
+        reduce loop, as whole vectors along output lanes, unmasked, with that loop not unrolled."""
+        k, o = self.k, self.o
+        if not pack or o.vec_axis is None or o.vec_axis >= k.n_global or self.n != k.n_global + 1 or \
+                o.unroll_of(self.n - 1) > 1 or any(s == 0 for s in k.shape):
+            return ()
+        loads = k.loads()
+        return tuple(i for i in pack if 0 <= i < len(loads) and loads[i] in k.pre_reduce and
+                     loads[i].dtype.count == 1 and not k.views[loads[i].src[1]].masked and
+                     self.lane_mode(loads[i].src[1]) == "vec")
+
+    def pack_point(self) -> int | None:
+        """The global loop after whose opening the packed panels are copied: the innermost one their
+        addresses depend on (None: before every loop)."""
+        if not self.pack:
+            return None
+        loads = self.k.loads()
+        strides = [self.k.views[loads[i].src[1]].index_strides() for i in self.pack]
+        deps = [a for a in self.o.order if self.count[a] != 1 and any(st[a] != 0 for st in strides)]
+        return deps[-1] if deps else None
+
+    def panel_index(self, combo: dict[int, int]) -> UOp:
+        """Where a tile's vector sits in a packed panel: reduce step by panel width, then the vector."""
+        assert self.o.vec_axis is not None
+        red = self.rng.get(self.n - 1)
+        width = self.o.factor(self.o.vec_axis)
+        step = sym.mul(red, width) if red is not None else sym.const(0)
+        return sym.add(step, sym.const(combo.get(self.o.vec_axis, 0) * self.o.width))
+
+    def lower_pack(self) -> None:
+        """Copy each packed operand's panel (every reduce step by the tile's lanes) into a scratch array, in
+        the order the reduce loop reads it: contiguous, so that loop streams through cache lines it uses whole."""
+        if not self.pack:
+            return
+        k, o, em = self.k, self.o, self.em
+        assert o.vec_axis is not None
+        red = self.n - 1
+        loads = k.loads()
+        for i in self.pack:
+            node = loads[i]
+            buf, view = node.src
+            dt = node.dtype.scalar
+            local = UOp(Ops.DEFINE_LOCAL, dt, (), (len(self.packed), k.shape[red] * o.factor(o.vec_axis)))
+            em.statement(local)
+            r = UOp(Ops.RANGE, IDX, (sym.const(0), sym.const(k.shape[red])), 1000 + len(self.packed))
+            saved = self.rng.get(red)
+            self.rng[red] = r
+            em.open(r)
+            for v in range(o.unroll_of(o.vec_axis)):
+                combo = {o.vec_axis: v}
+                idx, valid = self.index(view, combo)
+                val = self._load1(buf, dt.vec(o.width), idx, valid)
+                em.statement(UOp(Ops.STORE, dtypes.void, (local, self.panel_index(combo), val)))
+            em.close(r)
+            self.rng[red] = saved
+            self.packed[node] = local
 
     def lower_reduce(self, gcombos: list[dict[int, int]], red: UOp | None = None, pre: list[UOp] | None = None,
                      known: dict[UOp, UOp] | None = None) -> dict[int, UOp]:

@@ -30,6 +30,9 @@ class Opts:
     split_acc: int = 1  # independent accumulators along the vector reduce axis
     order: tuple[int, ...] = ()  # order of the global loops, outermost first
     threads: int = 1
+    # loads (indices into Kernel.loads()) whose panel — the reduce axis by the tile's lanes — is copied once per
+    # panel into a contiguous scratch array that the reduce loop then reads in order (matmul's B); () is off
+    pack: tuple[int, ...] = ()
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def factor(self, axis: int) -> int:
@@ -72,6 +75,7 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
     vec_axis: int | None = None
     unroll: list[tuple[int, int]] = []
     split_acc = 1
+    pack: tuple[int, ...] = ()
     store_strides = k.store_view().real_strides()
     loads = k.loads()
     load_strides = [k.views[ld.src[1]].index_strides() for ld in loads]
@@ -157,6 +161,9 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
             if chunks // vecs >= 2 * num_threads() and not (strided_a and a_bytes > _L2_BYTES):
                 order = (vec_axis, *[a for a in range(ng) if a != vec_axis])
                 notes.append("lane axis outermost")
+                pack = _pack_choice(k, vec_axis, row_axis, rows, vecs * width, itemsize) if not cols else ()
+                if pack:
+                    notes.append(f"pack a {shape[-1]}x{vecs * width} panel of operand {pack[0]}")
 
     # 2b. the same idea when the lanes run along the reduce axis (x @ W.T: both operands
     #     contiguous in k): a tile of outputs, each a vector accumulator, summed across lanes
@@ -196,7 +203,33 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
             threads = min(num_threads(), iters)
     if threads > 1:
         notes.append(f"{threads} threads on axis {order[0]}")
-    return Opts(vec_axis, width if vec_axis is not None else 1, tuple(unroll), split_acc, order, threads, tuple(notes))
+    return Opts(vec_axis, width if vec_axis is not None else 1, tuple(unroll), split_acc, order, threads, pack,
+                tuple(notes))
+
+
+# a packed panel lives on the stack of the thread that runs the kernel: at most this many bytes (half an L2)
+PACK_MAX_BYTES = 256 << 10
+
+
+def _pack_choice(k: Kernel, vec_axis: int, row_axis: int, rows: int, panel: int, itemsize: int) -> tuple[int, ...]:
+    """The vector operand of a register-tiled reduce to copy into a contiguous panel, if it pays: one reduce
+    axis along which it is read with a stride (each step of the reduce loop then touches a new cache line, and
+    a stride of a power of two maps them all to the same few cache sets), lanes contiguous, no mask, rows of
+    the tile that reuse the panel, and a panel that fits PACK_MAX_BYTES."""
+    if len(k.shape) != k.n_global + 1 or k.shape[row_axis] < 2 * rows:
+        return ()
+    red = len(k.shape) - 1
+    if k.shape[red] * panel * itemsize > PACK_MAX_BYTES or k.shape[red] <= 16:
+        return ()
+    for i, ld in enumerate(k.loads()):
+        if ld not in k.pre_reduce:
+            continue
+        vs = k.views[ld.src[1]]
+        st = vs.index_strides()
+        if st[vec_axis] == 1 and st[row_axis] == 0 and st[red] not in (0, 1) and not vs.masked and \
+                ld.dtype.itemsize == itemsize:
+            return (i,)
+    return ()
 
 
 def row_opts(k: Kernel, vbytes: int) -> Opts:

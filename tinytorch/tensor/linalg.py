@@ -76,7 +76,10 @@ def _mm2d(x: Tensor, y: Tensor) -> Tensor:
     n, k = x.shape
     m = y.shape[1]
     yr = y.contiguous() if n >= 16 and m % 4 == 0 and y.uop.op is Ops.PERMUTE else y
-    c = next((b for b in _K_BLOCKS if k % b == 0 and k // b >= 2), k) if k >= _K_SPLIT_FROM and n * m >= 4096 else k
+    # (only a transposed left operand, the x^T of a weight gradient: a contiguous one streams its rows past
+    # the right operand's packed panels (codegen/opt.py) faster whole than split and summed after)
+    split = k >= _K_SPLIT_FROM and n * m >= 4096 and x.uop.op is Ops.PERMUTE
+    c = next((b for b in _K_BLOCKS if k % b == 0 and k // b >= 2), k) if split else k
     if c < k:  # a long reduce (a weight gradient over every token) in blocks of k whose panels stay in
         s = k // c  # cache, summed after: (s, n, m) partial products, then a sum over s
         xb = x.reshape(n, s, c).permute(1, 0, 2).reshape(s, n, 1, c)

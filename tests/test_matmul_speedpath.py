@@ -1,0 +1,143 @@
+"""Matmul's fast path (codegen/opt.py + codegen/lower.py): register tiles, the right operand's panel packed
+into a contiguous scratch array, ragged edge tiles. Results against numpy (float64) on C and LLVM at sizes
+that are not multiples of any tile or vector width, with transposed operands, batches and a fused epilogue —
+the shapes where a packing or blocking bug would show — and the choice itself on a known kernel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinytorch as tt
+from tinytorch.codegen.kernel import analyze
+from tinytorch.codegen.opt import choose_opts
+from tinytorch.engine.realize import schedule_tensors
+from tinytorch.helpers import Context
+
+from .conftest import require_device
+
+COMPILED = ["C", "LLVM"]
+
+
+@pytest.fixture(params=COMPILED, ids=COMPILED)
+def cdev(request: pytest.FixtureRequest) -> str:
+    return require_device(request.param)
+
+
+def _check(got: tt.Tensor, want: np.ndarray, what: str, device: str, k: int) -> None:
+    """float32 sums of k products: error grows like sqrt(k) ulps of the largest partial sum."""
+    g = got.numpy().astype(np.float64)
+    assert g.shape == want.shape, f"{what} on {device}: shape {g.shape}, expected {want.shape}"
+    scale = max(float(np.abs(want).max()), 1.0) if want.size else 1.0
+    err = np.abs(g - want)
+    tol = 1e-5 * max(k, 1) ** 0.5 * scale * 4
+    worst = np.unravel_index(int(np.argmax(err)), err.shape) if err.size else ()
+    assert err.size == 0 or err.max() <= tol, \
+        f"{what} on {device}: worst {worst} got {g[worst]} want {want[worst]} (tol {tol:.3g}); " \
+        f"DEBUG=4 DEVICE={device} shows the kernel"
+
+
+SQUARE = [1, 7, 16, 65, 257]
+SHAPES = [(1, 257, 7), (13, 100, 48), (100, 33, 64), (48, 17, 1000), (97, 130, 40), (12, 64, 24), (31, 520, 72)]
+
+
+@pytest.mark.parametrize("n", SQUARE)
+def test_square(cdev: str, n: int, rng: np.random.Generator) -> None:
+    a, b = rng.standard_normal((n, n), np.float32), rng.standard_normal((n, n), np.float32)
+    out = tt.Tensor(a, device=cdev) @ tt.Tensor(b, device=cdev)
+    _check(out, a.astype(np.float64) @ b, f"matmul {n}x{n}", cdev, n)
+
+
+@pytest.mark.parametrize("m,k,n", SHAPES)
+def test_rectangular(cdev: str, m: int, k: int, n: int, rng: np.random.Generator) -> None:
+    a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
+    out = tt.Tensor(a, device=cdev) @ tt.Tensor(b, device=cdev)
+    _check(out, a.astype(np.float64) @ b, f"matmul {m}x{k}@{k}x{n}", cdev, k)
+
+
+@pytest.mark.parametrize("m,k,n", [(65, 130, 48), (24, 1000, 40), (7, 65, 33)])
+@pytest.mark.parametrize("form", ["AtB", "ABt", "AtBt"])
+def test_transposed(cdev: str, form: str, m: int, k: int, n: int, rng: np.random.Generator) -> None:
+    """The products of backward passes: A^T B (weight gradients), A B^T (input gradients, x @ W.T)."""
+    a = rng.standard_normal((k, m) if form.startswith("At") else (m, k), np.float32)
+    b = rng.standard_normal((n, k) if form.endswith("Bt") else (k, n), np.float32)
+    ta, tb = tt.Tensor(a, device=cdev), tt.Tensor(b, device=cdev)
+    ta, a64 = (ta.T, a.T.astype(np.float64)) if form.startswith("At") else (ta, a.astype(np.float64))
+    tb, b64 = (tb.T, b.T.astype(np.float64)) if form.endswith("Bt") else (tb, b.astype(np.float64))
+    _check(ta @ tb, a64 @ b64, f"matmul {form} {m}x{k}@{k}x{n}", cdev, k)
+
+
+@pytest.mark.parametrize("ash,bsh", [((3, 65, 33), (3, 33, 48)), ((2, 13, 100), (100, 40)), ((65, 33), (2, 33, 24)),
+                                     ((4, 1, 20, 64), (3, 64, 17))])
+def test_batched(cdev: str, ash: tuple[int, ...], bsh: tuple[int, ...], rng: np.random.Generator) -> None:
+    a, b = rng.standard_normal(ash, np.float32), rng.standard_normal(bsh, np.float32)
+    out = tt.Tensor(a, device=cdev) @ tt.Tensor(b, device=cdev)
+    _check(out, a.astype(np.float64) @ b, f"batched matmul {ash}@{bsh}", cdev, ash[-1])
+
+
+def test_fused_bias_relu_epilogue(cdev: str, rng: np.random.Generator) -> None:
+    """A packed product whose kernel also reads a bias after the reduce (the epilogue's loads are not packed)."""
+    a, w, bias = (rng.standard_normal(s, np.float32) for s in ((67, 96), (96, 80), (80,)))
+    out = (tt.Tensor(a, device=cdev) @ tt.Tensor(w, device=cdev) + tt.Tensor(bias, device=cdev)).relu()
+    _check(out, np.maximum(a.astype(np.float64) @ w + bias, 0), "relu(a @ w + bias)", cdev, 96)
+
+
+def test_half_operands(cdev: str, rng: np.random.Generator) -> None:
+    """float16 operands: the panel holds them as stored, the reduce widens each read to float32."""
+    a, b = rng.standard_normal((40, 64), np.float32), rng.standard_normal((64, 48), np.float32)
+    a16, b16 = a.astype(np.float16), b.astype(np.float16)
+    out = (tt.Tensor(a16, device=cdev) @ tt.Tensor(b16, device=cdev)).float()
+    want = a16.astype(np.float64) @ b16.astype(np.float64)
+    err = np.abs(out.numpy() - want).max()
+    assert err <= 2e-3 * np.abs(want).max(), f"float16 matmul on {cdev}: max error {err}"
+
+
+def test_gradients_through_packed_products(cdev: str, rng: np.random.Generator) -> None:
+    """dA = g B^T and dB = A^T g: both run as register-tiled (and packed) products."""
+    a, b, g = (rng.standard_normal(s, np.float32) for s in ((70, 90), (90, 50), (70, 50)))
+    ta = tt.Tensor(a, device=cdev, requires_grad=True)
+    tb = tt.Tensor(b, device=cdev, requires_grad=True)
+    ((ta @ tb) * tt.Tensor(g, device=cdev)).sum().backward()
+    assert ta.grad is not None and tb.grad is not None
+    _check(ta.grad, g.astype(np.float64) @ b.T, "dA = g @ B^T", cdev, 50)
+    _check(tb.grad, a.T.astype(np.float64) @ g, "dB = A^T @ g", cdev, 70)
+
+
+def _matmul_opts(m: int, k: int, n: int, vbytes: int):
+    a, b = tt.Tensor(np.ones((m, k), np.float32)), tt.Tensor(np.ones((k, n), np.float32))
+    kernels, _ = schedule_tensors([a @ b])
+    return choose_opts(analyze(kernels[-1].ast), vbytes)
+
+
+@pytest.mark.parametrize("vbytes", [32, 64])
+def test_matmul_packs_the_right_operand(vbytes: int) -> None:
+    """A product with rows to reuse the panel packs B (AVX2 and AVX-512 tiles alike); a reduce of <= 16
+    (unrolled whole) or a single tile of rows does not."""
+    with Context(THREADS=2):
+        o = _matmul_opts(96, 64, 256, vbytes)
+        assert o.pack and any(a == o.vec_axis for a, _ in o.unroll), o.notes
+        assert not _matmul_opts(96, 16, 256, vbytes).pack
+        assert not _matmul_opts(4, 64, 256, vbytes).pack
+
+
+@pytest.mark.parametrize("vbytes", [32, 64])
+def test_packed_program_reads_b_from_the_panel(vbytes: int) -> None:
+    """The lowered program copies B once per panel into a DEFINE_LOCAL and the reduce loop reads only it."""
+    from tinytorch.codegen.lower import lower
+    from tinytorch.ops.uop import Ops
+
+    a, b = tt.Tensor(np.ones((96, 64), np.float32)), tt.Tensor(np.ones((64, 256), np.float32))
+    kernels, _ = schedule_tensors([a @ b])
+    k = analyze(kernels[-1].ast)
+    with Context(THREADS=2):
+        o = choose_opts(k, vbytes)
+    prog, _ = lower(k, o)
+    locals_ = [u for u in prog if u.op is Ops.DEFINE_LOCAL]
+    assert len(locals_) == 1 and locals_[0].arg[1] == 64 * o.factor(o.vec_axis)
+    b_buf = k.loads()[o.pack[0]].src[0]
+    stores = [u for u in prog if u.op is Ops.STORE and u.src[0] is locals_[0]]
+    b_reads = [u for u in prog if u.op is Ops.LOAD and u.src[0] is b_buf]
+    assert stores and len(b_reads) == len(stores)  # B is read only by the copy
+    ranges = [i for i, u in enumerate(prog) if u.op is Ops.RANGE]
+    assert prog.index(locals_[0]) < ranges[-1]  # the copy comes before the reduce loop
