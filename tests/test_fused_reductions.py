@@ -140,3 +140,54 @@ def test_row_kernel_threads_and_vectors_agree_with_interp() -> None:
         got = F.layer_norm(Tensor(a, device=dev), (1024,)).numpy()
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=dev)
     assert tt.Tensor(a).softmax(-1).numpy().sum(-1) == pytest.approx(np.ones(512), rel=1e-5)
+
+
+# ---------------------------------------------------------------- multi-output kernels: optimizer steps
+def _step_kernels(opt: tt.optim.Optimizer, ps: list[Tensor], seed: int) -> int:
+    from tinytorch.engine import realize as R
+
+    rng = np.random.default_rng(seed)
+    for p in ps:
+        p.grad = Tensor(rng.standard_normal(p.shape).astype(np.float32), device=p.device).realize()
+    before = R.STATS["kernels_run"]
+    opt.step()
+    return R.STATS["kernels_run"] - before
+
+
+@pytest.mark.parametrize("opt", ["Adam", "AdamW-amsgrad", "SGD-momentum"])
+def test_optimizer_step_is_one_kernel_per_parameter(opt: str) -> None:
+    """Each parameter's update writes the parameter and its moments in one kernel; the step counts of all
+    parameters (Adam's bias correction) share one more."""
+    ps = [leaf(s, i, grad=True) for i, s in enumerate([(8, 5), (5,), (3, 8)])]
+    make, extra = {"Adam": (lambda: tt.optim.Adam(ps, lr=1e-2), 1),
+                   "AdamW-amsgrad": (lambda: tt.optim.AdamW(ps, lr=1e-2, amsgrad=True), 1),
+                   "SGD-momentum": (lambda: tt.optim.SGD(ps, lr=1e-2, momentum=0.9), 0)}[opt]
+    o = make()
+    _step_kernels(o, ps, 0)  # (the first step of SGD with momentum copies the gradient into its buffer)
+    assert _step_kernels(o, ps, 1) == len(ps) + extra
+
+
+@pytest.mark.parametrize("opt", ["Adam", "AdamW-amsgrad"])
+def test_fused_optimizer_step_matches_torch(device: str, opt: str) -> None:
+    """Three steps on parameters of two equal shapes and one other (equal shapes share a kernel): the
+    parameters and both moments match torch's."""
+    shapes = [(6, 4), (6, 4), (7,)]
+    arrays = [np.random.default_rng(i).standard_normal(s).astype(np.float32) for i, s in enumerate(shapes)]
+    ps = [Tensor(a, device=device, requires_grad=True) for a in arrays]
+    tps = [torch.tensor(a, requires_grad=True) for a in arrays]
+    kw = {"lr": 1e-2, "weight_decay": 0.1} | ({"amsgrad": True} if opt == "AdamW-amsgrad" else {})
+    cls = tt.optim.AdamW if opt == "AdamW-amsgrad" else tt.optim.Adam
+    tcls = torch.optim.AdamW if opt == "AdamW-amsgrad" else torch.optim.Adam
+    o, to = cls(ps, **kw), tcls(tps, **kw)
+    for step in range(3):
+        rng = np.random.default_rng(10 + step)
+        for p, tp in zip(ps, tps):
+            g = rng.standard_normal(p.shape).astype(np.float32)
+            p.grad, tp.grad = Tensor(g, device=device), torch.tensor(g)
+        o.step()
+        to.step()
+    for p, tp in zip(ps, tps):
+        _check(p, tp, f"{opt} parameter {tuple(p.shape)} {device}", rtol=1e-5, atol=1e-6)
+        for name in ("exp_avg", "exp_avg_sq"):
+            _check(o.state[p][name], to.state[tp][name], f"{opt} {name} {tuple(p.shape)} {device}", rtol=1e-5,
+                   atol=1e-7)

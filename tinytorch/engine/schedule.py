@@ -676,33 +676,60 @@ def _merge_into(k1: KernelSpec, k2: KernelSpec) -> UOp | None:
     for u in toposort(stores):  # what is read of a written buffer is the element being written (its old value)
         if u.op is Ops.LOAD and u.src[0].arg in written and u.src[1].arg.simplify() != written[u.src[0].arg]:
             return None
+    if len(toposort(stores)) > _KERNEL_COST_LIMIT:  # (compile time grows faster than the kernel)
+        return None
     k2.slots[:] = slots
     return UOp(Ops.SINK, _void(), tuple(stores))
 
 
 def _merge_updates(kernels: list[KernelSpec]) -> list[KernelSpec]:
-    """Multi-output kernels: an elementwise kernel writing an input buffer in place (an ASSIGN: an optimizer's
-    moment) whose value the next elementwise kernel over the same elements reads (the parameter's update) is
-    folded into that kernel as one more store. Safe when no kernel in between reads what it writes or writes
-    what it reads, so that running it later, at the reader's place, changes nothing."""
+    """Multi-output kernels, over elementwise kernels of the same loop space:
+    - an in-place update (an ASSIGN: an optimizer's moment) whose value a later kernel reads element for
+      element (the parameter's update) becomes one more store of that kernel, at the reader's place: safe when
+      no kernel in between reads what it writes or writes what it reads;
+    - two independent ones (the step counts of several parameters) become one kernel at the earlier one's
+      place: safe when no kernel in between writes what the later reads or touches what it writes.
+    The kernel that gives up its own kernel writes input buffers only (its writes need no planned memory)."""
     out: list[KernelSpec] = []
+    ew: dict[int, bool] = {}
+
+    def elementwise(k: KernelSpec) -> bool:
+        if id(k) not in ew:
+            ew[id(k)] = _elementwise_stores(k)
+        return ew[id(k)]
+
     for k2 in kernels:
-        if _elementwise_stores(k2):
-            i = len(out) - 1
-            while i >= 0:
-                k1 = out[i]
-                between = out[i + 1:]
-                if k1.node in k2.reads_nodes and k1.out_slot[0] == "in" and _elementwise_stores(k1) and not any(
-                        k1.out_slot in b.slots or set(b.written) & set(k1.slots) for b in between):
-                    ast = _merge_into(k1, k2)
-                    if ast is not None:
-                        k2.ast = ast
-                        k2.reads_nodes = (k2.reads_nodes - {k1.node}) | k1.reads_nodes
-                        k2.reads_old |= k1.reads_old
-                        k2.written = [*k1.written, *k2.written]
-                        del out[i]
+        i = len(out) - 1
+        while elementwise(k2) and i >= 0:
+            k1 = out[i]
+            w1, w2, s1, s2 = set(k1.written), set(k2.written), set(k1.slots), set(k2.slots)
+            if k1.ast.src[-1].src[1] is not k2.ast.src[-1].src[1] or w1 & w2 or any(s[0] != "in" for s in w1) \
+                    or not elementwise(k1):
                 i -= 1
-        out.append(k2)
+                continue
+            between = out[i + 1:]
+            if w1 & s2:  # k2 reads what k1 writes
+                merged = not any(w1 & set(b.slots) or set(b.written) & s1 for b in between) and _merge_into(k1, k2)
+                if merged:
+                    k2.ast = merged
+                    k2.reads_nodes = (k2.reads_nodes - {k1.node}) | k1.reads_nodes
+                    k2.reads_old |= k1.reads_old
+                    k2.written = [*k1.written, *k2.written]
+                    del out[i]
+            elif not w2 & s1 and not any(set(b.written) & s2 or w2 & set(b.slots) for b in between):
+                merged = _merge_into(k1, k2)
+                if merged:
+                    k2.ast = merged
+                    k2.reads_nodes |= k1.reads_nodes
+                    k2.reads_old |= k1.reads_old
+                    k2.written = [*k1.written, *k2.written]
+                    out[i] = k2
+                    ew[id(k2)] = True
+                    k2 = None  # type: ignore[assignment]
+                    break
+            i -= 1
+        if k2 is not None:
+            out.append(k2)
     return out
 
 
