@@ -65,8 +65,11 @@ CONFIRM_RUNS = 7  # alternating runs of heuristic and winner in the final compar
 OUTPUT_UNROLLS = (1, 2, 3, 4, 5, 6, 8)
 REDUCE_UNROLLS = (1, 2, 4, 8, 16)
 
-STATS = {"searched": 0, "cache_hits": 0, "kept_small": 0, "candidates": 0, "failed": 0, "mismatched": 0,
-         "speedups": 0}
+# searched: kernels searched; cache_hits: choices read from the disk cache instead; kept_small: searched kernels
+# under BEAM_MIN_US; unsearchable: kernels left to the heuristic (see beam_opts); candidates: built and run;
+# failed / mismatched: candidates that did not build / gave other outputs; speedups: searches won by a candidate
+STATS = {"searched": 0, "cache_hits": 0, "kept_small": 0, "unsearchable": 0, "candidates": 0, "failed": 0,
+         "mismatched": 0, "speedups": 0}
 _LOCK = threading.Lock()  # one search at a time: timings of two at once would disturb each other
 _IDS = iter(range(1 << 62))  # candidate function names, unique in the process (the LLVM JIT needs that)
 
@@ -492,8 +495,13 @@ def beam_opts(dev: Any, ast: UOp) -> Opts | None:
                       f"heuristic when searched), no search", flush=True)
             return dataclasses.replace(o, notes=(*heuristic.notes, f"BEAM cached: {describe(k, o)}"))
     specs, written, order_sensitive = buffer_specs(ast)
-    if (0 in k.shape or not written or order_sensitive
-            or sum(n * dt.itemsize for dt, n in specs) > SCRATCH_BYTES):
+    why = "an empty loop" if 0 in k.shape or not written else \
+        "it reads the buffer it writes elsewhere than where it writes" if order_sensitive else \
+        "its buffers exceed SCRATCH_BYTES" if sum(n * dt.itemsize for dt, n in specs) > SCRATCH_BYTES else ""
+    if why:
+        STATS["unsearchable"] += 1
+        if DEBUG >= 2:
+            print(f"BEAM: kernel {name} not searched ({why}): heuristic", flush=True)
         return None
     with _LOCK:
         st = time.perf_counter()
