@@ -41,7 +41,6 @@ import numpy as np
 
 from .errors import DTypeError
 
-
 _INTERNED: dict[tuple, DType] = {}
 _F32_MAX = float(np.finfo(np.float32).max)
 

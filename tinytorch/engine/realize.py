@@ -44,16 +44,18 @@ REALIZE_HOOKS: list[Any] = []
 _VERSIONS = itertools.count(1)
 
 
-def _structure(targets: list[UOp]) -> tuple[tuple, list[Buffer], list[UOp]]:
-    """(structural key, input buffers in key order, nodes): one walk of the graph, sources first, that stops at
-    buffers and at realized nodes (which read their result's view). A node's part of the key is its op, dtype,
-    argument and the positions of its sources; a buffer's is its position among the inputs, size and dtype."""
+def _structure(targets: list[UOp]) -> tuple[tuple, list[Buffer], list[UOp], bool]:
+    """(structural key, input buffers in key order, nodes, whether one is an ASSIGN): one walk of the graph,
+    sources first, that stops at buffers and at realized nodes (which read their result's view). A node's part
+    of the key is its op, dtype, argument and the positions of its sources; a buffer's is its position among
+    the inputs, size and dtype."""
     index: dict[UOp, int] = {}
     nodes: list[UOp] = []
     parts: list[Any] = []
     leaves: list[Buffer] = []
     leaf_pos: dict[int, int] = {}
-    buffer_op = Ops.BUFFER
+    buffer_op, assign_op = Ops.BUFFER, Ops.ASSIGN
+    has_assign = False
     stack: list[tuple[UOp, int]] = [(t, 0) for t in reversed(targets)]  # (node, first source not yet seen)
     push, pop = stack.append, stack.pop
     while stack:
@@ -84,11 +86,13 @@ def _structure(targets: list[UOp]) -> tuple[tuple, list[Buffer], list[UOp]]:
                 push((src[i], 0))
                 continue
             part = (u.op, u.dtype, u._key[3], tuple([index[s] for s in src]))
+            if u.op is assign_op:
+                has_assign = True
         index[u] = len(nodes)
         nodes.append(u)
         parts.append(part)
     parts.append(tuple([index[t] for t in targets]))
-    return tuple(parts), leaves, nodes
+    return tuple(parts), leaves, nodes, has_assign
 
 
 def _pending_readers(targets: list[UOp], nodes: list[UOp]) -> list[UOp]:
@@ -147,8 +151,8 @@ def realize_uops(targets: list[UOp], device: str | None = None) -> list[UOp]:
             return got[:len(targets)]  # invalidates results cached on graph nodes)
     t0 = time.perf_counter()
     targets = [resolve_views(t) for t in targets]
-    key, leaves, nodes = _structure(targets)
-    if any(n.op is Ops.ASSIGN for n in nodes):
+    key, leaves, nodes, has_assign = _structure(targets)
+    if has_assign:
         extra = _pending_readers(targets, nodes)
         if extra:
             realize_uops(targets + extra, device)
@@ -172,10 +176,11 @@ def realize_uops(targets: list[UOp], device: str | None = None) -> list[UOp]:
     for bi in plan.assigned_inputs:
         _invalidate(inputs[bi])
         versions[id(inputs[bi])] = next(_VERSIONS)
-    bound = plan.bound.get(dev.name) if hit and not CAPTURE and not KERNEL_HOOKS and DEBUG.value < 2 else False
+    bound: BoundPlan | bool | None = plan.bound.get(dev.name) \
+        if hit and not CAPTURE and not KERNEL_HOOKS and DEBUG.value < 2 else False
     if bound is None:  # a plan seen twice: its kernels from now on in one launcher call
         bound = plan.bound[dev.name] = BoundPlan.build(plan, dev) or False
-    if bound:
+    if isinstance(bound, BoundPlan):
         bound.run(inputs, new)
         t_run = 0.0
     else:
@@ -321,7 +326,8 @@ class BoundPlan:
     __slots__ = ("items", "keep", "count", "n_inputs", "n_new", "lib")
 
     def __init__(self, items: Any, keep: list[Any], count: int, n_inputs: int, n_new: int, lib: Any):
-        self.items, self.keep, self.count, self.n_inputs, self.n_new, self.lib = items, keep, count, n_inputs, n_new, lib
+        self.items, self.keep, self.count, self.lib = items, keep, count, lib
+        self.n_inputs, self.n_new = n_inputs, n_new
 
     @staticmethod
     def build(plan: Plan, dev: Any) -> BoundPlan | None:

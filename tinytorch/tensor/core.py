@@ -14,7 +14,6 @@ primitive ops in tinytorch/ops/uop.py.
 from __future__ import annotations
 
 import builtins
-import weakref
 from typing import Any
 
 import numpy as np

@@ -1,0 +1,163 @@
+"""The eager path's shortcuts give what the general path gives.
+
+Elementwise ops on same-shape operands and Python numbers build their UOps directly, interned DTypes
+and devices compare by identity, the intern table keys sources by id and sweeps dead entries, and a
+cached plan's kernels run in one launcher call over a table of buffer pointers. Each test compares a
+shortcut with the general rule it stands for (UOps are interned: equal graphs are the same object),
+or the values with numpy/torch.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+
+import numpy as np
+import pytest
+
+import tinytorch as tt
+from tinytorch import dtypes
+from tinytorch.engine import realize as R
+from tinytorch.ops import uop as U
+from tinytorch.ops.uop import Ops, UOp
+from tinytorch.tensor.common import _broadcast_pair
+
+from .conftest import close_to_torch
+
+
+def _general(a: tt.Tensor, b: object, op: Ops) -> UOp:
+    """The UOp the general rule (promotion + broadcast through tensors) builds for a <op> b."""
+    x, y = _broadcast_pair(a, b, "test")
+    return UOp(op, dtypes.bool if op in (Ops.CMPLT, Ops.CMPNE) else x.dtype, (x.uop, y.uop))
+
+
+@pytest.mark.parametrize("dt", [tt.float32, tt.float64, tt.float16])
+@pytest.mark.parametrize("other", [2.5, -0.0, 3, float("nan"), float("inf")])
+def test_number_operand_builds_the_general_graph(dt: object, other: object) -> None:
+    a = tt.arange(6, dtype=dt).reshape(2, 3)
+    assert (a + other).uop is _general(a, other, Ops.ADD)
+    assert (a * other).uop is _general(a, other, Ops.MUL)
+    assert (a < other).uop is _general(a, other, Ops.CMPLT)
+    assert (other + a).uop is UOp(Ops.ADD, a.dtype, (_general(a, other, Ops.ADD).src[1], a.uop))
+
+
+def test_same_shape_operand_builds_the_general_graph() -> None:
+    a, b = tt.randn(3, 4), tt.randn(3, 4)
+    assert (a + b).uop is _general(a, b, Ops.ADD)
+    assert (a * b).uop is _general(a, b, Ops.MUL)
+    assert (a - b).uop is UOp(Ops.ADD, a.dtype, (a.uop, UOp(Ops.NEG, a.dtype, (b.uop,))))
+    assert (a / b).uop is UOp(Ops.MUL, a.dtype, (a.uop, UOp(Ops.RECIPROCAL, a.dtype, (b.uop,))))
+
+
+def test_shortcuts_keep_promotion_and_broadcasting() -> None:
+    torch = pytest.importorskip("torch")
+    cases = [
+        (np.arange(6, dtype=np.int32).reshape(2, 3), 2.5),  # int tensor * float -> float32
+        (np.arange(6, dtype=np.float32).reshape(2, 3), np.float64(2.0)),
+        (np.arange(3, dtype=np.float32), np.arange(6, dtype=np.float32).reshape(2, 3)),  # broadcast
+        (np.arange(6, dtype=np.float16).reshape(2, 3), 3),
+    ]
+    for x, y in cases:
+        tx, ty = tt.tensor(x), tt.tensor(y) if isinstance(y, np.ndarray) else y
+        rx, ry = torch.tensor(x), torch.tensor(y) if isinstance(y, np.ndarray) else y
+        for f in (lambda p, q: p + q, lambda p, q: p * q, lambda p, q: p - q, lambda p, q: p / q,
+                  lambda p, q: q - p, lambda p, q: q / p):
+            got, want = f(tx, ty), f(rx, ry)
+            assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+            close_to_torch(got, want, rtol=1e-3, atol=1e-3)
+
+
+def test_mixed_dtypes_and_devices_take_the_general_path() -> None:
+    a = tt.ones(3, dtype=tt.float32)
+    assert (a + tt.ones(3, dtype=tt.float64)).dtype == tt.float64
+    assert (a + tt.ones(3, dtype=tt.int64)).dtype == tt.float32
+    assert (a * tt.tensor(2.0, dtype=tt.float64)).dtype == tt.float32  # a 0-d tensor does not widen
+    with pytest.raises(Exception, match="broadcast"):
+        a + tt.ones(4)
+
+
+def test_relu_keeps_nan_and_zero_gradient_at_zero() -> None:
+    torch = pytest.importorskip("torch")
+    x = np.array([-1.0, 0.0, 2.0, np.nan, -0.0, np.inf], np.float32)
+    t = tt.tensor(x, requires_grad=True)
+    r = torch.tensor(x, requires_grad=True)
+    out, ref = t.relu(), r.relu()
+    close_to_torch(out, ref)
+    out.sum().backward()
+    ref.sum().backward()
+    close_to_torch(t.grad, r.grad)
+    assert tt.tensor([-3, 0, 4]).relu().tolist() == [0, 0, 4]  # integers take the composition
+
+
+def test_dtypes_are_interned() -> None:
+    assert dtypes.float32.vec(8) is dtypes.float32.vec(8)
+    assert dtypes.float32.ptr() is dtypes.float32.ptr()
+    assert copy.deepcopy(dtypes.float16) is dtypes.float16 and copy.copy(dtypes.int8) is dtypes.int8
+    assert tt.float32 == dtypes.float32 and hash(tt.float32) == hash(dtypes.float32)
+    assert dtypes.float32.vec(4) != dtypes.float32.vec(8)
+
+
+def test_default_device_object_is_shared() -> None:
+    assert tt.ones(2).device is tt.zeros(3).device is tt.full((1,), 2.0).device
+    assert tt.ones(2).device == "cpu"
+
+
+def test_intern_table_forgets_dead_nodes_and_never_confuses_new_ones() -> None:
+    base = tt.randn(4).realize()
+    vals = []
+    for i in range(100):  # many short-lived graphs whose node ids get reused
+        vals.append(((base + float(i)) * 2.0).numpy()[0])
+        if i % 10 == 0:
+            gc.collect()
+    assert np.allclose(vals, [(base.numpy()[0] + i) * 2.0 for i in range(100)], rtol=1e-6)
+    assert all(r() is not None for r in list(U._cache.values()))
+
+
+def test_eager_realize_of_a_cached_plan_runs_in_one_launcher_call() -> None:
+    from tinytorch.runtime import launch
+
+    if launch.library() is None or tt.Tensor([1.0]).device.name not in ("C", "LLVM"):
+        pytest.skip("the launcher needs a C compiler")
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((8, 16)).astype(np.float32) for _ in range(4)]
+
+    def step(x: np.ndarray) -> np.ndarray:
+        t = tt.tensor(x)
+        return ((t * 2.0 + 1.0).relu().sum(1) / 3.0).numpy()
+
+    step(xs[0])
+    step(xs[1])  # the second run binds the plan
+    runs: list[int] = []
+    orig = R.BoundPlan.run
+
+    def counting(self: R.BoundPlan, inputs: list, new: list) -> None:
+        runs.append(self.count)
+        orig(self, inputs, new)
+
+    R.BoundPlan.run = counting  # type: ignore[method-assign]
+    try:
+        got = [step(x) for x in xs]
+    finally:
+        R.BoundPlan.run = orig  # type: ignore[method-assign]
+    assert runs and all(c >= 1 for c in runs)
+    for x, g in zip(xs, got):
+        np.testing.assert_allclose(g, np.maximum(x * 2 + 1, 0).sum(1) / 3, rtol=1e-5)
+
+
+def test_bound_plan_with_many_buffers_and_threads() -> None:
+    """A kernel of more than 64 buffers takes them packed in one array; a large kernel runs on threads."""
+    from tinytorch.runtime import launch
+
+    if launch.library() is None:
+        pytest.skip("the launcher needs a C compiler")
+    rng = np.random.default_rng(1)
+    for _ in range(3):  # the third realize of the same structure runs bound
+        arrs = [rng.standard_normal(8).astype(np.float32) for _ in range(70)]
+        ts = [tt.tensor(a) for a in arrs]
+        total = ts[0]
+        for t in ts[1:]:
+            total = total + t
+        np.testing.assert_allclose(total.numpy(), np.sum(arrs, axis=0), rtol=1e-4, atol=1e-5)
+    for _ in range(3):
+        big = rng.standard_normal(1 << 21).astype(np.float32)
+        np.testing.assert_allclose((tt.tensor(big) * 3.0 + 1.0).numpy(), big * 3 + 1, rtol=1e-6, atol=1e-6)
