@@ -66,8 +66,10 @@ class LiveTensors:
             self.limit = max(4096, 2 * len(self.refs))
 
     def values(self) -> list[Tensor]:
-        """The live tensors, oldest first."""
-        return [t for r in self.refs if (t := r()) is not None]
+        """The live tensors, oldest first (the dead ones' references are dropped on the way)."""
+        alive = [r for r in self.refs if r() is not None]
+        self.refs = alive
+        return [t for r in alive if (t := r()) is not None]
 
     def __len__(self) -> int:
         return len(self.values())
