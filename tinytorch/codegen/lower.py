@@ -448,6 +448,8 @@ class _Lowerer:
         the first pass and from L1 by the others."""
         k, o, em = self.k, self.o, self.em
         ng = k.n_global
+        if self.ragged or any(o.unroll_of(a) > 1 for a in range(ng)) or (o.vec_axis is not None and o.vec_axis < ng):
+            raise NotImplementedError("lower: a row kernel takes lanes and unrolls along its row only")
         row: dict[UOp, UOp] = {}  # reduce results and per-row values, already emitted
 
         def per_row(nodes: list[UOp]) -> None:
