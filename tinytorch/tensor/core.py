@@ -113,8 +113,8 @@ class Tensor:
     def _from(uop: UOp, device: str, requires_grad: builtins.bool = False) -> Tensor:
         # (every op of eager code passes here: plain attribute reads, no property or generator)
         t = object.__new__(Tensor)
-        t.uop, t.device, t._rg, t.grad = uop, as_device(device), requires_grad, None
-        t._nonleaf, t._meta = requires_grad, None
+        t.uop, t._rg, t.grad, t._nonleaf, t._meta = uop, requires_grad, None, requires_grad, None
+        t.device = device if type(device) is TensorDevice else as_device(device)
         if (DEBUG.value >= 2 or SOURCE_LINES.value) and uop._tag is None:
             uop._tag = _user_line()
         _track(t)
