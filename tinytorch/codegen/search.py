@@ -15,7 +15,8 @@ The search:
    batch where the renderer batches);
 2. every candidate runs on scratch buffers of the kernel's sizes (random inputs; the user's
    buffers are never touched); one whose outputs differ from the heuristic's, or that fails
-   to lower or compile, is discarded; the rest are timed (median of a few runs);
+   to lower or compile, is discarded; the rest are timed (median of a few runs, each after
+   the L2 cache is flushed: in a step a kernel's inputs come from other kernels);
 3. the n fastest seen so far are the next beam; the search stops when a step finds nothing
    faster, after STEPS steps, or past BEAM_TIME seconds for the kernel;
 4. the fastest is timed again against the heuristic, runs alternating, and replaces it only
@@ -51,9 +52,11 @@ from .kernel import Kernel, analyze, packs_args
 from .lower import lower
 from .opt import Opts, choose_opts
 
-SEARCH_VERSION = "beam-2"  # part of every cache key: a new search rule set searches again
+SEARCH_VERSION = "beam-3"  # part of every cache key: a new search rule set searches again
 STEPS = 4  # beam steps at most
-MARGIN = 0.03  # a candidate replaces the heuristic only when at least this much faster (noise)
+MARGIN = 0.10  # a candidate replaces the heuristic only when at least this much faster (noise, and what a kernel
+# timed alone gains but loses among a step's other kernels)
+FLUSH_BYTES = 2 << 20  # written before each timed run: the kernel's data is not left in L2 by the run before
 MAX_UNROLL = 64  # product of all unroll factors at most (code size, registers), unless the heuristic's is larger
 SCRATCH_BYTES = 1 << 30  # kernels needing more scratch memory than this keep the heuristic
 RUN_BUDGET = 0.03  # seconds of timed runs per candidate (at least MIN_RUNS, at most MAX_RUNS)
@@ -380,11 +383,22 @@ def build(dev: Any, k: Kernel, cands: list[Opts]) -> list[Any]:
     return out
 
 
+_FLUSH: list[np.ndarray] = []
+
+
+def _flush() -> None:
+    """Evict this core's L2: in a step a kernel's inputs come from other kernels, not from its own last run."""
+    if not _FLUSH:
+        _FLUSH.append(np.zeros(FLUSH_BYTES // 4, np.float32))
+    _FLUSH[0] += 1
+
+
 def _time_runs(r: Any, s: _Scratch, runs: int) -> list[float]:
-    """Seconds of each of `runs` calls back to back (as in a step: the launcher's threads stay awake). An
-    in-place kernel keeps updating its scratch buffers; every candidate sees the same kind of values."""
+    """Seconds of each of `runs` calls, the cache flushed before each. An in-place kernel keeps updating its
+    scratch buffers; every candidate sees the same kind of values."""
     ts = []
     for _ in range(runs):
+        _flush()
         st = time.perf_counter()
         r._run(s.bufs)
         ts.append(time.perf_counter() - st)
@@ -402,7 +416,7 @@ def measure(r: Any, s: _Scratch, ref: list[np.ndarray] | None) -> float | None:
         if not all(_same(g, x, s.bufs[i].dtype) for g, x, i in zip(got, ref, s.written)):
             return None
     runs = max(MIN_RUNS, min(MAX_RUNS, int(RUN_BUDGET / max(first, 1e-7))))
-    _time_runs(r, s, 1)  # warm-up: code and data in cache, threads awake
+    _time_runs(r, s, 1)  # warm-up: code in cache, threads awake
     return statistics.median(_time_runs(r, s, runs))
 
 
@@ -459,8 +473,8 @@ def search(dev: Any, k: Kernel, heuristic: Opts, s: _Scratch, width: int, budget
     # the final word: heuristic and winner alternating, medians compared
     hs, bs = [], []
     for _ in range(CONFIRM_RUNS):
-        hs += _time_runs(h_run, s, 2)[1:]
-        bs += _time_runs(runners[best], s, 2)[1:]
+        hs += _time_runs(h_run, s, 1)
+        bs += _time_runs(runners[best], s, 1)
     h_med, b_med = statistics.median(hs), statistics.median(bs)
     if b_med > h_med * (1 - MARGIN):
         return Result(heuristic, h_med, h_med, tried)
