@@ -47,8 +47,8 @@ _F32_MAX = float(np.finfo(np.float32).max)
 
 @dataclass(frozen=True, eq=True)
 class DType:
-    """One element type. Instances are interned (building equal fields returns the same object), so a
-    DType hashes by identity, in C: every UOp built hashes its dtype."""
+    """An element type (tinytorch.float32, ...). There is one object per type (building one with equal fields
+    returns it), so a DType hashes by identity: every graph node built hashes its dtype."""
 
     name: str  # "float32"
     itemsize: int  # bytes of one scalar
