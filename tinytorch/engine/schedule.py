@@ -227,7 +227,9 @@ class _Builder:
                     for s in withred:  # two reduces meet: one kernel when they are passes over the same rows
                         r = red[s]
                         assert r is not None
-                        if r is not first and not (inrow[s] == inrow[f] and _row_sig(r) == _row_sig(first)
+                        # (plain reduces that meet without a broadcast back, a gather's one-hot sums, stay
+                        # kernels of their own: their loads were indexed wrong in a shared row kernel)
+                        if r is not first and not (inrow[s] and inrow[f] and _row_sig(r) == _row_sig(first)
                                                    and _row_fits(r)):
                             self._mark(s)
                 red[n] = next((red[s] for s in srcs if red[s] is not None and s not in self.realize), None)
