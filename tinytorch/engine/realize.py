@@ -344,7 +344,8 @@ class BoundPlan:
                 return None
             idx = (ctypes.c_int * max(1, len(k.slots)))(*[s[1] if s[0] == "in" else plan.n_inputs + s[1]
                                                           for s in k.slots])
-            keep.append(idx)
+            keep += [idx, runner]  # (the runner holds its loaded library: evicted from the device's cache, it
+            # would unload the code at this address)
             items[i] = launch.TableItem(addr, ctypes.addressof(idx), runner.outer_count, len(k.slots), runner.threads)
         return BoundPlan(items, keep, len(plan.kernels), plan.n_inputs, len(plan.new_bufs), lib)
 
