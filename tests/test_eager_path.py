@@ -41,6 +41,14 @@ def test_number_operand_builds_the_general_graph(dt: object, other: object) -> N
     assert (other + a).uop is UOp(Ops.ADD, a.dtype, (_general(a, other, Ops.ADD).src[1], a.uop))
 
 
+def test_cached_constants_keep_the_sign_of_zero_and_nan() -> None:
+    torch = pytest.importorskip("torch")
+    x = np.array([1.0, -2.0, 0.0], np.float32)
+    for v in (0.0, -0.0, np.float64(-0.0), np.float64(0.0), np.float32(-0.0), float("nan"), np.float64("nan")):
+        close_to_torch(tt.tensor(x) * v, torch.tensor(x) * float(v))
+        assert np.signbit(tt.full((2,), v).numpy()).tolist() == [bool(np.signbit(v))] * 2
+
+
 def test_same_shape_operand_builds_the_general_graph() -> None:
     a, b = tt.randn(3, 4), tt.randn(3, 4)
     assert (a + b).uop is _general(a, b, Ops.ADD)

@@ -28,7 +28,7 @@ from ..profiler import kernel_bytes
 from ..runtime import launch
 from ..runtime.buffer import Buffer
 from ..runtime.device import KERNEL_HOOKS, Runner
-from .schedule import Plan, TargetResult, _apply, graph_nodes, resolve, schedule
+from .schedule import Plan, TargetResult, _apply, resolve, schedule
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -104,16 +104,34 @@ def _pending_readers(targets: list[UOp], nodes: list[UOp]) -> list[UOp]:
         return []
     tset = set(targets)
     extra: list[UOp] = []
-    for t in list(Tensor.live.values()):
+    reads: dict[UOp, bool] = {}  # node -> does its graph read a written buffer (shared by every tensor's walk:
+    for t in list(Tensor.live.values()):  # the gradients of a step share most of their graph)
         u = t.uop
         if u in tset or u._realized is not None or u.base.op in (Ops.BUFFER, Ops.CONST):
             continue
-        for n in graph_nodes([u]):
-            if n.op is Ops.BUFFER and id(n.arg[0]) in written:
-                extra.append(u)
-                tset.add(u)
-                break
+        if _reads_written(u, written, reads):
+            extra.append(u)
+            tset.add(u)
     return extra
+
+
+def _reads_written(root: UOp, written: set[int], reads: dict[UOp, bool]) -> bool:
+    """Does root's graph (as graph_nodes walks it: a realized node reads its result's view) read a buffer whose
+    id is in written? Answers for every node on the way are kept in reads."""
+    stack = [root]
+    while stack:
+        u = stack[-1]
+        if u in reads:
+            stack.pop()
+            continue
+        below = (u._realized,) if u._realized is not None else () if u.op is Ops.BUFFER else u.src
+        todo = [s for s in below if s not in reads]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        reads[u] = (u.op is Ops.BUFFER and id(u.arg[0]) in written) or any(reads[s] for s in below)
+    return reads[root]
 
 
 # In-place updates that ride along with the next realize instead of launching kernels of their own: a
@@ -137,8 +155,9 @@ def run_pending(*tensors: Any) -> None:
         Tensor.realize(*pending)
 
 
-def realize_uops(targets: list[UOp], device: str | None = None) -> list[UOp]:
-    """Compute targets; returns, per target, a UOp that is a view over its result buffer."""
+def realize_uops(targets: list[UOp], device: str | None = None, readers_added: bool = False) -> list[UOp]:
+    """Compute targets; returns, per target, a UOp that is a view over its result buffer. (readers_added: the
+    lazy readers of buffers written in place are among the targets already.)"""
     from ..runtime.device import Device
 
     if DEFERRED:
@@ -152,10 +171,10 @@ def realize_uops(targets: list[UOp], device: str | None = None) -> list[UOp]:
     t0 = time.perf_counter()
     targets = [resolve_views(t) for t in targets]
     key, leaves, nodes, has_assign = _structure(targets)
-    if has_assign:
+    if has_assign and not readers_added:
         extra = _pending_readers(targets, nodes)
         if extra:
-            realize_uops(targets + extra, device)
+            realize_uops(targets + extra, device, readers_added=True)
             return [resolve(t) for t in targets]
     cached = PLAN_CACHE.get(key)
     hit = cached is not None

@@ -182,18 +182,22 @@ _CONSTS: dict[tuple, UOp] = {}
 
 
 def _const_uop(value: Any, dt: DType, shape: tuple[int, ...]) -> UOp:
-    key = (dt, shape, type(value), struct.pack("<d", value) if type(value) is float else value)
-    u = _CONSTS.get(key)
-    if u is not None:
+    tv = type(value)
+    # floats by their bits (-0.0 is not 0.0, a NaN finds itself); other kinds of value are not cached
+    kv = struct.pack("<d", value) if tv is float or isinstance(value, (float, np.floating)) else \
+        value if tv is int or tv is bool else None
+    key = (dt, tuple(shape), tv, kv) if kv is not None else None
+    if key is not None and (u := _CONSTS.get(key)) is not None:
         return u
     u = UOp(Ops.CONST, dt, (), cast_scalar(value, dt))
     if shape:
         u = u.reshape_to((1,) * len(shape))
         if any(s != 1 for s in shape):
-            u = UOp(Ops.EXPAND, dt, (u,), shape)
-    if len(_CONSTS) >= 1024:
-        _CONSTS.clear()
-    _CONSTS[key] = u
+            u = UOp(Ops.EXPAND, dt, (u,), tuple(shape))
+    if key is not None:
+        if len(_CONSTS) >= 1024:
+            _CONSTS.clear()
+        _CONSTS[key] = u
     return u
 
 
