@@ -382,6 +382,20 @@ class _Lowerer:
             self.rng[red] = saved
             self.packed[node] = local
 
+    def open_reduce_loops(self, first: int) -> list[UOp]:
+        """Open a loop for each reduce axis from `first` on (an axis of one step gets none; a size-0 axis keeps its
+        loop: it runs zero times); the loops opened, outermost first."""
+        opened = []
+        for a in range(first, self.n):
+            if self.count[a] == 1:
+                self.rng[a] = None
+                continue
+            r = UOp(Ops.RANGE, IDX, (sym.const(0), sym.const(self.count[a])), a)
+            self.rng[a] = r
+            self.em.open(r)
+            opened.append(r)
+        return opened
+
     def lower_reduce(self, gcombos: list[dict[int, int]], red: UOp | None = None, pre: list[UOp] | None = None,
                      known: dict[UOp, UOp] | None = None) -> dict[int, UOp]:
         """Accumulate a reduce (the kernel's, or `red` over the nodes `pre` with `known` values given) per global
@@ -404,15 +418,7 @@ class _Lowerer:
                 self.acc_id += 1
                 em.statement(acc)
                 accs[(gi, ri)] = acc
-        opened = []
-        for a in range(k.n_global, self.n):
-            if self.count[a] == 1:  # (a size-0 axis keeps its loop: it runs zero times)
-                self.rng[a] = None
-                continue
-            r = UOp(Ops.RANGE, IDX, (sym.const(0), sym.const(self.count[a])), a)
-            self.rng[a] = r
-            em.open(r)
-            opened.append(r)
+        opened = self.open_reduce_loops(k.n_global)
         # the accumulate body is a scope even when every reduce axis has one step (no loop): a value
         # read from an accumulator there, e.g. acc + x, is not its value after the update, so the
         # epilogue must not reuse it (u.sum(1, keepdim=True) + u with dim 1 of size 1)
@@ -477,15 +483,7 @@ class _Lowerer:
             self.eval(top, {}, vals)
             self.store(buf, view, vals[value], {}, "scalar")
             return
-        opened = []
-        for a in range(ng, self.n):
-            if self.count[a] == 1:
-                self.rng[a] = None
-                continue
-            r = UOp(Ops.RANGE, IDX, (sym.const(0), sym.const(self.count[a])), a)
-            self.rng[a] = r
-            em.open(r)
-            opened.append(r)
+        opened = self.open_reduce_loops(ng)
         mode = self.lane_mode(view, store=True) if o.vec_axis is not None else "scalar"
         for rc in self.combos(list(range(ng, self.n))):
             vals = dict(row)
