@@ -21,6 +21,7 @@ from tinytorch.engine import realize as R
 from tinytorch.ops import uop as U
 from tinytorch.ops.uop import Ops, UOp
 from tinytorch.tensor.common import _broadcast_pair
+from tinytorch.tensor.linalg import _mm_direct
 
 from .conftest import close_to_torch
 
@@ -73,6 +74,63 @@ def test_shortcuts_keep_promotion_and_broadcasting() -> None:
             got, want = f(tx, ty), f(rx, ry)
             assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
             close_to_torch(got, want, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (1, 1)])
+def test_zero_dim_tensor_operand_builds_the_general_graph(shape: tuple[int, ...]) -> None:
+    a, s = tt.randn(*shape), tt.tensor(0.5)
+    for op, f in ((Ops.ADD, lambda p, q: p + q), (Ops.MUL, lambda p, q: p * q), (Ops.CMPLT, lambda p, q: p < q)):
+        assert f(a, s).uop is _general(a, s, op)
+        y, x = _broadcast_pair(s, a, "test")  # the 0-d tensor on the left
+        assert f(s, a).uop is UOp(op, dtypes.bool if op is Ops.CMPLT else a.dtype, (y.uop, x.uop))
+    # gradients flow to both, and under no_grad the result is cut from the graph as the general rule does
+    w = tt.tensor(2.0, requires_grad=True)
+    x = tt.randn(*shape, requires_grad=True)
+    (x * w).sum().backward()
+    assert np.allclose(w.grad.numpy(), x.detach().numpy().sum()) and np.allclose(x.grad.numpy(), 2.0)
+    with tt.no_grad():
+        assert not (x * w).requires_grad
+
+
+def test_eager_matmul_builds_the_general_graph() -> None:
+    """An eager 2-D float matmul builds the UOps of (a.reshape(n, 1, k) * b.T.reshape(1, m, k)).sum(-1)."""
+    rng = np.random.default_rng(0)
+    for (n, k, m) in [(1, 1, 1), (1, 5, 1), (3, 1, 4), (1, 7, 9), (9, 7, 1), (16, 32, 8)]:
+        for dt in (tt.float32, tt.float64):
+            for transposed in (False, True):
+                for rg in ((False, False), (True, False), (False, True), (True, True)):
+                    x = tt.tensor(rng.standard_normal((n, k)), dtype=dt, requires_grad=rg[0])
+                    y = tt.tensor(rng.standard_normal((m, k) if transposed else (k, m)), dtype=dt,
+                                  requires_grad=rg[1])
+                    if transposed:
+                        y = y.T
+                    got = _mm_direct(x, y, n, k, m)
+                    want = (x.reshape(n, 1, k) * y.T.reshape(1, m, k)).sum(-1)
+                    assert got.uop is want.uop, (n, k, m, dt, transposed, rg)
+                    assert got.requires_grad == want.requires_grad
+                    assert np.allclose((x @ y).numpy(), x.detach().numpy() @ y.detach().numpy())
+
+
+def test_adam_builds_the_factors_a_group_shares_once_per_step() -> None:
+    """The graph of 1 - beta1, log2(beta1), ... is built once per step() for all of a group's parameters,
+    and each parameter's update reads the same nodes (checked by the values against torch elsewhere)."""
+    from tinytorch.optim import Adam
+
+    ps = [tt.randn(3, 4, requires_grad=True), tt.randn(4, requires_grad=True), tt.randn(2, requires_grad=True)]
+    opt = Adam(ps, lr=0.01)
+    calls = []
+    real = opt.shared
+
+    def counting(key: object, build: object) -> object:
+        calls.append(key)
+        return real(key, build)  # type: ignore[arg-type]
+    opt.shared = counting  # type: ignore[method-assign]
+    for _ in range(2):
+        for p in ps:
+            p.grad = tt.ones(*p.shape)
+        opt.step()
+    assert len(calls) == 6 and len(set(calls)) == 1 and len(opt._shared) == 1
+    assert all(np.isfinite(p.numpy()).all() for p in ps)
 
 
 def test_mixed_dtypes_and_devices_take_the_general_path() -> None:

@@ -211,6 +211,32 @@ def _scalar_operand(t: Tensor, x: Any) -> UOp | None:
     return None
 
 
+def _zero_dim_operand(t: Tensor, x: Any) -> tuple[UOp, UOp] | None:
+    """(t's uop, x's uop) broadcast to one shape when one of t and x is a 0-d tensor (a learning rate, a bias
+    correction) of the other's dtype and device and the other has dims: the graph _broadcast_pair builds,
+    without its intermediate tensors; else None. (Under no_grad an operand that requires grad takes the
+    general rules: they detach each intermediate.)"""
+    b = getattr(x, "uop", None)
+    if type(b) is not UOp:
+        return None
+    a = t.uop
+    if a.dtype is not b.dtype or t.device is not x.device or (no_grad.enabled and (t._rg or x._rg)):
+        return None
+    sa, sb = a.shape, b.shape
+    if sb == () and sa:
+        return a, _expand_scalar(b, sa)
+    if sa == () and sb:
+        return _expand_scalar(a, sb), b
+    return None
+
+
+def _expand_scalar(u: UOp, shape: tuple[int, ...]) -> UOp:
+    """A 0-d u reshaped to all-ones dims and expanded to shape (what _broadcast_to builds)."""
+    ones = (1,) * len(shape)
+    r = UOp(Ops.RESHAPE, u.dtype, (u,), ones)
+    return r if ones == shape else UOp(Ops.EXPAND, u.dtype, (r,), shape)
+
+
 def _same_operand(t: Tensor, x: Any) -> bool:
     """x is a tensor of t's dtype, shape and device: no promotion or broadcast to do."""
     b = getattr(x, "uop", None)  # (a Tensor or Parameter: the only objects with a UOp there)

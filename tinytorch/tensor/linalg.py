@@ -13,10 +13,10 @@ import builtins
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..dtype import promote
+from ..dtype import dtypes, promote
 from ..errors import DTypeError, TensorValueError
-from ..ops.uop import Ops
-from .common import _broadcast_shapes, _norm_axis
+from ..ops.uop import Ops, UOp
+from .common import _broadcast_shapes, _norm_axis, no_grad
 from .reduce import dim_aliases
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def _mm2d(x: Tensor, y: Tensor) -> Tensor:
         yb = yr.reshape(s, c, m).permute(0, 2, 1).reshape(s, 1, m, c)
         out = (xb * yb).sum(-1).sum(0)  # (n, m)
     else:
-        out = (x.reshape(n, 1, k) * yr.T.reshape(1, m, k)).sum(-1)  # (n, m)
+        out = _mm_direct(x, yr, n, k, m)
     if not out.requires_grad:
         return out
     x_uop, y_uop, x_rg, y_rg, dev, cls = x.uop, y.uop, x.requires_grad, y.requires_grad, x.device, type(x)
@@ -103,6 +103,24 @@ def _mm2d(x: Tensor, y: Tensor) -> Tensor:
         return res
     CUSTOM_GRADIENTS[out.uop] = grads
     return out
+
+
+def _mm_direct(x: Tensor, y: Tensor, n: builtins.int, k: builtins.int, m: builtins.int) -> Tensor:
+    """(x.reshape(n, 1, k) * y.T.reshape(1, m, k)).sum(-1): the same UOps, built without the five intermediate
+    tensors (and their view bookkeeping) those Tensor ops would make: an eager matmul's building time is that."""
+    dt = x.dtype
+    rg = x._rg or y._rg
+    if (rg and no_grad.enabled) or dt not in (dtypes.float32, dtypes.float64) or x.device is not y.device:
+        return (x.reshape(n, 1, k) * y.T.reshape(1, m, k)).sum(-1)  # (DETACH nodes, a wider accumulator)
+    a = x.uop.reshape_to((n, 1, k))  # (n, 1, k)
+    b = UOp(Ops.PERMUTE, dt, (y.uop,), (1, 0)).reshape_to((1, m, k))  # (1, m, k)
+    if m != 1:
+        a = UOp(Ops.EXPAND, dt, (a,), (n, m, k))
+    if n != 1:
+        b = UOp(Ops.EXPAND, dt, (b,), (n, m, k))
+    prod = UOp(Ops.MUL, dt, (a, b))  # (n, m, k)
+    red = UOp(Ops.REDUCE_AXIS, dt, (prod,), (Ops.ADD, (2,)))  # (n, m, 1)
+    return type(x)._from(red.reshape_to((n, m)), x.device, rg)
 
 
 def _check(op: str, a: Tensor, b: Any, ndims: tuple[builtins.int, builtins.int], what: str) -> Tensor:
