@@ -205,6 +205,7 @@ class Optimizer:
         first call it (it recomputes the loss and its gradients) and return its loss."""
         loss = closure() if closure is not None else None
         targets: list[Tensor] = []
+        self._shared: dict[Any, Any] = {}
         with no_grad():
             for group in self.param_groups:
                 group.host["lr"].set(float(group["lr"]))
@@ -219,6 +220,14 @@ class Optimizer:
         if targets:
             Tensor.realize(*targets)
         return loss
+
+    def shared(self, key: Any, build: Callable[[], Any]) -> Any:
+        """build(), called once per step() and key: the graph of values every parameter of a group uses
+        (1 - beta1, ...), built once instead of once per parameter (the same nodes either way)."""
+        memo = self.__dict__.setdefault("_shared", {})
+        if key not in memo:
+            memo[key] = build()
+        return memo[key]
 
     def _state_for(self, p: Tensor, group: ParamGroup) -> dict[str, Any]:
         st = self.state.get(p)
@@ -318,18 +327,19 @@ def as_dtype(x: Tensor | float, p: Tensor) -> Tensor | float:
     return x.cast(p.dtype) if isinstance(x, Tensor) else x
 
 
-def beta_pow(beta: Tensor, t: Tensor) -> Tensor:
-    """beta ** t in float64 for beta in [0, 1), t >= 1: exp2(t * log2(beta)) (beta = 0 gives 0)."""
-    return (t * beta.log2()).exp2()
+def beta_pow(beta: Tensor, t: Tensor, log2_beta: Tensor | None = None) -> Tensor:
+    """beta ** t in float64 for beta in [0, 1), t >= 1: exp2(t * log2(beta)) (beta = 0 gives 0); log2_beta,
+    when given, is beta.log2() built once for every parameter of a group."""
+    return (t * (beta.log2() if log2_beta is None else log2_beta)).exp2()
 
 
-def lerp_(state: Tensor, target: Tensor, weight: Tensor | float) -> Tensor:
+def lerp_(state: Tensor, target: Tensor, weight: Tensor | float, near_form: Tensor | None = None) -> Tensor:
     """state <- state + w*(target - state) for |w| < 0.5, else target - (target - state)*(1 - w)
-    (PyTorch's lerp_, both forms, as its moment updates)."""
+    (PyTorch's lerp_, both forms, as its moment updates); near_form, when given, is |w| < 0.5 built once."""
     near = state + weight * (target - state)
     far = target - (target - state) * (1 - weight)
     if isinstance(weight, Tensor):
-        state.assign((weight.abs() < 0.5)._where(near, far))
+        state.assign((weight.abs() < 0.5 if near_form is None else near_form)._where(near, far))
     else:
         state.assign(near if abs(weight) < 0.5 else far)
     return state
@@ -415,12 +425,16 @@ class Adam(Optimizer):
             else:
                 g = g + p * wd
         m, v, step = state["exp_avg"], state["exp_avg_sq"], state["step"]
+        # the factors every parameter of the group shares, built once per step() and dtype
+        w1, b2p, w2, log2_b1, log2_b2, near = self.shared((id(group), p.dtype), lambda: (
+            (w := as_dtype(1 - b1, p)), as_dtype(b2, p), as_dtype(1 - b2, p), b1.log2(), b2.log2(),
+            w.abs() < 0.5 if isinstance(w, Tensor) else None))
         step.assign(step + 1)
-        lerp_(m, g, as_dtype(1 - b1, p))
-        v.assign(v * as_dtype(b2, p) + g * as_dtype(1 - b2, p) * g)
+        lerp_(m, g, w1, near)
+        v.assign(v * b2p + g * w2 * g)
         t = step.cast(SCALAR)
-        step_size = lr / (1 - beta_pow(b1, t))
-        bc2_sqrt = (1 - beta_pow(b2, t)).sqrt()
+        step_size = lr / (1 - beta_pow(b1, t, log2_b1))
+        bc2_sqrt = (1 - beta_pow(b2, t, log2_b2)).sqrt()
         out = [p, m, v, step]
         if group["amsgrad"]:
             vmax = state["max_exp_avg_sq"]
