@@ -14,7 +14,18 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..tensor import Tensor
-from .optimizer import SCALAR, Optimizer, ParamGroup, as_dtype, beta_pow, decay_grad, lerp_, step_state, zeros_state
+from .optimizer import (
+    REUSABLE_UPDATES,
+    SCALAR,
+    Optimizer,
+    ParamGroup,
+    as_dtype,
+    beta_pow,
+    decay_grad,
+    lerp_,
+    step_state,
+    zeros_state,
+)
 
 
 def _check(name: str, **values: float) -> None:
@@ -244,3 +255,7 @@ class RAdam(Optimizer):
         plain = corrected * as_dtype(lr, p)
         p.assign(base - (rho_t > 5.0)._where(rectified, plain))
         return [p, step, m, v]
+
+
+REUSABLE_UPDATES.update({RMSprop._update, Adagrad._update, Adadelta._update, Adamax._update, NAdam._update,
+                         RAdam._update})

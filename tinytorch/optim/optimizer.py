@@ -20,15 +20,19 @@ converted to numpy, or torch tensors as they are).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
 from ..dtype import dtypes
+from ..helpers import REUSE_UPDATES
 from ..tensor import Tensor, no_grad
+from . import reuse
 
 SCALAR = dtypes.float64  # dtype of hyper-parameter buffers and per-step factors
+REUSABLE_UPDATES: set[Any] = set()  # the _update functions of the built-in optimizers (filled at the end)
 
 
 class HostScalar:
@@ -215,11 +219,32 @@ class Optimizer:
                     if p.grad.shape != p.shape:
                         raise RuntimeError(f"{type(self).__name__}.step: gradient shape {p.grad.shape} does not "
                                            f"match parameter shape {p.shape}")
-                    targets += self._update(p, p.grad.detach(), group, self._state_for(p, group))
+                    targets += self._apply_update(p, p.grad.detach(), group, self._state_for(p, group))
                     targets.append(p.grad)
         if targets:
             Tensor.realize(*targets)
         return loss
+
+    def _apply_update(self, p: Tensor, g: Tensor, group: ParamGroup, state: dict[str, Any]) -> list[Tensor]:
+        """_update's writes; for a built-in optimizer, from the second step with the same settings and shapes on,
+        by rebuilding the graph kept from an earlier step over this step's tensors (optim/reuse.py)."""
+        if type(self)._update not in REUSABLE_UPDATES or not REUSE_UPDATES.value:
+            return self._update(p, g, group, state)
+        key = reuse.update_key(p, g, group, state)
+        graphs = self.__dict__.setdefault("_graphs", {})  # id(p) -> (weakref to p, key, kept graph or None)
+        kept = graphs.get(id(p))
+        if key is None:
+            return self._update(p, g, group, state)
+        if kept is None or kept[0]() is not p or kept[1] != key:  # first sight of this key: build, keep nothing
+            graphs[id(p)] = (weakref.ref(p), key, None)
+            return self._update(p, g, group, state)
+        if kept[2] is not None:
+            out = reuse.replay(kept[2], p, g, state)
+            if out is not None:
+                return out
+        out, graph = reuse.capture(self._update, p, g, group, state, key)
+        graphs[id(p)] = (kept[0], key, graph)
+        return out
 
     def shared(self, key: Any, build: Callable[[], Any]) -> Any:
         """build(), called once per step() and key: the graph of values every parameter of a group uses
@@ -456,3 +481,6 @@ class AdamW(Adam):
                  foreach: bool | None = None, capturable: bool = False, differentiable: bool = False,
                  fused: bool | None = None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+
+
+REUSABLE_UPDATES.update({SGD._update, Adam._update})
