@@ -144,6 +144,151 @@ def test_row_kernel_threads_and_vectors_agree_with_interp() -> None:
     assert tt.Tensor(a).softmax(-1).numpy().sum(-1) == pytest.approx(np.ones(512), rel=1e-5)
 
 
+# ---------------------------------------------------------------- the row kernel's kept value
+def _row_program(y: Tensor, vbytes: int) -> tuple[list, object, int]:
+    """The lowered program of y's one row kernel, the buffer it stores, and where each pass's row loop opens."""
+    from tinytorch.codegen.kernel import analyze
+    from tinytorch.codegen.lower import lower
+    from tinytorch.codegen.opt import choose_opts
+    from tinytorch.engine.realize import schedule_tensors
+    from tinytorch.helpers import Context
+
+    kernels, _ = schedule_tensors([y])
+    assert len(kernels) == 1
+    k = analyze(kernels[0].ast)
+    assert k.row
+    with Context(THREADS=2):
+        prog, _ = lower(k, choose_opts(k, vbytes))
+    return prog, k.store.src[0], k.n_global
+
+
+def _passes(prog: list, n_global: int) -> list[list]:
+    """The program cut at each opening of a loop over the row (axis n_global): one piece per pass."""
+    from tinytorch.ops.uop import Ops
+
+    cuts = [i for i, u in enumerate(prog) if u.op is Ops.RANGE and u.arg == n_global]
+    return [prog[a:b] for a, b in zip(cuts, cuts[1:] + [len(prog)])]
+
+
+@pytest.mark.parametrize("vbytes", [32, 64])
+def test_softmax_output_pass_reads_the_exponential_back(vbytes: int) -> None:
+    """softmax: the sum pass evaluates exp(x - max) and stores it into the output; the output pass loads it back
+    from there and evaluates no exponential (it computed it a second time before)."""
+    from tinytorch.ops.uop import Ops
+
+    prog, out, ng = _row_program(leaf((16, 256), 0).softmax(-1), vbytes)
+    passes = _passes(prog, ng)
+    assert len(passes) == 3  # max, sum, output
+    n_exp = [sum(u.op is Ops.EXP2 for u in p) for p in passes]
+    assert n_exp[0] == 0 and n_exp[1] > 0 and n_exp[2] == 0, n_exp
+    assert sum(u.op is Ops.EXP2 for u in prog) == n_exp[1]
+    assert any(u.op is Ops.STORE and u.src[0] is out for u in passes[1])
+    assert any(u.op is Ops.LOAD and u.src[0] is out for u in passes[2])
+
+
+@pytest.mark.parametrize("case", ["layer_norm", "log_softmax", "softmax-float16"])
+def test_row_kernel_keeps_nothing_cheap_or_inexact(case: str) -> None:
+    """A value cheaper than a store and a load (layer_norm's x - mean, log_softmax's x - max) is computed again,
+    and a float16 output cannot hold softmax's float32 exponential exactly: the output pass then reads only the
+    input, never the output, and softmax in float16 evaluates its exponential in both passes."""
+    from tinytorch.ops.uop import Ops
+
+    x = leaf((16, 256), 0)
+    y = {"layer_norm": lambda: F.layer_norm(x, (256,)), "log_softmax": lambda: x.log_softmax(-1),
+         "softmax-float16": lambda: x.half().softmax(-1)}[case]()
+    prog, out, ng = _row_program(y, 32)
+    passes = _passes(prog, ng)
+    assert not any(u.op is Ops.LOAD and u.src[0] is out for u in prog)
+    assert sum(u.op is Ops.STORE and u.src[0] is out for u in prog) == sum(
+        u.op is Ops.STORE and u.src[0] is out for u in passes[-1]) > 0
+    if case == "softmax-float16":
+        assert all(any(u.op is Ops.EXP2 for u in p) for p in passes[1:])
+
+
+ROW_LENGTHS = [1, 7, 1000, _ROW_LIMIT + 1]  # (longer than _ROW_LIMIT: reduces in kernels of their own)
+_TOL = {"float16": (1e-2, 1e-2), "float32": (2e-5, 2e-6), "float64": (1e-10, 1e-12)}
+
+
+def _special_rows(n: int, dtype: str, seed: int) -> np.ndarray:
+    """Six rows: plain, scaled up (not in float16: the sum of its squares would overflow, and mean in float16 rounds
+    the sum before dividing), with a NaN, with +inf, all -inf, and (n > 1) masked: -inf past the middle."""
+    a = np.random.default_rng(seed).standard_normal((6, n)) * 3
+    a[1] *= 10 if dtype != "float16" else 0.5
+    a[2, n // 2] = np.nan
+    a[3, (n - 1) // 3] = np.inf
+    a[4] = -np.inf
+    if n > 1:
+        a[5, n // 2 + 1:] = -np.inf
+    return a.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("n", ROW_LENGTHS)
+def test_row_kernels_special_rows_match_torch(device: str, n: int, dtype: str) -> None:
+    """softmax, log_softmax and layer_norm over rows holding NaN, +inf, -inf (all, or a masked tail) give torch's
+    values (NaN where torch gives NaN) for odd row lengths and each float dtype; the reference is torch in
+    float64 on the same input."""
+    a = _special_rows(n, dtype, n)
+    w = np.random.default_rng(1).standard_normal(n).astype(dtype)
+    b = np.random.default_rng(2).standard_normal(n).astype(dtype)
+    x, ta = Tensor(a, device=device), torch.tensor(a.astype(np.float64))
+    rtol, atol = _TOL[dtype]
+    finite = [0, 1] if n > 1 else [0, 1, 5]  # (layer_norm of a row with any inf is NaN, like torch's)
+    cases = (("softmax", x.softmax(-1), ta.softmax(-1), range(6)),
+             ("log_softmax", x.log_softmax(-1), ta.log_softmax(-1), range(6)),
+             ("layer_norm", F.layer_norm(x, (n,), Tensor(w, device=device), Tensor(b, device=device)),
+              torch.nn.functional.layer_norm(ta, (n,), torch.tensor(w.astype(np.float64)),
+                                             torch.tensor(b.astype(np.float64))), finite))
+    for name, ours, ref, rows in cases:
+        got = ours.numpy()
+        assert got.dtype == np.dtype(dtype), name
+        want = ref.numpy()
+        for r in range(6):
+            scale = 1.0 if name != "log_softmax" or r not in (0, 1, 5) else max(1.0, float(np.abs(want[r][
+                np.isfinite(want[r])]).max(initial=1.0)))
+            if r in rows:
+                np.testing.assert_allclose(got[r].astype(np.float64), want[r], rtol=rtol, atol=atol * scale,
+                                           err_msg=f"{name} row {r} n={n} {dtype} {device}")
+            else:
+                assert np.isnan(got[r]).all() and np.isnan(want[r]).all(), f"{name} row {r} n={n} {dtype}"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", ROW_LENGTHS)
+def test_row_kernels_gradients_match_torch(device: str, n: int, dtype: str) -> None:
+    """Gradients of softmax, log_softmax and layer_norm (input, weight, bias) for odd row lengths."""
+    rng = np.random.default_rng(n)
+    a, c = (rng.standard_normal((3, n)) * 3).astype(dtype), rng.standard_normal((3, n)).astype(dtype)
+    wb = rng.standard_normal((2, n)).astype(dtype)
+    tol = {"float32": (1e-4, 1e-5), "float64": (1e-9, 1e-11)}[dtype]
+    for op in ("softmax", "log_softmax", "layer_norm"):
+        x, tx = Tensor(a, device=device, requires_grad=True), torch.tensor(a, requires_grad=True)
+        w, tw = Tensor(wb[0], device=device, requires_grad=True), torch.tensor(wb[0], requires_grad=True)
+        b, tb = Tensor(wb[1], device=device, requires_grad=True), torch.tensor(wb[1], requires_grad=True)
+        if op == "layer_norm":
+            y, ty = F.layer_norm(x, (n,), w, b), torch.nn.functional.layer_norm(tx, (n,), tw, tb)
+            pairs = ((x, tx), (w, tw), (b, tb))
+        else:
+            y, ty = getattr(x, op)(-1), getattr(tx, op)(-1)
+            pairs = ((x, tx),)
+        (y * Tensor(c, device=device)).sum().backward()
+        (ty * torch.tensor(c)).sum().backward()
+        _check(y, ty, f"{op} n={n} {dtype} {device}", *tol)
+        for ours, ref in pairs:
+            assert ours.grad is not None and ref.grad is not None
+            _check(ours.grad, ref.grad, f"d{op} n={n} {dtype} {device}", tol[0] * 10, tol[1] * 10)
+
+
+def test_softmax_of_padded_rows(device: str) -> None:
+    """softmax and layer_norm over a view padded inside the row kernel (masked loads along the row)."""
+    a = np.random.default_rng(0).standard_normal((5, 37)).astype(np.float32)
+    x, tx = Tensor(a, device=device), torch.tensor(a)
+    for ours, ref, name in ((F.pad(x, (3, 4)).softmax(-1), torch.nn.functional.pad(tx, (3, 4)).softmax(-1), "softmax"),
+                            (F.layer_norm(F.pad(x, (1, 2)), (40,)),
+                             torch.nn.functional.layer_norm(torch.nn.functional.pad(tx, (1, 2)), (40,)), "layer_norm")):
+        _check(ours, ref, f"{name} padded {device}", rtol=1e-4, atol=1e-5)
+
+
 # ---------------------------------------------------------------- multi-output kernels: optimizer steps
 def _step_kernels(opt: tt.optim.Optimizer, ps: list[Tensor], seed: int) -> int:
     from tinytorch.engine import realize as R

@@ -38,6 +38,11 @@ def identity(op: Ops, dt: DType) -> Any:
     return dt.min
 
 
+# A row kernel's output pass reads a value of its last reduce pass back from the output instead of computing it
+# again when that costs more than _KEEP_ABOVE: ALU ops count 1 each, except these (a polynomial or a divide).
+_RECOMPUTE_COST = {Ops.EXP2: 24, Ops.LOG2: 24, Ops.SIN: 24, Ops.SQRT: 8, Ops.RECIPROCAL: 8, Ops.IDIV: 8, Ops.MOD: 8}
+_KEEP_ABOVE = 3
+
 # values that may be computed once before the loops when every source is loop-invariant
 _HOISTABLE = GroupOp.ALU | {Ops.LOAD, Ops.CONST, Ops.VECTORIZE, Ops.GEP}
 
@@ -397,9 +402,10 @@ class _Lowerer:
         return opened
 
     def lower_reduce(self, gcombos: list[dict[int, int]], red: UOp | None = None, pre: list[UOp] | None = None,
-                     known: dict[UOp, UOp] | None = None) -> dict[int, UOp]:
+                     known: dict[UOp, UOp] | None = None, keep: UOp | None = None) -> dict[int, UOp]:
         """Accumulate a reduce (the kernel's, or `red` over the nodes `pre` with `known` values given) per global
-        unroll combo; returns each combo's total."""
+        unroll combo; returns each combo's total. A row kernel's value `keep` (see row_keep) is also stored into
+        the output at each step."""
         k, o, em = self.k, self.o, self.em
         red = red or k.reduce
         pre = k.pre_reduce if pre is None else pre
@@ -427,6 +433,9 @@ class _Lowerer:
             for ri, rc in enumerate(rcombos):
                 vals: dict[UOp, UOp] = dict(known or {})
                 self.eval(pre, {**gc, **rc}, vals)
+                if keep is not None:
+                    buf, view = k.store.src[:2]
+                    self.store(buf, view, vals[keep], {**gc, **rc}, self.row_lane_mode(view))
                 v = vals[red.src[0]]
                 v = self.vec(v) if w > 1 else v
                 acc = accs[(gi, ri)]
@@ -446,6 +455,37 @@ class _Lowerer:
                 total = lanes[0]
             out[gi] = total
         return out
+
+    def row_lane_mode(self, view: UOp) -> str:
+        """How a row kernel's output pass stores along the row."""
+        return self.lane_mode(view, store=True) if self.o.vec_axis is not None else "scalar"
+
+    def row_keep(self) -> UOp | None:
+        """The value of a row kernel that its last reduce pass computes and its output pass needs again (softmax's
+        exp(x - max)), when recomputing it costs more than a store and a load (_RECOMPUTE_COST) and the output can
+        hold it exactly until then: a row-shaped output of the value's compute dtype, one unmasked view that
+        gives each element of the row its own address, a buffer the kernel does not read. The last pass stores it
+        there, the output pass reads it back (from L1: the row was just written) instead of computing it again."""
+        k = self.k
+        buf, view, value = k.store.src
+        vs = k.views[view]
+        if value.shape != k.reduces[0].src[0].shape or compute_dtype(buf.dtype) != buf.dtype.scalar or vs.masked or \
+                len(vs.views) != 1 or 0 in vs.real_strides()[k.n_global:] or any(u.src[0] is buf for u in k.loads()):
+            return None
+        last = set(toposort([k.reduces[-1].src[0]], stop=lambda u: u.op is Ops.EXPAND))
+        top = toposort([value], stop=lambda u: u.op is Ops.EXPAND)
+        # the values of the last pass that the output pass uses directly (its frontier with that pass)
+        used = {s for u in top if u not in last for s in u.src}
+        best, best_cost = None, _KEEP_ABOVE
+        for u in top:
+            if u not in last or u not in used or u is value or u.op not in GroupOp.ALU or \
+                    compute_dtype(u.dtype) != buf.dtype.scalar:
+                continue
+            cost = sum(_RECOMPUTE_COST.get(n.op, 1) for n in toposort([u], stop=lambda n: n.op is Ops.EXPAND)
+                       if n.op in GroupOp.ALU)
+            if cost > best_cost:
+                best, best_cost = u, cost
+        return best
 
     def lower_rows(self) -> None:
         """A row kernel, inside the loops over output rows: one pass over the row per reduce (a later pass reads
@@ -470,10 +510,11 @@ class _Lowerer:
                     if o.vec_axis is not None:
                         em.emit(self.vec(row[x]))
 
+        keep = self.row_keep()
         for red in k.reduces:
             pre = toposort([red.src[0]], stop=lambda u: u in row or u.op is Ops.EXPAND)
             per_row(pre)
-            row[red] = em.emit(self.lower_reduce([{}], red, pre, row)[0])
+            row[red] = em.emit(self.lower_reduce([{}], red, pre, row, keep if red is k.reduces[-1] else None)[0])
         buf, view, value = k.store.src
         top = toposort([value], stop=lambda u: u in row or u.op is Ops.EXPAND)
         per_row(top)
@@ -484,9 +525,11 @@ class _Lowerer:
             self.store(buf, view, vals[value], {}, "scalar")
             return
         opened = self.open_reduce_loops(ng)
-        mode = self.lane_mode(view, store=True) if o.vec_axis is not None else "scalar"
+        mode = self.row_lane_mode(view)
         for rc in self.combos(list(range(ng, self.n))):
             vals = dict(row)
+            if keep is not None:  # read back where the last reduce pass put it
+                vals[keep] = self.load(UOp(Ops.LOAD, buf.dtype.scalar, (buf, view)), rc)
             self.eval(top, rc, vals)
             self.store(buf, view, vals[value], rc, mode)
         for r in reversed(opened):
