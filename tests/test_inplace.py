@@ -182,3 +182,27 @@ def test_inplace_result_is_not_a_leaf(ctx_device: str) -> None:
     assert a.requires_grad and not a.is_leaf and a.grad_fn is not None
     a.sum().backward()
     close(x.grad, [1.0, 1.0])
+
+
+def test_detached_views_follow_the_memory_they_view(ctx_device: str) -> None:
+    """p.detach(), p.detach().view(-1) and a view made under no_grad share p's memory, as in PyTorch: read before
+    and after optimizer steps (and after being read once, which must not make them copies), they show p's values,
+    and no gradient flows through them."""
+    p, tp = Tensor(X.copy(), requires_grad=True), torch.tensor(X.copy(), requires_grad=True)
+    opt, topt = tt.optim.SGD([p], lr=0.5), torch.optim.SGD([tp], lr=0.5)
+    views = [p.detach(), p.detach().view(-1), p.detach().T]
+    tviews = [tp.detach(), tp.detach().view(-1), tp.detach().T]
+    for _ in range(3):
+        with tt.no_grad():
+            views.append(p.view(3, 2))
+        with torch.no_grad():
+            tviews.append(tp.view(3, 2))
+        p.grad, tp.grad = Tensor(Y), torch.tensor(Y)
+        opt.step()
+        topt.step()
+        for v, tv in zip(views, tviews):
+            close(v, tv.detach())
+    x, tx = Tensor(X.copy(), requires_grad=True), torch.tensor(X.copy(), requires_grad=True)
+    (x.detach().view(-1) * x.view(-1)).sum().backward()
+    (tx.detach().view(-1) * tx.view(-1)).sum().backward()
+    close(x.grad, tx.grad)

@@ -303,6 +303,14 @@ def _move_viewers(versions: dict[int, int]) -> None:
     for t in list(Tensor.live.values()):
         u = t.uop
         base = u.base
+        if base.op is Ops.DETACH:  # a detached view reads the new version too (the same DETACHes and views over it)
+            chain = u.movement_chain()
+            while base.op is Ops.DETACH or base.op in GroupOp.Movement:
+                chain.append(base)
+                base = base.src[0]
+            if base.op is Ops.BUFFER and (v := versions.get(id(base.arg[0]))) is not None and base.arg[1] != v:
+                t.uop = rebuild_views(chain, UOp(Ops.BUFFER, base.dtype, (), (base.arg[0], v)))
+            continue
         if base.op is Ops.ASSIGN and base._realized is not None:
             u = resolve_views(u)
             base = u.base
@@ -423,7 +431,19 @@ def _is_realized(u: UOp) -> bool:
     if u._realized is not None:
         return True
     base = u.base
+    if base.op is Ops.DETACH:  # a detached view of memory is that memory (p.detach().view(-1) follows p's writes)
+        return detached_view(u) is not None
     return base.op is Ops.BUFFER and u.op is not Ops.ASSIGN
+
+
+def detached_view(u: UOp) -> UOp | None:
+    """u without the DETACH nodes among its movement ops when they end at a buffer, else None."""
+    chain: list[UOp] = []
+    while u.op in GroupOp.Movement or u.op is Ops.DETACH:
+        if u.op is not Ops.DETACH:
+            chain.append(u)
+        u = u.src[0]
+    return rebuild_views(chain, u) if u.op is Ops.BUFFER else None
 
 
 def view_of(u: UOp) -> tuple[Buffer, ViewStack]:
@@ -439,6 +459,8 @@ def view_of(u: UOp) -> tuple[Buffer, ViewStack]:
 def to_numpy(t: Tensor) -> np.ndarray:
     t.realize()
     u = resolve(t.uop)
+    if u.base.op is Ops.DETACH:
+        u = detached_view(u) or u
     if u.base.op is Ops.CONST:  # a realized constant never exists: compute it
         t.uop = realize_uops([UOp(Ops.CONTIGUOUS, u.dtype, (u,))], t.device)[0]
         u = t.uop
