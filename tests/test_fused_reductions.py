@@ -186,6 +186,61 @@ def test_softmax_output_pass_reads_the_exponential_back(vbytes: int) -> None:
     assert any(u.op is Ops.LOAD and u.src[0] is out for u in passes[2])
 
 
+@pytest.mark.parametrize("op", ["softmax", "layer_norm"])
+def test_row_kernel_reads_the_next_row_during_this_one(op: str) -> None:
+    """The first pass over row r + 1 (the one reading memory) runs inside the pass over row r with the most
+    arithmetic — softmax's exp-and-sum pass (which then accumulates twice), layer_norm's output pass (which
+    accumulates nothing of its own) — and the first row's before the loop over rows."""
+    from tinytorch.ops.uop import Ops
+
+    x = leaf((16, 256), 0)
+    y, want = {"softmax": (x.softmax(-1), [1, 2, 0]), "layer_norm": (F.layer_norm(x, (256,)), [1, 1, 1])}[op]
+    prog, _, ng = _row_program(y, 32)
+    outer = [i for i, u in enumerate(prog) if u.op is Ops.RANGE and u.arg == 0]
+    first = next(i for i, u in enumerate(prog) if u.op is Ops.RANGE and u.arg == ng)
+    assert len(outer) == 1 and first < outer[0]
+    passes = _passes(prog, ng)
+    assert len(passes) == 3
+    steps = [sum(u.op is Ops.ASSIGN and u.dtype.count > 1 for u in p) for p in passes]
+    assert steps[0] > 0 and steps == [w * steps[0] for w in want], steps
+
+
+def test_row_kernel_with_one_reduce_computes_its_value_again(device: str) -> None:
+    """exp(x) * sum(exp(x)): the one reduce pass over a row runs during the previous row's passes, so the output
+    pass computes exp(x) again (storing it there would put it in the previous row's output)."""
+    from tinytorch.ops.uop import Ops
+
+    a = np.random.default_rng(0).standard_normal((9, 40)).astype(np.float32)
+    x = Tensor(a, device=device)
+    e = x.exp()
+    y = e * e.sum(-1, keepdim=True)
+    want = np.exp(a) * np.exp(a).sum(-1, keepdims=True)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-5, err_msg=device)
+    prog, out, _ = _row_program(Tensor(a).exp() * Tensor(a).exp().sum(-1, keepdim=True), 32)
+    assert not any(u.op is Ops.LOAD and u.src[0] is out for u in prog)
+
+
+@pytest.mark.parametrize("op", ["softmax", "layer_norm"])
+def test_row_kernel_thread_slices(op: str) -> None:
+    """A row kernel called on uneven slices of its rows, as threads get them, and on empty ones (one that starts
+    past the last row, which a thread gets when there are fewer rows than threads' steps): each slice starts from
+    its own first row, and together they give INTERP's result."""
+    from tinytorch import Device
+    from tinytorch.engine.realize import schedule_tensors
+
+    a = np.random.default_rng(0).standard_normal((7, 64)).astype(np.float32)
+    f = {"softmax": lambda t: t.softmax(-1), "layer_norm": lambda t: F.layer_norm(t, (64,))}[op]
+    want = f(Tensor(a, device="INTERP")).numpy()
+    (kernel,), _ = schedule_tensors([f(Tensor(a))])
+    for dev in ("C", "LLVM"):
+        run = Device.get(dev).get_runner(kernel.ast)
+        assert run.outer_count == 7 and not run.packed
+        out = np.full_like(a, np.nan)
+        for start, end in ((0, 3), (3, 6), (6, 7), (8, 7), (7, 7)):
+            run.fn(out.ctypes.data, a.ctypes.data, start, end)
+        np.testing.assert_allclose(out, want, rtol=1e-6, atol=1e-6, err_msg=dev)
+
+
 @pytest.mark.parametrize("case", ["layer_norm", "log_softmax", "softmax-float16"])
 def test_row_kernel_keeps_nothing_cheap_or_inexact(case: str) -> None:
     """A value cheaper than a store and a load (layer_norm's x - mean, log_softmax's x - max) is computed again,

@@ -14,6 +14,7 @@ Half-precision values are computed in float32 and rounded when stored.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..dtype import DType, dtypes
@@ -115,6 +116,16 @@ class Emitter:
 
     def end(self) -> None:
         self.scopes.pop()
+
+
+@dataclass
+class _Ahead:
+    """A row kernel's first pass over the next row, run inside a later pass over this one (lower_rows_pipelined)."""
+    red: UOp  # the first reduce
+    pre: list[UOp]  # its values over the row
+    at: UOp  # the index of the next row
+    carry: UOp  # the accumulator that carries its total from each row to the next
+    accs: list[UOp] = field(default_factory=list)  # its accumulators in the pass that runs it
 
 
 class _Lowerer:
@@ -283,6 +294,8 @@ class _Lowerer:
         if all(n > 0 for n in k.shape):  # (an empty kernel reads nothing, not even once)
             em.no_hoist = {st.src[0] for st in k.stores}
             em.hoist_from = len(em.prog)
+        if self.row_pipelined():
+            return self.lower_rows_pipelined(start, end)
         ng = k.n_global
         opened: list[UOp] = []
         first = True
@@ -402,10 +415,11 @@ class _Lowerer:
         return opened
 
     def lower_reduce(self, gcombos: list[dict[int, int]], red: UOp | None = None, pre: list[UOp] | None = None,
-                     known: dict[UOp, UOp] | None = None, keep: UOp | None = None) -> dict[int, UOp]:
+                     known: dict[UOp, UOp] | None = None, keep: UOp | None = None,
+                     ahead: _Ahead | None = None) -> dict[int, UOp]:
         """Accumulate a reduce (the kernel's, or `red` over the nodes `pre` with `known` values given) per global
         unroll combo; returns each combo's total. A row kernel's value `keep` (see row_keep) is also stored into
-        the output at each step."""
+        the output at each step, and the first pass over the next row (`ahead`) runs in the same loop."""
         k, o, em = self.k, self.o, self.em
         red = red or k.reduce
         pre = k.pre_reduce if pre is None else pre
@@ -424,6 +438,8 @@ class _Lowerer:
                 self.acc_id += 1
                 em.statement(acc)
                 accs[(gi, ri)] = acc
+        if ahead is not None:
+            ahead.accs = self.row_accs(ahead.red)
         opened = self.open_reduce_loops(k.n_global)
         # the accumulate body is a scope even when every reduce axis has one step (no loop): a value
         # read from an accumulator there, e.g. acc + x, is not its value after the update, so the
@@ -440,21 +456,50 @@ class _Lowerer:
                 v = self.vec(v) if w > 1 else v
                 acc = accs[(gi, ri)]
                 em.statement(UOp(Ops.ASSIGN, adt, (acc, UOp(op, adt, (acc, v)))))
+                if ahead is not None:
+                    self.ahead_step(ahead, ri, rc)
         em.end()
         for r in reversed(opened):
             em.close(r)
-        out: dict[int, UOp] = {}
-        for gi in range(len(gcombos)):
-            total = accs[(gi, 0)]
-            for ri in range(1, len(rcombos)):
-                total = UOp(op, adt, (total, accs[(gi, ri)]))
-            if w > 1 and o.vec_axis is not None and o.vec_axis >= k.n_global:  # horizontal reduce over lanes
-                lanes = [UOp(Ops.GEP, dt, (total,), i) for i in range(w)]
-                while len(lanes) > 1:
-                    lanes = [UOp(op, dt, (lanes[i], lanes[i + 1])) for i in range(0, len(lanes), 2)]
-                total = lanes[0]
-            out[gi] = total
-        return out
+        return {gi: self.accs_total(red, [accs[(gi, ri)] for ri in range(len(rcombos))]) for gi in range(len(gcombos))}
+
+    def accs_total(self, red: UOp, accs: list[UOp]) -> UOp:
+        """A reduce's total from its accumulators: combined, then over the lanes when they run along the reduce."""
+        o, op = self.o, red.arg[0]
+        total = accs[0]
+        for a in accs[1:]:
+            total = UOp(op, total.dtype, (total, a))
+        w = total.dtype.count
+        if w > 1 and o.vec_axis is not None and o.vec_axis >= self.k.n_global:  # horizontal reduce over lanes
+            lanes = [UOp(Ops.GEP, total.dtype.scalar, (total,), i) for i in range(w)]
+            while len(lanes) > 1:
+                lanes = [UOp(op, lanes[0].dtype, (lanes[i], lanes[i + 1])) for i in range(0, len(lanes), 2)]
+            total = lanes[0]
+        return total
+
+    def row_accs(self, red: UOp) -> list[UOp]:
+        """Accumulators, at their identity, for a reduce over the row: one per unroll position along it."""
+        dt = compute_dtype(red.dtype)
+        w = self.o.width if self.o.vec_axis is not None else 1
+        init = UOp(Ops.CONST, dt, (), identity(red.arg[0], dt))
+        init_v = init if w == 1 else UOp(Ops.VECTORIZE, dt.vec(w), (init,) * w)
+        accs = []
+        for _ in self.combos(list(range(self.k.n_global, self.n))):
+            accs.append(UOp(Ops.DEFINE_ACC, dt.vec(w), (init_v,), self.acc_id))
+            self.acc_id += 1
+            self.em.statement(accs[-1])
+        return accs
+
+    def ahead_step(self, ahead: _Ahead, ri: int, rc: dict[int, int]) -> None:
+        """One step of the first pass over the next row: its values at that row, accumulated into ahead.accs[ri]."""
+        saved = self.rng[0]
+        self.rng[0] = ahead.at
+        vals: dict[UOp, UOp] = {}
+        self.eval(ahead.pre, rc, vals)
+        self.rng[0] = saved
+        acc = ahead.accs[ri]
+        v = self.vec(vals[ahead.red.src[0]]) if acc.dtype.count > 1 else vals[ahead.red.src[0]]
+        self.em.statement(UOp(Ops.ASSIGN, acc.dtype, (acc, UOp(ahead.red.arg[0], acc.dtype, (acc, v)))))
 
     def row_lane_mode(self, view: UOp) -> str:
         """How a row kernel's output pass stores along the row."""
@@ -487,11 +532,53 @@ class _Lowerer:
                 best, best_cost = u, cost
         return best
 
-    def lower_rows(self) -> None:
+    def row_pipelined(self) -> bool:
+        """Whether a row kernel runs its first pass over each row during the previous row's passes: one loop over
+        the rows (not unrolled), whose first pass reads no per-row value."""
+        k, o = self.k, self.o
+        return k.row and k.n_global == 1 and o.order == (0,) and self.count[0] > 1 and 0 not in k.shape and \
+            o.unroll_of(0) == 1 and o.vec_axis != 0 and not self.ragged and \
+            not any(u.op is Ops.EXPAND for u in toposort([k.reduces[0].src[0]]))
+
+    def lower_rows_pipelined(self, start: UOp, end: UOp) -> list[UOp]:
+        """A row kernel whose first pass over row r + 1 (reading the row from memory) runs inside the pass over row r
+        with the most arithmetic (on the row in L1), so that the next row's loads overlap this row's work instead of
+        waiting for it. The first pass over the slice's first row runs before the loop over rows; each pass's total
+        is carried to the next row in an accumulator."""
+        k, em = self.k, self.em
+        first = k.reduces[0]
+        pre = toposort([first.src[0]], stop=lambda u: u.op is Ops.EXPAND)
+        rows = self.count[0]
+        # (a thread's empty slice may start past the last row: that row is read instead, and its total unused)
+        self.rng[0] = UOp(Ops.WHERE, IDX, (sym.lt(start, sym.const(rows)), start, sym.const(rows - 1)))
+        total = self.lower_reduce([{}], first, pre, {})[0]
+        carry = UOp(Ops.DEFINE_ACC, total.dtype, (total,), self.acc_id)
+        self.acc_id += 1
+        em.statement(carry)
+        r = UOp(Ops.RANGE, IDX, (start, end), 0)
+        self.rng[0], self.outer_count = r, rows
+        em.open(r)
+        nxt = sym.add(r, sym.const(1))
+        self.lower_rows(_Ahead(first, pre, UOp(Ops.WHERE, IDX, (sym.lt(nxt, end), nxt, r)), carry))
+        em.close(r)
+        return em.program()
+
+    def row_host(self, keep: UOp | None) -> int:
+        """The pass after the first (a reduce's, or the output's last) with the most arithmetic per element
+        (_RECOMPUTE_COST), which runs the next row's first pass: its index among them, a tie to the later."""
+        k = self.k
+        value = k.store.src[2]
+        roots = [r.src[0] for r in k.reduces[1:]] + ([value] if value.shape == k.reduces[0].src[0].shape else [])
+        costs = [sum(_RECOMPUTE_COST.get(n.op, 1) for n in toposort([x], stop=lambda n: n.op is Ops.EXPAND or n is keep)
+                     if n.op in GroupOp.ALU and not (n is keep and x is value)) for x in roots]
+        return max(range(len(costs)), key=lambda i: (costs[i], i))
+
+    def lower_rows(self, ahead: _Ahead | None = None) -> None:
         """A row kernel, inside the loops over output rows: one pass over the row per reduce (a later pass reads
         the earlier results as per-row values, computed once between the passes), then the stores: a last pass
         over the row for an output of the row's shape, else one store per row. The row is read from memory by
-        the first pass and from L1 by the others."""
+        the first pass and from L1 by the others. With `ahead`, the first pass over this row ran during the
+        previous row's, and one of the later passes runs it over the next row."""
         k, o, em = self.k, self.o, self.em
         ng = k.n_global
         if self.ragged or any(o.unroll_of(a) > 1 for a in range(ng)) or (o.vec_axis is not None and o.vec_axis < ng):
@@ -511,10 +598,17 @@ class _Lowerer:
                         em.emit(self.vec(row[x]))
 
         keep = self.row_keep()
-        for red in k.reduces:
+        reduces, host = k.reduces, -1
+        if ahead is not None:
+            row[k.reduces[0]] = ahead.carry
+            reduces = k.reduces[1:]
+            keep = keep if reduces else None  # (the last pass over this row ran during the previous row's)
+            host = self.row_host(keep)
+        for i, red in enumerate(reduces):
             pre = toposort([red.src[0]], stop=lambda u: u in row or u.op is Ops.EXPAND)
             per_row(pre)
-            row[red] = em.emit(self.lower_reduce([{}], red, pre, row, keep if red is k.reduces[-1] else None)[0])
+            row[red] = em.emit(self.lower_reduce([{}], red, pre, row, keep if red is k.reduces[-1] else None,
+                                                 ahead if i == host else None)[0])
         buf, view, value = k.store.src
         top = toposort([value], stop=lambda u: u in row or u.op is Ops.EXPAND)
         per_row(top)
@@ -523,17 +617,24 @@ class _Lowerer:
             vals = dict(row)
             self.eval(top, {}, vals)
             self.store(buf, view, vals[value], {}, "scalar")
-            return
-        opened = self.open_reduce_loops(ng)
-        mode = self.row_lane_mode(view)
-        for rc in self.combos(list(range(ng, self.n))):
-            vals = dict(row)
-            if keep is not None:  # read back where the last reduce pass put it
-                vals[keep] = self.load(UOp(Ops.LOAD, buf.dtype.scalar, (buf, view)), rc)
-            self.eval(top, rc, vals)
-            self.store(buf, view, vals[value], rc, mode)
-        for r in reversed(opened):
-            em.close(r)
+            self.in_epilogue = False
+        else:
+            if ahead is not None and host == len(reduces):
+                ahead.accs = self.row_accs(ahead.red)
+            opened = self.open_reduce_loops(ng)
+            mode = self.row_lane_mode(view)
+            for ri, rc in enumerate(self.combos(list(range(ng, self.n)))):
+                vals = dict(row)
+                if keep is not None:  # read back where the last reduce pass put it
+                    vals[keep] = self.load(UOp(Ops.LOAD, buf.dtype.scalar, (buf, view)), rc)
+                self.eval(top, rc, vals)
+                self.store(buf, view, vals[value], rc, mode)
+                if ahead is not None and host == len(reduces):
+                    self.ahead_step(ahead, ri, rc)
+            for r in reversed(opened):
+                em.close(r)
+        if ahead is not None:  # (last: every use of this row's carried total comes before)
+            em.statement(UOp(Ops.ASSIGN, ahead.carry.dtype, (ahead.carry, self.accs_total(ahead.red, ahead.accs))))
 
     def store(self, buf: UOp, view: UOp, v: UOp, combo: dict[int, int], mode: str, guard: UOp | None = None) -> None:
         """Store v at combo: one vector store ("vec"), lane by lane ("gather", or a vector value stored by a
