@@ -141,3 +141,104 @@ def test_packed_program_reads_b_from_the_panel(vbytes: int) -> None:
     assert stores and len(b_reads) == len(stores)  # B is read only by the copy
     ranges = [i for i, u in enumerate(prog) if u.op is Ops.RANGE]
     assert prog.index(locals_[0]) < ranges[-1]  # the copy comes before the reduce loop
+
+
+# cache blocking (opt._blocking, lower.lower_blocked): forced on small products by pretending the host has tiny
+# caches, then run next to the unblocked kernel on the same inputs. Chunks keep the sum's order (partial sums wait
+# exactly in the float32/float64 output), so the two agree bit for bit.
+TINY_CACHES = (2048, 8192)  # (L1 data, L2): a 16-lane float32 panel blocks beyond a reduce of 128
+
+
+def _product_kernel(form: str, m: int, k: int, n: int, dtype: str = "float32", epilogue: bool = False):
+    a = tt.Tensor(np.ones((k, m) if form == "AtB" else (m, k), dtype))
+    b = tt.Tensor(np.ones((k, n), dtype))
+    out = (a.T if form == "AtB" else a) @ b
+    if epilogue:
+        out = (out + tt.Tensor(np.ones((n,), dtype))).relu()
+    kernels, _ = schedule_tensors([out])
+    return kernels[-1].ast, analyze(kernels[-1].ast)
+
+
+def _run_both(dev_name: str, ast, k, blocked):
+    """Outputs of the heuristic's unblocked kernel and of `blocked` on the same random inputs."""
+    import dataclasses
+
+    from tinytorch.codegen.search import _Scratch, buffer_specs, build
+    from tinytorch.runtime.device import Device
+
+    dev = Device.get(dev_name)
+    plain = dataclasses.replace(blocked, kc=0, mc=0, nc=0, pack=blocked.pack[:1])
+    runners = build(dev, k, [plain, blocked])
+    assert all(r is not None for r in runners), f"a kernel failed to lower or compile: {blocked.notes}"
+    specs, written, _ = buffer_specs(ast)
+    s = _Scratch(dev, specs, written)
+    outs = []
+    for r in runners:
+        s.reset()
+        r._run(s.bufs)
+        outs.append(s.outputs()[0])
+    return outs
+
+
+BLOCKED = [("AB", 65, 200, 64), ("AB", 97, 130, 80), ("AB", 13, 257, 96), ("AB", 200, 256, 128), ("AtB", 70, 300, 64)]
+
+
+@pytest.mark.parametrize("form,m,k,n", BLOCKED)
+def test_blocked_matches_unblocked(cdev: str, form: str, m: int, k: int, n: int) -> None:
+    """Several reduce chunks (ragged last one), rows blocks (a ragged last tile), lane blocks split across two
+    threads; the left operand packed whole vectors at a time (k of 200, 256) or element by element (130, 257, and
+    A^T read with a stride): bit for bit the unblocked kernel's result."""
+    ast, kern = _product_kernel(form, m, k, n)
+    with Context(THREADS=2):
+        o = choose_opts(kern, 32, caches=TINY_CACHES)
+    assert o.kc and o.kc < k and o.mc and o.nc and len(o.pack) == 2, o.notes
+    plain, blocked = _run_both(cdev, ast, kern, o)
+    assert np.array_equal(plain, blocked), f"{form} {m}x{k}x{n} on {cdev}: max diff {np.abs(plain - blocked).max()}"
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32-epilogue"])
+def test_blocked_float64_and_epilogue(cdev: str, dtype: str) -> None:
+    """float64 (4 lanes on AVX2) and a fused bias + relu, which must run once, after the last chunk."""
+    dt, epi = dtype.split("-")[0], dtype.endswith("epilogue")
+    ast, kern = _product_kernel("AB", 50, 300, 64, dt, epi)
+    with Context(THREADS=2):
+        o = choose_opts(kern, 32, caches=TINY_CACHES)
+    assert o.kc and o.kc < 300, o.notes
+    plain, blocked = _run_both(cdev, ast, kern, o)
+    assert np.array_equal(plain, blocked), f"{dtype} on {cdev}: max diff {np.abs(plain - blocked).max()}"
+
+
+def test_blocking_follows_the_cache_sizes() -> None:
+    """Chunks fill half an L1 with a lane panel, rows blocks half an L2; a panel over the whole reduce that fits
+    the L2 is left unblocked; a half-precision output (partial sums would be rounded) is never chunked."""
+    _, kern = _product_kernel("AB", 600, 16384, 256)
+    with Context(THREADS=2):
+        o = choose_opts(kern, 32, caches=(32 << 10, 512 << 10))
+        fit = (256 << 10) // (6 * 256 * 4)  # 6-row tiles of a 256-step chunk in half an L2: 42
+        assert o.kc == 256 and o.mc <= fit and -(-100 // o.mc) == -(-100 // fit), o.notes  # 100 tiles: 3 blocks
+        assert o.nc * 16 * o.kc * 4 <= 512 << 10 and len(o.pack) == 2, o.notes
+        wide = choose_opts(kern, 32, caches=(64 << 10, 512 << 10))
+        assert wide.kc == 512 and not choose_opts(kern, 32, caches=(32 << 10, 2 << 20)).kc, wide.notes
+        _, half = _product_kernel("AB", 600, 16384, 256, "float16")
+        assert not choose_opts(half, 32, caches=TINY_CACHES).kc
+
+
+def test_blocked_program_packs_both_operands() -> None:
+    """The lowered program holds two scratch arrays (B's block over a chunk, A's rows block), reads A and B only to
+    copy them, and starts each chunk after the first from the output's partial sums."""
+    from tinytorch.codegen.lower import lower
+    from tinytorch.ops.uop import Ops
+
+    _, kern = _product_kernel("AB", 97, 200, 64)
+    with Context(THREADS=2):
+        o = choose_opts(kern, 32, caches=TINY_CACHES)
+    prog, outer = lower(kern, o)
+    locals_ = [u for u in prog if u.op is Ops.DEFINE_LOCAL]
+    assert sorted(u.arg[1] for u in locals_) == sorted([o.nc * 16 * o.kc, o.mc * 6 * o.kc]), o.notes
+    loads = kern.loads()
+    a_buf, b_buf, out_buf = loads[o.pack[1]].src[0], loads[o.pack[0]].src[0], kern.store.src[0]
+    copies = [u for u in prog if u.op is Ops.STORE and u.src[0] in locals_]
+    reads = [u for u in prog if u.op is Ops.LOAD and u.src[0] in (a_buf, b_buf)]
+    assert len(reads) == len(copies)  # every read of A or B feeds a copy
+    assert any(u.op is Ops.LOAD and u.src[0] is out_buf for u in prog)  # partial sums read back
+    assert outer == 2  # one lane block per thread

@@ -21,7 +21,7 @@ from ..dtype import DType, dtypes
 from ..ops import sym
 from ..ops.uop import GroupOp, Ops, UOp, toposort
 from .kernel import Kernel
-from .opt import Opts
+from .opt import Opts, partials_fit_output
 
 IDX = dtypes.index
 _HALF = (dtypes.float16, dtypes.bfloat16)
@@ -143,10 +143,16 @@ class _Lowerer:
         self.acc_id = 0
         self.in_epilogue = False
         self.packed: dict[UOp, UOp] = {}  # a packed load -> the scratch array holding its panel
+        self.packed_rows: dict[UOp, UOp] = {}  # a packed broadcast load (cache blocking) -> its block's scratch array
+        self.panel_k: UOp | None = None  # a lane panel's reduce step in its packed block (cache blocking), else None
+        self.chunk_k: UOp | None = None  # the step within a reduce chunk (cache blocking)
+        self.row_in_block: UOp | None = None  # the register tile within a rows block (cache blocking)
+        self.chunk = 0  # reduce steps per chunk (cache blocking)
         self._bool_views = {u.src[1] for u in k.loads() if u.dtype.is_bool}
         if k.store.src[0].dtype.scalar.is_bool:
             self._bool_views.add(k.store.src[1])
         self.pack = self.packable(opts.pack)
+        self.blocked = self.blockable()
 
     # indices -------------------------------------------------------------------------------
     def axis_idx(self, a: int, u: int, lane: int) -> UOp:
@@ -215,6 +221,8 @@ class _Lowerer:
         mode = self.lane_mode(view)
         if node in self.packed and not self.in_epilogue:
             out = UOp(Ops.LOAD, dt.vec(self.o.width), (self.packed[node], self.panel_index(combo)))
+        elif node in self.packed_rows and not self.in_epilogue:
+            out = UOp(Ops.LOAD, dt, (self.packed_rows[node], self.block_index(combo)))
         elif mode == "gather":
             lanes = [self._load1(buf, dt, *self.index(view, combo, lane)) for lane in range(self.o.width)]
             out = UOp(Ops.VECTORIZE, dt.vec(self.o.width), tuple(lanes))
@@ -287,6 +295,8 @@ class _Lowerer:
         # the outer loop's slice [core_start, core_end) lies within its trip count: bounds the index
         # arithmetic can use (x % 8 over an outer axis of 8 folds away)
         trips = next((self.count[a] for a in o.order if self.count[a] != 1), 1 << 40)
+        if self.blocked:
+            trips = -(-self.count[1] // self.lane_block())
         start = UOp(Ops.DEFINE_VAR, IDX, (), ("core_start", 0, trips))
         end = UOp(Ops.DEFINE_VAR, IDX, (), ("core_end", 0, trips))
         em.emit(start)
@@ -294,6 +304,8 @@ class _Lowerer:
         if all(n > 0 for n in k.shape):  # (an empty kernel reads nothing, not even once)
             em.no_hoist = {st.src[0] for st in k.stores}
             em.hoist_from = len(em.prog)
+        if self.blocked:
+            return self.lower_blocked(start, end)
         if self.row_pipelined():
             return self.lower_rows_pipelined(start, end)
         ng = k.n_global
@@ -367,7 +379,7 @@ class _Lowerer:
     def panel_index(self, combo: dict[int, int]) -> UOp:
         """Where a tile's vector sits in a packed panel: reduce step by panel width, then the vector."""
         assert self.o.vec_axis is not None
-        red = self.rng.get(self.n - 1)
+        red = self.panel_k if self.panel_k is not None else self.rng.get(self.n - 1)
         width = self.o.factor(self.o.vec_axis)
         step = sym.mul(red, width) if red is not None else sym.const(0)
         return sym.add(step, sym.const(combo.get(self.o.vec_axis, 0) * self.o.width))
@@ -399,6 +411,165 @@ class _Lowerer:
             em.close(r)
             self.rng[red] = saved
             self.packed[node] = local
+
+    # cache blocking --------------------------------------------------------------------------------
+    def blockable(self) -> bool:
+        """Whether the Opts' cache blocking applies: a 2-d product (rows, lanes; one reduce axis, not unrolled) with
+        its lane operand packed, rows outermost after the lanes, and partial sums that the output can hold between
+        reduce chunks (opt.partials_fit_output) when there is more than one chunk."""
+        k, o = self.k, self.o
+        if o.kc <= 0 or o.mc <= 0 or k.row or k.reduce is None or self.n != 3 or k.n_global != 2 or \
+                o.vec_axis != 1 or o.order != (1, 0) or not self.pack or 0 in k.shape or 1 in self.ragged:
+            return False
+        loads = k.loads()
+        if not any(self.lane_mode(loads[i].src[1]) == "vec" for i in self.pack):
+            return False
+        if -(-k.shape[2] // o.kc) > 1 and not partials_fit_output(k):
+            return False
+        return self.lane_mode(k.store.src[1], store=True) == "vec"
+
+    def lane_block(self) -> int:
+        """Lane tiles per block of the lane axis: Opts.nc, else one block per thread."""
+        return self.o.nc if self.o.nc > 0 else -(-self.count[1] // max(1, self.o.threads))
+
+    def block_index(self, combo: dict[int, int]) -> UOp:
+        """Where a tile row's value sits in a packed rows block: row of the block, then the step in the chunk."""
+        assert self.row_in_block is not None and self.chunk_k is not None
+        row = sym.add(sym.mul(self.row_in_block, self.o.factor(0)), sym.const(combo.get(0, 0)))
+        return sym.add(sym.mul(row, self.chunk), self.chunk_k)
+
+    def lower_blocked(self, start: UOp, end: UOp) -> list[UOp]:
+        """A cache-blocked 2-d product (BLIS's loop nest over the reduce kernel). Loops, outermost first: lane blocks
+        (split across threads), reduce chunks (the lane operand's block over the chunk packed, panel after panel),
+        rows blocks (the broadcast operand's block packed row by row), lane tiles, row tiles, the chunk's reduce
+        steps. A chunk after the first starts from the partial sums in the output; the epilogue and the final
+        store run after the last chunk."""
+        k, o, em = self.k, self.o, self.em
+        R, V, K = 0, 1, 2
+        size_k, kc, mc, nv = k.shape[K], min(o.kc, k.shape[K]), o.mc, self.lane_block()
+        chunks, blocks, rows, panel = -(-size_k // kc), -(-self.count[R] // mc), o.factor(R), o.factor(V)
+        self.chunk = kc
+        loads = k.loads()
+        lane_packs = [i for i in self.pack if self.lane_mode(loads[i].src[1]) == "vec"]
+        row_packs = [i for i in o.pack if 0 <= i < len(loads) and i not in lane_packs and loads[i] in k.pre_reduce and
+                     self.lane_mode(loads[i].src[1]) == "bcast" and loads[i].dtype.count == 1 and
+                     not k.views[loads[i].src[1]].masked]
+        self.pack = tuple(lane_packs)
+
+        def upto(n: int, first: UOp, total: int) -> UOp:  # min(n, total - first): a block's trip count
+            left = sym.simplify(sym.add(sym.const(total), sym.mul(first, -1)))
+            return UOp(Ops.WHERE, IDX, (sym.lt(left, sym.const(n)), left, sym.const(n)))
+
+        def loop(lo: UOp, hi: UOp, arg: int) -> UOp:
+            # (bounds simplified now: an index simplified later must find this very loop among its sources)
+            r = UOp(Ops.RANGE, IDX, (lo, sym.simplify(hi)), arg)
+            em.open(r)
+            return r
+
+        def local(node: UOp, size: int) -> UOp:
+            u = UOp(Ops.DEFINE_LOCAL, node.dtype.scalar, (), (len(self.packed) + len(self.packed_rows), size))
+            em.statement(u)
+            return u
+
+        self.outer_count = -(-self.count[V] // nv)
+        vb = loop(start, end, 2000 + V)
+        kb = loop(sym.const(0), sym.const(chunks), 2000 + K) if chunks > 1 else None
+        v0 = sym.mul(vb, nv)
+        k0 = sym.mul(kb, kc) if kb is not None else sym.const(0)
+        klen = upto(kc, k0, size_k) if chunks > 1 else sym.const(size_k)
+        vlen = upto(nv, v0, self.count[V])
+        # the lane operand's block over this chunk: panel by panel, each reduce step's lanes side by side
+        for i in self.pack:
+            node = loads[i]
+            buf, view = node.src
+            dt = node.dtype.scalar
+            buf_local = local(node, nv * kc * panel)
+            jv = loop(sym.const(0), vlen, 1000 + i)
+            kk = loop(sym.const(0), klen, 1100 + i)
+            self.rng[V], self.rng[K], self.panel_k = sym.add(v0, jv), sym.add(k0, kk), sym.add(sym.mul(jv, kc), kk)
+            for v in range(o.unroll_of(V)):
+                idx, valid = self.index(view, {V: v})
+                em.statement(UOp(Ops.STORE, dtypes.void, (buf_local, self.panel_index({V: v}),
+                                                           self._load1(buf, dt.vec(o.width), idx, valid))))
+            em.close(kk)
+            em.close(jv)
+            self.packed[node] = buf_local
+        rb = loop(sym.const(0), sym.const(blocks), 2000 + R) if blocks > 1 else None
+        r0 = sym.mul(rb, mc) if rb is not None else sym.const(0)
+        rlen = upto(mc, r0, self.count[R]) if blocks > 1 else sym.const(self.count[R])
+        self.rng[V] = v0
+        # the broadcast operand's rows block: row by row, the chunk's steps contiguous (whole vectors where the
+        # operand runs contiguously along the reduce and every chunk is whole vectors long)
+        for i in row_packs:
+            node = loads[i]
+            buf, view = node.src
+            dt = node.dtype.scalar
+            row_local = local(node, mc * rows * kc)
+            w = o.width if k.views[view].index_strides()[K] == 1 and kc % o.width == 0 and \
+                size_k % o.width == 0 and dt in (dtypes.float32, dtypes.float64) else 1
+            ir = loop(sym.const(0), rlen, 1200 + i)
+            kk = loop(sym.const(0), sym.idiv(klen, w) if w > 1 else klen, 1300 + i)
+            self.rng[R], self.rng[K] = sym.add(r0, ir), sym.add(k0, sym.mul(kk, w))
+            self.row_in_block, self.chunk_k = ir, sym.mul(kk, w)
+            for r in range(rows):
+                idx, valid = self.index(view, {R: r})
+                em.statement(UOp(Ops.STORE, dtypes.void, (row_local, self.block_index({R: r}),
+                                                           self._load1(buf, dt.vec(w) if w > 1 else dt, idx, valid))))
+            em.close(kk)
+            em.close(ir)
+            self.packed_rows[node] = row_local
+        jv = loop(sym.const(0), vlen, 3000 + V)
+        ir = loop(sym.const(0), rlen, 3000 + R)
+        self.rng[V], self.rng[R], self.row_in_block = sym.add(v0, jv), sym.add(r0, ir), ir
+        # accumulators: zero, or the partial sums of the chunks before
+        red = k.reduce
+        assert red is not None
+        dt = compute_dtype(red.dtype)
+        adt = dt.vec(o.width)
+        gcombos = self.combos([R, V])
+        buf, view, value = k.store.src
+        accs = []
+        zero = UOp(Ops.VECTORIZE, adt, (UOp(Ops.CONST, dt, (), identity(red.arg[0], dt)),) * o.width)
+        self.rng[K] = None
+        for gc in gcombos:
+            if kb is None:
+                init = zero
+            else:
+                self.in_epilogue = True
+                idx, _ = self.index(view, gc)
+                self.in_epilogue = False
+                init = UOp(Ops.LOAD, adt, (buf, idx, sym.lt(sym.const(0), kb)))
+            acc = UOp(Ops.DEFINE_ACC, adt, (init,), self.acc_id)
+            self.acc_id += 1
+            em.statement(acc)
+            accs.append(acc)
+        kk = loop(sym.const(0), klen, K)
+        self.rng[K], self.panel_k, self.chunk_k = sym.add(k0, kk), sym.add(sym.mul(jv, kc), kk), kk
+        for gc, acc in zip(gcombos, accs):
+            vals: dict[UOp, UOp] = {}
+            self.eval(k.pre_reduce, gc, vals)
+            em.statement(UOp(Ops.ASSIGN, adt, (acc, UOp(red.arg[0], adt, (acc, self.vec(vals[red.src[0]]))))))
+        em.close(kk)
+        # stores: partial sums until the last chunk, then the epilogue's value
+        self.in_epilogue = True
+        before_last = None if kb is None else sym.lt(kb, sym.const(chunks - 1))
+        for gc, acc in zip(gcombos, accs):
+            guard = self.ragged_guard(gc)
+            if guard is not None and guard.op is Ops.CONST and guard.arg is True:
+                guard = None
+            vals = {red: acc}
+            self.eval(k.epilogue, gc, vals)
+            if before_last is not None and vals[value] is not acc:
+                assert kb is not None
+                self.store(buf, view, acc, gc, "vec", sym.and_(guard, before_last))
+                self.store(buf, view, vals[value], gc, "vec", sym.and_(guard, sym.lt(sym.const(chunks - 2), kb)))
+            else:
+                self.store(buf, view, vals[value], gc, "vec", guard)
+        self.in_epilogue = False
+        for lp in (ir, jv, rb, kb, vb):
+            if lp is not None:
+                em.close(lp)
+        return em.program()
 
     def open_reduce_loops(self, first: int) -> list[UOp]:
         """Open a loop for each reduce axis from `first` on (an axis of one step gets none; a size-0 axis keeps its

@@ -9,6 +9,10 @@ Produces: `Opts`, applied by codegen/lower.py. Each choice is a small readable r
 - matmul-shaped reduces (one input broadcast along the lane axis, another along a second
   output axis) get a register tile: rows unrolled x vectors unrolled, and the lane axis
   becomes the outer loop so a column panel of the right operand stays in cache (tiling);
+- a packed product whose panel over the whole reduce would not fit the L2 is cache-blocked: the reduce runs in
+  chunks (a chunk of the panel fills half an L1), the rows in blocks (a block of the left operand,
+  packed per chunk, fills half an L2), the lanes in blocks whose packed panels fit BLOCK_PACK_BYTES; cache
+  sizes are read from the host;
 - reduces over a contiguous axis keep several accumulators (instruction-level parallelism);
 - small reduces (<= 16 elements, e.g. a 3x3 window) are fully unrolled;
 - kernels with enough work split their outermost loop across threads.
@@ -16,9 +20,13 @@ Produces: `Opts`, applied by codegen/lower.py. Each choice is a small readable r
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass, field
 
+from ..dtype import dtypes
 from ..helpers import NOOPT, num_threads, prod, vector_bytes
+from ..ops.uop import Ops
 from .kernel import Kernel
 
 
@@ -33,6 +41,13 @@ class Opts:
     # loads (indices into Kernel.loads()) whose panel — the reduce axis by the tile's lanes — is copied once per
     # panel into a contiguous scratch array that the reduce loop then reads in order (matmul's B); () is off
     pack: tuple[int, ...] = ()
+    # cache blocking of a packed 2-d product (0: off): the reduce loop runs in chunks of `kc` steps (partial sums
+    # wait in the output between chunks), the rows axis in blocks of `mc` register tiles and the lane axis in
+    # blocks of `nc` tiles (0: one block per thread); the lane operand is packed per lane block and chunk, the
+    # broadcast operand (named in `pack` too) per rows block and chunk
+    kc: int = 0
+    mc: int = 0
+    nc: int = 0
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def factor(self, axis: int) -> int:
@@ -50,7 +65,40 @@ class Opts:
 # 128K-element elementwise kernel runs in ~16 us, and a hand-off costs a few us with the C launcher
 # (runtime/launch.py; ~35 us through the Python pool without it)
 THREAD_MIN_WORK = 1 << 21
-_L2_BYTES = 512 << 10  # a core's L2 (AMD Zen 2-4: 512 KiB-1 MiB; Intel: 1-2 MiB)
+
+# a core's L1 data cache and L2 where the host does not say (AMD Zen 2-4: 32 KiB, 512 KiB-1 MiB; Intel: 32-48 KiB,
+# 1-2 MiB)
+DEFAULT_CACHES = (32 << 10, 512 << 10)
+_SIZE_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+@functools.cache
+def cache_bytes() -> tuple[int, int]:
+    """(L1 data, L2) bytes of one core: Linux's sysfs, else sysconf, else DEFAULT_CACHES."""
+    l1, l2 = 0, 0
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for d in sorted(os.listdir(base)):
+            if not d.startswith("index"):
+                continue
+            with open(f"{base}/{d}/level") as f1, open(f"{base}/{d}/type") as f2, open(f"{base}/{d}/size") as f3:
+                level, kind, size = f1.read().strip(), f2.read().strip(), f3.read().strip()
+            n = int(size[:-1]) * _SIZE_UNITS[size[-1]] if size[-1:] in _SIZE_UNITS else int(size)
+            if level == "1" and kind in ("Data", "Unified"):
+                l1 = n
+            elif level == "2" and kind in ("Data", "Unified"):
+                l2 = n
+    except (OSError, ValueError, KeyError):
+        pass
+    for name in ("SC_LEVEL1_DCACHE_SIZE", "SC_LEVEL2_CACHE_SIZE"):
+        level1 = name.startswith("SC_LEVEL1")
+        if (l1 if level1 else l2) <= 0 and name in os.sysconf_names:
+            try:
+                n = os.sysconf(name)
+            except (OSError, ValueError):
+                n = 0
+            l1, l2 = (n, l2) if level1 else (l1, n)
+    return (l1 if l1 >= 4096 else DEFAULT_CACHES[0]), (l2 if l2 >= 65536 else DEFAULT_CACHES[1])
 
 
 def _lanes_for(size: int, width: int) -> int:
@@ -61,7 +109,9 @@ def _lanes_for(size: int, width: int) -> int:
     return width
 
 
-def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
+def choose_opts(k: Kernel, vbytes: int | None = None, caches: tuple[int, int] | None = None) -> Opts:
+    """The heuristic's Opts for k on vbytes-wide SIMD (default: this CPU's) with (L1 data, L2) cache sizes
+    `caches` (default: this host's, cache_bytes)."""
     shape, ng = k.shape, k.n_global
     order = tuple(range(ng))
     if NOOPT:
@@ -76,6 +126,7 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
     unroll: list[tuple[int, int]] = []
     split_acc = 1
     pack: tuple[int, ...] = ()
+    kc = mc = nc = 0
     store_strides = k.store_view().real_strides()
     loads = k.loads()
     load_strides = [k.views[ld.src[1]].index_strides() for ld in loads]
@@ -158,12 +209,21 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
             a_bytes = sum(prod(shape[a] for a in range(len(shape)) if st[a] != 0) * itemsize
                           for st in inner if st[vec_axis] == 0)
             strided_a = any(st[vec_axis] == 0 and st[-1] not in (0, 1) for st in inner) if len(shape) > ng else False
-            if chunks // vecs >= 2 * num_threads() and not (strided_a and a_bytes > _L2_BYTES):
+            if chunks // vecs >= 2 * num_threads() and not (strided_a and a_bytes > cache_bytes()[1]):
                 order = (vec_axis, *[a for a in range(ng) if a != vec_axis])
                 notes.append("lane axis outermost")
                 pack = _pack_choice(k, vec_axis, row_axis, rows, vecs * width, itemsize) if not cols else ()
                 if pack:
-                    notes.append(f"pack a {shape[-1]}x{vecs * width} panel of operand {pack[0]}")
+                    kc, mc, nc, a_pack = _blocking(k, row_axis, vec_axis, rows, vecs * width, itemsize,
+                                                   caches or cache_bytes())
+                    if kc:
+                        pack = (*pack, *a_pack)
+                        notes.append(f"cache blocks: reduce chunks of {kc}, rows blocks of {mc * rows}, lane blocks "
+                                     f"of {nc * vecs * width}, operands {', '.join(map(str, pack))} packed")
+                    elif shape[-1] * vecs * width * itemsize > PACK_MAX_BYTES:
+                        pack = ()
+                    else:
+                        notes.append(f"pack a {shape[-1]}x{vecs * width} panel of operand {pack[0]}")
 
     # 2b. the same idea when the lanes run along the reduce axis (x @ W.T: both operands
     #     contiguous in k): a tile of outputs, each a vector accumulator, summed across lanes
@@ -203,8 +263,8 @@ def choose_opts(k: Kernel, vbytes: int | None = None) -> Opts:
             threads = min(num_threads(), iters)
     if threads > 1:
         notes.append(f"{threads} threads on axis {order[0]}")
-    return Opts(vec_axis, width if vec_axis is not None else 1, tuple(unroll), split_acc, order, threads, pack,
-                tuple(notes))
+    return Opts(vec_axis, width if vec_axis is not None else 1, tuple(unroll), split_acc, order, threads, pack, kc, mc,
+                nc, tuple(notes))
 
 
 # a packed panel lives on the stack of the thread that runs the kernel: at most this many bytes (half an L2)
@@ -215,11 +275,12 @@ def _pack_choice(k: Kernel, vec_axis: int, row_axis: int, rows: int, panel: int,
     """The vector operand of a register-tiled reduce to copy into a contiguous panel, if it pays: one reduce
     axis along which it is read with a stride (each step of the reduce loop then touches a new cache line, and
     a stride of a power of two maps them all to the same few cache sets), lanes contiguous, no mask, rows of
-    the tile that reuse the panel, and a panel that fits PACK_MAX_BYTES."""
+    the tile that reuse the panel (whether the panel fits PACK_MAX_BYTES, or is packed a chunk at a time, is the
+    caller's)."""
     if len(k.shape) != k.n_global + 1 or k.shape[row_axis] < 2 * rows:
         return ()
     red = len(k.shape) - 1
-    if k.shape[red] * panel * itemsize > PACK_MAX_BYTES or k.shape[red] <= 16:
+    if k.shape[red] <= 16:
         return ()
     for i, ld in enumerate(k.loads()):
         if ld not in k.pre_reduce:
@@ -230,6 +291,51 @@ def _pack_choice(k: Kernel, vec_axis: int, row_axis: int, rows: int, panel: int,
                 ld.dtype.itemsize == itemsize:
             return (i,)
     return ()
+
+
+
+# the lane operand's packed block (reduce chunk by lane block) lives on the stack of the thread that runs the
+# kernel, next to the rows block (half an L2): at most this many bytes
+BLOCK_PACK_BYTES = 512 << 10
+
+
+def partials_fit_output(k: Kernel) -> bool:
+    """Whether a reduce's partial sums can wait in its output between reduce chunks without changing a bit: one
+    float32/float64 store of a sum of the same type, unmasked, and no load reading the buffer it writes."""
+    if k.reduce is None or k.reduce.arg[0] is not Ops.ADD or len(k.stores) != 1 or \
+            k.reduce.dtype.scalar not in (dtypes.float32, dtypes.float64):
+        return False
+    buf = k.store.src[0]
+    return buf.dtype.scalar == k.reduce.dtype.scalar and not k.store_view().masked and \
+        all(ld.src[0].arg != buf.arg for ld in k.loads())
+
+
+def _blocking(k: Kernel, row_axis: int, vec_axis: int, rows: int, panel: int, itemsize: int,
+              caches: tuple[int, int]) -> tuple[int, int, int, tuple[int, ...]]:
+    """Cache blocking of a packed 2-d product: (reduce chunk, rows block and lane block in tiles, the broadcast
+    operand to pack), or zeros while the lane panel over the whole reduce fits the L2: the unblocked loop keeps it
+    there and streams the other operand past it, which measured as fast as blocking on a Zen 3 host (1024-4096
+    squares, 1024x8192x1024; blocking gained 2-3 % at a reduce of 16384). A chunk of a lane panel fills half an L1,
+    a packed rows block half an L2, a packed lane block at most BLOCK_PACK_BYTES; chunks and blocks are balanced
+    (171 row tiles: 5 blocks of 35, not 4 of 42 and 1 of 3)."""
+    shape = k.shape
+    if k.n_global != 2 or len(shape) != 3 or (row_axis, vec_axis) != (0, 1) or not partials_fit_output(k):
+        return 0, 0, 0, ()
+    l1, l2 = caches
+    m, red = shape[0], shape[2]
+    if red * panel * itemsize <= l2:
+        return 0, 0, 0, ()
+    chunks = -(-red // max(16, l1 // 2 // (panel * itemsize)))
+    kc = min(red, (-(-red // chunks) + 15) // 16 * 16)
+    tiles = -(-m // rows)
+    blocks = -(-tiles // max(1, l2 // 2 // (rows * kc * itemsize)))
+    lane_tiles = shape[vec_axis] // panel
+    per_thread = -(-lane_tiles // max(1, num_threads()))
+    lane_blocks = -(-per_thread // max(1, BLOCK_PACK_BYTES // (kc * panel * itemsize)))
+    a_pack = tuple(i for i, ld in enumerate(k.loads()) if ld in k.pre_reduce and ld.dtype.itemsize == itemsize and
+                   (st := k.views[ld.src[1]].index_strides())[vec_axis] == 0 and st[row_axis] != 0 and
+                   not k.views[ld.src[1]].masked)
+    return kc, -(-tiles // blocks), -(-per_thread // lane_blocks), a_pack[:1]
 
 
 def row_opts(k: Kernel, vbytes: int) -> Opts:
