@@ -26,8 +26,8 @@ from ..ops.uop import GroupOp, Ops, UOp
 from ..ops.view import ViewStack
 from ..profiler import kernel_bytes
 from ..runtime import launch
-from ..runtime.buffer import Buffer
-from ..runtime.device import KERNEL_HOOKS, Runner
+from ..runtime.buffer import ALLOCATOR, Buffer
+from ..runtime.device import KERNEL_HOOKS, Device, Runner
 from .schedule import Plan, TargetResult, _apply, resolve, schedule
 
 if TYPE_CHECKING:
@@ -158,8 +158,6 @@ def run_pending(*tensors: Any) -> None:
 def realize_uops(targets: list[UOp], device: str | None = None, readers_added: bool = False) -> list[UOp]:
     """Compute targets; returns, per target, a UOp that is a view over its result buffer. (readers_added: the
     lazy readers of buffers written in place are among the targets already.)"""
-    from ..runtime.device import Device
-
     if DEFERRED:
         pending = list({id(t): t for t in DEFERRED if t.uop._realized is None and t.uop.op is Ops.ASSIGN}.values())
         DEFERRED.clear()
@@ -493,7 +491,6 @@ def to_numpy(t: Tensor) -> np.ndarray:
 
 def _export(buf: Buffer) -> None:
     """numpy now shares this memory: it must not go back to the reuse pool."""
-    from ..runtime.buffer import ALLOCATOR
 
     if buf._mem is not None:
         ALLOCATOR.exported.add(id(buf._mem.base if buf._mem.base is not None else buf._mem))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..engine import realize
 from ..helpers import prod
 from ..ops.uop import Ops, UOp, toposort
 from ..runtime.buffer import Buffer
@@ -119,8 +120,6 @@ def substitute(roots: list[UOp], mapping: dict[UOp, UOp]) -> list[UOp]:
 def replay(graph: UpdateGraph, p: Tensor, g: Tensor, state: dict[str, Any]) -> list[Tensor] | None:
     """The kept update over this step's tensors (their writes set as `assign` sets them), or None when the
     tensors are not in the form the graph was kept for."""
-    from ..engine.realize import shares_buffer
-
     inputs = [p] + [v for v in state.values() if isinstance(v, Tensor)]
     if len(inputs) != len(graph.chains):
         return None
@@ -130,7 +129,7 @@ def replay(graph: UpdateGraph, p: Tensor, g: Tensor, state: dict[str, Any]) -> l
             return None
         new.update(zip(holder, _chain(t.uop)))
     writes = [inputs[i] for i in graph.writes]
-    if any(shares_buffer(t) for t in writes):  # (assign would realize such a write at once)
+    if any(realize.shares_buffer(t) for t in writes):  # (assign would realize such a write at once)
         return None
     new[graph.holders[-1][0]] = g.uop
     for u in graph.order:

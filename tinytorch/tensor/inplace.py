@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..dtype import dtypes
+from ..engine import realize as _rz
 from ..errors import DTypeError, TensorValueError
 from ..ops.uop import GroupOp, Ops, UOp
 from .autograd import _meta
@@ -90,9 +91,7 @@ def _memory_of(u: UOp) -> UOp | None:
 
 def note_view(view: Tensor, src: Tensor) -> None:
     """Record that view was made from src by movement ops (see _write_through_view and engine.realize.note_view)."""
-    from ..engine.realize import note_view as note_buffer_view
-
-    note_buffer_view(view, src)
+    _rz.note_view(view, src)
     if view.uop.op is Ops.EXPAND:  # (a write through an expanded view raises)
         return
     rec = src._meta.view_src if src._meta is not None else None
@@ -172,9 +171,7 @@ def assign(self: Tensor, x: Any) -> Tensor:
         x = x.cast(self.dtype)
     target = self._write_target("assign")
     self.uop = UOp(Ops.ASSIGN, self.dtype, (target, x.uop))
-    from ..engine.realize import shares_buffer
-
-    if shares_buffer(self):  # another tensor views this memory: write now, so it sees the write (as in PyTorch)
+    if _rz.shares_buffer(self):  # another tensor views this memory: write now, so it sees the write (as in PyTorch)
         self.realize()
     return self
 
@@ -182,15 +179,13 @@ def assign(self: Tensor, x: Any) -> Tensor:
 def _write_target(self: Tensor, op: str) -> UOp:
     """The view of a buffer that an in-place write through this tensor changes (a lazy tensor is
     computed into a buffer first). Raises when two elements share memory or some have none."""
-    from ..engine.realize import resolve_views, view_of
-
     target = self.uop
     while target.op is Ops.ASSIGN or target.op is Ops.DETACH:
         target = target.src[0]
     if target.base.op is not Ops.BUFFER:
         self.realize()
-        target = resolve_views(self.uop)
-    why = view_of(target)[1].write_conflict()
+        target = _rz.resolve_views(self.uop)
+    why = _rz.view_of(target)[1].write_conflict()
     if why == "overlap":
         raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor refers "
                            f"to a single memory location (it is an expanded view). Please clone() the tensor "

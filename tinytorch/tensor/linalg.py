@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..dtype import dtypes, promote
 from ..errors import DTypeError, TensorValueError
+from ..ops.gradient import CUSTOM_GRADIENTS
 from ..ops.uop import Ops, UOp
 from .common import _broadcast_shapes, _norm_axis, no_grad
 from .reduce import dim_aliases
@@ -71,8 +72,6 @@ def _mm2d(x: Tensor, y: Tensor) -> Tensor:
     with whole vectors along m instead of dot products along k that each end in a horizontal sum), and
     the gradients are products of the same kind: dx = g @ y^T, dy = x^T @ g (for y = W^T: dW = g^T @ x,
     in W's own layout)."""
-    from ..ops.gradient import CUSTOM_GRADIENTS
-
     n, k = x.shape
     m = y.shape[1]
     yr = y.contiguous() if n >= 16 and m % 4 == 0 and y.uop.op is Ops.PERMUTE else y

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..engine import realize as _rz
 from ..errors import TensorValueError
 from ..ops.uop import Ops, UOp
 
@@ -24,9 +25,7 @@ def schedule(self: Tensor, *others: Tensor) -> list[Any]:
 
 def realize(self: Tensor, *others: Tensor) -> Tensor:
     """Compute this tensor (and `others`) now; returns self."""
-    from ..engine.realize import realize_tensors
-
-    realize_tensors([self, *others])
+    _rz.realize_tensors([self, *others])
     return self
 
 
@@ -37,9 +36,7 @@ def contiguous(self: Tensor) -> Tensor:
 
 def numpy(self: Tensor) -> np.ndarray:
     """The value as a numpy array (zero-copy when the memory is contiguous)."""
-    from ..engine.realize import to_numpy
-
-    return to_numpy(self)
+    return _rz.to_numpy(self)
 
 
 def item(self: Tensor) -> Any:
