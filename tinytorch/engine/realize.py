@@ -44,55 +44,65 @@ REALIZE_HOOKS: list[Any] = []
 _VERSIONS = itertools.count(1)
 
 
-def _structure(targets: list[UOp]) -> tuple[tuple, list[Buffer], list[UOp], bool]:
-    """(structural key, input buffers in key order, nodes, whether one is an ASSIGN): one walk of the graph,
-    sources first, that stops at buffers and at realized nodes (which read their result's view). A node's part
-    of the key is its op, dtype, argument and the positions of its sources; a buffer's is its position among
-    the inputs, size and dtype."""
-    index: dict[UOp, int] = {}
-    nodes: list[UOp] = []
-    parts: list[Any] = []
-    leaves: list[Buffer] = []
-    leaf_pos: dict[int, int] = {}
-    buffer_op, assign_op = Ops.BUFFER, Ops.ASSIGN
-    has_assign = False
-    stack: list[tuple[UOp, int]] = [(t, 0) for t in reversed(targets)]  # (node, first source not yet seen)
-    push, pop = stack.append, stack.pop
-    while stack:
-        u, i = pop()
-        if u in index:
-            continue
-        r = u._realized
-        if r is not None:
-            if r not in index:
-                push((u, 0))
-                push((r, 0))
+class _Walk:
+    """The walk behind the structural key: one pass over the graph, sources first, that stops at buffers and at
+    realized nodes (which read their result's view). A node's part of the key is its op, dtype, argument and the
+    positions of its sources; a buffer's is its position among the inputs, size and dtype. More roots can be
+    added later (the lazy readers found after the first walk) without walking again what was walked."""
+
+    __slots__ = ("index", "nodes", "parts", "leaves", "leaf_pos", "has_assign")
+
+    def __init__(self) -> None:
+        self.index: dict[UOp, int] = {}
+        self.nodes: list[UOp] = []
+        self.parts: list[Any] = []
+        self.leaves: list[Buffer] = []
+        self.leaf_pos: dict[int, int] = {}
+        self.has_assign = False
+
+    def add(self, roots: list[UOp]) -> None:
+        """Walk the graphs under roots (in order) that are not walked yet."""
+        index, nodes, parts, leaves, leaf_pos = self.index, self.nodes, self.parts, self.leaves, self.leaf_pos
+        buffer_op, assign_op = Ops.BUFFER, Ops.ASSIGN
+        stack: list[tuple[UOp, int]] = [(t, 0) for t in reversed(roots)]  # (node, first source not yet seen)
+        push, pop = stack.append, stack.pop
+        while stack:
+            u, i = pop()
+            if u in index:
                 continue
-            part: Any = ("R", index[r])
-        elif u.op is buffer_op:
-            buf = u.arg[0]
-            j = leaf_pos.get(id(buf))
-            if j is None:
-                j = leaf_pos[id(buf)] = len(leaves)
-                leaves.append(buf)
-            part = ("B", j, buf.size, buf.dtype)
-        else:
-            src = u.src
-            n = len(src)
-            while i < n and src[i] in index:
-                i += 1
-            if i < n:
-                push((u, i + 1))
-                push((src[i], 0))
-                continue
-            part = (u.op, u.dtype, u._key[3], tuple([index[s] for s in src]))
-            if u.op is assign_op:
-                has_assign = True
-        index[u] = len(nodes)
-        nodes.append(u)
-        parts.append(part)
-    parts.append(tuple([index[t] for t in targets]))
-    return tuple(parts), leaves, nodes, has_assign
+            r = u._realized
+            if r is not None:
+                if r not in index:
+                    push((u, 0))
+                    push((r, 0))
+                    continue
+                part: Any = ("R", index[r])
+            elif u.op is buffer_op:
+                buf = u.arg[0]
+                j = leaf_pos.get(id(buf))
+                if j is None:
+                    j = leaf_pos[id(buf)] = len(leaves)
+                    leaves.append(buf)
+                part = ("B", j, buf.size, buf.dtype)
+            else:
+                src = u.src
+                n = len(src)
+                while i < n and src[i] in index:
+                    i += 1
+                if i < n:
+                    push((u, i + 1))
+                    push((src[i], 0))
+                    continue
+                part = (u.op, u.dtype, u._key[3], tuple([index[s] for s in src]))
+                if u.op is assign_op:
+                    self.has_assign = True
+            index[u] = len(nodes)
+            nodes.append(u)
+            parts.append(part)
+
+    def key(self, targets: list[UOp]) -> tuple:
+        """The structural key of a realize of targets (all walked)."""
+        return (*self.parts, tuple([self.index[t] for t in targets]))
 
 
 def _pending_readers(targets: list[UOp], nodes: list[UOp]) -> list[UOp]:
@@ -155,9 +165,11 @@ def run_pending(*tensors: Any) -> None:
         Tensor.realize(*pending)
 
 
-def realize_uops(targets: list[UOp], device: str | None = None, readers_added: bool = False) -> list[UOp]:
+def realize_uops(targets: list[UOp], device: str | None = None, readers_added: bool = False,
+                 walk: _Walk | None = None) -> list[UOp]:
     """Compute targets; returns, per target, a UOp that is a view over its result buffer. (readers_added: the
-    lazy readers of buffers written in place are among the targets already.)"""
+    lazy readers of buffers written in place are among the targets already; walk: the structure walk of the
+    targets before those readers were added, continued here.)"""
     if DEFERRED:
         pending = list({id(t): t for t in DEFERRED if t.uop._realized is None and t.uop.op is Ops.ASSIGN}.values())
         DEFERRED.clear()
@@ -168,11 +180,13 @@ def realize_uops(targets: list[UOp], device: str | None = None, readers_added: b
             return got[:len(targets)]  # invalidates results cached on graph nodes)
     t0 = time.perf_counter()
     targets = [resolve_views(t) for t in targets]
-    key, leaves, nodes, has_assign = _structure(targets)
-    if has_assign and not readers_added:
-        extra = _pending_readers(targets, nodes)
+    w = walk or _Walk()
+    w.add(targets)
+    key, leaves = w.key(targets), w.leaves
+    if w.has_assign and not readers_added:
+        extra = _pending_readers(targets, w.nodes)
         if extra:
-            realize_uops(targets + extra, device, readers_added=True)
+            realize_uops(targets + extra, device, readers_added=True, walk=w)
             return [resolve(t) for t in targets]
     cached = PLAN_CACHE.get(key)
     hit = cached is not None
