@@ -205,6 +205,24 @@ def test_row_kernel_reads_the_next_row_during_this_one(op: str) -> None:
     assert steps[0] > 0 and steps == [w * steps[0] for w in want], steps
 
 
+@pytest.mark.parametrize("case", ["dim0", "middle", "permuted-rows"])
+def test_row_kernels_over_strided_rows(device: str, case: str) -> None:
+    """Rows that are not contiguous (softmax over dim 0 or a middle dim) and row indices that do not merge into
+    one loop (a permuted batch): softmax, log_softmax and their gradients match torch."""
+    a = (np.random.default_rng(0).standard_normal((6, 5, 40)) * 2).astype(np.float32)
+    c = np.random.default_rng(1).standard_normal((6, 5, 40)).astype(np.float32)
+    for op in ("softmax", "log_softmax"):
+        x, tx = Tensor(a, device=device, requires_grad=True), torch.tensor(a, requires_grad=True)
+        f = {"dim0": lambda t, op=op: getattr(t, op)(0), "middle": lambda t, op=op: getattr(t, op)(1),
+             "permuted-rows": lambda t, op=op: getattr(t.permute(1, 0, 2), op)(-1).permute(1, 0, 2)}[case]
+        y, ty = f(x), f(tx)
+        _check(y, ty, f"{op} {case} {device}")
+        (y * Tensor(c, device=device)).sum().backward()
+        (ty * torch.tensor(c)).sum().backward()
+        assert x.grad is not None
+        _check(x.grad, tx.grad, f"d{op} {case} {device}", atol=1e-5)
+
+
 def test_row_kernel_with_one_reduce_computes_its_value_again(device: str) -> None:
     """exp(x) * sum(exp(x)): the one reduce pass over a row runs during the previous row's passes, so the output
     pass computes exp(x) again (storing it there would put it in the previous row's output)."""
