@@ -83,9 +83,11 @@ def test_zero_dim_tensor_operand_builds_the_general_graph(shape: tuple[int, ...]
         assert f(a, s).uop is _general(a, s, op)
         y, x = _broadcast_pair(s, a, "test")  # the 0-d tensor on the left
         assert f(s, a).uop is UOp(op, dtypes.bool if op is Ops.CMPLT else a.dtype, (y.uop, x.uop))
-    # gradients flow to both, and under no_grad the result is cut from the graph as the general rule does
+    # operands that require grad take the shortcut too (the training case), gradients flow to both, and under
+    # no_grad the result is cut from the graph as the general rule does
     w = tt.tensor(2.0, requires_grad=True)
     x = tt.randn(*shape, requires_grad=True)
+    assert (x * w).uop is _general(x, w, Ops.MUL) and (x * w).requires_grad
     (x * w).sum().backward()
     assert np.allclose(w.grad.numpy(), x.detach().numpy().sum()) and np.allclose(x.grad.numpy(), 2.0)
     with tt.no_grad():
@@ -108,6 +110,11 @@ def test_eager_matmul_builds_the_general_graph() -> None:
                     want = (x.reshape(n, 1, k) * y.T.reshape(1, m, k)).sum(-1)
                     assert got.uop is want.uop, (n, k, m, dt, transposed, rg)
                     assert got.requires_grad == want.requires_grad
+                    with tt.no_grad():
+                        got_ng = _mm_direct(x, y, n, k, m)
+                        want_ng = (x.reshape(n, 1, k) * y.T.reshape(1, m, k)).sum(-1)
+                    assert not got_ng.requires_grad and not want_ng.requires_grad
+                    assert np.allclose(got_ng.numpy(), want_ng.numpy())
                     assert np.allclose((x @ y).numpy(), x.detach().numpy() @ y.detach().numpy())
 
 
@@ -227,3 +234,27 @@ def test_bound_plan_with_many_buffers_and_threads() -> None:
     for _ in range(3):
         big = rng.standard_normal(1 << 21).astype(np.float32)
         np.testing.assert_allclose((tt.tensor(big) * 3.0 + 1.0).numpy(), big * 3 + 1, rtol=1e-6, atol=1e-6)
+
+
+def test_shortcuts_are_taken_for_tensors_that_require_grad(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A training step's matmuls and 0-d operands (weights that require grad) build their UOps directly: the
+    general rule's Tensor ops are not called."""
+    from tinytorch.tensor import common, elementwise
+
+    calls = []
+    real = common._broadcast_pair
+
+    def counting(*args: object, **kw: object) -> object:
+        calls.append(args)
+        return real(*args, **kw)  # type: ignore[arg-type]
+    monkeypatch.setattr(common, "_broadcast_pair", counting)
+    monkeypatch.setattr(elementwise, "_broadcast_pair", counting)
+    x = tt.randn(32, 16)
+    w = tt.randn(8, 16, requires_grad=True)
+    s = tt.tensor(0.5, requires_grad=True)
+    out = (x @ w.T) * s  # (32, 8)
+    assert not calls
+    out.sum().backward()
+    ref = (x.numpy() @ w.detach().numpy().T)
+    assert np.allclose(s.grad.numpy(), ref.sum(), rtol=1e-4)
+    assert np.allclose(w.grad.numpy(), np.full((32, 8), 0.5, np.float32).T @ x.numpy(), rtol=1e-4)

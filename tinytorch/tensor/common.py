@@ -220,7 +220,7 @@ def _zero_dim_operand(t: Tensor, x: Any) -> tuple[UOp, UOp] | None:
     if type(b) is not UOp:
         return None
     a = t.uop
-    if a.dtype is not b.dtype or t.device is not x.device or (no_grad.enabled and (t._rg or x._rg)):
+    if a.dtype is not b.dtype or t.device is not x.device or (not no_grad.enabled and (t._rg or x._rg)):
         return None
     sa, sb = a.shape, b.shape
     if sb == () and sa:

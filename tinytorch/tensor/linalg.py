@@ -109,7 +109,7 @@ def _mm_direct(x: Tensor, y: Tensor, n: builtins.int, k: builtins.int, m: builti
     tensors (and their view bookkeeping) those Tensor ops would make: an eager matmul's building time is that."""
     dt = x.dtype
     rg = x._rg or y._rg
-    if (rg and no_grad.enabled) or dt not in (dtypes.float32, dtypes.float64) or x.device is not y.device:
+    if (rg and not no_grad.enabled) or dt not in (dtypes.float32, dtypes.float64) or x.device is not y.device:
         return (x.reshape(n, 1, k) * y.T.reshape(1, m, k)).sum(-1)  # (DETACH nodes, a wider accumulator)
     a = x.uop.reshape_to((n, 1, k))  # (n, 1, k)
     b = UOp(Ops.PERMUTE, dt, (y.uop,), (1, 0)).reshape_to((1, m, k))  # (1, m, k)
