@@ -76,13 +76,19 @@ def test_shortcuts_keep_promotion_and_broadcasting() -> None:
             close_to_torch(got, want, rtol=1e-3, atol=1e-3)
 
 
-@pytest.mark.parametrize("shape", [(3,), (2, 3), (1, 1)])
-def test_zero_dim_tensor_operand_builds_the_general_graph(shape: tuple[int, ...]) -> None:
-    a, s = tt.randn(*shape), tt.tensor(0.5)
+@pytest.mark.parametrize("shape,small", [((3,), ()), ((2, 3), ()), ((1, 1), ()), ((2, 3), (3,)), ((4, 3), (1, 3)),
+                                         ((4, 3), (4, 1)), ((2, 4, 3), (4, 1)), ((2, 1, 3), (1, 1, 3)),
+                                         ((2, 3), (2, 1, 1)), ((2, 1), (3,))])
+def test_broadcast_tensor_operand_builds_the_general_graph(shape: tuple[int, ...], small: tuple[int, ...]) -> None:
+    """An operand that broadcasts to the other's shape (a bias, a learning rate) builds the general rule's nodes,
+    with it on either side; shapes where both sides grow ((2, 1) with (3,)) take the general rule."""
+    a, s = tt.randn(*shape), tt.randn(*small) if small else tt.tensor(0.5)
     for op, f in ((Ops.ADD, lambda p, q: p + q), (Ops.MUL, lambda p, q: p * q), (Ops.CMPLT, lambda p, q: p < q)):
         assert f(a, s).uop is _general(a, s, op)
-        y, x = _broadcast_pair(s, a, "test")  # the 0-d tensor on the left
+        y, x = _broadcast_pair(s, a, "test")  # the small operand on the left
         assert f(s, a).uop is UOp(op, dtypes.bool if op is Ops.CMPLT else a.dtype, (y.uop, x.uop))
+        assert np.allclose(f(a, s).numpy(), f(a.numpy(), s.numpy()))
+    shape = small if len(small) > len(shape) else shape
     # operands that require grad take the shortcut too (the training case), gradients flow to both, and under
     # no_grad the result is cut from the graph as the general rule does
     w = tt.tensor(2.0, requires_grad=True)

@@ -211,11 +211,11 @@ def _scalar_operand(t: Tensor, x: Any) -> UOp | None:
     return None
 
 
-def _zero_dim_operand(t: Tensor, x: Any) -> tuple[UOp, UOp] | None:
-    """(t's uop, x's uop) broadcast to one shape when one of t and x is a 0-d tensor (a learning rate, a bias
-    correction) of the other's dtype and device and the other has dims: the graph _broadcast_pair builds,
-    without its intermediate tensors; else None. (Under no_grad an operand that requires grad takes the
-    general rules: they detach each intermediate.)"""
+def _broadcast_operand(t: Tensor, x: Any) -> tuple[UOp, UOp] | None:
+    """(t's uop, x's uop) broadcast to one shape when x is a tensor of t's dtype and device and one of the two
+    broadcasts to the other's shape as it is (a bias over a batch, a learning rate over a weight): the graph
+    _broadcast_pair builds, without its intermediate tensors; else None. (Under no_grad an operand that
+    requires grad takes the general rules: they detach each intermediate.)"""
     b = getattr(x, "uop", None)
     if type(b) is not UOp:
         return None
@@ -223,18 +223,27 @@ def _zero_dim_operand(t: Tensor, x: Any) -> tuple[UOp, UOp] | None:
     if a.dtype is not b.dtype or t.device is not x.device or (not no_grad.enabled and (t._rg or x._rg)):
         return None
     sa, sb = a.shape, b.shape
-    if sb == () and sa:
-        return a, _expand_scalar(b, sa)
-    if sa == () and sb:
-        return _expand_scalar(a, sb), b
+    assert sa is not None and sb is not None
+    if sa != sb:
+        if _fits(sb, sa):
+            return a, _expand_to(b, sa)
+        if _fits(sa, sb):
+            return _expand_to(a, sb), b
     return None
 
 
-def _expand_scalar(u: UOp, shape: tuple[int, ...]) -> UOp:
-    """A 0-d u reshaped to all-ones dims and expanded to shape (what _broadcast_to builds)."""
-    ones = (1,) * len(shape)
-    r = UOp(Ops.RESHAPE, u.dtype, (u,), ones)
-    return r if ones == shape else UOp(Ops.EXPAND, u.dtype, (r,), shape)
+def _fits(small: tuple[int, ...], big: tuple[int, ...]) -> bool:
+    """small broadcasts to big without big changing (numpy's rules, aligned at the last dim)."""
+    off = len(big) - len(small)
+    return off >= 0 and all(d == 1 or d == big[i + off] for i, d in enumerate(small))
+
+
+def _expand_to(u: UOp, shape: tuple[int, ...]) -> UOp:
+    """u reshaped to shape's rank (leading 1s) and expanded to shape (what _broadcast_to builds)."""
+    assert u.shape is not None
+    padded = (1,) * (len(shape) - len(u.shape)) + u.shape
+    r = u.reshape_to(padded)
+    return r if padded == shape else UOp(Ops.EXPAND, u.dtype, (r,), shape)
 
 
 def _same_operand(t: Tensor, x: Any) -> bool:

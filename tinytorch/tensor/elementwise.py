@@ -13,11 +13,11 @@ from ..errors import DTypeError, IntegerDivisionByZero, TensorValueError
 from ..ops.uop import GroupOp, Ops, UOp
 from .common import (
     _as_tensor,
+    _broadcast_operand,
     _broadcast_pair,
     _broadcast_shapes,
     _same_operand,
     _scalar_operand,
-    _zero_dim_operand,
     no_grad,
 )
 
@@ -36,7 +36,7 @@ def _binop(self: Tensor, op: Ops, other: Any, reverse: builtins.bool = False, na
     if c is not None:
         return self._new(UOp(op, dtypes.bool if op in GroupOp.Comparison else u.dtype, (c, u) if reverse else (u, c)),
                          self)
-    pair = _zero_dim_operand(self, other)
+    pair = _broadcast_operand(self, other)
     if pair is not None:
         srcs = (pair[1], pair[0]) if reverse else pair
         return self._new(UOp(op, dtypes.bool if op in GroupOp.Comparison else u.dtype, srcs), self, other)
