@@ -188,9 +188,19 @@ def test_blocked_matches_unblocked(cdev: str, form: str, m: int, k: int, n: int)
     """Several reduce chunks (ragged last one), rows blocks (a ragged last tile), lane blocks split across two
     threads; the left operand packed whole vectors at a time (k of 200, 256) or element by element (130, 257, and
     A^T read with a stride): bit for bit the unblocked kernel's result."""
+    _check_blocked(cdev, form, m, k, n, 32)
+
+
+@pytest.mark.parametrize("form,m,k,n", [("AB", 97, 200, 256), ("AtB", 70, 300, 320)])
+def test_blocked_avx512_tiles(cdev: str, form: str, m: int, k: int, n: int) -> None:
+    """The AVX-512 choice (16 lanes, 6x64 tiles), rendered for this CPU (wide vectors split by the compiler)."""
+    _check_blocked(cdev, form, m, k, n, 64)
+
+
+def _check_blocked(cdev: str, form: str, m: int, k: int, n: int, vbytes: int) -> None:
     ast, kern = _product_kernel(form, m, k, n)
     with Context(THREADS=2):
-        o = choose_opts(kern, 32, caches=TINY_CACHES)
+        o = choose_opts(kern, vbytes, caches=TINY_CACHES)
     assert o.kc and o.kc < k and o.mc and o.nc and len(o.pack) == 2, o.notes
     plain, blocked = _run_both(cdev, ast, kern, o)
     assert np.array_equal(plain, blocked), f"{form} {m}x{k}x{n} on {cdev}: max diff {np.abs(plain - blocked).max()}"

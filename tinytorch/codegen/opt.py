@@ -294,6 +294,9 @@ def _pack_choice(k: Kernel, vec_axis: int, row_axis: int, rows: int, panel: int,
 
 
 
+# blocking starts where the lane panel over the whole reduce exceeds this share of the L2
+BLOCK_PANEL_L2_SHARE = 1.0
+
 # the lane operand's packed block (reduce chunk by lane block) lives on the stack of the thread that runs the
 # kernel, next to the rows block (half an L2): at most this many bytes
 BLOCK_PACK_BYTES = 512 << 10
@@ -323,7 +326,7 @@ def _blocking(k: Kernel, row_axis: int, vec_axis: int, rows: int, panel: int, it
         return 0, 0, 0, ()
     l1, l2 = caches
     m, red = shape[0], shape[2]
-    if red * panel * itemsize <= l2:
+    if red * panel * itemsize <= l2 * BLOCK_PANEL_L2_SHARE:
         return 0, 0, 0, ()
     chunks = -(-red // max(16, l1 // 2 // (panel * itemsize)))
     kc = min(red, (-(-red // chunks) + 15) // 16 * 16)
