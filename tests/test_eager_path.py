@@ -264,3 +264,27 @@ def test_shortcuts_are_taken_for_tensors_that_require_grad(monkeypatch: pytest.M
     ref = (x.numpy() @ w.detach().numpy().T)
     assert np.allclose(s.grad.numpy(), ref.sum(), rtol=1e-4)
     assert np.allclose(w.grad.numpy(), np.full((32, 8), 0.5, np.float32).T @ x.numpy(), rtol=1e-4)
+
+
+@pytest.mark.parametrize("chunks", [1, 3, 4, 7])
+def test_threaded_launches_in_chunks_cover_every_iteration_once(chunks: int) -> None:
+    """The launcher hands out a threaded kernel's outer loop in chunks taken in turn (chunks per thread); with
+    trip counts that no chunk count divides, every output is written once: elementwise, matmul, row kernels."""
+    from tinytorch.runtime import launch
+
+    lib = launch.library()
+    if lib is None:
+        pytest.skip("the launcher needs a C compiler")
+    old = lib.tt_set_chunks(chunks)
+    try:
+        rng = np.random.default_rng(chunks)
+        big = rng.standard_normal((1 << 21) + 37).astype(np.float32)
+        np.testing.assert_allclose((tt.tensor(big) * 3.0 + 1.0).numpy(), big * 3 + 1, rtol=1e-6, atol=1e-6)
+        a, b = rng.standard_normal((389, 263)).astype(np.float32), rng.standard_normal((263, 520)).astype(np.float32)
+        np.testing.assert_allclose((tt.tensor(a) @ tt.tensor(b)).numpy(), a @ b, rtol=1e-4, atol=1e-3)
+        x = rng.standard_normal((2003, 1000)).astype(np.float32)
+        e = np.exp(x - x.max(-1, keepdims=True))
+        np.testing.assert_allclose(tt.tensor(x).softmax(-1).numpy(), e / e.sum(-1, keepdims=True), rtol=1e-5,
+                                   atol=1e-7)
+    finally:
+        lib.tt_set_chunks(old)

@@ -58,9 +58,23 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static atomic_long gen = 0;
 static atomic_int pending = 0;
 
-static void run_chunk(int i) {
-  ll s = i * cur_step, e = s + cur_step < cur.n ? s + cur_step : cur.n;
-  if (s < e) call(cur.fn, cur.args, cur.nargs, s, e);
+static atomic_long next_start = 0;
+static int chunks_per_thread = 4;
+
+/* Each thread takes the next chunk of the outer loop until none is left: a core that another process holds
+   for a while takes fewer chunks instead of stretching the whole launch (a fixed half each would wait for it). */
+static void run_chunks(void) {
+  for (;;) {
+    ll s = atomic_fetch_add_explicit(&next_start, cur_step, memory_order_relaxed);
+    if (s >= cur.n) return;
+    call(cur.fn, cur.args, cur.nargs, s, s + cur_step < cur.n ? s + cur_step : cur.n);
+  }
+}
+
+int tt_set_chunks(int per_thread) {  /* chunks per thread of a threaded launch (1: one fixed range each) */
+  int old = chunks_per_thread;
+  if (per_thread >= 1) chunks_per_thread = per_thread;
+  return old;
 }
 
 static void *worker(void *p) {
@@ -77,7 +91,7 @@ static void *worker(void *p) {
       break;
     }
     seen = g;
-    if (id + 1 < cur.threads) run_chunk(id + 1);
+    if (id + 1 < cur.threads) run_chunks();
     atomic_fetch_sub_explicit(&pending, 1, memory_order_acq_rel);
   }
   return 0;
@@ -103,13 +117,15 @@ void tt_launch(void *fn, void *const *args, int nargs, ll n, int threads) {
   if (threads <= 1 || n < 2) { call(fn, args, nargs, 0, n); return; }
   pthread_mutex_lock(&launch_mu);  /* one threaded launch at a time: Python threads may realize at once */
   cur.fn = fn; cur.args = args; cur.nargs = nargs; cur.n = n; cur.threads = threads;
-  cur_step = (n + threads - 1) / threads;
+  ll parts = (ll)threads * chunks_per_thread;
+  cur_step = (n + parts - 1) / parts;
+  atomic_store(&next_start, 0);
   atomic_store(&pending, nworkers);
   pthread_mutex_lock(&mu);
   atomic_fetch_add_explicit(&gen, 1, memory_order_release);
   pthread_cond_broadcast(&cv);
   pthread_mutex_unlock(&mu);
-  run_chunk(0);
+  run_chunks();
   while (atomic_load_explicit(&pending, memory_order_acquire) > 0) PAUSE();
   pthread_mutex_unlock(&launch_mu);
 }
