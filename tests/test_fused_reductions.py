@@ -353,12 +353,20 @@ def test_row_kernels_gradients_match_torch(device: str, n: int, dtype: str) -> N
 
 
 def test_softmax_of_padded_rows(device: str) -> None:
-    """softmax and layer_norm over a view padded inside the row kernel (masked loads along the row)."""
+    """softmax and layer_norm over a view padded inside the row kernel: along the row (masked loads), across rows
+    (whole rows of padding: the next row's first pass reads through the mask too), and plus a per-row operand."""
     a = np.random.default_rng(0).standard_normal((5, 37)).astype(np.float32)
+    b = np.random.default_rng(1).standard_normal((5, 1)).astype(np.float32)
     x, tx = Tensor(a, device=device), torch.tensor(a)
-    for ours, ref, name in ((F.pad(x, (3, 4)).softmax(-1), torch.nn.functional.pad(tx, (3, 4)).softmax(-1), "softmax"),
+    tpad = torch.nn.functional.pad
+    for ours, ref, name in ((F.pad(x, (3, 4)).softmax(-1), tpad(tx, (3, 4)).softmax(-1), "softmax"),
                             (F.layer_norm(F.pad(x, (1, 2)), (40,)),
-                             torch.nn.functional.layer_norm(torch.nn.functional.pad(tx, (1, 2)), (40,)), "layer_norm")):
+                             torch.nn.functional.layer_norm(tpad(tx, (1, 2)), (40,)), "layer_norm"),
+                            (F.pad(x, (0, 0, 2, 3)).softmax(-1), tpad(tx, (0, 0, 2, 3)).softmax(-1), "softmax rows"),
+                            (F.layer_norm(F.pad(x, (0, 0, 2, 3)), (37,)),
+                             torch.nn.functional.layer_norm(tpad(tx, (0, 0, 2, 3)), (37,)), "layer_norm rows"),
+                            ((x + Tensor(b, device=device)).softmax(-1), (tx + torch.tensor(b)).softmax(-1),
+                             "per-row")):
         _check(ours, ref, f"{name} padded {device}", rtol=1e-4, atol=1e-5)
 
 
