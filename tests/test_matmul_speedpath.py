@@ -252,3 +252,27 @@ def test_blocked_program_packs_both_operands() -> None:
     assert len(reads) == len(copies)  # every read of A or B feeds a copy
     assert any(u.op is Ops.LOAD and u.src[0] is out_buf for u in prog)  # partial sums read back
     assert outer == 2  # one lane block per thread
+
+
+@pytest.mark.parametrize("m,k,n", [(389, 263, 517), (16, 40, 9), (33, 7, 1001), (5, 12, 13)])
+def test_odd_output_rows_run_in_vectors(cdev: str, m: int, k: int, n: int, rng: np.random.Generator) -> None:
+    """An output row no lane count divides (517, 1001) is computed in rows padded to whole vectors, its first n
+    columns kept: the product kernel is vectorized, values and gradients match numpy's, and nothing of the
+    padding leaks into the result or the gradients."""
+    torch = pytest.importorskip("torch")
+
+    a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
+    ta, tb = tt.Tensor(a, device=cdev, requires_grad=True), tt.Tensor(b, device=cdev, requires_grad=True)
+    out = ta @ tb
+    kernels = schedule_tensors([out])[0]
+    products = [kn for kn in kernels if kn.ast.src and analyze(kn.ast).reduce is not None]
+    assert products and all(choose_opts(analyze(kn.ast)).vec_axis is not None for kn in products), \
+        f"{m}x{k}@{k}x{n}: the product kernel is not vectorized"
+    _check(out, a.astype(np.float64) @ b, f"matmul {m}x{k}@{k}x{n}", cdev, k)
+    g = rng.standard_normal((m, n), np.float32)
+    (out * tt.Tensor(g, device=cdev)).sum().backward()
+    ra, rb = torch.tensor(a, dtype=torch.float64, requires_grad=True), torch.tensor(b, dtype=torch.float64,
+                                                                                   requires_grad=True)
+    ((ra @ rb) * torch.tensor(g, dtype=torch.float64)).sum().backward()
+    _check(ta.grad, ra.grad.numpy(), "d/da", cdev, n)
+    _check(tb.grad, rb.grad.numpy(), "d/db", cdev, m)

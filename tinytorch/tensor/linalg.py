@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..dtype import dtypes, promote
 from ..errors import DTypeError, TensorValueError
+from ..helpers import vector_bytes
 from ..ops.gradient import CUSTOM_GRADIENTS
 from ..ops.uop import Ops, UOp
 from .common import _broadcast_shapes, _norm_axis, no_grad
@@ -75,6 +76,13 @@ def _mm2d(x: Tensor, y: Tensor) -> Tensor:
     n, k = x.shape
     m = y.shape[1]
     yr = y.contiguous() if n >= 16 and m % 4 == 0 and y.uop.op is Ops.PERMUTE else y
+    lanes = max(1, vector_bytes() // max(x.dtype.itemsize, 4))
+    # a row of m outputs that no lane count divides (517, 1000 + 1 classes) would run in scalar code: the right
+    # operand is copied into rows of m + pad (zeros after), the product runs in whole vectors and keeps its
+    # first m columns (unless a transposed operand's rows are whole vectors along k: those take dot products)
+    pad = -m % lanes if m % 4 and m >= 8 and n >= 4 and not (y.uop.op is Ops.PERMUTE and k % lanes == 0) else 0
+    if pad:
+        yr = yr._pad(((0, 0), (0, pad))).contiguous()  # (k, m + pad)
     # (only a transposed left operand, the x^T of a weight gradient: a contiguous one streams its rows past
     # the right operand's packed panels (codegen/opt.py) faster whole than split and summed after)
     split = k >= _K_SPLIT_FROM and n * m >= 4096 and x.uop.op is Ops.PERMUTE
@@ -82,10 +90,12 @@ def _mm2d(x: Tensor, y: Tensor) -> Tensor:
     if c < k:  # a long reduce (a weight gradient over every token) in blocks of k whose panels stay in
         s = k // c  # cache, summed after: (s, n, m) partial products, then a sum over s
         xb = x.reshape(n, s, c).permute(1, 0, 2).reshape(s, n, 1, c)
-        yb = yr.reshape(s, c, m).permute(0, 2, 1).reshape(s, 1, m, c)
+        yb = yr.reshape(s, c, m + pad).permute(0, 2, 1).reshape(s, 1, m + pad, c)
         out = (xb * yb).sum(-1).sum(0)  # (n, m)
     else:
-        out = _mm_direct(x, yr, n, k, m)
+        out = _mm_direct(x, yr, n, k, m + pad)
+    if pad:
+        out = out._shrink(((0, n), (0, m)))  # (n, m)
     if not out.requires_grad:
         return out
     x_uop, y_uop, x_rg, y_rg, dev, cls = x.uop, y.uop, x.requires_grad, y.requires_grad, x.device, type(x)
