@@ -288,3 +288,20 @@ def test_numpy_style_aliases(dev: str) -> None:
         check(fn, a, dev=dev, grad=False)
     with pytest.raises(TypeError, match="alias"):
         Tensor(a, device=dev).sum(dim=0, axis=1)
+
+
+def test_half_mean_var_std_accumulate_in_float32() -> None:
+    """float16/bfloat16 mean, var and std are computed in float32 and rounded once, as PyTorch does: a half sum
+    of 1000 squares of 30 (9e5) would overflow to inf before the division."""
+    torch = pytest.importorskip("torch")
+    x = (np.random.default_rng(0).standard_normal((4, 1000)) * 30).astype(np.float32)
+    for dt, tdt in ((tt.float16, torch.float16), (tt.bfloat16, torch.bfloat16)):
+        t, r = tt.tensor(x).to(dt), torch.tensor(x).to(tdt)
+        for name, f in (("mean of squares", lambda a: (a * a).mean(-1)), ("var", lambda a: a.var(-1)),
+                        ("std", lambda a: a.std(-1)), ("mean", lambda a: a.mean()),
+                        ("var(0, unbiased=False)", lambda a: a.var(0, unbiased=False))):
+            got, want = f(t), f(r)
+            assert got.dtype == dt, name
+            g, w = got.float().numpy(), want.float().numpy()
+            assert np.isfinite(g).all(), f"{name} {dt}: {g}"
+            np.testing.assert_allclose(g, w, rtol=1e-2, err_msg=f"{name} {dt}")

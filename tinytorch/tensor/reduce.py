@@ -167,6 +167,8 @@ def mean(self: Tensor, dim: Any = None, keepdim: builtins.bool = False, dtype: A
     """sum_i x_i / n over dim."""
     axis = _dim(dim, axis)
     x = self.cast(dtype) if dtype is not None else self if self.dtype.is_float else self.float()
+    if x.dtype in (dtypes.float16, dtypes.bfloat16):  # summed and divided in float32, rounded once (a half sum of
+        return x.float().mean(axis, keepdim).cast(x.dtype)  # 1000 squares of 30 overflows before the division)
     n = math.prod(self.shape[a] for a in self._axes("mean", axis))
     return x.sum(axis, keepdim) * (1 / n if n else math.nan)
 
@@ -186,6 +188,8 @@ def var(self: Tensor, dim: Any = None, unbiased: builtins.bool | None = None, ke
         axis, unbiased = None, axis
     c = _correction(correction, unbiased)
     x = self if self.dtype.is_float else self.float()
+    if x.dtype in (dtypes.float16, dtypes.bfloat16):  # computed in float32 and rounded once, like PyTorch
+        return x.float().var(axis, keepdim=keepdim, correction=c).cast(x.dtype)
     n = math.prod(self.shape[a] for a in self._axes("var", axis))
     d = x - x.mean(axis, keepdim=True)
     return (d * d).sum(axis, keepdim) * (1 / (n - c) if n - c > 0 else math.inf)
@@ -195,6 +199,8 @@ def var(self: Tensor, dim: Any = None, unbiased: builtins.bool | None = None, ke
 def std(self: Tensor, dim: Any = None, unbiased: builtins.bool | None = None, keepdim: builtins.bool = False, *,
         correction: Any = None, axis: Any = None) -> Tensor:
     """sqrt(var(x, dim, correction)); the gradient is 0 where the std is 0 (like PyTorch)."""
+    if self.dtype in (dtypes.float16, dtypes.bfloat16):  # computed in float32 and rounded once, like PyTorch
+        return self.float().std(_dim(dim, axis), unbiased, keepdim, correction=correction).cast(self.dtype)
     v = self.var(_dim(dim, axis), unbiased, keepdim, correction=correction)
     zero = v == 0  # sqrt's slope is infinite at 0: PyTorch's std gives a zero gradient there
     return zero._where(0.0, zero._where(1.0, v).sqrt())
