@@ -88,6 +88,12 @@ def test_broadcast_tensor_operand_builds_the_general_graph(shape: tuple[int, ...
         y, x = _broadcast_pair(s, a, "test")  # the small operand on the left
         assert f(s, a).uop is UOp(op, dtypes.bool if op is Ops.CMPLT else a.dtype, (y.uop, x.uop))
         assert np.allclose(f(a, s).numpy(), f(a.numpy(), s.numpy()))
+    for name, f in (("sub", lambda p, q: p - q), ("div", lambda p, q: p / q)):  # built as ADD(NEG) and MUL(RECIPROCAL)
+        for p, q in ((a, s), (s, a)):
+            x, y = _broadcast_pair(p, q, name)
+            op, inv = (Ops.ADD, Ops.NEG) if name == "sub" else (Ops.MUL, Ops.RECIPROCAL)
+            assert f(p, q).uop is UOp(op, a.dtype, (x.uop, UOp(inv, a.dtype, (y.uop,)))), name
+            assert np.allclose(f(p, q).numpy(), f(p.numpy(), q.numpy()), equal_nan=True)
     shape = small if len(small) > len(shape) else shape
     # operands that require grad take the shortcut too (the training case), gradients flow to both, and under
     # no_grad the result is cut from the graph as the general rule does

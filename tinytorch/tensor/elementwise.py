@@ -56,6 +56,10 @@ def sub(self: Tensor, other: Any, alpha: float = 1) -> Tensor:
             return self._binop(Ops.ADD, other.neg())
         if type(other) is float:  # (-x is exact: the constant -x is what NEG of the constant x computes)
             return self._binop(Ops.ADD, -other)
+        pair = _broadcast_operand(self, other)  # (x - mean: the general rule's nodes, without its tensors)
+        if pair is not None:
+            return self._new(UOp(Ops.ADD, pair[0].dtype, (pair[0], UOp(Ops.NEG, pair[1].dtype, (pair[1],)))),
+                             self, other)
     a, b = _broadcast_pair(self, other if alpha == 1 else other * alpha, "sub")
     if a.dtype.is_bool:
         raise DTypeError("sub: subtraction of bool tensors is not supported; use logical_xor")
@@ -113,6 +117,10 @@ def div(self: Tensor, other: Any, rounding_mode: str | None = None) -> Tensor:
         c = _scalar_operand(self, other)
         if c is not None:
             return self._new(UOp(Ops.MUL, c.dtype, (self.uop, UOp(Ops.RECIPROCAL, c.dtype, (c,)))), self)
+        pair = _broadcast_operand(self, other)
+        if pair is not None:
+            return self._new(UOp(Ops.MUL, pair[0].dtype, (pair[0], UOp(Ops.RECIPROCAL, pair[1].dtype, (pair[1],)))),
+                             self, other)
     a, b = _broadcast_pair(self, other, "div")
     if rounding_mode == "floor":
         return a.floor_divide(b)
