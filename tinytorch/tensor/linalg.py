@@ -65,6 +65,9 @@ def matmul(self: Tensor, other: Any) -> Tensor:
 # rows of a long reduce per block (the first that divides it twice or more): a (512, 16) float panel of each
 # operand is 32 KiB, an L1; reduces of >= 768 rows are split (a weight gradient over every token)
 _K_BLOCKS, _K_SPLIT_FROM = (512, 384), 768
+# multiply-adds from which an output row no lane count divides is padded to whole vectors (below, the copy and
+# its kernel launch cost more than the scalar code they save)
+_PAD_FROM = 1 << 17
 
 
 def _mm2d(x: Tensor, y: Tensor) -> Tensor:
@@ -80,7 +83,8 @@ def _mm2d(x: Tensor, y: Tensor) -> Tensor:
     # a row of m outputs that no lane count divides (517, 1000 + 1 classes) would run in scalar code: the right
     # operand is copied into rows of m + pad (zeros after), the product runs in whole vectors and keeps its
     # first m columns (unless a transposed operand's rows are whole vectors along k: those take dot products)
-    pad = -m % lanes if m % 4 and m >= 8 and n >= 4 and not (y.uop.op is Ops.PERMUTE and k % lanes == 0) else 0
+    pad = -m % lanes if m % 4 and m >= 8 and n >= 4 and n * k * m >= _PAD_FROM and \
+        not (y.uop.op is Ops.PERMUTE and k % lanes == 0) else 0
     if pad:
         yr = yr._pad(((0, 0), (0, pad))).contiguous()  # (k, m + pad)
     # (only a transposed left operand, the x^T of a weight gradient: a contiguous one streams its rows past
