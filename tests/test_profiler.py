@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -63,18 +64,26 @@ def test_rows_count_calls_and_name_the_source_line() -> None:
     assert (len(KERNEL_HOOKS), len(REALIZE_HOOKS)) == hooks and SOURCE_LINES.value == lines  # nothing left behind
 
 
+def _profiled_runs(call: Any, times: int) -> list[tuple[Any, float]]:
+    """Three profiles of `times` calls each, with their wall times: the tests take the best of three, as
+    another process may take the core between two kernels."""
+    out = []
+    for _ in range(3):
+        with tt.profile(limits=False) as prof:
+            st = time.perf_counter()
+            for _ in range(times):
+                call()
+            wall = time.perf_counter() - st
+        out.append((prof, wall))
+    return out
+
+
 def test_total_kernel_time_is_the_wall_time_spent_in_kernels() -> None:
     runner, bufs = big_kernel()
     runner(bufs)  # warm
-    errors = []
-    for _ in range(3):  # the best of three runs: another process may take the core between two kernels
-        with tt.profile(limits=False) as prof:
-            st = time.perf_counter()
-            for _ in range(20):
-                runner(bufs)
-            wall = time.perf_counter() - st
-        assert len(prof.events) == 20
-        errors.append(abs(prof.total_kernel_time - wall) / wall)
+    runs = _profiled_runs(lambda: runner(bufs), 20)
+    assert all(len(prof.events) == 20 for prof, _ in runs)
+    errors = [abs(prof.total_kernel_time - wall) / wall for prof, wall in runs]
     assert min(errors) < 0.10, errors
 
 
@@ -89,16 +98,9 @@ def test_kernel_time_of_jit_replays_against_wall_time() -> None:
 
     for _ in range(3):
         step(x)
-    ratios = []
-    for _ in range(3):  # the best of three runs: another process may take the core between two kernels
-        with tt.profile(limits=False) as prof:
-            st = time.perf_counter()
-            for _ in range(10):
-                step(x)
-            wall = time.perf_counter() - st
-        assert len(prof.events) >= 10 * 2
-        assert prof.total_kernel_time <= wall
-        ratios.append(prof.total_kernel_time / wall)
+    runs = _profiled_runs(lambda: step(x), 10)
+    assert all(len(prof.events) >= 10 * 2 and prof.total_kernel_time <= wall for prof, wall in runs)
+    ratios = [prof.total_kernel_time / wall for prof, wall in runs]
     assert max(ratios) > 0.9, ratios
 
 
