@@ -27,8 +27,10 @@ from ..tensor import Tensor
 
 
 class UpdateGraph:
-    """One parameter's update over placeholders: `inputs` (p, each state tensor, g), `writes` (which inputs it
-    assigns), `order` (the nodes that depend on a placeholder, sources first), `outputs` (per write)."""
+    """One parameter's update over placeholders. The inputs are p, each state tensor, then g: `chains` holds the
+    views each of the first ones must have, `holders` each input's placeholder nodes (its views over an unallocated
+    buffer; g's: one node), `writes` which inputs the update assigns, `order` the nodes above a placeholder
+    (sources first), `outputs` the new uop of each written input."""
 
     __slots__ = ("key", "chains", "holders", "writes", "order", "outputs")
 
