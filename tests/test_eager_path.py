@@ -294,3 +294,51 @@ def test_threaded_launches_in_chunks_cover_every_iteration_once(chunks: int) -> 
                                    atol=1e-7)
     finally:
         lib.tt_set_chunks(old)
+
+
+@pytest.mark.parametrize("name", ["log2", "tanh", "sigmoid"])
+def test_kept_compositions_build_the_general_graph(name: str) -> None:
+    """log2, tanh and sigmoid are built once per dtype and shape and then by substitution: each call gives the
+    very nodes the Tensor ops give (UOps are interned), the same requires_grad, values and gradients as torch."""
+    torch = pytest.importorskip("torch")
+    general = getattr(tt.Tensor, name).__wrapped__
+    rng = np.random.default_rng(0)
+    for dt in (tt.float32, tt.float64, tt.float16, tt.int32):
+        for shape in ((7,), (3, 5), ()):
+            for rg in (False, True):
+                if rg and dt is tt.int32:
+                    continue
+                x = tt.tensor((rng.standard_normal(shape) * 3).astype(np.float32)).to(dt).requires_grad_(rg)
+                for _ in range(2):  # the first call builds and keeps the graph, the second substitutes
+                    got = getattr(x, name)()
+                    want = general(x)
+                    assert got.uop is want.uop, (name, dt, shape, rg)
+                    assert got.requires_grad == want.requires_grad
+                with tt.no_grad():
+                    got = getattr(x, name)()
+                    assert not got.requires_grad and np.array_equal(got.numpy(), general(x).numpy(), equal_nan=True)
+    xs = np.array([1e-40, 0.0, -1.0, 3.5, 1e30, -0.2], np.float32)
+    t, r = tt.tensor(xs, requires_grad=True), torch.tensor(xs, requires_grad=True)
+    getattr(t, name)().sum().backward()
+    getattr(r, name)().sum().backward()
+    np.testing.assert_allclose(getattr(t, name)().numpy(), getattr(r, name)().detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(t.grad.numpy(), r.grad.numpy(), rtol=1e-4, atol=1e-30)
+
+
+def test_a_composition_with_a_custom_gradient_is_not_kept() -> None:
+    from tinytorch.ops.gradient import CUSTOM_GRADIENTS
+    from tinytorch.tensor.composite import composite
+
+    calls = []
+
+    @composite
+    def doubled(x: tt.Tensor) -> tt.Tensor:
+        calls.append(1)
+        out = x * 2.0
+        CUSTOM_GRADIENTS[out.uop] = lambda node, ctx: []
+        return out
+
+    x = tt.randn(4)
+    for _ in range(3):
+        doubled(x)
+    assert len(calls) == 4  # the check's build, then every call runs the function itself

@@ -20,6 +20,7 @@ from .common import (
     _scalar_operand,
     no_grad,
 )
+from .composite import composite
 
 if TYPE_CHECKING:
     from .core import Tensor
@@ -480,6 +481,7 @@ def exp2(self: Tensor) -> Tensor:
     return self._unop(Ops.EXP2)
 
 
+@composite
 def log2(self: Tensor) -> Tensor:
     """log_2 x (-inf at 0, NaN below); a subnormal x is scaled by 2^64 first (log2(x 2^64) - 64), so it is not
     taken for 0"""
@@ -601,6 +603,7 @@ def isfinite(self: Tensor) -> Tensor:
     return (self.isnan() | self.isinf()).logical_not()
 
 
+@composite
 def tanh(self: Tensor) -> Tensor:
     """2*sigmoid(2x) - 1 (sigmoid never overflows: tanh(+-inf) = +-1, slope 0 there); near 0, where that
     cancels, x - x^3/3 + 2x^5/15 - 17x^7/315 + 62x^9/2835 (fed 0 elsewhere, so no inf reaches the gradient)"""

@@ -10,6 +10,7 @@ from ..dtype import dtypes
 from ..errors import TensorValueError
 from ..ops.uop import Ops, UOp
 from .common import _const_uop, _norm_axis
+from .composite import composite
 from .elementwise import _log1p, _with_slope
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ def relu(self: Tensor) -> Tensor:
     return (self > 0)._where(self, (self != self)._where(self, 0))
 
 
+@composite
 def sigmoid(self: Tensor) -> Tensor:
     """1 / (1 + e^-x), as 1/(1+e) for x >= 0 and e/(1+e) for x < 0 with e = e^-|x| (never inf,
     so no NaN reaches the gradient from the branch not taken)"""
