@@ -342,3 +342,21 @@ def test_a_composition_with_a_custom_gradient_is_not_kept() -> None:
     for _ in range(3):
         doubled(x)
     assert len(calls) == 4  # the check's build, then every call runs the function itself
+
+
+def test_kept_nll_gives_the_general_values_and_is_reused() -> None:
+    """The negative log-likelihood's pick (one-hot of the targets, weights, ignore_index, reductions) is kept per
+    shapes and settings: later calls build the same nodes as the first, with the general function's values."""
+    from tinytorch.nn import functional as F
+
+    rng = np.random.default_rng(0)
+    logp = tt.tensor(rng.standard_normal((16, 5)).astype(np.float32), requires_grad=True).log_softmax(1)
+    y = tt.tensor(rng.integers(0, 5, 16))
+    y2 = tt.tensor(np.where(rng.random(16) < 0.3, -100, rng.integers(0, 5, 16)))
+    for w in (None, tt.rand(5)):
+        for red in ("mean", "sum", "none"):
+            for t in (y, y2):
+                args = (logp, t, w, -100, red, 1, 5)
+                first, again = F._nll(*args), F._nll(*args)
+                assert again.uop is first.uop and again.requires_grad
+                np.testing.assert_allclose(first.numpy(), F._nll.__wrapped__(*args).numpy(), rtol=1e-6)

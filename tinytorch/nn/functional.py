@@ -17,6 +17,7 @@ import numpy as np
 from ..dtype import dtypes
 from ..errors import DTypeError, TensorValueError
 from ..tensor import Tensor
+from ..tensor.composite import composite
 
 __all__ = ["relu", "gelu", "sigmoid", "tanh", "silu", "softmax", "log_softmax", "leaky_relu", "dropout", "linear",
            "mse_loss", "l1_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
@@ -332,6 +333,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
     return _nll(input, target, weight, ignore_index, reduction, cdim, n_classes)
 
 
+@composite  # (built once per shapes and settings, then by substitution: a training loop's loss every step)
 def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, reduction: str, cdim: int,
          n_classes: int) -> Tensor:
     classes = _class_view(Tensor.arange(n_classes, device=logp.device), logp.ndim, cdim)  # (1, C, 1, ...)

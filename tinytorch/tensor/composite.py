@@ -1,13 +1,14 @@
-"""Elementwise compositions built once: a unary function made of several Tensor ops (log2's care for subnormals,
-sigmoid, tanh) is built with those ops once per input dtype, shape and device, over a placeholder, and later
-calls substitute their input into the kept graph.
+"""Compositions built once: a function made of several Tensor ops (log2's care for subnormals, sigmoid, tanh, the
+negative log-likelihood's one-hot pick) is built with those ops once per dtype, shape and device of its tensor
+arguments and per value of the others, over placeholders, and later calls substitute their tensors into the kept
+graph.
 
-Takes: a function f(x) -> Tensor of one tensor made of elementwise Tensor ops (no custom gradients, nothing read
-from the host, no randomness), decorated with `@composite`.
-Produces: the very UOps f would build (UOps are interned), at about one constructor call per node instead of the
-Python of every Tensor op. The general path runs instead for an input that requires grad under no_grad (its
-intermediates are detached one by one), for extra arguments, and for a composition whose graph registers a
-custom gradient (checked when it is first built).
+Takes: a function of tensors (and hashable settings) made of Tensor ops that depend on nothing but those (no
+custom gradients, nothing read from the host, no randomness), decorated with `@composite`.
+Produces: the very UOps the function would build (UOps are interned), at about one constructor call per node
+instead of the Python of every Tensor op. The general path runs instead for a tensor that requires grad under
+no_grad (its intermediates are detached one by one), for keyword or unhashable arguments, and for a composition
+whose graph registers a custom gradient or reads a realized value (checked when it is first built).
 """
 
 from __future__ import annotations
@@ -25,50 +26,80 @@ from .common import no_grad
 if TYPE_CHECKING:
     from .core import Tensor
 
-# (function, dtype, shape, device) -> (placeholder, nodes above it sources first, output) or None (not reusable)
-_KEPT: LRU[tuple, tuple[UOp, list[UOp], UOp] | None] = LRU(512)
+# (function, per argument: (dtype, shape, device) or its value) -> (placeholders, nodes above them sources first,
+# output), or None when not reusable
+_KEPT: LRU[tuple, tuple[list[UOp], list[UOp], UOp] | None] = LRU(512)
 
 
-def composite(fn: Callable[[Tensor], Tensor]) -> Callable[..., Tensor]:
-    """f(x) built once per dtype, shape and device, then by substituting x into the kept graph."""
+def composite(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """fn built once per dtype, shape and device of its tensor arguments (and value of the others), then by
+    substituting its tensors into the kept graph."""
 
     @functools.wraps(fn)
-    def wrapper(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        u = self.uop
-        if args or kwargs or (self._rg and not no_grad.enabled):
-            return fn(self, *args, **kwargs)
-        key = (fn, u.dtype, u.shape, self.device.name)
-        kept = _KEPT.get(key)
+    def wrapper(*args: Any, **kwargs: Any) -> Tensor:
+        T = _tensor_type()
+        tensors = [a for a in args if isinstance(a, T)]
+        if kwargs or not tensors or any(t._rg for t in tensors) and not no_grad.enabled:
+            return fn(*args, **kwargs)
+        key = (fn, *[(a.uop.dtype, a.uop.shape, a.device.name) if isinstance(a, T) else a for a in args])
+        try:
+            kept = _KEPT.get(key)
+        except TypeError:  # (an unhashable argument)
+            return fn(*args)
         if kept is None:
             if key in _KEPT:
-                return fn(self)
-            kept = _build(fn, self)
+                return fn(*args)
+            kept = _build(fn, args)
             _KEPT[key] = kept
             if kept is None:
-                return fn(self)
-        holder, order, out = kept
-        new: dict[UOp, UOp] = {holder: u}
+                return fn(*args)
+        holders, order, out = kept
+        new: dict[UOp, UOp] = {h: t.uop for h, t in zip(holders, tensors)}
         for n in order:
             new[n] = UOp(n.op, n.dtype, tuple([new.get(s, s) for s in n.src]), n.arg)
-        return self._new(new.get(out, out), self)
+        return tensors[0]._new(new.get(out, out), *tensors)
 
     return wrapper
 
 
-def _build(fn: Callable[[Tensor], Tensor], x: Tensor) -> tuple[UOp, list[UOp], UOp] | None:
-    """fn over a placeholder of x's dtype, shape and device (an unallocated buffer), or None when its graph
-    cannot be reused (a custom gradient, a realized node, not depending on x)."""
-    u = x.uop
-    assert u.shape is not None
-    base = UOp(Ops.BUFFER, u.dtype, (), (Buffer(x.device.name, max(1, prod(u.shape)), u.dtype), 0))
-    holder = base.reshape_to(u.shape)
-    out = fn(type(x)._from(holder, x.device)).uop
-    dep = {holder}
+_TENSOR: list[type[Tensor]] = []  # (tinytorch.Tensor, imported on first use: core imports this module)
+
+
+def _tensor_type() -> type[Tensor]:
+    if not _TENSOR:
+        from .core import Tensor
+
+        _TENSOR.append(Tensor)
+    return _TENSOR[0]
+
+
+def _build(fn: Callable[..., Tensor], args: tuple) -> tuple[list[UOp], list[UOp], UOp] | None:
+    """fn over placeholders of its tensors' dtypes, shapes and devices (unallocated buffers), or None when its
+    graph cannot be reused (a custom gradient, a realized node, a placeholder's buffer read other than through
+    its node, a result that is one of the inputs)."""
+    T = _tensor_type()
+    holders: list[UOp] = []
+    bases: set[UOp] = set()
+    call_args = []
+    for a in args:
+        if isinstance(a, T):
+            u = a.uop
+            assert u.shape is not None
+            base = UOp(Ops.BUFFER, u.dtype, (), (Buffer(a.device.name, max(1, prod(u.shape)), u.dtype), 0))
+            holder = base.reshape_to(u.shape)
+            holders.append(holder)
+            if base is not holder:
+                bases.add(base)
+            call_args.append(T._from(holder, a.device))
+        else:
+            call_args.append(a)
+    out = fn(*call_args).uop
+    dep = set(holders)
     order = []
-    for n in toposort([out], stop=lambda n: n is holder):
-        if n in CUSTOM_GRADIENTS or n._realized is not None or (n is base and base is not holder):
-            return None  # (the placeholder's buffer read other than through x's node would stay in the graph)
-        if n is not holder and any(s in dep for s in n.src):
+    for n in toposort([out], stop=lambda n: n in dep):
+        if n in CUSTOM_GRADIENTS or n._realized is not None or n in bases:
+            return None
+        if n not in dep and any(s in dep for s in n.src):
             dep.add(n)
             order.append(n)
-    return (holder, order, out) if out in dep and out is not holder else None
+    return (holders, order, out) if out in dep and out not in holders else None
