@@ -206,3 +206,21 @@ def test_detached_views_follow_the_memory_they_view(ctx_device: str) -> None:
     (x.detach().view(-1) * x.view(-1)).sum().backward()
     (tx.detach().view(-1) * tx.view(-1)).sum().backward()
     close(x.grad, tx.grad)
+
+
+def test_writes_through_detached_views_reach_the_memory(ctx_device: str) -> None:
+    """A write through a view of a detached view, or through a view made under no_grad, changes the parameter's
+    memory as in PyTorch (it was written into a copy, or failed on an unrealized view)."""
+    p, tp = Tensor(X.copy(), requires_grad=True), torch.tensor(X.copy(), requires_grad=True)
+    with tt.no_grad():
+        p.view(-1)[0] = 7.0
+    with torch.no_grad():
+        tp.view(-1)[0] = 7.0
+    p.detach().view(2, 3)[1].mul_(5)
+    tp.detach().view(2, 3)[1].mul_(5)
+    p.detach()[0, 1:].fill_(-2)
+    tp.detach()[0, 1:].fill_(-2)
+    close(p.detach(), tp.detach())
+    (p * p).sum().backward()
+    (tp * tp).sum().backward()
+    close(p.grad, tp.grad)

@@ -182,9 +182,13 @@ def _write_target(self: Tensor, op: str) -> UOp:
     target = self.uop
     while target.op is Ops.ASSIGN or target.op is Ops.DETACH:
         target = target.src[0]
+    if target.base.op is Ops.DETACH:  # a view of a detached view (p.detach().view(-1)[0], a view made under
+        target = _rz.detached_view(target) or target  # no_grad): it writes the memory it views, as in PyTorch
     if target.base.op is not Ops.BUFFER:
         self.realize()
         target = _rz.resolve_views(self.uop)
+        if target.base.op is Ops.DETACH:
+            target = _rz.detached_view(target) or target
     why = _rz.view_of(target)[1].write_conflict()
     if why == "overlap":
         raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor refers "
