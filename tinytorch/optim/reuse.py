@@ -20,10 +20,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine import realize
-from ..helpers import prod
-from ..ops.uop import Ops, UOp, toposort
-from ..runtime.buffer import Buffer
+from ..ops.uop import Ops, UOp
 from ..tensor import Tensor
+from ..tensor.composite import above, placeholder, rebuild
 
 
 class UpdateGraph:
@@ -81,42 +80,26 @@ def capture(update: Any, p: Tensor, g: Tensor, group: Any, state: dict[str, Any]
     pos = {id(t): i for i, t in enumerate(inputs)}
     if any(id(t) not in pos or t.uop.op is not Ops.ASSIGN for t in out) or len({id(t) for t in out}) != len(out):
         return out, None
-    # placeholders: each input's chain of views over an unallocated buffer of its size (never read), and for
-    # the gradient (any graph) one such buffer in its shape
+    # placeholders: each input's chain of views over an unallocated buffer of its size, and one node in its shape
+    # for the gradient (any graph)
     mapping: dict[UOp, UOp] = {}
     holders: list[list[UOp]] = []
     for u in before[:-1]:
         chain = _chain(u)
-        ph_chain = [UOp(Ops.BUFFER, u.dtype, (), (Buffer(p.device.name, chain[-1].arg[0].size, u.dtype), 0))]
-        for m in reversed(chain[:-1]):
-            ph_chain.insert(0, UOp(m.op, m.dtype, (ph_chain[0],), m.arg))
-        mapping.update(zip(chain, ph_chain))
-        holders.append(ph_chain)
+        ph = _chain(realize.rebuild_views(chain[:-1], placeholder(u.dtype, chain[-1].shape, p.device.name)))
+        mapping.update(zip(chain, ph))
+        holders.append(ph)
     gu = before[-1]
-    assert gu.shape is not None
-    gph = UOp(Ops.BUFFER, gu.dtype, (), (Buffer(p.device.name, max(1, prod(gu.shape)), gu.dtype), 0))
-    mapping[gu] = gph.reshape_to(gu.shape)
+    mapping[gu] = placeholder(gu.dtype, gu.shape, p.device.name)
     holders.append([mapping[gu]])
-    outputs = substitute([t.uop for t in out], mapping)
-    dep = set(mapping.values())
-    order = []  # the nodes to rebuild: those above a placeholder, sources first
-    for u in toposort(outputs, stop=lambda u: u in dep):
-        if u not in dep and any(s in dep for s in u.src):
-            dep.add(u)
-            order.append(u)
+    sub = above([t.uop for t in out], mapping)
+    assert sub is not None
+    new = rebuild(sub, mapping)
+    outputs = [new.get(t.uop, t.uop) for t in out]
+    order = above(outputs, mapping.values())
+    assert order is not None
     chains = [_chain_key(u) for u in before[:-1]]
     return out, UpdateGraph(key, chains, holders, [pos[id(t)] for t in out], order, outputs)
-
-
-def substitute(roots: list[UOp], mapping: dict[UOp, UOp]) -> list[UOp]:
-    """roots with each node in mapping replaced by its value (sources first, no recursion)."""
-    new: dict[UOp, UOp] = dict(mapping)
-    for u in toposort(roots, stop=lambda u: u in mapping):
-        if u in new:
-            continue
-        src = tuple([new.get(s, s) for s in u.src])
-        new[u] = u if all(a is b for a, b in zip(src, u.src)) else UOp(u.op, u.dtype, src, u.arg)
-    return [new[r] for r in roots]
 
 
 def replay(graph: UpdateGraph, p: Tensor, g: Tensor, state: dict[str, Any]) -> list[Tensor] | None:
@@ -134,9 +117,7 @@ def replay(graph: UpdateGraph, p: Tensor, g: Tensor, state: dict[str, Any]) -> l
     if any(realize.shares_buffer(t) for t in writes):  # (assign would realize such a write at once)
         return None
     new[graph.holders[-1][0]] = g.uop
-    for u in graph.order:
-        if u not in new:
-            new[u] = UOp(u.op, u.dtype, tuple([new.get(s, s) for s in u.src]), u.arg)
+    new = rebuild(graph.order, new)
     for t, out in zip(writes, graph.outputs):
         t.uop = new.get(out, out)
     return writes

@@ -54,9 +54,7 @@ def composite(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
             if kept is None:
                 return fn(*args)
         holders, order, out = kept
-        new: dict[UOp, UOp] = {h: t.uop for h, t in zip(holders, tensors)}
-        for n in order:
-            new[n] = UOp(n.op, n.dtype, tuple([new.get(s, s) for s in n.src]), n.arg)
+        new = rebuild(order, {h: t.uop for h, t in zip(holders, tensors)})
         return tensors[0]._new(new.get(out, out), *tensors)
 
     return wrapper
@@ -73,33 +71,43 @@ def _tensor_type() -> type[Tensor]:
     return _TENSOR[0]
 
 
-def _build(fn: Callable[..., Tensor], args: tuple) -> tuple[list[UOp], list[UOp], UOp] | None:
-    """fn over placeholders of its tensors' dtypes, shapes and devices (unallocated buffers), or None when its
-    graph cannot be reused (a custom gradient, a realized node, a placeholder's buffer read other than through
-    its node, a result that is one of the inputs)."""
-    T = _tensor_type()
-    holders: list[UOp] = []
-    bases: set[UOp] = set()
-    call_args = []
-    for a in args:
-        if isinstance(a, T):
-            u = a.uop
-            assert u.shape is not None
-            base = UOp(Ops.BUFFER, u.dtype, (), (Buffer(a.device.name, max(1, prod(u.shape)), u.dtype), 0))
-            holder = base.reshape_to(u.shape)
-            holders.append(holder)
-            if base is not holder:
-                bases.add(base)
-            call_args.append(T._from(holder, a.device))
-        else:
-            call_args.append(a)
-    out = fn(*call_args).uop
-    dep = set(holders)
+def placeholder(dtype: Any, shape: tuple[int, ...] | None, device: str) -> UOp:
+    """A node of this dtype and shape over an unallocated buffer (never read): it stands for an input of a kept
+    graph until a substitution puts the real input there."""
+    assert shape is not None
+    return UOp(Ops.BUFFER, dtype, (), (Buffer(device, max(1, prod(shape)), dtype), 0)).reshape_to(shape)
+
+
+def above(outputs: list[UOp], inputs: Any, accept: Callable[[UOp], bool] | None = None) -> list[UOp] | None:
+    """The nodes under outputs that depend on one of inputs, sources first: what a substitution rebuilds. None
+    when accept(node) is false for a node visited on the way."""
+    dep = set(inputs)
     order = []
-    for n in toposort([out], stop=lambda n: n in dep):
-        if n in CUSTOM_GRADIENTS or n._realized is not None or n in bases:
+    for n in toposort(outputs, stop=lambda n: n in dep):
+        if accept is not None and not accept(n):
             return None
         if n not in dep and any(s in dep for s in n.src):
             dep.add(n)
             order.append(n)
-    return (holders, order, out) if out in dep and out not in holders else None
+    return order
+
+
+def rebuild(order: list[UOp], mapping: dict[UOp, UOp]) -> dict[UOp, UOp]:
+    """mapping extended by every node of order rebuilt over the mapped nodes (order as `above` gives it)."""
+    new = dict(mapping)
+    for n in order:
+        new[n] = UOp(n.op, n.dtype, tuple([new.get(s, s) for s in n.src]), n.arg)
+    return new
+
+
+def _build(fn: Callable[..., Tensor], args: tuple) -> tuple[list[UOp], list[UOp], UOp] | None:
+    """fn over placeholders of its tensors' dtypes, shapes and devices, or None when its graph cannot be reused
+    (a custom gradient, a realized node, a placeholder's buffer read other than through its node, a result
+    that does not depend on the inputs or is one of them)."""
+    T = _tensor_type()
+    holders = [placeholder(a.uop.dtype, a.uop.shape, a.device.name) for a in args if isinstance(a, T)]
+    bases = {h.base for h in holders} - set(holders)
+    it = iter(holders)
+    out = fn(*[T._from(next(it), a.device) if isinstance(a, T) else a for a in args]).uop
+    order = above([out], holders, lambda n: n not in CUSTOM_GRADIENTS and n._realized is None and n not in bases)
+    return (holders, order, out) if order and order[-1] is out else None
