@@ -448,14 +448,15 @@ def _is_realized(u: UOp) -> bool:
     return base.op is Ops.BUFFER and u.op is not Ops.ASSIGN
 
 
-def detached_view(u: UOp) -> UOp | None:
-    """u without the DETACH nodes among its movement ops when they end at a buffer, else None."""
+def detached_view(u: UOp, through_assign: bool = False) -> UOp | None:
+    """u without the DETACH nodes among its movement ops when they end at a buffer (or, through_assign, at one an
+    assign writes), else None (a lazily computed value)."""
     chain: list[UOp] = []
     while u.op in GroupOp.Movement or u.op is Ops.DETACH:
         if u.op is not Ops.DETACH:
             chain.append(u)
         u = u.src[0]
-    return rebuild_views(chain, u) if u.op is Ops.BUFFER else None
+    return rebuild_views(chain, u) if u.op is Ops.BUFFER or (through_assign and u.op is Ops.ASSIGN) else None
 
 
 def view_of(u: UOp) -> tuple[Buffer, ViewStack]:

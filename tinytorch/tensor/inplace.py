@@ -58,7 +58,7 @@ def _inplace(self: Tensor, new: Any, op: str) -> Tensor:
     if new._rg:  # under no_grad the result must not carry the graph
         new = new.detach()
     u = self.uop
-    mem = _memory_of(u)
+    mem = _rz.detached_view(u, through_assign=True)
     if mem is not None:
         self.uop = mem
         self.assign(new)
@@ -72,21 +72,6 @@ def _inplace(self: Tensor, new: Any, op: str) -> Tensor:
         _write_through_view(self, new, op)
         self.uop = new.uop
     return self
-
-
-def _memory_of(u: UOp) -> UOp | None:
-    """u without the DETACH nodes among its movement ops when it views memory (a buffer, or one an assign writes),
-    else None (a lazily computed value)."""
-    chain: list[UOp] = []
-    while u.op in GroupOp.Movement or u.op is Ops.DETACH:
-        if u.op is not Ops.DETACH:
-            chain.append(u)
-        u = u.src[0]
-    if u.op is not Ops.BUFFER and u.op is not Ops.ASSIGN:
-        return None
-    for m in reversed(chain):
-        u = UOp(m.op, m.dtype, (u,), m.arg)
-    return u
 
 
 def note_view(view: Tensor, src: Tensor) -> None:
@@ -187,8 +172,6 @@ def _write_target(self: Tensor, op: str) -> UOp:
     if target.base.op is not Ops.BUFFER:
         self.realize()
         target = _rz.resolve_views(self.uop)
-        if target.base.op is Ops.DETACH:
-            target = _rz.detached_view(target) or target
     why = _rz.view_of(target)[1].write_conflict()
     if why == "overlap":
         raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor refers "

@@ -21,7 +21,7 @@ from ..dtype import dtypes, promote
 from ..errors import TensorValueError
 from ..helpers import all_same, prod
 from ..ops.uop import Ops, UOp
-from .common import _check_numel, _const_uop, _norm_axis, _shape_arg
+from .common import _check_numel, _const_uop, _expand_to, _norm_axis, _shape_arg
 
 if TYPE_CHECKING:
     from .core import Tensor
@@ -139,10 +139,7 @@ def _broadcast_to(self: Tensor, shape: tuple[int, ...], op: str) -> Tensor:
     if any(s != n and s != 1 for s, n in zip(padded, shape)):
         raise TensorValueError(f"{op}: cannot broadcast shape {self.shape} to {shape}")
     _check_numel(shape, op)
-    u = self.uop.reshape_to(padded)
-    if padded != shape:
-        u = UOp(Ops.EXPAND, self.dtype, (u,), shape)
-    return self._new(u, self)
+    return self._new(_expand_to(self.uop, shape), self)
 
 
 def flip(self: Tensor, *dims: Any) -> Tensor:
