@@ -216,6 +216,27 @@ def test_same_structure_hits_the_plan_cache(device: str) -> None:
     assert_close(other, np.maximum((an + bn) * k, 0).sum(0), "other plan", (6, 7), device, atol=1e-6)
 
 
+def _structure_key(t: Tensor) -> tuple:
+    w = R._Walk()
+    w.add([t.uop])
+    return w.key([t.uop])
+
+
+def test_structure_key_tells_shared_buffers_and_nodes_apart(device: str) -> None:
+    """The key names each buffer by its first use and each node by its position: a + b and a + a (same ops,
+    one buffer read twice) must not share a plan, nor (a*2) + (a*2) (one node used twice, interned) and
+    (a*2) + (b*2); each runs its own plan and gives its own numbers."""
+    a, b = real(9, seed=5, device=device), real(9, seed=6, device=device)
+    an, bn = a.numpy(), b.numpy()
+    assert _structure_key(a + b) != _structure_key(a + a)
+    assert _structure_key(a + b) == _structure_key(b + a)  # the same structure over other buffers
+    assert _structure_key(a * 2 + a * 2) != _structure_key(a * 2 + b * 2)
+    cases = [(a + b, an + bn), (a + a, an + an), (b + b, bn + bn), (a * 2 + b * 2, an * 2 + bn * 2),
+             (a * 2 + a * 2, an * 4), ((a * 2).exp() * (a * 2), np.exp(an * 2) * an * 2)]
+    for t, want in cases:
+        assert_close(t, want, "structure key case", (9,), device, atol=1e-5)
+
+
 def test_plan_cache_keeps_constants_apart(device: str) -> None:
     """Constants are part of the structure: x*2 and x*3 must not share a cached plan's kernel."""
     a = real(5, device=device)

@@ -64,17 +64,17 @@ class _Walk:
         """Walk the graphs under roots (in order) that are not walked yet."""
         index, nodes, parts, leaves, leaf_pos = self.index, self.nodes, self.parts, self.leaves, self.leaf_pos
         buffer_op, assign_op = Ops.BUFFER, Ops.ASSIGN
-        stack: list[tuple[UOp, int]] = [(t, 0) for t in reversed(roots)]  # (node, first source not yet seen)
+        stack: list[UOp] = list(reversed(roots))
         push, pop = stack.append, stack.pop
         while stack:
-            u, i = pop()
+            u = stack[-1]
             if u in index:
+                pop()
                 continue
             r = u._realized
             if r is not None:
                 if r not in index:
-                    push((u, 0))
-                    push((r, 0))
+                    push(r)
                     continue
                 part: Any = ("R", index[r])
             elif u.op is buffer_op:
@@ -86,16 +86,20 @@ class _Walk:
                 part = ("B", j, buf.size, buf.dtype)
             else:
                 src = u.src
-                n = len(src)
-                while i < n and src[i] in index:
-                    i += 1
-                if i < n:
-                    push((u, i + 1))
-                    push((src[i], 0))
+                waiting = False  # every source not walked yet goes on the stack, then u comes back
+                for s in src:
+                    if s not in index:
+                        push(s)
+                        waiting = True
+                if waiting:
                     continue
-                part = (u.op, u.dtype, u._key[3], tuple([index[s] for s in src]))
-                if u.op is assign_op:
+                k = u._key
+                n = len(src)
+                part = (k[0], k[1], k[3], () if n == 0 else (index[src[0]],) if n == 1 else
+                        (index[src[0]], index[src[1]]) if n == 2 else tuple([index[s] for s in src]))
+                if k[0] is assign_op:
                     self.has_assign = True
+            pop()
             index[u] = len(nodes)
             nodes.append(u)
             parts.append(part)
