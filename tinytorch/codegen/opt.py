@@ -9,10 +9,10 @@ Produces: `Opts`, applied by codegen/lower.py. Each choice is a small readable r
 - matmul-shaped reduces (one input broadcast along the lane axis, another along a second
   output axis) get a register tile: rows unrolled x vectors unrolled, and the lane axis
   becomes the outer loop so a column panel of the right operand stays in cache (tiling);
-- a packed product whose panel over the whole reduce would not fit the L2 is cache-blocked: the reduce runs in
-  chunks (a chunk of the panel fills half an L1), the rows in blocks (a block of the left operand,
-  packed per chunk, fills half an L2), the lanes in blocks whose packed panels fit BLOCK_PACK_BYTES; cache
-  sizes are read from the host;
+- a packed product whose panel over the whole reduce would not fit the L2, or whose other operand would not fit
+  half the L3, is cache-blocked: the reduce runs in chunks (a chunk of the panel fills half an L1), the rows in
+  blocks (a block of the left operand, packed per chunk, fills half an L2), the lanes in blocks whose packed
+  panels fit BLOCK_PACK_BYTES; cache sizes are read from the host;
 - reduces over a contiguous axis keep several accumulators (instruction-level parallelism);
 - small reduces (<= 16 elements, e.g. a 3x3 window) are fully unrolled;
 - kernels with enough work split their outermost loop across threads.
@@ -66,16 +66,17 @@ class Opts:
 # (runtime/launch.py; ~35 us through the Python pool without it)
 THREAD_MIN_WORK = 1 << 21
 
-# a core's L1 data cache and L2 where the host does not say (AMD Zen 2-4: 32 KiB, 512 KiB-1 MiB; Intel: 32-48 KiB,
-# 1-2 MiB)
-DEFAULT_CACHES = (32 << 10, 512 << 10)
+# a core's L1 data cache and L2, and the last-level cache, where the host does not say (AMD Zen 2-4: 32 KiB,
+# 512 KiB-1 MiB, 16-32 MiB per CCX; Intel: 32-48 KiB, 1-2 MiB, 1.5-2.5 MiB per core)
+DEFAULT_CACHES = (32 << 10, 512 << 10, 16 << 20)
 _SIZE_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
 
 @functools.cache
-def cache_bytes() -> tuple[int, int]:
-    """(L1 data, L2) bytes of one core: Linux's sysfs, else sysconf, else DEFAULT_CACHES."""
-    l1, l2 = 0, 0
+def cache_bytes() -> tuple[int, int, int]:
+    """(L1 data, L2, L3) bytes (L1 and L2 of one core, the L3 its core shares): Linux's sysfs, else sysconf, else
+    DEFAULT_CACHES."""
+    l1, l2, l3 = 0, 0, 0
     base = "/sys/devices/system/cpu/cpu0/cache"
     try:
         for d in sorted(os.listdir(base)):
@@ -88,17 +89,20 @@ def cache_bytes() -> tuple[int, int]:
                 l1 = n
             elif level == "2" and kind in ("Data", "Unified"):
                 l2 = n
+            elif level == "3" and kind in ("Data", "Unified"):
+                l3 = n
     except (OSError, ValueError, KeyError):
         pass
-    for name in ("SC_LEVEL1_DCACHE_SIZE", "SC_LEVEL2_CACHE_SIZE"):
-        level1 = name.startswith("SC_LEVEL1")
-        if (l1 if level1 else l2) <= 0 and name in os.sysconf_names:
+    sizes = [l1, l2, l3]
+    for i, name in enumerate(("SC_LEVEL1_DCACHE_SIZE", "SC_LEVEL2_CACHE_SIZE", "SC_LEVEL3_CACHE_SIZE")):
+        if sizes[i] <= 0 and name in os.sysconf_names:
             try:
-                n = os.sysconf(name)
+                sizes[i] = os.sysconf(name)
             except (OSError, ValueError):
-                n = 0
-            l1, l2 = (n, l2) if level1 else (l1, n)
-    return (l1 if l1 >= 4096 else DEFAULT_CACHES[0]), (l2 if l2 >= 65536 else DEFAULT_CACHES[1])
+                pass
+    l1, l2, l3 = sizes
+    return (l1 if l1 >= 4096 else DEFAULT_CACHES[0]), (l2 if l2 >= 65536 else DEFAULT_CACHES[1]), \
+        (l3 if l3 >= l2 and l3 >= 1 << 20 else DEFAULT_CACHES[2])
 
 
 def _lanes_for(size: int, width: int) -> int:
@@ -109,9 +113,9 @@ def _lanes_for(size: int, width: int) -> int:
     return width
 
 
-def choose_opts(k: Kernel, vbytes: int | None = None, caches: tuple[int, int] | None = None) -> Opts:
-    """The heuristic's Opts for k on vbytes-wide SIMD (default: this CPU's) with (L1 data, L2) cache sizes
-    `caches` (default: this host's, cache_bytes)."""
+def choose_opts(k: Kernel, vbytes: int | None = None, caches: tuple[int, ...] | None = None) -> Opts:
+    """The heuristic's Opts for k on vbytes-wide SIMD (default: this CPU's) with (L1 data, L2[, L3]) cache sizes
+    `caches` (default: this host's, cache_bytes; an L3 not given is this host's)."""
     shape, ng = k.shape, k.n_global
     order = tuple(range(ng))
     if NOOPT:
@@ -294,8 +298,11 @@ def _pack_choice(k: Kernel, vec_axis: int, row_axis: int, rows: int, panel: int,
 
 
 
-# blocking starts where the lane panel over the whole reduce exceeds this share of the L2
+# blocking starts where the lane panel over the whole reduce exceeds this share of the L2, or where the broadcast
+# operand (A), which the unblocked loop reads once per lane panel, exceeds this share of the L3 (beyond it, each
+# panel reads A from memory: 4096 squares, 139 -> 159 GFLOP/s same-run medians on a 2-core Zen 3 with a 32 MiB L3)
 BLOCK_PANEL_L2_SHARE = 1.0
+BLOCK_ROWS_L3_SHARE = 0.5
 
 # the lane operand's packed block (reduce chunk by lane block) lives on the stack of the thread that runs the
 # kernel, next to the rows block (half an L2): at most this many bytes
@@ -314,19 +321,21 @@ def partials_fit_output(k: Kernel) -> bool:
 
 
 def _blocking(k: Kernel, row_axis: int, vec_axis: int, rows: int, panel: int, itemsize: int,
-              caches: tuple[int, int]) -> tuple[int, int, int, tuple[int, ...]]:
+              caches: tuple[int, ...]) -> tuple[int, int, int, tuple[int, ...]]:
     """Cache blocking of a packed 2-d product: (reduce chunk, rows block and lane block in tiles, the broadcast
-    operand to pack), or zeros while the lane panel over the whole reduce fits the L2: the unblocked loop keeps it
-    there and streams the other operand past it, which measured as fast as blocking on a Zen 3 host (1024-4096
-    squares, 1024x8192x1024; blocking gained 2-3 % at a reduce of 16384). A chunk of a lane panel fills half an L1,
+    operand to pack), or zeros while the lane panel over the whole reduce fits the L2 and the broadcast operand half
+    the L3: the unblocked loop keeps the panel in the L2 and streams the other operand past it from the L3, which
+    measured as fast as blocking on a Zen 3 host (1024 and 2048 squares, 1024x8192x1024; blocking gained 2-3 % at a
+    reduce of 16384, 14 % at a 4096 square). A chunk of a lane panel fills half an L1,
     a packed rows block half an L2, a packed lane block at most BLOCK_PACK_BYTES; chunks and blocks are balanced
     (171 row tiles: 5 blocks of 35, not 4 of 42 and 1 of 3)."""
     shape = k.shape
     if k.n_global != 2 or len(shape) != 3 or (row_axis, vec_axis) != (0, 1) or not partials_fit_output(k):
         return 0, 0, 0, ()
-    l1, l2 = caches
+    l1, l2 = caches[:2]
+    l3 = caches[2] if len(caches) > 2 else cache_bytes()[2]
     m, red = shape[0], shape[2]
-    if red * panel * itemsize <= l2 * BLOCK_PANEL_L2_SHARE:
+    if red * panel * itemsize <= l2 * BLOCK_PANEL_L2_SHARE and m * red * itemsize <= l3 * BLOCK_ROWS_L3_SHARE:
         return 0, 0, 0, ()
     chunks = -(-red // max(16, l1 // 2 // (panel * itemsize)))
     kc = min(red, (-(-red // chunks) + 15) // 16 * 16)
