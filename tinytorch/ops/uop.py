@@ -99,35 +99,50 @@ class GroupOp:
 _cache: dict[tuple, weakref.ref] = {}
 
 
-def _infer_shape(op: Ops, src: tuple[UOp, ...], arg: Any) -> tuple[int, ...] | None:
-    if op in GroupOp.ALU or op in (Ops.CONTIGUOUS, Ops.DETACH):
-        return src[-1].shape if op is not Ops.WHERE else src[1].shape
-    if op is Ops.BUFFER:
-        return (arg[0].size,)
-    if op is Ops.CONST:
-        return src[0].arg.shape if src else ()
-    if op is Ops.RESHAPE or op is Ops.EXPAND:
-        return tuple(arg)
-    if op is Ops.VIEW:
-        return arg.shape
-    if op is Ops.LOAD:
-        return src[1].shape
-    s = src[0].shape if src else None
+def _shape_of_view_src(src: tuple[UOp, ...], arg: Any) -> tuple[int, ...] | None:
+    return src[0].shape
+
+
+def _permuted(src: tuple[UOp, ...], arg: Any) -> tuple[int, ...] | None:
+    s = src[0].shape
+    return None if s is None else tuple([s[i] for i in arg])
+
+
+def _padded(src: tuple[UOp, ...], arg: Any) -> tuple[int, ...] | None:
+    s = src[0].shape
+    return None if s is None else tuple([d + b + e for d, (b, e) in zip(s, arg)])
+
+
+def _reduced(src: tuple[UOp, ...], arg: Any) -> tuple[int, ...] | None:
+    s = src[0].shape
     if s is None:
         return None
-    if op is Ops.PERMUTE:
-        return tuple(s[i] for i in arg)
-    if op is Ops.PAD:
-        return tuple(d + b + e for d, (b, e) in zip(s, arg))
-    if op is Ops.SHRINK:
-        return tuple(e - b for b, e in arg)
-    if op is Ops.FLIP:
-        return s
-    if op is Ops.REDUCE_AXIS:
-        return tuple(1 if i in arg[1] else d for i, d in enumerate(s))
-    if op is Ops.ASSIGN:
-        return s
-    return None
+    axes = arg[1]
+    return tuple([1 if i in axes else d for i, d in enumerate(s)])
+
+
+# the shape of a node from its sources and argument, per op (ops not listed have none: kernel and program ops)
+_SHAPE_RULES: dict[Ops, Any] = {
+    **{op: (lambda src, arg: src[-1].shape) for op in GroupOp.ALU - {Ops.WHERE} | {Ops.CONTIGUOUS, Ops.DETACH}},
+    Ops.WHERE: lambda src, arg: src[1].shape,
+    Ops.BUFFER: lambda src, arg: (arg[0].size,),
+    Ops.CONST: lambda src, arg: src[0].arg.shape if src else (),
+    Ops.RESHAPE: lambda src, arg: tuple(arg),
+    Ops.EXPAND: lambda src, arg: tuple(arg),
+    Ops.VIEW: lambda src, arg: arg.shape,
+    Ops.LOAD: lambda src, arg: src[1].shape,
+    Ops.PERMUTE: _permuted,
+    Ops.PAD: _padded,
+    Ops.SHRINK: lambda src, arg: tuple([e - b for b, e in arg]) if src[0].shape is not None else None,
+    Ops.FLIP: _shape_of_view_src,
+    Ops.ASSIGN: _shape_of_view_src,
+    Ops.REDUCE_AXIS: _reduced,
+}
+
+
+def _infer_shape(op: Ops, src: tuple[UOp, ...], arg: Any) -> tuple[int, ...] | None:
+    rule = _SHAPE_RULES.get(op)
+    return None if rule is None else rule(src, arg)
 
 
 class UOp:
@@ -152,7 +167,8 @@ class UOp:
             return u
         u = object.__new__(cls)
         u.op, u.dtype, u.src, u.arg, u._key = op, dtype, src, arg, key
-        u.shape = _infer_shape(op, src, arg)
+        rule = _SHAPE_RULES.get(op)  # (_infer_shape, without its call)
+        u.shape = None if rule is None else rule(src, arg)
         u._realized = None  # a tensor-graph node that was realized keeps its Buffer here
         u._tag = None  # user source line that created it (for DEBUG), set by Tensor
         _cache[key] = weakref.ref(u)
