@@ -364,7 +364,7 @@ class _Lowerer:
         loads = k.loads()
         return tuple(i for i in pack if 0 <= i < len(loads) and loads[i] in k.pre_reduce and
                      loads[i].dtype.count == 1 and not k.views[loads[i].src[1]].masked and
-                     self.lane_mode(loads[i].src[1]) == "vec")
+                     self.lane_mode(loads[i].src[1]) in ("vec", "gather"))
 
     def pack_point(self) -> int | None:
         """The global loop after whose opening the packed panels are copied: the innermost one their
@@ -403,10 +403,14 @@ class _Lowerer:
             saved = self.rng.get(red)
             self.rng[red] = r
             em.open(r)
+            gather = self.lane_mode(view) == "gather"  # (a transposed operand: lane by lane, each read in order)
             for v in range(o.unroll_of(o.vec_axis)):
                 combo = {o.vec_axis: v}
-                idx, valid = self.index(view, combo)
-                val = self._load1(buf, dt.vec(o.width), idx, valid)
+                if gather:
+                    val = UOp(Ops.VECTORIZE, dt.vec(o.width), tuple(self._load1(buf, dt, *self.index(view, combo, lane))
+                                                                    for lane in range(o.width)))
+                else:
+                    val = self._load1(buf, dt.vec(o.width), *self.index(view, combo))
                 em.statement(UOp(Ops.STORE, dtypes.void, (local, self.panel_index(combo), val)))
             em.close(r)
             self.rng[red] = saved

@@ -142,7 +142,7 @@ def choose_opts(k: Kernel, vbytes: int | None = None, caches: tuple[int, ...] | 
         if k.reduce is not None else load_strides
 
     def friendly(axis: int) -> int:  # loads that read lanes as one vector or one broadcast scalar
-        return sum(1 for s in reduce_strides if s[axis] in (0, 1))
+        return sum(1 for s in reduce_strides if s[axis] in (0, 1) or axis < ng and _transposed_panel(k, s, axis))
 
     full_width = width
     if ng and store_strides[ng - 1] == 1:
@@ -291,10 +291,23 @@ def _pack_choice(k: Kernel, vec_axis: int, row_axis: int, rows: int, panel: int,
             continue
         vs = k.views[ld.src[1]]
         st = vs.index_strides()
-        if st[vec_axis] == 1 and st[row_axis] == 0 and st[red] not in (0, 1) and not vs.masked and \
-                ld.dtype.itemsize == itemsize:
+        if st[row_axis] == 0 and not vs.masked and ld.dtype.itemsize == itemsize and \
+                (st[vec_axis] == 1 and st[red] not in (0, 1) or _transposed_panel(k, st, vec_axis)):
             return (i,)
     return ()
+
+
+def _transposed_panel(k: Kernel, strides: tuple[int, ...], lane_axis: int) -> bool:
+    """Whether a load of a 2-d product with these strides is a transposed operand (x @ W.T's W.T: read with a stride
+    along the output lanes, contiguously along the one long reduce, and the same for every row of the other output
+    axis) that a packed panel can take: copied lane by lane, each lane a run of the reduce, the product then runs
+    with whole vectors along the lanes like any other (instead of dot products along the reduce, or a transposed copy
+    of the operand first)."""
+    shape, ng = k.shape, k.n_global
+    if ng != 2 or len(shape) != 3 or shape[2] <= 16 or strides[2] != 1 or strides[lane_axis] in (0, 1):
+        return False
+    other = 1 - lane_axis
+    return strides[other] == 0 and shape[other] >= 16
 
 
 
