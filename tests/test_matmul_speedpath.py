@@ -144,8 +144,8 @@ def test_packed_program_reads_b_from_the_panel(vbytes: int) -> None:
 
 
 # cache blocking (opt._blocking, lower.lower_blocked): forced on small products by pretending the host has tiny
-# caches, then run next to the unblocked kernel on the same inputs. Chunks keep the sum's order (partial sums wait
-# exactly in the float32/float64 output), so the two agree bit for bit.
+# caches, then run next to the unblocked kernel on the same inputs. Each chunk's sum is added to the partial sums
+# waiting in the float32/float64 output, so the two agree to within one rounding per chunk.
 TINY_CACHES = (2048, 8192)  # (L1 data, L2): a 16-lane float32 panel blocks beyond a reduce of 128
 
 
@@ -180,6 +180,15 @@ def _run_both(dev_name: str, ast, k, blocked):
     return outs
 
 
+def _same_sums(plain: np.ndarray, blocked: np.ndarray, k: int, what: str) -> None:
+    """The blocked kernel's sums against the unblocked one's: the same up to a few roundings of sums of k products
+    (a chunk missing or counted twice, a tile written to the wrong place, differs by whole products)."""
+    eps = np.finfo(plain.dtype).eps
+    scale = np.abs(plain).max() + np.finfo(plain.dtype).tiny
+    diff = np.abs(plain.astype(np.float64) - blocked.astype(np.float64)).max()
+    assert plain.shape == blocked.shape and diff <= 4 * k * eps * scale, f"{what}: max diff {diff} (scale {scale})"
+
+
 BLOCKED = [("AB", 65, 200, 64), ("AB", 97, 130, 80), ("AB", 13, 257, 96), ("AB", 200, 256, 128), ("AtB", 70, 300, 64)]
 
 
@@ -187,7 +196,7 @@ BLOCKED = [("AB", 65, 200, 64), ("AB", 97, 130, 80), ("AB", 13, 257, 96), ("AB",
 def test_blocked_matches_unblocked(cdev: str, form: str, m: int, k: int, n: int) -> None:
     """Several reduce chunks (ragged last one), rows blocks (a ragged last tile), lane blocks split across two
     threads; the left operand packed whole vectors at a time (k of 200, 256) or element by element (130, 257, and
-    A^T read with a stride): bit for bit the unblocked kernel's result."""
+    A^T read with a stride): the unblocked kernel's result to within the rounding of the chunks' sums."""
     _check_blocked(cdev, form, m, k, n, 32)
 
 
@@ -203,7 +212,7 @@ def _check_blocked(cdev: str, form: str, m: int, k: int, n: int, vbytes: int) ->
         o = choose_opts(kern, vbytes, caches=TINY_CACHES)
     assert o.kc and o.kc < k and o.mc and o.nc and len(o.pack) == 2, o.notes
     plain, blocked = _run_both(cdev, ast, kern, o)
-    assert np.array_equal(plain, blocked), f"{form} {m}x{k}x{n} on {cdev}: max diff {np.abs(plain - blocked).max()}"
+    _same_sums(plain, blocked, k, f"{form} {m}x{k}x{n} on {cdev}")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32-epilogue"])
@@ -215,7 +224,7 @@ def test_blocked_float64_and_epilogue(cdev: str, dtype: str) -> None:
         o = choose_opts(kern, 32, caches=TINY_CACHES)
     assert o.kc and o.kc < 300, o.notes
     plain, blocked = _run_both(cdev, ast, kern, o)
-    assert np.array_equal(plain, blocked), f"{dtype} on {cdev}: max diff {np.abs(plain - blocked).max()}"
+    _same_sums(plain, blocked, 300, f"{dtype} on {cdev}")
 
 
 def test_blocking_follows_the_cache_sizes() -> None:
@@ -249,8 +258,10 @@ def test_square_blocking_by_the_l3(n: int, blocked: bool) -> None:
 
 def test_blocked_program_packs_both_operands() -> None:
     """The lowered program holds two scratch arrays (B's block over a chunk, A's rows block), reads A and B only to
-    copy them, and starts each chunk after the first from the output's partial sums."""
+    copy them, prefetches each tile's output lines (one per tile row: 16 float32 lanes) before its reduce loop, and
+    adds each chunk after the first to the output's partial sums after it."""
     from tinytorch.codegen.lower import lower
+    from tinytorch.dtype import dtypes
     from tinytorch.ops.uop import Ops
 
     _, kern = _product_kernel("AB", 97, 200, 64)
@@ -264,7 +275,11 @@ def test_blocked_program_packs_both_operands() -> None:
     copies = [u for u in prog if u.op is Ops.STORE and u.src[0] in locals_]
     reads = [u for u in prog if u.op is Ops.LOAD and u.src[0] in (a_buf, b_buf)]
     assert len(reads) == len(copies)  # every read of A or B feeds a copy
-    assert any(u.op is Ops.LOAD and u.src[0] is out_buf for u in prog)  # partial sums read back
+    reduce_loop = max(i for i, u in enumerate(prog) if u.op is Ops.RANGE)
+    prefetches = [i for i, u in enumerate(prog) if u.op is Ops.LOAD and u.dtype == dtypes.void]
+    assert len(prefetches) == 6 and all(prog[i].src[0] is out_buf and i < reduce_loop for i in prefetches)
+    partials = [i for i, u in enumerate(prog) if u.op is Ops.LOAD and u.src[0] is out_buf and u.dtype.count > 1]
+    assert len(partials) == 12 and min(partials) > reduce_loop  # partial sums read back after the reduce loop
     assert outer == 2  # one lane block per thread
 
 

@@ -481,6 +481,8 @@ class CRenderer:
                 lines.append(f"{ind}{vt(u.dtype)} {v} = {r(u.src[0])};")
             elif op is Ops.ASSIGN:
                 lines.append(f"{ind}{names[u.src[0]]} = {r(u.src[1])};")
+            elif op is Ops.LOAD and u.dtype == dtypes.void:  # a prefetch (for a write) of the element's cache line
+                lines.append(f"{ind}__builtin_prefetch({names[u.src[0]]}+{r(u.src[1])}, 1, 3);")
             elif op is Ops.LOAD:
                 buf, idx = u.src[0], u.src[1]
                 if u.dtype.count > 1:

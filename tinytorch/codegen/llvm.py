@@ -540,6 +540,10 @@ class LLVMRenderer:
                 b.decls.setdefault(mload, f"declare {ty} @{mload}(ptr, i32, {ltype(u.src[2].dtype)}, {ty})")
                 names[u] = b(f"call {ty} @{mload}(ptr {ptr}, i32 {u.dtype.itemsize}, {ltype(u.src[2].dtype)} {valid}, "
                              f"{ty} zeroinitializer)")
+            elif op is Ops.LOAD and u.dtype == dtypes.void:  # a prefetch (for a write) of the element's cache line
+                ptr, _ = address(u)
+                b.decls.setdefault("llvm.prefetch.p0", "declare void @llvm.prefetch.p0(ptr, i32, i32, i32)")
+                b.lines.append(f"  call void @llvm.prefetch.p0(ptr {ptr}, i32 1, i32 3, i32 1)")
             elif op is Ops.LOAD:
                 ptr, valid = address(u)
                 mty = ltype(u.dtype, memory=True)

@@ -8,7 +8,8 @@ on scalars or SIMD vectors — that a renderer turns into text line by line.
 Unrolled axes are expanded into straight-line code per unroll position ("combo"); the
 vector axis becomes lanes. A load whose view has stride 1 along the lane axis is one vector
 load, stride 0 is a scalar load broadcast, anything else is gathered lane by lane.
-Half-precision values are computed in float32 and rounded when stored.
+Half-precision values are computed in float32 and rounded when stored. A LOAD of dtype void is a
+prefetch: the cache line of its address is fetched (to be written), no value comes of it.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def identity(op: Ops, dt: DType) -> Any:
 # again when that costs more than _KEEP_ABOVE: ALU ops count 1 each, except these (a polynomial or a divide).
 _RECOMPUTE_COST = {Ops.EXP2: 24, Ops.LOG2: 24, Ops.SIN: 24, Ops.SQRT: 8, Ops.RECIPROCAL: 8, Ops.IDIV: 8, Ops.MOD: 8}
 _KEEP_ABOVE = 3
+
+# bytes of a cache line: what one prefetch fetches
+CACHE_LINE = 64
 
 # values that may be computed once before the loops when every source is loop-invariant
 _HOISTABLE = GroupOp.ALU | {Ops.LOAD, Ops.CONST, Ops.VECTORIZE, Ops.GEP}
@@ -446,8 +450,9 @@ class _Lowerer:
         """A cache-blocked 2-d product (BLIS's loop nest over the reduce kernel). Loops, outermost first: lane blocks
         (split across threads), reduce chunks (the lane operand's block over the chunk packed, panel after panel),
         rows blocks (the broadcast operand's block packed row by row), lane tiles, row tiles, the chunk's reduce
-        steps. A chunk after the first starts from the partial sums in the output; the epilogue and the final
-        store run after the last chunk."""
+        steps. A tile's accumulators start from zero while its output lines are prefetched; after its reduce steps,
+        a chunk after the first adds the partial sums in the output (so a sum is rounded once more per chunk than
+        in the unblocked loop); the epilogue and the final store run after the last chunk."""
         k, o, em = self.k, self.o, self.em
         R, V, K = 0, 1, 2
         size_k, kc, mc, nv = k.shape[K], min(o.kc, k.shape[K]), o.mc, self.lane_block()
@@ -535,15 +540,13 @@ class _Lowerer:
         accs = []
         zero = UOp(Ops.VECTORIZE, adt, (UOp(Ops.CONST, dt, (), identity(red.arg[0], dt)),) * o.width)
         self.rng[K] = None
-        for gc in gcombos:
-            if kb is None:
-                init = zero
-            else:
-                self.in_epilogue = True
-                idx, _ = self.index(view, gc)
-                self.in_epilogue = False
-                init = UOp(Ops.LOAD, adt, (buf, idx, sym.lt(sym.const(0), kb)))
-            acc = UOp(Ops.DEFINE_ACC, adt, (init,), self.acc_id)
+        self.in_epilogue = True
+        for gc in gcombos:  # the tile's output lines, read and written after its reduce loop: on their way meanwhile
+            if (gc.get(V, 0) * adt.itemsize) % CACHE_LINE == 0:
+                em.statement(UOp(Ops.LOAD, dtypes.void, (buf, self.index(view, gc)[0])))
+        self.in_epilogue = False
+        for _ in gcombos:  # (from zero: a tile starting from the output's partial sums would wait for them)
+            acc = UOp(Ops.DEFINE_ACC, adt, (zero,), self.acc_id)
             self.acc_id += 1
             em.statement(acc)
             accs.append(acc)
@@ -554,18 +557,23 @@ class _Lowerer:
             self.eval(k.pre_reduce, gc, vals)
             em.statement(UOp(Ops.ASSIGN, adt, (acc, UOp(red.arg[0], adt, (acc, self.vec(vals[red.src[0]]))))))
         em.close(kk)
-        # stores: partial sums until the last chunk, then the epilogue's value
+        # stores: the chunk's sums added to the partial sums of the chunks before, until the last chunk, then the
+        # epilogue's value
         self.in_epilogue = True
         before_last = None if kb is None else sym.lt(kb, sym.const(chunks - 1))
         for gc, acc in zip(gcombos, accs):
             guard = self.ragged_guard(gc)
             if guard is not None and guard.op is Ops.CONST and guard.arg is True:
                 guard = None
-            vals = {red: acc}
+            total = acc
+            if kb is not None:
+                idx, _ = self.index(view, gc)
+                total = UOp(red.arg[0], adt, (UOp(Ops.LOAD, adt, (buf, idx, sym.lt(sym.const(0), kb))), acc))
+            vals = {red: total}
             self.eval(k.epilogue, gc, vals)
-            if before_last is not None and vals[value] is not acc:
+            if before_last is not None and vals[value] is not total:
                 assert kb is not None
-                self.store(buf, view, acc, gc, "vec", sym.and_(guard, before_last))
+                self.store(buf, view, total, gc, "vec", sym.and_(guard, before_last))
                 self.store(buf, view, vals[value], gc, "vec", sym.and_(guard, sym.lt(sym.const(chunks - 2), kb)))
             else:
                 self.store(buf, view, vals[value], gc, "vec", guard)

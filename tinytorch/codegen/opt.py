@@ -323,7 +323,7 @@ BLOCK_PACK_BYTES = 512 << 10
 
 
 def partials_fit_output(k: Kernel) -> bool:
-    """Whether a reduce's partial sums can wait in its output between reduce chunks without changing a bit: one
+    """Whether a reduce's partial sums can wait in its output between reduce chunks without rounding: one
     float32/float64 store of a sum of the same type, unmasked, and no load reading the buffer it writes."""
     if k.reduce is None or k.reduce.arg[0] is not Ops.ADD or len(k.stores) != 1 or \
             k.reduce.dtype.scalar not in (dtypes.float32, dtypes.float64):
