@@ -46,13 +46,18 @@ def test_linear_forward_is_one_kernel_with_w_packed(vbytes: int) -> None:
     assert all(c.src[2].op is Ops.VECTORIZE for c in copies)
 
 
-@pytest.mark.parametrize("n,k,m", [(4, 784, 512), (128, 12, 64)])
+@pytest.mark.parametrize("n,k,m", [(4, 784, 512), (128, 12, 64), (128, 64, 48)])
 def test_small_products_keep_their_form(n: int, k: int, m: int) -> None:
-    """Few rows (the panel would serve too few of them) or a short reduce: no transposed panel."""
+    """Few rows (the panel would serve too few of them), a short reduce, or too few panels to share between the
+    threads: no transposed panel (and no gather in the reduce loop: the lanes run along the reduce)."""
     kernels, kern = _kernel(n, k, m)
     with Context(THREADS=2):
         o = choose_opts(kern, 32)
     assert all(kern.views[kern.loads()[i].src[1]].index_strides()[1] in (0, 1) for i in o.pack), o.notes
+    if o.vec_axis is not None and o.vec_axis < kern.n_global:
+        for i, ld in enumerate(kern.loads()):
+            if ld in kern.pre_reduce and i not in o.pack:
+                assert kern.views[ld.src[1]].index_strides()[o.vec_axis] in (0, 1), f"a gather per step: {o.notes}"
 
 
 SHAPES = [(16, 17, 8), (97, 130, 40), (130, 784, 512), (65, 33, 24), (200, 64, 1000), (31, 520, 72)]
@@ -93,3 +98,26 @@ def test_linear_gradients_match_torch(device: str, rng: np.random.Generator) -> 
         assert got is not None and want is not None
         np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=2e-4, atol=2e-4,
                                    err_msg=f"{name} on {device}")
+
+
+def test_batched_q_at_k_transposed_packs_k(rng: np.random.Generator) -> None:
+    """Attention's scores q @ k.T (batched): k's panel packed lane by lane too, one kernel."""
+    q, k = rng.standard_normal((3, 40, 24), np.float32), rng.standard_normal((3, 64, 24), np.float32)
+    scores = tt.Tensor(q) @ tt.Tensor(k).transpose(-2, -1)  # (3, 40, 64)
+    kernels, _ = schedule_tensors([scores])
+    kern = analyze(kernels[-1].ast)
+    with Context(THREADS=2):
+        o = choose_opts(kern, 32)
+    assert len(kernels) == 1 and o.pack, o.notes
+    assert kern.views[kern.loads()[o.pack[0]].src[1]].index_strides()[o.vec_axis] == 24
+    np.testing.assert_allclose(scores.numpy(), q @ k.transpose(0, 2, 1), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(2, 33, 20, 17), (4, 16, 64, 40)])
+def test_batched_values(device: str, shape: tuple[int, int, int, int], rng: np.random.Generator) -> None:
+    require_device(device)
+    b, t, s, d = shape
+    q, k = rng.standard_normal((b, t, d), np.float32), rng.standard_normal((b, s, d), np.float32)
+    got = (tt.Tensor(q, device=device) @ tt.Tensor(k, device=device).transpose(-2, -1)).numpy()
+    np.testing.assert_allclose(got, q.astype(np.float64) @ k.transpose(0, 2, 1), rtol=1e-4, atol=1e-4,
+                               err_msg=f"q @ k.T {shape} on {device}")

@@ -141,8 +141,15 @@ def choose_opts(k: Kernel, vbytes: int | None = None, caches: tuple[int, ...] | 
     reduce_strides = [k.views[ld.src[1]].index_strides() for ld in loads if ld in k.pre_reduce] \
         if k.reduce is not None else load_strides
 
-    def friendly(axis: int) -> int:  # loads that read lanes as one vector or one broadcast scalar
-        return sum(1 for s in reduce_strides if s[axis] in (0, 1) or axis < ng and _transposed_panel(k, s, axis))
+    # (a transposed operand counts when its packed panels will be taken: enough of them for every thread, each
+    # small enough; the tile has up to 2 vectors, 4 with 64-byte vectors)
+    panel = width * (4 if vbytes >= 64 else 2)
+    panels_ok = ng and shape[ng - 1] // panel >= 2 * num_threads() and \
+        shape[-1] * panel * itemsize <= PACK_MAX_BYTES
+
+    def friendly(axis: int) -> int:  # loads that read lanes as one vector or one broadcast scalar (or are packed)
+        return sum(1 for s in reduce_strides if s[axis] in (0, 1) or
+                   axis < ng and panels_ok and _transposed_panel(k, s, axis))
 
     full_width = width
     if ng and store_strides[ng - 1] == 1:
@@ -298,16 +305,15 @@ def _pack_choice(k: Kernel, vec_axis: int, row_axis: int, rows: int, panel: int,
 
 
 def _transposed_panel(k: Kernel, strides: tuple[int, ...], lane_axis: int) -> bool:
-    """Whether a load of a 2-d product with these strides is a transposed operand (x @ W.T's W.T: read with a stride
-    along the output lanes, contiguously along the one long reduce, and the same for every row of the other output
-    axis) that a packed panel can take: copied lane by lane, each lane a run of the reduce, the product then runs
-    with whole vectors along the lanes like any other (instead of dot products along the reduce, or a transposed copy
-    of the operand first)."""
+    """Whether a load of a product (2-d, or batched: q @ k.T) with these strides is a transposed operand (x @ W.T's
+    W.T: read with a stride along the output lanes, contiguously along the one long reduce, and the same for every
+    row of another output axis) that a packed panel can take: copied lane by lane, each lane a run of the reduce,
+    the product then runs with whole vectors along the lanes like any other (instead of dot products along the
+    reduce, or a transposed copy of the operand first)."""
     shape, ng = k.shape, k.n_global
-    if ng != 2 or len(shape) != 3 or shape[2] <= 16 or strides[2] != 1 or strides[lane_axis] in (0, 1):
+    if ng < 2 or len(shape) != ng + 1 or shape[ng] <= 16 or strides[ng] != 1 or strides[lane_axis] in (0, 1):
         return False
-    other = 1 - lane_axis
-    return strides[other] == 0 and shape[other] >= 16
+    return any(strides[a] == 0 and shape[a] >= 16 for a in range(ng) if a != lane_axis)  # (batch axes: any)
 
 
 
