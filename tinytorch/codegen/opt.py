@@ -141,11 +141,7 @@ def choose_opts(k: Kernel, vbytes: int | None = None, caches: tuple[int, ...] | 
     reduce_strides = [k.views[ld.src[1]].index_strides() for ld in loads if ld in k.pre_reduce] \
         if k.reduce is not None else load_strides
 
-    # (a transposed operand counts when its packed panels will be taken: enough of them for every thread, each
-    # small enough; the tile has up to 2 vectors, 4 with 64-byte vectors)
-    panel = width * (4 if vbytes >= 64 else 2)
-    panels_ok = ng and shape[ng - 1] // panel >= 2 * num_threads() and \
-        shape[-1] * panel * itemsize <= PACK_MAX_BYTES
+    panels_ok = ng > 0 and transposed_panels_pay(shape[ng - 1], shape[-1], itemsize, vbytes)
 
     def friendly(axis: int) -> int:  # loads that read lanes as one vector or one broadcast scalar (or are packed)
         return sum(1 for s in reduce_strides if s[axis] in (0, 1) or
@@ -304,7 +300,16 @@ def _pack_choice(k: Kernel, vec_axis: int, row_axis: int, rows: int, panel: int,
     return ()
 
 
-def _transposed_panel(k: Kernel, strides: tuple[int, ...], lane_axis: int) -> bool:
+def transposed_panels_pay(lanes: int, reduce: int, itemsize: int, vbytes: int | None = None) -> bool:
+    """Whether a transposed operand's packed panels will be taken for an output row of `lanes` over a reduce of
+    `reduce`: enough panels for every thread at the widest tile (2 vectors, 4 with 64-byte vectors), each within
+    PACK_MAX_BYTES. (linalg copies a transposed operand first where they will not.)"""
+    vbytes = vbytes or vector_bytes()
+    panel = max(1, vbytes // max(itemsize, 4)) * (4 if vbytes >= 64 else 2)
+    return lanes // panel >= 2 * num_threads() and reduce * panel * itemsize <= PACK_MAX_BYTES
+
+
+def _transposed_panel(k: Kernel, strides: tuple[int | None, ...], lane_axis: int) -> bool:
     """Whether a load of a product (2-d, or batched: q @ k.T) with these strides is a transposed operand (x @ W.T's
     W.T: read with a stride along the output lanes, contiguously along the one long reduce, and the same for every
     row of another output axis) that a packed panel can take: copied lane by lane, each lane a run of the reduce,

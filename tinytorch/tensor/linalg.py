@@ -13,6 +13,7 @@ import builtins
 import math
 from typing import TYPE_CHECKING, Any
 
+from ..codegen.opt import transposed_panels_pay
 from ..dtype import dtypes, promote
 from ..errors import DTypeError, TensorValueError
 from ..helpers import vector_bytes
@@ -74,11 +75,13 @@ def _mm2d(x: Tensor, y: Tensor) -> Tensor:
     """(n, k) @ (k, m) of floats, every product in its fastest layout: the right operand is read in rows of m
     (a transposed one, W^T of a Linear, is copied lane by lane into the kernel's packed panels, codegen/opt.py,
     and the product runs with whole vectors along m instead of dot products along k that each end in a
-    horizontal sum; over a short k it is copied whole first), and the gradients are products of the same
-    kind: dx = g @ y^T, dy = x^T @ g (for y = W^T: dW = g^T @ x, in W's own layout)."""
+    horizontal sum; over a short k, or for rows too short to share panels between threads, it is copied whole
+    first), and the gradients are products of the same kind: dx = g @ y^T, dy = x^T @ g (for y = W^T:
+    dW = g^T @ x, in W's own layout)."""
     n, k = x.shape
     m = y.shape[1]
-    yr = y.contiguous() if n >= 16 and k <= 16 and m % 4 == 0 and y.uop.op is Ops.PERMUTE else y
+    yr = y.contiguous() if n >= 16 and m % 4 == 0 and y.uop.op is Ops.PERMUTE and \
+        (k <= 16 or not transposed_panels_pay(m, k, x.dtype.itemsize)) else y
     lanes = max(1, vector_bytes() // max(x.dtype.itemsize, 4))
     # a row of m outputs that no lane count divides (517, 1000 + 1 classes) would run in scalar code: the right
     # operand is copied into rows of m + pad (zeros after), the product runs in whole vectors and keeps its
