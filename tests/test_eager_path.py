@@ -56,6 +56,18 @@ def test_same_shape_operand_builds_the_general_graph() -> None:
     assert (a * b).uop is _general(a, b, Ops.MUL)
     assert (a - b).uop is UOp(Ops.ADD, a.dtype, (a.uop, UOp(Ops.NEG, a.dtype, (b.uop,))))
     assert (a / b).uop is UOp(Ops.MUL, a.dtype, (a.uop, UOp(Ops.RECIPROCAL, a.dtype, (b.uop,))))
+    assert (a - b).uop is a._binop(Ops.ADD, b.neg()).uop and (a / b).uop is a._binop(Ops.MUL, b.reciprocal()).uop
+    assert a.exp().uop is a.mul(1 / np.log(2)).exp2().uop
+    # operands that require grad: the same graph and gradients; under no_grad the general rule (it detaches)
+    x, y = tt.randn(3, 4, requires_grad=True), tt.randn(3, 4, requires_grad=True)
+    assert (x - y).uop is x._binop(Ops.ADD, y.neg()).uop and (x - y).requires_grad
+    ((x - y) * (x / y) + x.exp()).sum().backward()
+    xn, yn = x.detach().numpy().astype(np.float64), y.detach().numpy().astype(np.float64)
+    assert np.allclose(x.grad.numpy(), xn / yn + (xn - yn) / yn + np.exp(xn), rtol=1e-4)
+    assert np.allclose(y.grad.numpy(), -xn / yn - (xn - yn) * xn / yn**2, rtol=1e-4)
+    with tt.no_grad():
+        for t in (x - y, x / y, x.exp()):
+            assert not t.requires_grad
 
 
 def test_shortcuts_keep_promotion_and_broadcasting() -> None:

@@ -16,6 +16,7 @@ from .common import (
     _broadcast_operand,
     _broadcast_pair,
     _broadcast_shapes,
+    _const_uop,
     _same_operand,
     _scalar_operand,
     no_grad,
@@ -53,7 +54,10 @@ def add(self: Tensor, other: Any, alpha: float = 1) -> Tensor:
 def sub(self: Tensor, other: Any, alpha: float = 1) -> Tensor:
     """a - alpha*b = a + (-alpha*b)"""
     if alpha == 1 and self.uop.dtype.kind == "f":
-        if _same_operand(self, other):
+        if _same_operand(self, other):  # (the general rule's nodes, without the NEG's tensor)
+            if no_grad.enabled or not (self._rg or other._rg):
+                u = self.uop
+                return self._new(UOp(Ops.ADD, u.dtype, (u, UOp(Ops.NEG, u.dtype, (other.uop,)))), self, other)
             return self._binop(Ops.ADD, other.neg())
         if type(other) is float:  # (-x is exact: the constant -x is what NEG of the constant x computes)
             return self._binop(Ops.ADD, -other)
@@ -113,7 +117,10 @@ def div(self: Tensor, other: Any, rounding_mode: str | None = None) -> Tensor:
         raise TensorValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                                f"{rounding_mode!r}")
     if rounding_mode is None and self.uop.dtype.kind == "f":
-        if _same_operand(self, other):
+        if _same_operand(self, other):  # (the general rule's nodes, without the RECIPROCAL's tensor)
+            if no_grad.enabled or not (self._rg or other._rg):
+                u = self.uop
+                return self._new(UOp(Ops.MUL, u.dtype, (u, UOp(Ops.RECIPROCAL, u.dtype, (other.uop,)))), self, other)
             return self._binop(Ops.MUL, other.reciprocal())
         c = _scalar_operand(self, other)
         if c is not None:
@@ -494,6 +501,10 @@ def log2(self: Tensor) -> Tensor:
 
 def exp(self: Tensor) -> Tensor:
     """e^x = 2^(x*log2(e))"""
+    u = self.uop
+    if u.dtype.kind == "f" and (no_grad.enabled or not self._rg):  # (the nodes below, without the MUL's tensor)
+        c = _const_uop(1 / math.log(2), u.dtype, u.shape)  # type: ignore[arg-type]
+        return self._new(UOp(Ops.EXP2, u.dtype, (UOp(Ops.MUL, u.dtype, (u, c)),)), self)
     return (self.float() if not self.dtype.is_float else self).mul(1 / math.log(2)).exp2()
 
 
