@@ -237,6 +237,22 @@ def test_structure_key_tells_shared_buffers_and_nodes_apart(device: str) -> None
         assert_close(t, want, "structure key case", (9,), device, atol=1e-5)
 
 
+def test_part_numbering_starts_over_with_the_plan_cache(device: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys are tuples of part numbers; when the numbering is full it starts over and the plan cache is emptied
+    with it (an old key read with new numbers could name another graph): later realizes still give the right
+    values, and the same structure hits the cache again after one miss."""
+    a, b = real(7, seed=8, device=device), real(7, seed=9, device=device)
+    an, bn = a.numpy(), b.numpy()
+    assert_close((a * 3 + b).exp(), np.exp(an * 3 + bn), "before", (7,), device, atol=1e-5)
+    monkeypatch.setattr(R, "PART_IDS_MAX", 0)
+    assert_close((a * 3 + b).exp(), np.exp(an * 3 + bn), "after a reset", (7,), device, atol=1e-5)
+    assert len(R.PLAN_CACHE.values()) == 1 and len(R._PART_IDS) < 20
+    monkeypatch.setattr(R, "PART_IDS_MAX", 1 << 20)
+    hits = R.STATS["plan_hits"]
+    assert_close((b * 3 + a).exp(), np.exp(bn * 3 + an), "same structure", (7,), device, atol=1e-5)
+    assert R.STATS["plan_hits"] == hits + 1
+
+
 def test_plan_cache_keeps_constants_apart(device: str) -> None:
     """Constants are part of the structure: x*2 and x*3 must not share a cached plan's kernel."""
     a = real(5, device=device)

@@ -145,6 +145,9 @@ def data_dir() -> str:
     return os.path.join(base, "tinytorch")
 
 
+_MISSING = object()
+
+
 class LRU(Generic[K, V]):
     """A dict bounded by entry count: setting a key beyond the bound drops the least recently
     used entry (`get` and `[]` count as a use; `in`, `values()` and `items()` do not). The bound
@@ -162,11 +165,12 @@ class LRU(Generic[K, V]):
         return max(1, int(self._max))
 
     def get(self, key: K, default: Any = None) -> Any:
-        with self._lock:
-            if key not in self._d:
+        with self._lock:  # (two lookups of the key, not three: a large key costs one hash and compare each)
+            value = self._d.get(key, _MISSING)
+            if value is _MISSING:
                 return default
             self._d.move_to_end(key)
-            return self._d[key]
+            return value
 
     def __getitem__(self, key: K) -> V:
         with self._lock:

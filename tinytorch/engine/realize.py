@@ -44,6 +44,14 @@ REALIZE_HOOKS: list[Any] = []
 _VERSIONS = itertools.count(1)
 
 
+# Every distinct part of a structure key (a node's op, dtype, argument and source positions) is numbered, so that
+# a key is a tuple of ints: hashed and compared in microseconds even for a training step's ~600 nodes (a tuple of
+# those parts took ~40 us to hash and ~50 us to compare, and a plan-cache lookup does both). Bounded: beyond
+# PART_IDS_MAX the numbering starts over, and the plan cache with it (its keys used the old numbers).
+_PART_IDS: dict[Any, int] = {}
+PART_IDS_MAX = 1 << 20
+
+
 class _Walk:
     """The walk behind the structural key: one pass over the graph, sources first, that stops at buffers and at
     realized nodes (which read their result's view). A node's part of the key is its op, dtype, argument and the
@@ -55,7 +63,7 @@ class _Walk:
     def __init__(self) -> None:
         self.index: dict[UOp, int] = {}
         self.nodes: list[UOp] = []
-        self.parts: list[Any] = []
+        self.parts: list[int] = []  # per node, its part's number in _PART_IDS
         self.leaves: list[Buffer] = []
         self.leaf_pos: dict[int, int] = {}
         self.has_assign = False
@@ -64,6 +72,7 @@ class _Walk:
         """Walk the graphs under roots (in order) that are not walked yet."""
         index, nodes, parts, leaves, leaf_pos = self.index, self.nodes, self.parts, self.leaves, self.leaf_pos
         buffer_op, assign_op = Ops.BUFFER, Ops.ASSIGN
+        number = _PART_IDS.setdefault
         stack: list[UOp] = list(reversed(roots))
         push, pop = stack.append, stack.pop
         while stack:
@@ -102,7 +111,7 @@ class _Walk:
             pop()
             index[u] = len(nodes)
             nodes.append(u)
-            parts.append(part)
+            parts.append(number(part, len(_PART_IDS)))
 
     def key(self, targets: list[UOp]) -> tuple:
         """The structural key of a realize of targets (all walked)."""
@@ -184,6 +193,9 @@ def realize_uops(targets: list[UOp], device: str | None = None, readers_added: b
             return got[:len(targets)]  # invalidates results cached on graph nodes)
     t0 = time.perf_counter()
     targets = [resolve_views(t) for t in targets]
+    if walk is None and len(_PART_IDS) > PART_IDS_MAX:  # (never inside a walk: its parts keep one numbering)
+        _PART_IDS.clear()
+        PLAN_CACHE.clear()
     w = walk or _Walk()
     w.add(targets)
     key, leaves = w.key(targets), w.leaves
