@@ -49,7 +49,7 @@ _VERSIONS = itertools.count(1)
 # those parts took ~40 us to hash and ~50 us to compare, and a plan-cache lookup does both). Bounded: beyond
 # PART_IDS_MAX the numbering starts over, and the plan cache with it (its keys used the old numbers).
 _PART_IDS: dict[Any, int] = {}
-PART_IDS_MAX = 1 << 20
+PART_IDS_MAX = 1 << 17  # (about 30 MB of parts at most; a training step numbers a few thousand)
 
 
 class _Walk:
