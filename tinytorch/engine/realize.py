@@ -46,9 +46,12 @@ _VERSIONS = itertools.count(1)
 
 # Every distinct part of a structure key (a node's op, dtype, argument and source positions) is numbered, so that
 # a key is a tuple of ints: hashed and compared in microseconds even for a training step's ~600 nodes (a tuple of
-# those parts took ~40 us to hash and ~50 us to compare, and a plan-cache lookup does both). Bounded: beyond
-# PART_IDS_MAX the numbering starts over, and the plan cache with it (its keys used the old numbers).
+# those parts took ~40 us to hash and ~50 us to compare, and a plan-cache lookup does both). Numbers come from a
+# counter and are never given twice (threads may walk at once; a part numbered again after the table was emptied
+# gets a new number, so an old key can only miss). Bounded: beyond PART_IDS_MAX the table is emptied, and the plan
+# cache with it (its keys can no longer be met).
 _PART_IDS: dict[Any, int] = {}
+_PART_NUMBERS = itertools.count()
 PART_IDS_MAX = 1 << 17  # (about 30 MB of parts at most; a training step numbers a few thousand)
 
 
@@ -72,7 +75,7 @@ class _Walk:
         """Walk the graphs under roots (in order) that are not walked yet."""
         index, nodes, parts, leaves, leaf_pos = self.index, self.nodes, self.parts, self.leaves, self.leaf_pos
         buffer_op, assign_op = Ops.BUFFER, Ops.ASSIGN
-        number = _PART_IDS.setdefault
+        number, next_number = _PART_IDS.setdefault, _PART_NUMBERS.__next__
         stack: list[UOp] = list(reversed(roots))
         push, pop = stack.append, stack.pop
         while stack:
@@ -111,7 +114,7 @@ class _Walk:
             pop()
             index[u] = len(nodes)
             nodes.append(u)
-            parts.append(number(part, len(_PART_IDS)))
+            parts.append(number(part, next_number()))
 
     def key(self, targets: list[UOp]) -> tuple:
         """The structural key of a realize of targets (all walked)."""
