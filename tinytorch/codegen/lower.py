@@ -228,8 +228,7 @@ class _Lowerer:
         elif node in self.packed_rows and not self.in_epilogue:
             out = UOp(Ops.LOAD, dt, (self.packed_rows[node], self.block_index(combo)))
         elif mode == "gather":
-            lanes = [self._load1(buf, dt, *self.index(view, combo, lane)) for lane in range(self.o.width)]
-            out = UOp(Ops.VECTORIZE, dt.vec(self.o.width), tuple(lanes))
+            out = self.gather(buf, dt, view, combo)
         else:
             idx, valid = self.index(view, combo)
             ldt = dt.vec(self.o.width) if mode == "vec" else dt
@@ -244,6 +243,11 @@ class _Lowerer:
             return UOp(Ops.CONST, dt, (), identity(Ops.ADD, dt) if dt.count == 1 else 0) if dt.count == 1 else \
                 UOp(Ops.VECTORIZE, dt, (UOp(Ops.CONST, dt.scalar, (), 0),) * dt.count)
         return UOp(Ops.LOAD, dt, (buf, idx) if valid is None else (buf, idx, valid))
+
+    def gather(self, buf: UOp, dt: DType, view: UOp, combo: dict[int, int]) -> UOp:
+        """A vector of dt read lane by lane (each lane its own address)."""
+        return UOp(Ops.VECTORIZE, dt.vec(self.o.width),
+                   tuple(self._load1(buf, dt, *self.index(view, combo, lane)) for lane in range(self.o.width)))
 
     def const(self, node: UOp, combo: dict[int, int]) -> UOp:
         dt = compute_dtype(node.dtype)
@@ -410,11 +414,8 @@ class _Lowerer:
             gather = self.lane_mode(view) == "gather"  # (a transposed operand: lane by lane, each read in order)
             for v in range(o.unroll_of(o.vec_axis)):
                 combo = {o.vec_axis: v}
-                if gather:
-                    val = UOp(Ops.VECTORIZE, dt.vec(o.width), tuple(self._load1(buf, dt, *self.index(view, combo, lane))
-                                                                    for lane in range(o.width)))
-                else:
-                    val = self._load1(buf, dt.vec(o.width), *self.index(view, combo))
+                val = self.gather(buf, dt, view, combo) if gather else \
+                    self._load1(buf, dt.vec(o.width), *self.index(view, combo))
                 em.statement(UOp(Ops.STORE, dtypes.void, (local, self.panel_index(combo), val)))
             em.close(r)
             self.rng[red] = saved

@@ -302,11 +302,12 @@ def _pack_choice(k: Kernel, vec_axis: int, row_axis: int, rows: int, panel: int,
 
 def transposed_panels_pay(lanes: int, reduce: int, itemsize: int, vbytes: int | None = None) -> bool:
     """Whether a transposed operand's packed panels will be taken for an output row of `lanes` over a reduce of
-    `reduce`: enough panels for every thread at the widest tile (2 vectors, 4 with 64-byte vectors), each within
-    PACK_MAX_BYTES. (linalg copies a transposed operand first where they will not.)"""
+    `reduce`: a reduce longer than 16 (shorter ones are unrolled whole), enough panels for every thread at the
+    widest tile (2 vectors, 4 with 64-byte vectors), each within PACK_MAX_BYTES. (linalg copies a transposed
+    operand first where they will not.)"""
     vbytes = vbytes or vector_bytes()
     panel = max(1, vbytes // max(itemsize, 4)) * (4 if vbytes >= 64 else 2)
-    return lanes // panel >= 2 * num_threads() and reduce * panel * itemsize <= PACK_MAX_BYTES
+    return reduce > 16 and lanes // panel >= 2 * num_threads() and reduce * panel * itemsize <= PACK_MAX_BYTES
 
 
 def _transposed_panel(k: Kernel, strides: tuple[int | None, ...], lane_axis: int) -> bool:
@@ -316,7 +317,7 @@ def _transposed_panel(k: Kernel, strides: tuple[int | None, ...], lane_axis: int
     the product then runs with whole vectors along the lanes like any other (instead of dot products along the
     reduce, or a transposed copy of the operand first)."""
     shape, ng = k.shape, k.n_global
-    if ng < 2 or len(shape) != ng + 1 or shape[ng] <= 16 or strides[ng] != 1 or strides[lane_axis] in (0, 1):
+    if ng < 2 or len(shape) != ng + 1 or strides[ng] != 1 or strides[lane_axis] in (0, 1):
         return False
     return any(strides[a] == 0 and shape[a] >= 16 for a in range(ng) if a != lane_axis)  # (batch axes: any)
 

@@ -99,7 +99,7 @@ class GroupOp:
 _cache: dict[tuple, weakref.ref] = {}
 
 
-def _shape_of_view_src(src: tuple[UOp, ...], arg: Any) -> tuple[int, ...] | None:
+def _source_shape(src: tuple[UOp, ...], arg: Any) -> tuple[int, ...] | None:
     return src[0].shape
 
 
@@ -134,15 +134,10 @@ _SHAPE_RULES: dict[Ops, Any] = {
     Ops.PERMUTE: _permuted,
     Ops.PAD: _padded,
     Ops.SHRINK: lambda src, arg: tuple([e - b for b, e in arg]) if src[0].shape is not None else None,
-    Ops.FLIP: _shape_of_view_src,
-    Ops.ASSIGN: _shape_of_view_src,
+    Ops.FLIP: _source_shape,
+    Ops.ASSIGN: _source_shape,
     Ops.REDUCE_AXIS: _reduced,
 }
-
-
-def _infer_shape(op: Ops, src: tuple[UOp, ...], arg: Any) -> tuple[int, ...] | None:
-    rule = _SHAPE_RULES.get(op)
-    return None if rule is None else rule(src, arg)
 
 
 class UOp:
@@ -167,7 +162,7 @@ class UOp:
             return u
         u = object.__new__(cls)
         u.op, u.dtype, u.src, u.arg, u._key = op, dtype, src, arg, key
-        rule = _SHAPE_RULES.get(op)  # (_infer_shape, without its call)
+        rule = _SHAPE_RULES.get(op)
         u.shape = None if rule is None else rule(src, arg)
         u._realized = None  # a tensor-graph node that was realized keeps its Buffer here
         u._tag = None  # user source line that created it (for DEBUG), set by Tensor

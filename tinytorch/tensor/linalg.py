@@ -81,7 +81,7 @@ def _mm2d(x: Tensor, y: Tensor) -> Tensor:
     n, k = x.shape
     m = y.shape[1]
     yr = y.contiguous() if n >= 16 and m % 4 == 0 and y.uop.op is Ops.PERMUTE and \
-        (k <= 16 or not transposed_panels_pay(m, k, x.dtype.itemsize)) else y
+        not transposed_panels_pay(m, k, x.dtype.itemsize) else y
     lanes = max(1, vector_bytes() // max(x.dtype.itemsize, 4))
     # a row of m outputs that no lane count divides (517, 1000 + 1 classes) would run in scalar code: the right
     # operand is copied into rows of m + pad (zeros after), the product runs in whole vectors and keeps its
