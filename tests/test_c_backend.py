@@ -37,6 +37,19 @@ def test_canaries_pass_on_this_machine(dev: str) -> None:
     assert canary.run_canaries(dev) == []
 
 
+@pytest.mark.parametrize("dev", ["C", "LLVM"])
+def test_canaries_pass_under_no_grad(dev: str) -> None:
+    """A program's first compile may happen under no_grad (an eval loop, an optimizer step): the gradient
+    canaries still run with gradients on, and the state is restored."""
+    from tests.conftest import require_device
+
+    require_device(dev)
+    with tt.no_grad():
+        assert canary.run_canaries(dev, sizes=(7,)) == []
+        assert not tt.is_grad_enabled()
+    assert tt.is_grad_enabled()
+
+
 @pytest.mark.slow
 @needs_cc
 def test_a_toolchain_that_computes_wrong_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

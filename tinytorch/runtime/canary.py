@@ -119,9 +119,12 @@ def _run_all(device: str, sizes: tuple[int, ...]) -> dict[tuple[str, int], np.nd
 def run_canaries(device: str, sizes: tuple[int, ...] | None = None) -> list[str]:
     """Each canary (at each of `sizes`, default SIZES) on `device` and on INTERP; a line for each
     that differs (or raises on one only)."""
+    from ..autograd import enable_grad
+
     sizes = SIZES if sizes is None else sizes
     failures: list[str] = []
-    wants, gots = _run_all("INTERP", sizes), _run_all(device, sizes)
+    with enable_grad():  # (the first compile may happen under no_grad: a gradient canary still needs gradients)
+        wants, gots = _run_all("INTERP", sizes), _run_all(device, sizes)
     for (name, n), want in wants.items():
         got = gots[(name, n)]
         if isinstance(want, Exception):  # a canary the reference cannot run says nothing about the toolchain
