@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 # graph structure -> (plan, leaf order); the least recently used dropped beyond TINYTORCH_CACHE_ENTRIES
 PLAN_CACHE: LRU[tuple, tuple[Plan, list[int]]] = LRU(CACHE_ENTRIES)
 CAPTURE: list[list[tuple[Any, list[Buffer]]]] = []  # the JIT records (runner, buffers) here while capturing
-STATS = {"realizes": 0, "plan_hits": 0, "plan_misses": 0, "kernels_run": 0}
+# (known_plans: runs of a kept plan without a realize, `run_known_plan`)
+STATS = {"realizes": 0, "plan_hits": 0, "plan_misses": 0, "kernels_run": 0, "known_plans": 0}
 # observers of every realize, called after its kernels ran (VIZ, the profiler): f(targets, plan, device, start time)
 REALIZE_HOOKS: list[Any] = []
 # buffer versions: an in-place write moves the buffer's readers to a number never used before, so a graph
@@ -123,11 +124,14 @@ class _Walk:
 
 def _pending_readers(targets: list[UOp], nodes: list[UOp]) -> list[UOp]:
     """Lazy tensors outside this realize that read a buffer about to be overwritten in place."""
+    written = {id(resolve(n.src[0]).base.arg[0]) for n in nodes if n.op is Ops.ASSIGN}
+    return lazy_readers(targets, written) if written else []
+
+
+def lazy_readers(targets: list[UOp], written: set[int]) -> list[UOp]:
+    """The uops of live lazy tensors, other than targets, whose graphs read a buffer whose id is in written."""
     from ..tensor import Tensor
 
-    written = {id(resolve(n.src[0]).base.arg[0]) for n in nodes if n.op is Ops.ASSIGN}
-    if not written:
-        return []
     tset = set(targets)
     extra: list[UOp] = []
     reads: dict[UOp, bool] = {}  # node -> does its graph read a written buffer (shared by every tensor's walk:
@@ -182,10 +186,11 @@ def run_pending(*tensors: Any) -> None:
 
 
 def realize_uops(targets: list[UOp], device: str | None = None, readers_added: bool = False,
-                 walk: _Walk | None = None) -> list[UOp]:
+                 walk: _Walk | None = None, keep: list[Any] | None = None) -> list[UOp]:
     """Compute targets; returns, per target, a UOp that is a view over its result buffer. (readers_added: the
     lazy readers of buffers written in place are among the targets already; walk: the structure walk of the
-    targets before those readers were added, continued here.)"""
+    targets before those readers were added, continued here; keep: receives (plan, input buffers, device) when
+    the plan ran for these targets alone, for `run_known_plan`.)"""
     if DEFERRED:
         pending = list({id(t): t for t in DEFERRED if t.uop._realized is None and t.uop.op is Ops.ASSIGN}.values())
         DEFERRED.clear()
@@ -236,6 +241,8 @@ def realize_uops(targets: list[UOp], device: str | None = None, readers_added: b
     else:
         t_run = run_plan(plan, inputs, new, dev)
     STATS["realizes"] += 1
+    if keep is not None:
+        keep.append((plan, inputs, dev))
     for hook in REALIZE_HOOKS:
         hook(targets, plan, dev, t0)
     out = []
@@ -412,6 +419,59 @@ class BoundPlan:
         table = (ctypes.c_void_p * (self.n_inputs + self.n_new + 1))(*[b.ptr for b in inputs], *[b.ptr for b in new])
         self.lib.tt_run_table(ctypes.addressof(self.items), self.count, table)
         STATS["kernels_run"] += self.count
+
+
+def run_known_plan(plan: Plan, inputs: list[Buffer], dev: Any) -> dict[int, int]:
+    """Run a plan kept from an earlier realize (`keep`) over new input buffers of the same sizes and dtypes,
+    without building or walking a graph; returns {id(buffer written in place): its new version}. The caller
+    moves the tensors it wrote to those versions (`moved_to_versions`). Only for plans whose results are all
+    in-place writes of inputs, outside JIT capture, kernel hooks and DEBUG >= 2 (the caller checks)."""
+    t0 = time.perf_counter()
+    new = [Buffer(dev.name, size, dt) for size, dt in plan.new_bufs]
+    versions: dict[int, int] = {}
+    for bi in plan.assigned_inputs:
+        _invalidate(inputs[bi])
+        versions[id(inputs[bi])] = next(_VERSIONS)
+    bound = plan.bound.get(dev.name)
+    if bound is None:
+        bound = plan.bound[dev.name] = BoundPlan.build(plan, dev) or False
+    if isinstance(bound, BoundPlan):
+        bound.run(inputs, new)
+    else:
+        run_plan(plan, inputs, new, dev)
+    STATS["known_plans"] += 1
+    if DEBUG >= 1 and plan.kernels:
+        print(f"realize: {len(plan.kernels)} kernels from {plan.n_ops} ops, no graph (kept plan), "
+              f"run {(time.perf_counter() - t0) * 1e3:.2f} ms")
+    return versions
+
+
+def known_plans_allowed() -> bool:
+    """May a kept plan run without a realize now? Not while the JIT captures, kernel or realize hooks observe
+    (the profiler, VIZ), DEBUG >= 2 reports kernels, or deferred updates wait for the next realize."""
+    return not CAPTURE and not KERNEL_HOOKS and not REALIZE_HOOKS and not DEFERRED and DEBUG.value < 2
+
+
+def realize_before_writes(tensors: list[Tensor], written: set[int]) -> None:
+    """Realize tensors, together with every live lazy tensor that reads one of the buffers (ids) in written:
+    what a realize of in-place writes to them would compute first (the eager-semantics rule), done ahead of
+    writes run by run_known_plan."""
+    todo = [t for t in tensors if not _is_realized(t.uop)]
+    extra = lazy_readers([t.uop for t in todo], written)
+    if not todo and not extra:
+        return
+    results = realize_uops([t.uop for t in todo] + extra, todo[0].device if todo else None)
+    for t, r in zip(todo, results):
+        if not t.requires_grad or t.uop.op is Ops.ASSIGN:
+            t.uop = r
+
+
+def moved_to_versions(written: list[Tensor], versions: dict[int, int]) -> None:
+    """After run_known_plan: each written tensor (a plain view of its buffer) reads its buffer's new version, and
+    so does every live tensor that views one of the written buffers."""
+    for t in written:
+        t.uop = at_version(t.uop, versions[id(t.uop.base.arg[0])])
+    _move_viewers(versions)
 
 
 def run_plan(plan: Plan, inputs: list[Buffer], new: list[Buffer], dev: Any) -> float:

@@ -4,7 +4,9 @@ Takes: parameters (Tensors with requires_grad and a lazy `.grad` from backward()
 Produces: on `step()`, one ASSIGN per parameter and per state tensor, realized together with
 the gradients (and, through the eager-semantics rule, with the loss that read the old
 weights) as one schedule — forward, backward and update fuse into kernels; no Python loop
-touches elements.
+touches elements. A built-in optimizer keeps its update graphs (optim/reuse.py) and, once they
+are kept, the plan of a whole step's updates: later steps realize the gradients (with the loss)
+and run that plan over the step's buffers, building no update graph at all.
 
 Hyper-parameters that change while training (learning rate, betas, momentum) live in
 one-element float64 buffers, so changing them changes no graph: the cached schedule and a
@@ -27,7 +29,9 @@ from typing import Any
 import numpy as np
 
 from ..dtype import dtypes
+from ..engine import realize
 from ..helpers import REUSE_UPDATES
+from ..ops.uop import Ops
 from ..tensor import Tensor, no_grad
 from . import reuse
 
@@ -211,6 +215,7 @@ class Optimizer:
         targets: list[Tensor] = []
         self._shared: dict[Any, Any] = {}
         with no_grad():
+            work: list[tuple[Tensor, Tensor, ParamGroup, dict[str, Any]]] = []  # parameter, gradient, group, state
             for group in self.param_groups:
                 group.host["lr"].set(float(group["lr"]))
                 for p in group["params"]:
@@ -219,11 +224,53 @@ class Optimizer:
                     if p.grad.shape != p.shape:
                         raise RuntimeError(f"{type(self).__name__}.step: gradient shape {p.grad.shape} does not "
                                            f"match parameter shape {p.shape}")
-                    targets += self._apply_update(p, p.grad.detach(), group, self._state_for(p, group))
-                    targets.append(p.grad)
+                    work.append((p, p.grad, group, self._state_for(p, group)))
+            key = self._step_key(work)
+            kept: reuse.StepPlan | None = self.__dict__.get("_step_plan")
+            if key is not None and kept is not None and kept.key == key and reuse.run_step(kept, work):
+                return loss
+            capture = key is not None and self.__dict__.get("_step_plan_refused") != key and self._replayable(work)
+            if capture:  # the gradients first, so that the updates are a realize of their own to keep
+                realize.realize_before_writes([g for _, g, _, _ in work],
+                                              {id(t.uop.base.arg[0]) for ts in reuse.step_tensors(work) for t in ts})
+            for p, g, group, state in work:
+                targets += self._apply_update(p, g.detach(), group, state)
+                if not capture:
+                    targets.append(g)
+            if capture and targets and all(g.uop.base.op is Ops.BUFFER for _, g, _, _ in work):
+                kept = self.__dict__["_step_plan"] = reuse.capture_step(work, key, targets)  # type: ignore[arg-type]
+                if kept is None:  # (not tried again for these settings: each try costs a realize of its own)
+                    self.__dict__["_step_plan_refused"] = key
+                return loss
+            if capture:
+                self.__dict__["_step_plan_refused"] = key
         if targets:
             Tensor.realize(*targets)
         return loss
+
+    def _step_key(self, work: list[tuple[Tensor, Tensor, ParamGroup, dict[str, Any]]]) -> tuple | None:
+        """What a kept step plan is kept under (each parameter's identity and update key), or None when steps of
+        this optimizer are not run by a kept plan (a custom update, REUSE_UPDATES=0, a running JIT capture,
+        kernel observers, an unhashable setting)."""
+        if not work or type(self)._update not in REUSABLE_UPDATES or not REUSE_UPDATES.value \
+                or not realize.known_plans_allowed():
+            return None
+        keys = []
+        for p, g, group, state in work:
+            k = reuse.update_key(p, g, group, state)
+            if k is None:
+                return None
+            keys.append((id(p), k))
+        return tuple(keys)
+
+    def _replayable(self, work: list[tuple[Tensor, Tensor, ParamGroup, dict[str, Any]]]) -> bool:
+        """Has every parameter of this step a kept update graph (so that this step's graphs are the kept ones)?"""
+        graphs = self.__dict__.get("_graphs", {})
+        for p, _, _, _ in work:
+            kept = graphs.get(id(p))
+            if kept is None or kept[0]() is not p or kept[2] is None:
+                return False
+        return True
 
     def _apply_update(self, p: Tensor, g: Tensor, group: ParamGroup, state: dict[str, Any]) -> list[Tensor]:
         """_update's writes; for a built-in optimizer, from the second step with the same settings and shapes on,

@@ -121,3 +121,80 @@ def replay(graph: UpdateGraph, p: Tensor, g: Tensor, state: dict[str, Any]) -> l
     for t, out in zip(writes, graph.outputs):
         t.uop = new.get(out, out)
     return writes
+
+
+class StepPlan:
+    """A whole optimizer step's updates as a plan kept from one realize: from then on a step realizes the
+    gradients (with the lazy tensors that read the weights, as any in-place write would) and runs the kept kernels
+    over this step's buffers, building no graph. `key` is per updated parameter its identity and update key,
+    `inputs` per parameter its tensors (p, then the state's) as `_chain_key`s, `roles` per plan input where its
+    buffer comes from: (i, j) the j-th tensor of parameter i, (i, -1) its gradient, or a Buffer that every step
+    reads as it is (a hyper-parameter's, a constant's)."""
+
+    __slots__ = ("key", "chains", "grad_chains", "roles", "plan", "dev")
+
+    def __init__(self, key: tuple, chains: list[list[tuple]], grad_chains: list[tuple], roles: list[Any],
+                 plan: Any, dev: Any):
+        self.key, self.chains, self.grad_chains, self.roles = key, chains, grad_chains, roles
+        self.plan, self.dev = plan, dev
+
+
+Work = list[tuple[Tensor, Tensor, Any, dict[str, Any]]]  # a step's (parameter, gradient, group, state) per parameter
+
+
+def step_tensors(work: Work) -> list[list[Tensor]]:
+    """Per parameter of a step: the parameter, then its state's tensors (the tensors an update writes)."""
+    return [[p] + [v for v in state.values() if isinstance(v, Tensor)] for p, _, _, state in work]
+
+
+def capture_step(work: Work, key: tuple, targets: list[Tensor]) -> StepPlan | None:
+    """Realize the updates `targets` of this step (every gradient realized already) as a realize of their own;
+    return the plan to run on later steps, or None when it cannot be kept."""
+    keep: list[Any] = []
+    results = realize.realize_uops([t.uop for t in targets], targets[0].device, keep=keep)
+    for t, r in zip(targets, results):
+        t.uop = r
+    if not keep:  # (more than the updates ran: readers of the weights, deferred updates)
+        return None
+    plan, inputs, dev = keep[0]
+    if any(r.kind != "assign" for r in plan.results):
+        return None
+    tensors = step_tensors(work)
+    owner: dict[int, Any] = {}
+    for i, ts in enumerate(tensors):
+        for j, t in enumerate([*ts, work[i][1]]):
+            if not _plain(t):
+                return None
+            b = id(t.uop.base.arg[0])
+            if b in owner:  # (two roles share memory)
+                return None
+            owner[b] = (i, j if j < len(ts) else -1)
+    roles = [owner.get(id(b), b) for b in inputs]
+    if any(not isinstance(roles[bi], tuple) or roles[bi][1] < 0 for bi in plan.assigned_inputs):
+        return None
+    chains = [[_chain_key(t.uop) for t in ts] for ts in tensors]
+    grad_chains = [_chain_key(g.uop) for _, g, _, _ in work]
+    return StepPlan(key, chains, grad_chains, roles, plan, dev)
+
+
+def run_step(sp: StepPlan, work: Work) -> bool:
+    """One step by the kept plan; False (nothing written yet, gradients perhaps realized) when this step's tensors
+    are not in the form the plan was kept for."""
+    tensors = step_tensors(work)
+    if len(tensors) != len(sp.chains):
+        return False
+    for ts, want in zip(tensors, sp.chains):
+        if len(ts) != len(want) or any(not _plain(t) or _chain_key(t.uop) != c for t, c in zip(ts, want)):
+            return False
+    writes = [t for ts in tensors for t in ts]
+    if any(realize.shares_buffer(t) for t in writes):  # (a view of a weight held elsewhere: the general path)
+        return False
+    grads = [g for _, g, _, _ in work]
+    realize.realize_before_writes(grads, {id(t.uop.base.arg[0]) for t in writes})
+    if any(not _plain(g) or _chain_key(g.uop) != c for g, c in zip(grads, sp.grad_chains)):
+        return False
+    bufs = [[t.uop.base.arg[0] for t in [*ts, g]] for ts, g in zip(tensors, grads)]
+    inputs = [bufs[r[0]][r[1]] if isinstance(r, tuple) else r for r in sp.roles]
+    versions = realize.run_known_plan(sp.plan, inputs, sp.dev)
+    realize.moved_to_versions([t for t in writes if id(t.uop.base.arg[0]) in versions], versions)
+    return True
