@@ -11,7 +11,7 @@ import pytest
 
 import tinytorch as tt
 from tinytorch.codegen.kernel import analyze
-from tinytorch.codegen.opt import choose_opts
+from tinytorch.codegen.opt import BLOCK_ROWS_L2_SHARE, choose_opts
 from tinytorch.engine.realize import schedule_tensors
 from tinytorch.helpers import Context
 
@@ -228,28 +228,28 @@ def test_blocked_float64_and_epilogue(cdev: str, dtype: str) -> None:
 
 
 def test_blocking_follows_the_cache_sizes() -> None:
-    """Chunks fill half an L1 with a lane panel, rows blocks half an L2; a product whose panel over the whole reduce
-    fits the L2 and whose left operand fits half the L3 is left unblocked; a half-precision output (partial sums
-    would be rounded) is never chunked."""
+    """Chunks fill half an L1 with a lane panel, rows blocks BLOCK_ROWS_L2_SHARE of an L2; a product whose panel over
+    the whole reduce fits the L2 and whose left operand fits BLOCK_ROWS_L3_SHARE of the L3 is left unblocked; a
+    half-precision output (partial sums would be rounded) is never chunked."""
     _, kern = _product_kernel("AB", 600, 16384, 256)  # A: 39 MB, a 16-lane panel over the reduce: 1 MiB
     big_l3 = 1 << 30
     with Context(THREADS=2):
         o = choose_opts(kern, 32, caches=(32 << 10, 512 << 10, big_l3))
-        fit = (256 << 10) // (6 * 256 * 4)  # 6-row tiles of a 256-step chunk in half an L2: 42
-        assert o.kc == 256 and o.mc <= fit and -(-100 // o.mc) == -(-100 // fit), o.notes  # 100 tiles: 3 blocks
+        fit = int((512 << 10) * BLOCK_ROWS_L2_SHARE) // (6 * 256 * 4)  # 6-row tiles of a 256-step chunk in the share
+        assert o.kc == 256 and o.mc <= fit and -(-100 // o.mc) == -(-100 // fit), o.notes  # 100 tiles, balanced
         assert o.nc * 16 * o.kc * 4 <= 512 << 10 and len(o.pack) == 2, o.notes
         wide = choose_opts(kern, 32, caches=(64 << 10, 512 << 10, big_l3))
         assert wide.kc == 512 and not choose_opts(kern, 32, caches=(32 << 10, 2 << 20, big_l3)).kc, wide.notes
-        # the same panel in a 2 MiB L2, but A beyond half of a 32 MiB L3: each panel would read A from memory
+        # the same panel in a 2 MiB L2, but A beyond the share of a 32 MiB L3: each panel would read A from memory
         assert choose_opts(kern, 32, caches=(32 << 10, 2 << 20, 32 << 20)).kc == 256
         _, half = _product_kernel("AB", 600, 16384, 256, "float16")
         assert not choose_opts(half, 32, caches=TINY_CACHES).kc
 
 
-@pytest.mark.parametrize("n,blocked", [(1024, False), (2048, False), (4096, True)])
+@pytest.mark.parametrize("n,blocked", [(1024, False), (2048, True), (4096, True)])
 def test_square_blocking_by_the_l3(n: int, blocked: bool) -> None:
-    """Squares on a 32 KiB / 512 KiB / 32 MiB host: the left operand of a 4096 square (64 MiB) is beyond half the
-    L3, so its product is blocked; 1024 and 2048 (A of 4 and 16 MiB) keep the panel-outermost loop."""
+    """Squares on a 32 KiB / 512 KiB / 32 MiB host: the left operands of 2048 and 4096 squares (16 and 64 MiB) are
+    beyond a quarter of the L3, so their products are blocked; 1024 (A of 4 MiB) keeps the panel-outermost loop."""
     _, kern = _product_kernel("AB", n, n, n)
     with Context(THREADS=2):
         o = choose_opts(kern, 32, caches=(32 << 10, 512 << 10, 32 << 20))

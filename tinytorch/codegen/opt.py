@@ -10,9 +10,9 @@ Produces: `Opts`, applied by codegen/lower.py. Each choice is a small readable r
   output axis) get a register tile: rows unrolled x vectors unrolled, and the lane axis
   becomes the outer loop so a column panel of the right operand stays in cache (tiling);
 - a packed product whose panel over the whole reduce would not fit the L2, or whose other operand would not fit
-  half the L3, is cache-blocked: the reduce runs in chunks (a chunk of the panel fills half an L1), the rows in
-  blocks (a block of the left operand, packed per chunk, fills half an L2), the lanes in blocks whose packed
-  panels fit BLOCK_PACK_BYTES; cache sizes are read from the host;
+  a quarter of the L3, is cache-blocked: the reduce runs in chunks (a chunk of the panel fills half an L1), the
+  rows in blocks (a block of the left operand, packed per chunk, fills an eighth of an L2), the lanes in blocks
+  whose packed panels fit BLOCK_PACK_BYTES; cache sizes are read from the host;
 - reduces over a contiguous axis keep several accumulators (instruction-level parallelism);
 - small reduces (<= 16 elements, e.g. a 3x3 window) are fully unrolled;
 - kernels with enough work split their outermost loop across threads.
@@ -325,9 +325,16 @@ def _transposed_panel(k: Kernel, strides: tuple[int | None, ...], lane_axis: int
 
 # blocking starts where the lane panel over the whole reduce exceeds this share of the L2, or where the broadcast
 # operand (A), which the unblocked loop reads once per lane panel, exceeds this share of the L3 (beyond it, each
-# panel reads A from memory: 4096 squares, 139 -> 159 GFLOP/s same-run medians on a 2-core Zen 3 with a 32 MiB L3)
+# panel reads A from memory, or from an L3 that other cores share: 4096 squares, 139 -> 159 GFLOP/s same-run medians
+# on a 2-core Zen 3 with a 32 MiB L3; 2048 squares (A of 16 MiB), 105.6 -> 118.3 interleaved medians, while 1024
+# squares (4 MiB) run fastest unblocked: 125.9 against 107-123 for blocked variants)
 BLOCK_PANEL_L2_SHARE = 1.0
-BLOCK_ROWS_L3_SHARE = 0.5
+BLOCK_ROWS_L3_SHARE = 0.25
+
+# a packed rows block (the broadcast operand over a reduce chunk, re-read from the L2 by every lane tile) fills this
+# share of the L2: on a Zen 3 (512 KiB L2), 2048 squares with 60-row blocks ran 125 GFLOP/s against 113-116 with
+# 144-246 rows (half an L2), interleaved same-run medians; 4096 squares alike within 1 %
+BLOCK_ROWS_L2_SHARE = 0.125
 
 # the lane operand's packed block (reduce chunk by lane block) lives on the stack of the thread that runs the
 # kernel, next to the rows block (half an L2): at most this many bytes
@@ -348,12 +355,12 @@ def partials_fit_output(k: Kernel) -> bool:
 def _blocking(k: Kernel, row_axis: int, vec_axis: int, rows: int, panel: int, itemsize: int,
               caches: tuple[int, ...]) -> tuple[int, int, int, tuple[int, ...]]:
     """Cache blocking of a packed 2-d product: (reduce chunk, rows block and lane block in tiles, the broadcast
-    operand to pack), or zeros while the lane panel over the whole reduce fits the L2 and the broadcast operand half
-    the L3: the unblocked loop keeps the panel in the L2 and streams the other operand past it from the L3, which
-    measured as fast as blocking on a Zen 3 host (1024 and 2048 squares, 1024x8192x1024; blocking gained 2-3 % at a
-    reduce of 16384, 14 % at a 4096 square). A chunk of a lane panel fills half an L1,
-    a packed rows block half an L2, a packed lane block at most BLOCK_PACK_BYTES; chunks and blocks are balanced
-    (171 row tiles: 5 blocks of 35, not 4 of 42 and 1 of 3)."""
+    operand to pack), or zeros while the lane panel over the whole reduce fits the L2 and the broadcast operand
+    BLOCK_ROWS_L3_SHARE of the L3: the unblocked loop keeps the panel in the L2 and streams the other operand past
+    it from the L3, which measured faster than blocking on a Zen 3 host (1024 squares; blocking gained 2-3 % at a
+    reduce of 16384, 12 % at a 2048 square, 14 % at a 4096 square). A chunk of a lane panel fills half an L1, a
+    packed rows block BLOCK_ROWS_L2_SHARE of an L2, a packed lane block at most BLOCK_PACK_BYTES; chunks and blocks
+    are balanced (171 row tiles: 5 blocks of 35, not 4 of 42 and 1 of 3)."""
     shape = k.shape
     if k.n_global != 2 or len(shape) != 3 or (row_axis, vec_axis) != (0, 1) or not partials_fit_output(k):
         return 0, 0, 0, ()
@@ -365,7 +372,7 @@ def _blocking(k: Kernel, row_axis: int, vec_axis: int, rows: int, panel: int, it
     chunks = -(-red // max(16, l1 // 2 // (panel * itemsize)))
     kc = min(red, (-(-red // chunks) + 15) // 16 * 16)
     tiles = -(-m // rows)
-    blocks = -(-tiles // max(1, l2 // 2 // (rows * kc * itemsize)))
+    blocks = -(-tiles // max(1, int(l2 * BLOCK_ROWS_L2_SHARE) // (rows * kc * itemsize)))
     lane_tiles = shape[vec_axis] // panel
     per_thread = -(-lane_tiles // max(1, num_threads()))
     lane_blocks = -(-per_thread // max(1, BLOCK_PACK_BYTES // (kc * panel * itemsize)))
