@@ -147,20 +147,34 @@ def lazy_readers(targets: list[UOp], written: set[int]) -> list[UOp]:
 
 def _reads_written(root: UOp, written: set[int], reads: dict[UOp, bool]) -> bool:
     """Does root's graph (as graph_nodes walks it: a realized node reads its result's view) read a buffer whose
-    id is in written? Answers for every node on the way are kept in reads."""
+    id is in written? Answers for the nodes finished on the way are kept in reads; the walk stops at the first
+    written buffer it meets (the nodes still open then have no answer)."""
+    buffer_op = Ops.BUFFER
     stack = [root]
+    push, pop = stack.append, stack.pop
     while stack:
         u = stack[-1]
         if u in reads:
-            stack.pop()
+            pop()
             continue
-        below = (u._realized,) if u._realized is not None else () if u.op is Ops.BUFFER else u.src
-        todo = [s for s in below if s not in reads]
-        if todo:
-            stack.extend(todo)
+        r = u._realized
+        if r is None and u.op is buffer_op:
+            pop()
+            if id(u.arg[0]) in written:
+                reads[u] = True
+                return True
+            reads[u] = False
             continue
-        stack.pop()
-        reads[u] = (u.op is Ops.BUFFER and id(u.arg[0]) in written) or any(reads[s] for s in below)
+        below = u.src if r is None else (r,)
+        waiting = False
+        for s in below:
+            if s not in reads:
+                push(s)
+                waiting = True
+        if waiting:
+            continue
+        pop()
+        reads[u] = any([reads[s] for s in below])
     return reads[root]
 
 
