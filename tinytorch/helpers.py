@@ -275,4 +275,10 @@ def user_line() -> str | None:
 
 
 def num_threads() -> int:
-    return int(THREADS) if int(THREADS) > 0 else (os.cpu_count() or 1)
+    """Threads a kernel may use: THREADS, or every CPU (counted once: os.cpu_count reads sysfs each call)."""
+    return int(THREADS) if int(THREADS) > 0 else _cpu_count()
+
+
+@functools.cache
+def _cpu_count() -> int:
+    return os.cpu_count() or 1
