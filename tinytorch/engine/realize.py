@@ -565,6 +565,12 @@ def view_of(u: UOp) -> tuple[Buffer, ViewStack]:
 def to_numpy(t: Tensor) -> np.ndarray:
     t.realize()
     u = resolve(t.uop)
+    b = u.src[0] if u.op is Ops.RESHAPE else u
+    if b.op is Ops.BUFFER and b.dtype is not dtypes.bfloat16 and b.arg[0].size:  # a whole buffer, row-major
+        buf = b.arg[0]
+        arr = buf.numpy().reshape(u.shape)
+        _export(buf)
+        return arr
     if u.base.op is Ops.DETACH:
         u = detached_view(u) or u
     if u.base.op is Ops.CONST:  # a realized constant never exists: compute it
