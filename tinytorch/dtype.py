@@ -179,10 +179,16 @@ _ALIASES = {"float": "float32", "double": "float64", "half": "float16", "int": "
 _STORAGE_ONLY = ("uint16", "uint32", "uint64")  # promote only with themselves and floats, like PyTorch
 
 
+# numpy dtypes and scalar types met so far (np.dtype.name runs Python code: ~10 us a lookup)
+_FROM_NUMPY: dict[Any, DType] = {}
+
+
 def to_dtype(x: Any) -> DType:
     """Accept a DType, a name ('float32'), a numpy dtype or a Python type."""
     if isinstance(x, DType):
         return x.scalar if x.count > 1 or x.is_ptr else x
+    if isinstance(x, (np.dtype, type)) and (known := _FROM_NUMPY.get(x)) is not None:
+        return known
     if x is None:
         raise TypeError(f"expected a dtype, got None; one of {PUBLIC}")
     if isinstance(x, str) and x.startswith(("tinytorch.", "torch.")):
@@ -203,6 +209,8 @@ def to_dtype(x: Any) -> DType:
     except TypeError:
         raise TypeError(f"unknown dtype {x!r}; expected one of {PUBLIC}") from None
     if nd.name in PUBLIC:
+        if isinstance(x, (np.dtype, type)):
+            _FROM_NUMPY[x] = SCALARS[nd.name]
         return SCALARS[nd.name]
     raise TypeError(f"numpy dtype {nd} is not supported; expected one of {PUBLIC}")
 
