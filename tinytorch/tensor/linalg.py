@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 
 def matmul(self: Tensor, other: Any) -> Tensor:
     """Matrix product with NumPy/PyTorch broadcasting: (..., n, k) @ (..., k, m); a 1-D side is a vector."""
+    if isinstance(other, type(self)):  # (n, k) @ (k, m) of one float dtype, the usual case: no promotion or broadcast
+        xs, ys, dt = self.uop.shape, other.uop.shape, self.uop.dtype
+        if xs is not None and ys is not None and len(xs) == 2 and len(ys) == 2 and xs[1] == ys[0] \
+                and other.uop.dtype is dt and dt.is_float:
+            return _mm2d(self, other)
     w = other if isinstance(other, Tensor) else Tensor(other, device=self.device)
     if self.ndim == 0 or w.ndim == 0:
         raise TensorValueError(f"matmul: both arguments need at least 1 dim, got shapes {self.shape} and {w.shape}")
@@ -78,8 +83,7 @@ def _mm2d(x: Tensor, y: Tensor) -> Tensor:
     horizontal sum; over a short k, or for rows too short to share panels between threads, it is copied whole
     first), and the gradients are products of the same kind: dx = g @ y^T, dy = x^T @ g (for y = W^T:
     dW = g^T @ x, in W's own layout)."""
-    n, k = x.shape
-    m = y.shape[1]
+    (n, k), (_, m) = x.uop.shape, y.uop.shape  # type: ignore[misc]
     yr = y.contiguous() if n >= 16 and m % 4 == 0 and y.uop.op is Ops.PERMUTE and \
         not transposed_panels_pay(m, k, x.dtype.itemsize) else y
     lanes = max(1, vector_bytes() // max(x.dtype.itemsize, 4))
@@ -103,7 +107,7 @@ def _mm2d(x: Tensor, y: Tensor) -> Tensor:
         out = _mm_direct(x, yr, n, k, m + pad)
     if pad:
         out = out._shrink(((0, n), (0, m)))  # (n, m)
-    if not out.requires_grad:
+    if not out._rg:
         return out
     x_uop, y_uop, x_rg, y_rg, dev, cls = x.uop, y.uop, x.requires_grad, y.requires_grad, x.device, type(x)
 
