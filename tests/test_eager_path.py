@@ -372,3 +372,19 @@ def test_kept_nll_gives_the_general_values_and_is_reused() -> None:
                 first, again = F._nll(*args), F._nll(*args)
                 assert again.uop is first.uop and again.requires_grad
                 np.testing.assert_allclose(first.numpy(), F._nll.__wrapped__(*args).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(5,), (2, 3), (1, 1, 4), (3, 1)])
+def test_numpy_of_a_whole_buffer_shares_its_memory(shape: tuple[int, ...]) -> None:
+    """numpy() of a computed tensor is its memory in its shape (as torch's .numpy()): a write through the array
+    shows in the tensor; the memory never goes back to the reuse pool while the array lives."""
+    t = (tt.arange(int(np.prod(shape)), dtype=tt.float32).reshape(shape) * 2).realize()
+    a = t.numpy()
+    assert a.shape == shape and a.dtype == np.float32 and a.flags.c_contiguous
+    assert np.array_equal(a, np.arange(np.prod(shape), dtype=np.float32).reshape(shape) * 2)
+    a.reshape(-1)[0] = 41.0
+    assert t.numpy().reshape(-1)[0] == 41.0 and float(t.reshape(-1)[0].item()) == 41.0
+    before = a.copy()
+    for _ in range(3):  # new results of the same size must not land in the array's memory
+        (tt.ones(shape) * 7).realize()
+    assert np.array_equal(a, before)

@@ -67,7 +67,7 @@ class CPUAllocator:
 
 def address(arr: np.ndarray) -> int:
     """The address of a writable array's first byte (a third of the time of arr.ctypes.data)."""
-    return ctypes.addressof(ctypes.c_char.from_buffer(arr)) if arr.nbytes else int(arr.ctypes.data)
+    return ctypes.addressof(ctypes.c_char.from_buffer(arr)) if arr.nbytes else int(arr.ctypes.data)  # type: ignore[arg-type]
 
 
 ALLOCATOR = CPUAllocator()
