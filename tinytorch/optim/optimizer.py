@@ -36,6 +36,8 @@ from ..tensor import Tensor, no_grad
 from . import reuse
 
 SCALAR = dtypes.float64  # dtype of hyper-parameter buffers and per-step factors
+# per-optimizer caches, never copied or pickled: kept update graphs, the kept step plan, a step's shared values
+_CACHES = frozenset({"_graphs", "_step_plan", "_step_plan_refused", "_shared"})
 REUSABLE_UPDATES: set[Any] = set()  # the _update functions of the built-in optimizers (filled at the end)
 
 
@@ -292,6 +294,26 @@ class Optimizer:
         out, graph = reuse.capture(self._update, p, g, group, state, key)
         graphs[id(p)] = (kept[0], key, graph)
         return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What copy.deepcopy and pickle keep: everything but the kept update graphs and step plan (caches over
+        this optimizer's own tensors, built again by the copy's steps); the per-parameter state as a list in
+        parameter order, since it is keyed by the parameters' identities, which a copy does not keep."""
+        out = {k: v for k, v in self.__dict__.items() if k not in _CACHES and k != "state"}
+        ids = {id(p) for p in self.params}
+        out["state"] = [self.state.get(p) for p in self.params]
+        out["other_state"] = {k: v for k, v in dict.items(self.state) if k not in ids}
+        return out
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        per_param, other = state.pop("state"), state.pop("other_state")
+        self.__dict__.update(state)
+        self.state = _ParamState()
+        for k, v in other.items():
+            dict.__setitem__(self.state, k, v)
+        for p, st in zip(self.params, per_param):
+            if st is not None:
+                self.state[p] = st
 
     def shared(self, key: Any, build: Callable[[], Any]) -> Any:
         """build(), called once per step() and key: the graph of values every parameter of a group uses

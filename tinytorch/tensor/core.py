@@ -344,6 +344,9 @@ class Tensor:
     realize = realization.realize
     contiguous = realization.contiguous
     numpy = realization.numpy
+    __deepcopy__ = realization.deepcopy
+    __copy__ = realization.shallow_copy
+    __reduce_ex__ = realization.reduce_ex
     item = realization.item
     tolist = realization.tolist
     __float__ = realization.to_float

@@ -235,3 +235,57 @@ def pin_memory(self: Tensor, device: Any = None) -> Tensor:
 def is_pinned(self: Tensor, device: Any = None) -> bool:
     """Always False (nothing is pinned)."""
     return False
+
+
+# copies and pickles ------------------------------------------------------------------------------
+def _new_like(cls: builtins.type, uop: UOp, device: Any, requires_grad: bool) -> Tensor:
+    """A leaf of class cls (Tensor or a subclass such as nn.Parameter) whose value is uop's."""
+    from .common import _track
+
+    t: Tensor = object.__new__(cls)
+    t.uop, t.device, t._rg, t.grad, t._nonleaf, t._meta = uop, device, requires_grad, None, False, None
+    _track(t)
+    return t
+
+
+def deepcopy(self: Tensor, memo: dict[int, Any]) -> Tensor:
+    """`copy.deepcopy(t)`: a leaf with a copy of the values in memory of its own, the same class and
+    requires_grad, and a copy of .grad (as PyTorch; a tensor computed from ones that require grad cannot be
+    deep-copied)."""
+    import copy
+
+    from .core import Tensor
+
+    if self._rg and self._nonleaf:
+        raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                           "protocol at the moment: deep-copy a .detach() of it, or the leaves it is computed from")
+    values = Tensor(np.array(self.detach().numpy()), dtype=self.dtype, device=self.device)
+    out = _new_like(builtins.type(self), values.uop, self.device, self._rg)
+    memo[id(self)] = out
+    if self.grad is not None:
+        out.grad = copy.deepcopy(self.grad, memo)
+    return out
+
+
+def shallow_copy(self: Tensor) -> Tensor:
+    """`copy.copy(t)`: a leaf of the same class and requires_grad that shares t's memory (a write through one
+    shows in the other), as PyTorch's; t is computed first if it is lazy."""
+    from . import inplace
+
+    self.realize()
+    out = _new_like(builtins.type(self), _rz.resolve(self.uop), self.device, self._rg)
+    inplace.note_view(out, self)
+    return out
+
+
+def reduce_ex(self: Tensor, protocol: Any) -> Any:
+    """Pickling: the values (a numpy array), dtype, device, requires_grad and class; unpickled as a leaf."""
+    return _rebuild, (builtins.type(self), np.array(self.detach().numpy()), self.dtype.name, self.device.name,
+                      self._rg)
+
+
+def _rebuild(cls: builtins.type, values: np.ndarray, dtype: str, device: str, requires_grad: bool) -> Tensor:
+    from .core import Tensor
+
+    t = Tensor(values, dtype=dtype, device=device)
+    return _new_like(cls, t.uop, t.device, requires_grad)
