@@ -273,7 +273,10 @@ def shallow_copy(self: Tensor) -> Tensor:
     from . import inplace
 
     self.realize()
-    out = _new_like(builtins.type(self), _rz.resolve(self.uop), self.device, self._rg)
+    u = _rz.resolve(self.uop)
+    if not self._rg:  # (a value cached on a shared graph node: self now reads the memory it shares)
+        self.uop = u
+    out = _new_like(builtins.type(self), u, self.device, self._rg)
     inplace.note_view(out, self)
     return out
 
