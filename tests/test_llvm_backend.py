@@ -157,3 +157,32 @@ def test_compile_cache_and_errors(tmp_path, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.undo()
         with pytest.raises(CompileError, match="LLVM rejected"):
             comp.compile("define void @k( {")
+
+
+def test_kernels_load_after_gigabytes_were_mapped(tmp_path) -> None:
+    """MCJIT maps a kernel's code, its constants and the C library it calls apart: once the process has mapped
+    gigabytes in between (large tensors), kernels must still load and run (with 32-bit PC-relative references,
+    LLVM aborted the whole process after a few dozen kernels)."""
+    import os
+    import subprocess
+    import textwrap
+
+    script = textwrap.dedent("""
+        import mmap
+        import numpy as np, tinytorch as tt
+        keep, n = [], 0
+        for i in range(24):
+            # 4 GiB of address space, reserved and never usable (no memory is committed)
+            keep.append(mmap.mmap(-1, 1 << 32, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, prot=0))
+            for j in range(4):  # new kernels: constants in their pools, sin's call into libm for huge arguments
+                c = 0.01 + (4 * i + j) / 1024
+                x = tt.arange(64, device="LLVM", dtype=tt.float32)
+                got = ((x * c).exp() + 0.5 * j).sin().sum().item()
+                want = float(np.sum(np.sin(np.exp(np.arange(64, dtype=np.float64) * c) + 0.5 * j)))
+                assert abs(got - want) <= 1e-4 * 64, (i, j, got, want)
+                n += 1
+        print("loaded", n)
+    """)
+    env = dict(os.environ, TINYTORCH_CACHE=str(tmp_path))  # (compiled now, not read from an older cache)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=env)
+    assert out.returncode == 0 and "loaded 96" in out.stdout, out.stderr[-1500:]

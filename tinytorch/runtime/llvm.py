@@ -40,11 +40,15 @@ def _llvm() -> Any:
 
 
 def _new_target_machine() -> Any:
-    """A target machine for the host: its CPU name and features, O3, PIC for the JIT."""
+    """A target machine for the host: its CPU name and features, O3, and the large code model with static
+    relocations for the JIT: MCJIT maps an object's code, its constants and the C library it calls apart, and
+    once the process has mapped gigabytes in between (large tensors) a 32-bit PC-relative reference no longer
+    reaches, which LLVM answers by aborting the process (64-bit absolute addresses always reach; with PIC, the
+    large model's GOT-relative relocations came out wrong in MCJIT)."""
     llvm = _llvm()
     target = llvm.Target.from_triple(llvm.get_process_triple())
     return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
-                                        opt=3, reloc="pic", codemodel="default", jit=True)
+                                        opt=3, reloc="static", codemodel="large", jit=True)
 
 
 @once
@@ -57,7 +61,7 @@ class LLVMCompiler(Compiler):
     name = "llvm"
 
     def flags(self) -> tuple[str, ...]:
-        return ("O3",)
+        return ("O3", "code model large, static")  # (objects compiled otherwise are not taken from the cache)
 
     @functools.cache  # noqa: B019 - one compiler object per device
     def version(self) -> str:
