@@ -240,20 +240,7 @@ def realize_uops(targets: list[UOp], device: str | None = None, readers_added: b
     inputs = [leaves[j] for j in leaf_map]
     dev = Device.get(device or (inputs[0].device if inputs else Device.DEFAULT))
     t_sched = time.perf_counter()
-    new = [Buffer(dev.name, size, dt) for size, dt in plan.new_bufs]
-    versions: dict[int, int] = {}  # id(Buffer written in place) -> its version after this realize
-    for bi in plan.assigned_inputs:
-        _invalidate(inputs[bi])
-        versions[id(inputs[bi])] = next(_VERSIONS)
-    bound: BoundPlan | bool | None = plan.bound.get(dev.name) \
-        if hit and not CAPTURE and not KERNEL_HOOKS and DEBUG.value < 2 else False
-    if bound is None:  # a plan seen twice: its kernels from now on in one launcher call
-        bound = plan.bound[dev.name] = BoundPlan.build(plan, dev) or False
-    if isinstance(bound, BoundPlan):
-        bound.run(inputs, new)
-        t_run = 0.0
-    else:
-        t_run = run_plan(plan, inputs, new, dev)
+    new, versions, t_run = _run_kernels(plan, inputs, dev, hit and not CAPTURE and not KERNEL_HOOKS and DEBUG.value < 2)
     STATS["realizes"] += 1
     if keep is not None:
         keep.append((plan, inputs, dev))
@@ -435,24 +422,31 @@ class BoundPlan:
         STATS["kernels_run"] += self.count
 
 
+def _run_kernels(plan: Plan, inputs: list[Buffer], dev: Any, bind: bool) -> tuple[list[Buffer], dict[int, int], float]:
+    """Run plan's kernels over inputs and new buffers: (the new buffers, {id(input written in place): its new
+    version}, seconds measured per kernel under DEBUG >= 2). bind: from its second run on, the plan's kernels go
+    to the launcher in one call (a BoundPlan)."""
+    new = [Buffer(dev.name, size, dt) for size, dt in plan.new_bufs]
+    versions: dict[int, int] = {}
+    for bi in plan.assigned_inputs:
+        _invalidate(inputs[bi])
+        versions[id(inputs[bi])] = next(_VERSIONS)
+    bound: BoundPlan | bool | None = plan.bound.get(dev.name) if bind else False
+    if bound is None:  # a plan seen twice: its kernels from now on in one launcher call
+        bound = plan.bound[dev.name] = BoundPlan.build(plan, dev) or False
+    if isinstance(bound, BoundPlan):
+        bound.run(inputs, new)
+        return new, versions, 0.0
+    return new, versions, run_plan(plan, inputs, new, dev)
+
+
 def run_known_plan(plan: Plan, inputs: list[Buffer], dev: Any) -> dict[int, int]:
     """Run a plan kept from an earlier realize (`keep`) over new input buffers of the same sizes and dtypes,
     without building or walking a graph; returns {id(buffer written in place): its new version}. The caller
     moves the tensors it wrote to those versions (`moved_to_versions`). Only for plans whose results are all
     in-place writes of inputs, outside JIT capture, kernel hooks and DEBUG >= 2 (the caller checks)."""
     t0 = time.perf_counter()
-    new = [Buffer(dev.name, size, dt) for size, dt in plan.new_bufs]
-    versions: dict[int, int] = {}
-    for bi in plan.assigned_inputs:
-        _invalidate(inputs[bi])
-        versions[id(inputs[bi])] = next(_VERSIONS)
-    bound = plan.bound.get(dev.name)
-    if bound is None:
-        bound = plan.bound[dev.name] = BoundPlan.build(plan, dev) or False
-    if isinstance(bound, BoundPlan):
-        bound.run(inputs, new)
-    else:
-        run_plan(plan, inputs, new, dev)
+    _, versions, _ = _run_kernels(plan, inputs, dev, True)
     STATS["known_plans"] += 1
     if DEBUG >= 1 and plan.kernels:
         print(f"realize: {len(plan.kernels)} kernels from {plan.n_ops} ops, no graph (kept plan), "
@@ -470,14 +464,7 @@ def realize_before_writes(tensors: list[Tensor], written: set[int]) -> None:
     """Realize tensors, together with every live lazy tensor that reads one of the buffers (ids) in written:
     what a realize of in-place writes to them would compute first (the eager-semantics rule), done ahead of
     writes run by run_known_plan."""
-    todo = [t for t in tensors if not _is_realized(t.uop)]
-    extra = lazy_readers([t.uop for t in todo], written)
-    if not todo and not extra:
-        return
-    results = realize_uops([t.uop for t in todo] + extra, todo[0].device if todo else None)
-    for t, r in zip(todo, results):
-        if not t.requires_grad or t.uop.op is Ops.ASSIGN:
-            t.uop = r
+    realize_tensors(tensors, lazy_readers([t.uop for t in tensors], written))
 
 
 def moved_to_versions(written: list[Tensor], versions: dict[int, int]) -> None:
@@ -520,11 +507,12 @@ def schedule_tensors(tensors: list[Tensor]) -> tuple[list[Any], Plan]:
     return plan.kernels, plan
 
 
-def realize_tensors(tensors: list[Tensor]) -> None:
+def realize_tensors(tensors: list[Tensor], also: list[UOp] | None = None) -> None:
+    """Compute the tensors not computed yet (and the uops `also`, in the same realize)."""
     todo = [t for t in tensors if not _is_realized(t.uop)]
-    if not todo:
+    if not todo and not also:
         return
-    results = realize_uops([t.uop for t in todo], todo[0].device)
+    results = realize_uops([t.uop for t in todo] + (also or []), todo[0].device if todo else None)
     for t, r in zip(todo, results):
         # a tensor that requires grad keeps its graph (loss.item() before loss.backward() must work);
         # its node caches the result. In-place writes always move on to the new buffer version.

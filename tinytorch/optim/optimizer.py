@@ -239,13 +239,16 @@ class Optimizer:
                 targets += self._apply_update(p, g.detach(), group, state)
                 if not capture:
                     targets.append(g)
-            if capture and targets and all(g.uop.base.op is Ops.BUFFER for _, g, _, _ in work):
-                kept = self.__dict__["_step_plan"] = reuse.capture_step(work, key, targets)  # type: ignore[arg-type]
-                if kept is None:  # (not tried again for these settings: each try costs a realize of its own)
+            # the updates as a realize of their own, whose plan is kept; a plan that cannot be kept is not tried again
+            # for these settings (each try costs a realize of its own)
+            if capture and key is not None:
+                kept = reuse.capture_step(work, key, targets) \
+                    if targets and all(g.uop.base.op is Ops.BUFFER for _, g, _, _ in work) else None
+                self.__dict__["_step_plan"] = kept
+                if kept is None:
                     self.__dict__["_step_plan_refused"] = key
-                return loss
-            if capture:
-                self.__dict__["_step_plan_refused"] = key
+                else:
+                    targets = []
         if targets:
             Tensor.realize(*targets)
         return loss

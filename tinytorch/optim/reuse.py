@@ -127,9 +127,9 @@ class StepPlan:
     """A whole optimizer step's updates as a plan kept from one realize: from then on a step realizes the
     gradients (with the lazy tensors that read the weights, as any in-place write would) and runs the kept kernels
     over this step's buffers, building no graph. `key` is per updated parameter its identity and update key,
-    `inputs` per parameter its tensors (p, then the state's) as `_chain_key`s, `roles` per plan input where its
-    buffer comes from: (i, j) the j-th tensor of parameter i, (i, -1) its gradient, or a Buffer that every step
-    reads as it is (a hyper-parameter's, a constant's)."""
+    `chains` per parameter the `_chain_key`s of its tensors (p, then the state's) and `grad_chains` its gradient's,
+    `roles` per plan input where its buffer comes from: (i, j) the j-th tensor of parameter i, (i, -1) its gradient,
+    or a Buffer that every step reads as it is (a hyper-parameter's, a constant's)."""
 
     __slots__ = ("key", "chains", "grad_chains", "roles", "plan", "dev")
 

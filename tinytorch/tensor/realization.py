@@ -254,14 +254,11 @@ def deepcopy(self: Tensor, memo: dict[int, Any]) -> Tensor:
     deep-copied)."""
     import copy
 
-    from .core import Tensor
-
     if self._rg and self._nonleaf:
         raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
                            "protocol at the moment: deep-copy a .detach() of it, or the leaves it is computed from")
-    values = Tensor(np.array(self.detach().numpy()), dtype=self.dtype, device=self.device)
-    out = _new_like(builtins.type(self), values.uop, self.device, self._rg)
-    memo[id(self)] = out
+    rebuild, args = reduce_ex(self, None)
+    out = memo[id(self)] = rebuild(*args)
     if self.grad is not None:
         out.grad = copy.deepcopy(self.grad, memo)
     return out
