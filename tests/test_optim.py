@@ -24,6 +24,7 @@ import pytest
 import tinytorch as tt
 from tinytorch import Tensor, dtypes, optim
 from tinytorch.engine import realize as R
+from tinytorch.helpers import Context
 from tinytorch.optim import lr_scheduler
 
 from .conftest import EPS, assert_close
@@ -450,7 +451,13 @@ def delta(before: dict[str, int]) -> dict[str, int]:
 def test_training_step_is_one_schedule_and_then_a_plan_hit(device: str) -> None:
     """Steps 2 and 3 realize forward, backward and update as one schedule. Step 3 builds its updates from kept
     graphs: it realizes the gradients, then the updates alone, whose plan is kept. From step 4 on a step is one
-    realize (the gradients and the loss: a plan-cache hit) and one run of the kept update plan (no graph)."""
+    realize (the gradients and the loss: a plan-cache hit) and one run of the kept update plan (no graph). (With
+    lazy gradients: kept backward plans, tests/test_kept_backward.py, are off.)"""
+    with Context(REUSE_BACKWARD=0):
+        _one_schedule_then_plan_hits(device)
+
+
+def _one_schedule_then_plan_hits(device: str) -> None:
     model = MLP(device)
     opt = optim.Adam(model.params(), lr=1e-2)
 
@@ -482,7 +489,13 @@ def test_training_step_is_one_schedule_and_then_a_plan_hit(device: str) -> None:
 
 
 def test_training_step_with_live_intermediates_is_a_plan_hit() -> None:
-    """The usual loop body keeps h, logits and loss alive while step() runs."""
+    """The usual loop body keeps h, logits and loss alive while step() runs. (Lazy gradients: with kept backward
+    plans they are computed by backward(), tests/test_kept_backward.py.)"""
+    with Context(REUSE_BACKWARD=0):
+        _live_intermediates_hit()
+
+
+def _live_intermediates_hit() -> None:
     model = MLP("C", n_hidden=11)  # a structure no other test builds: the plan cache starts empty for it
     opt = optim.Adam(model.params(), lr=1e-2)
     hits = []
@@ -519,12 +532,12 @@ def test_lr_change_between_steps_is_a_plan_hit_and_correct() -> None:
         topt.param_groups[0]["lr"] = lr
         opt.zero_grad()
         loss = model.loss(x, y)
-        loss.backward()
         s = stats()
+        loss.backward()
         opt.step()
         d = delta(s)
-        if i >= 3:  # (steps 4 on: the gradients' cached plan and the kept update plan)
-            assert d["plan_misses"] == 0 and d["plan_hits"] == 1 and d["known_plans"] == 1, \
+        if i >= 3:  # (steps 4 on: the kept backward and the kept update plan)
+            assert d["plan_misses"] == 0 and d["realizes"] == 0 and d["known_plans"] == 2, \
                 f"lr {lr} at step {i + 1} recompiled: {d}"
         topt.zero_grad()
         tx, ty = torch.tensor(x.numpy()), torch.tensor(y.numpy())
@@ -562,7 +575,7 @@ def test_debug_output_shows_one_realize_per_step(tmp_path: Any) -> None:
             opt.step()
         print("== end", flush=True)
     """).replace("ROOT", repr(os.getcwd())))
-    env = dict(os.environ, DEBUG="1", DEVICE="C")
+    env = dict(os.environ, DEBUG="1", DEVICE="C", REUSE_BACKWARD="0")  # (lazy gradients: no kept backward plans)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120,
                          cwd=os.getcwd())
     assert out.returncode == 0, out.stderr[-2000:]

@@ -69,9 +69,10 @@ BEAM = _Var("BEAM", 0)  # n > 0: each new kernel's optimizations chosen by a bea
 BEAM_TIME = _Var("BEAM_TIME", 10.0)  # seconds of BEAM search per kernel at most (then the best so far)
 BEAM_MIN_US = _Var("BEAM_MIN_US", 20.0)  # kernels faster than this (microseconds) keep the heuristic under BEAM
 REUSE_UPDATES = _Var("REUSE_UPDATES", 1)  # 0: built-in optimizers build every step's update with Tensor ops
+REUSE_BACKWARD = _Var("REUSE_BACKWARD", 1)  # 0: every backward() builds its gradient graph (no kept backward plans)
 _VARS = {v.name: v for v in (DEBUG, DEVICE, NOOPT, THREADS, CC, CACHE_DIR, CACHE_MB, CACHE_ENTRIES, SPLIT_REDUCE, VIZ,
                              VIZ_DIR, SOURCE_LINES, CFLAGS, VECTOR_BYTES, COMPILE_TIMEOUT, CANARY, LAUNCHER, BEAM,
-                             BEAM_TIME, BEAM_MIN_US, REUSE_UPDATES)}
+                             BEAM_TIME, BEAM_MIN_US, REUSE_UPDATES, REUSE_BACKWARD)}
 
 
 @contextlib.contextmanager

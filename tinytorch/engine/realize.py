@@ -16,6 +16,7 @@ import ctypes
 import itertools
 import time
 import weakref
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -62,7 +63,7 @@ class _Walk:
     positions of its sources; a buffer's is its position among the inputs, size and dtype. More roots can be
     added later (the lazy readers found after the first walk) without walking again what was walked."""
 
-    __slots__ = ("index", "nodes", "parts", "leaves", "leaf_pos", "has_assign")
+    __slots__ = ("index", "nodes", "parts", "leaves", "leaf_pos", "has_assign", "has_realized")
 
     def __init__(self) -> None:
         self.index: dict[UOp, int] = {}
@@ -71,6 +72,7 @@ class _Walk:
         self.leaves: list[Buffer] = []
         self.leaf_pos: dict[int, int] = {}
         self.has_assign = False
+        self.has_realized = False  # (a node met that was realized: the walk read its result, not its graph)
 
     def add(self, roots: list[UOp]) -> None:
         """Walk the graphs under roots (in order) that are not walked yet."""
@@ -89,6 +91,7 @@ class _Walk:
                 if r not in index:
                     push(r)
                     continue
+                self.has_realized = True
                 part: Any = ("R", index[r])
             elif u.op is buffer_op:
                 buf = u.arg[0]
@@ -246,8 +249,22 @@ def realize_uops(targets: list[UOp], device: str | None = None, readers_added: b
         keep.append((plan, inputs, dev))
     for hook in REALIZE_HOOKS:
         hook(targets, plan, dev, t0)
+    out = _bind(targets, plan, inputs, new, versions)
+    if DEBUG >= 1 and plan.kernels:
+        print(f"realize: {len(plan.kernels)} kernels from {plan.n_ops} ops, "
+              f"schedule {(t_sched - t0) * 1e3:.2f} ms ({'cached' if hit else 'new'}), run {t_run * 1e3:.2f} ms")
+    return out
+
+
+def _bind(targets: Sequence[UOp | None], plan: Plan, inputs: list[Buffer], new: list[Buffer],
+          versions: dict[int, int]) -> list[UOp]:
+    """Per target, the view over its result; a target node remembers it (`_realized`). A target given as None is a
+    value no graph was built for (a kept backward's gradient): its result is always a view of a new buffer."""
     out = []
     for t, r in zip(targets, plan.results):
+        if t is None:
+            out.append(_result_uop(t, r, inputs, new, versions))  # type: ignore[arg-type]
+            continue
         res = _result_uop(t, r, inputs, new, versions)
         if res is not t:
             t._realized = res
@@ -260,9 +277,6 @@ def realize_uops(targets: list[UOp], device: str | None = None, readers_added: b
         out.append(res)
     if versions:
         _move_viewers(versions)
-    if DEBUG >= 1 and plan.kernels:
-        print(f"realize: {len(plan.kernels)} kernels from {plan.n_ops} ops, "
-              f"schedule {(t_sched - t0) * 1e3:.2f} ms ({'cached' if hit else 'new'}), run {t_run * 1e3:.2f} ms")
     return out
 
 
@@ -452,6 +466,21 @@ def run_known_plan(plan: Plan, inputs: list[Buffer], dev: Any) -> dict[int, int]
         print(f"realize: {len(plan.kernels)} kernels from {plan.n_ops} ops, no graph (kept plan), "
               f"run {(time.perf_counter() - t0) * 1e3:.2f} ms")
     return versions
+
+
+def run_kept_plan(plan: Plan, inputs: list[Buffer], dev: Any, targets: list[UOp | None], what: str) -> list[UOp]:
+    """Run a plan kept from an earlier realize over new input buffers of the same sizes and dtypes, for targets
+    of the same structure as that realize's (None: a value with no graph, see `_bind`); returns per target the
+    view over its result, as realize_uops would. Only for plans that write no input in place, under
+    `known_plans_allowed` (the caller checks)."""
+    t0 = time.perf_counter()
+    new, versions, _ = _run_kernels(plan, inputs, dev, True)
+    STATS["known_plans"] += 1
+    out = _bind(targets, plan, inputs, new, versions)
+    if DEBUG >= 1 and plan.kernels:
+        print(f"realize: {len(plan.kernels)} kernels from {plan.n_ops} ops, no graph ({what}), "
+              f"run {(time.perf_counter() - t0) * 1e3:.2f} ms")
+    return out
 
 
 def known_plans_allowed() -> bool:

@@ -304,6 +304,14 @@ def _accumulate(tensors: list[Tensor], grads: list[Any], inputs: Any, create_gra
         targets = _as_list(inputs)
         if not targets:
             raise RuntimeError("backward: inputs argument to backward() cannot be empty")
+    if inputs is None and not create_graph and len(tensors) == 1 and grads[0] is None and tensors[0].numel() == 1:
+        from . import kept_backward
+
+        def build() -> list[Tensor | None]:
+            with no_grad():
+                return _run(tensors, grads, targets, False, "backward")
+        if kept_backward.backward(tensors[0], targets, build):
+            return
     with no_grad() if not create_graph else _Nothing():
         res = _run(tensors, grads, targets, create_graph, "backward")
         for t, g in zip(targets, res):
