@@ -309,6 +309,8 @@ def rebuild_views(chain: list[UOp], below: UOp) -> UOp:
 
 def at_version(u: UOp, version: int) -> UOp:
     """The same chain of movement ops over `version` of the buffer under it."""
+    if u.op is Ops.BUFFER:  # (the common case: a parameter or optimizer state, a buffer itself)
+        return UOp(Ops.BUFFER, u.dtype, (), (u.arg[0], version))
     base = u.base
     assert base.op is Ops.BUFFER
     return rebuild_views(u.movement_chain(), UOp(Ops.BUFFER, base.dtype, (), (base.arg[0], version)))
@@ -618,6 +620,15 @@ def to_numpy(t: Tensor) -> np.ndarray:
     if buf.dtype == dtypes.bfloat16:
         arr = (np.asarray(arr).astype(np.uint32) << 16).view(np.float32)
     return arr
+
+
+def shared_with_numpy(buf: Buffer | None) -> bool:
+    """Is this buffer's memory also a numpy array's (made by from_numpy, or handed out by numpy())?"""
+    if buf is None:
+        return False
+    mem = buf._mem
+    return buf.owner is not None or (mem is not None and id(mem.base if mem.base is not None else mem)
+                                     in ALLOCATOR.exported)
 
 
 def _export(buf: Buffer) -> None:

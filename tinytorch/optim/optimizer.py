@@ -261,8 +261,12 @@ class Optimizer:
                 or not realize.known_plans_allowed():
             return None
         keys = []
+        settings: dict[int, tuple] = {}  # per group (id), its settings
         for p, g, group, state in work:
-            k = reuse.update_key(p, g, group, state)
+            gs = settings.get(id(group))
+            if gs is None:
+                gs = settings[id(group)] = reuse.group_settings(group)
+            k = reuse.update_key(p, g, group, state, gs)
             if k is None:
                 return None
             keys.append((id(p), k))

@@ -54,9 +54,17 @@ def _chain_key(u: UOp) -> tuple:
     return tuple((m.op, m.arg) for m in u.movement_chain()) + ((u.base.arg[0].size, u.dtype),)
 
 
-def update_key(p: Tensor, g: Tensor, group: dict[str, Any], state: dict[str, Any]) -> tuple | None:
-    """The key an update graph is kept under, or None when this update cannot be reused."""
-    settings = tuple(sorted((k, v) for k, v in group.items() if k not in ("params", "lr", "param_names")))
+def group_settings(group: dict[str, Any]) -> tuple:
+    """The settings of a parameter group an update graph depends on: all but its parameters and learning rate."""
+    return tuple(sorted((k, v) for k, v in group.items() if k not in ("params", "lr", "param_names")))
+
+
+def update_key(p: Tensor, g: Tensor, group: dict[str, Any], state: dict[str, Any],
+               settings: tuple | None = None) -> tuple | None:
+    """The key an update graph is kept under, or None when this update cannot be reused (settings: the group's,
+    when the caller has them already)."""
+    if settings is None:
+        settings = group_settings(group)
     layout = tuple((name, None if v is None else (v.shape, v.dtype, v.device.name) if isinstance(v, Tensor) else
                     ("value", v)) for name, v in state.items())
     key = (settings, p.shape, p.dtype, p.device.name, g.shape, g.dtype, g.device.name, layout)
@@ -131,12 +139,13 @@ class StepPlan:
     `roles` per plan input where its buffer comes from: (i, j) the j-th tensor of parameter i, (i, -1) its gradient,
     or a Buffer that every step reads as it is (a hyper-parameter's, a constant's)."""
 
-    __slots__ = ("key", "chains", "grad_chains", "roles", "plan", "dev")
+    __slots__ = ("key", "chains", "grad_chains", "roles", "plan", "dev", "last")
 
     def __init__(self, key: tuple, chains: list[list[tuple]], grad_chains: list[tuple], roles: list[Any],
                  plan: Any, dev: Any):
         self.key, self.chains, self.grad_chains, self.roles = key, chains, grad_chains, roles
         self.plan, self.dev = plan, dev
+        self.last: list[UOp] = []  # the uops the last run left its written tensors with (still those: unchanged)
 
 
 Work = list[tuple[Tensor, Tensor, Any, dict[str, Any]]]  # a step's (parameter, gradient, group, state) per parameter
@@ -183,10 +192,12 @@ def run_step(sp: StepPlan, work: Work) -> bool:
     tensors = step_tensors(work)
     if len(tensors) != len(sp.chains):
         return False
-    for ts, want in zip(tensors, sp.chains):
-        if len(ts) != len(want) or any(not _plain(t) or _chain_key(t.uop) != c for t, c in zip(ts, want)):
-            return False
     writes = [t for ts in tensors for t in ts]
+    last = sp.last
+    if len(last) != len(writes) or any(t.uop is not u for t, u in zip(writes, last)):  # (else: as the last run left them)
+        for ts, want in zip(tensors, sp.chains):
+            if len(ts) != len(want) or any(not _plain(t) or _chain_key(t.uop) != c for t, c in zip(ts, want)):
+                return False
     if any(realize.shares_buffer(t) for t in writes):  # (a view of a weight held elsewhere: the general path)
         return False
     grads = [g for _, g, _, _ in work]
@@ -197,4 +208,5 @@ def run_step(sp: StepPlan, work: Work) -> bool:
     inputs = [bufs[r[0]][r[1]] if isinstance(r, tuple) else r for r in sp.roles]
     versions = realize.run_known_plan(sp.plan, inputs, sp.dev)
     realize.moved_to_versions([t for t in writes if id(t.uop.base.arg[0]) in versions], versions)
+    sp.last = [t.uop for t in writes]
     return True
