@@ -82,7 +82,7 @@ def step_tinytorch(device: str, jitted: bool = True) -> Any:
         step = tt.jit(step)
 
     def run(x: np.ndarray, y: np.ndarray) -> float:
-        return float(step(tt.Tensor(x, device=device), tt.Tensor(y, device=device)).item())
+        return float(step(tt.from_numpy(x, device=device), tt.from_numpy(y, device=device)).item())
     return run
 
 

@@ -77,7 +77,7 @@ _ids = itertools.count()
 class Buffer:
     """`size` elements of `dtype` on `device`. Memory is allocated lazily by `ensure()`."""
 
-    __slots__ = ("id", "device", "dtype", "size", "_mem", "_ptr", "cached_by", "__weakref__")
+    __slots__ = ("id", "device", "dtype", "size", "_mem", "_ptr", "cached_by", "owner", "__weakref__")
 
     def __init__(self, device: str, size: int, dtype: DType):
         self.id = next(_ids)
@@ -85,6 +85,17 @@ class Buffer:
         self._mem: np.ndarray | None = None
         self._ptr = 0
         self.cached_by: list = []  # weakrefs to graph nodes whose realized value lives here
+        self.owner: np.ndarray | None = None  # the numpy array whose memory this is (`wrap`), else None
+
+    @staticmethod
+    def wrap(device: str, arr: np.ndarray, dtype: DType) -> Buffer:
+        """A buffer over the memory of arr (C-contiguous, writeable, aligned to its element): writes through either
+        are seen by the other; the memory stays arr's (never pooled)."""
+        b = Buffer(device, arr.size, dtype)
+        b._mem = arr.reshape(-1).view(np.uint8)
+        b._ptr = address(b._mem)
+        b.owner = arr
+        return b
 
     @property
     def nbytes(self) -> int:
@@ -101,9 +112,9 @@ class Buffer:
         return self
 
     def __del__(self) -> None:
-        if getattr(self, "_mem", None) is not None:
+        if getattr(self, "_mem", None) is not None and getattr(self, "owner", None) is None:
             ALLOCATOR.free(self._mem)  # type: ignore[arg-type]
-            self._mem = None
+        self._mem = None
 
     def numpy(self) -> np.ndarray:
         """Zero-copy flat view of the memory (bfloat16 shows as its uint16 bits)."""

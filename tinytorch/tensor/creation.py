@@ -450,8 +450,22 @@ def rand_graph(*shape: Any, device: str | None = None) -> Tensor:
 
 
 def from_numpy(arr: np.ndarray, device: str | None = None) -> Tensor:
-    """A tensor with the array's dtype (float64 stays float64, unlike Tensor(list))."""
-    return Tensor(arr, dtype=to_dtype(arr.dtype), device=device)
+    """A tensor with the array's dtype and shape that shares the array's memory, as PyTorch's: a write through
+    either is seen by the other. An array that is not C-contiguous, not writeable or not aligned to its element
+    is copied (a strided numpy view has no tinytorch view to share it with); negative strides are refused, as
+    PyTorch refuses them."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray (got {type(arr).__name__})")
+    if any(s < 0 for s in arr.strides):
+        raise ValueError("from_numpy: at least one stride in the given numpy array is negative, and tensors with "
+                         "negative strides are not supported (make a copy first: arr.copy())")
+    dt = to_dtype(arr.dtype)
+    dev = as_device(device)
+    f = arr.flags
+    if not (f.c_contiguous and f.writeable and f.aligned) or arr.size == 0 or dt.itemsize != arr.itemsize:
+        return Tensor(arr, dtype=dt, device=dev)
+    buf = Buffer.wrap(dev, arr, dt)
+    return Tensor._from(UOp(Ops.BUFFER, dt, (), (buf, 0)).reshape_to(arr.shape), dev)
 
 
 class _LegacyTensorType(type):

@@ -62,9 +62,10 @@ def _inplace(self: Tensor, new: Any, op: str) -> Tensor:
     if mem is not None:
         self.uop = mem
         self.assign(new)
-        # write now through a detached alias of another tensor's memory (so that tensor sees it) and into a leaf
+        # write now through a detached alias of another tensor's memory (so that tensor sees it), into a leaf
         # that requires grad (a manual SGD step: the next forward pass reads the new value, not a growing graph)
-        if mem is not u or self._rg:
+        # and into memory numpy shares (from_numpy, numpy()): the array shows the write at once, as in PyTorch
+        if mem is not u or self._rg or _rz.shared_with_numpy(_rz._viewed_buffer(mem)):
             self.realize()
         if mem is not u:  # still cut from the graph of the tensor whose memory it shares
             self.uop = UOp(Ops.DETACH, self.dtype, (self.uop,))
