@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..dtype import dtypes
 from ..errors import TensorValueError
 from ..ops.uop import Ops, UOp
-from .common import _const_uop, _norm_axis
+from .common import _const_uop, _norm_axis, no_grad
 from .composite import composite
 from .elementwise import _log1p, _with_slope
 
@@ -299,5 +299,12 @@ def log_softmax(self: Tensor, dim: builtins.int = -1, dtype: Any = None) -> Tens
 
 def linear(self: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ W^T + b"""
-    out = self.matmul(weight.T)
+    wu = getattr(weight, "uop", None)
+    if type(wu) is UOp and wu.shape is not None and len(wu.shape) == 2 and self.uop.dtype is wu.dtype \
+            and (no_grad.enabled or not weight._rg):
+        # (W^T as the node weight.T makes, without its tensor's view bookkeeping: it never outlives this call)
+        wt = type(self)._from(UOp(Ops.PERMUTE, wu.dtype, (wu,), (1, 0)), weight.device, weight._rg)
+        out = self.matmul(wt)
+    else:
+        out = self.matmul(weight.T)
     return out + bias if bias is not None else out
