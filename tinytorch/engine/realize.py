@@ -30,6 +30,7 @@ from ..runtime import launch
 from ..runtime.buffer import ALLOCATOR, Buffer
 from ..runtime.device import KERNEL_HOOKS, Device, Runner
 from .schedule import Plan, TargetResult, _apply, resolve, schedule
+from .walk_c import walker
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -75,7 +76,16 @@ class _Walk:
         self.has_realized = False  # (a node met that was realized: the walk read its result, not its graph)
 
     def add(self, roots: list[UOp]) -> None:
-        """Walk the graphs under roots (in order) that are not walked yet."""
+        """Walk the graphs under roots (in order) that are not walked yet: in C (engine/walk_c.py) when it could be
+        built, else in Python (add_py)."""
+        walk = walker()
+        if walk is None:
+            self.add_py(roots)
+        else:
+            walk(self, roots, _PART_IDS, _PART_NUMBERS)
+
+    def add_py(self, roots: list[UOp]) -> None:
+        """The walk in Python: the reference of the C walk, and its fallback."""
         index, nodes, parts, leaves, leaf_pos = self.index, self.nodes, self.parts, self.leaves, self.leaf_pos
         buffer_op, assign_op = Ops.BUFFER, Ops.ASSIGN
         number, next_number = _PART_IDS.setdefault, _PART_NUMBERS.__next__
