@@ -121,14 +121,17 @@ def _reduced(src: tuple[UOp, ...], arg: Any) -> tuple[int, ...] | None:
     return tuple([1 if i in axes else d for i, d in enumerate(s)])
 
 
-# the shape of a node from its sources and argument, per op (ops not listed have none: kernel and program ops)
+# how a node's shape follows from its sources and argument, per op (ops not listed have none: kernel and
+# program ops). Most nodes built are ALU ops and reshapes, so two rules are tags handled inline in UOp.__new__
+# rather than functions: _LAST_SOURCE (the shape of the last source) and _ARG (the argument, a shape).
+_LAST_SOURCE, _ARG = "last source", "arg"
 _SHAPE_RULES: dict[Ops, Any] = {
-    **{op: (lambda src, arg: src[-1].shape) for op in GroupOp.ALU - {Ops.WHERE} | {Ops.CONTIGUOUS, Ops.DETACH}},
+    **{op: _LAST_SOURCE for op in GroupOp.ALU - {Ops.WHERE} | {Ops.CONTIGUOUS, Ops.DETACH}},
     Ops.WHERE: lambda src, arg: src[1].shape,
     Ops.BUFFER: lambda src, arg: (arg[0].size,),
     Ops.CONST: lambda src, arg: src[0].arg.shape if src else (),
-    Ops.RESHAPE: lambda src, arg: tuple(arg),
-    Ops.EXPAND: lambda src, arg: tuple(arg),
+    Ops.RESHAPE: _ARG,
+    Ops.EXPAND: _ARG,
     Ops.VIEW: lambda src, arg: arg.shape,
     Ops.LOAD: lambda src, arg: src[1].shape,
     Ops.PERMUTE: _permuted,
@@ -138,6 +141,10 @@ _SHAPE_RULES: dict[Ops, Any] = {
     Ops.ASSIGN: _source_shape,
     Ops.REDUCE_AXIS: _reduced,
 }
+_pack_double = struct.Struct("<d").pack
+_new_object = object.__new__
+_weak = weakref.ref
+_keep = _cache.setdefault
 
 
 class UOp:
@@ -156,28 +163,48 @@ class UOp:
     def __new__(cls, op: Ops, dtype: DType = dtypes.void,
                 src: tuple[UOp, ...] = (), arg: Any = None) -> UOp:
         # floats are keyed by their bits: -0.0 is not 0.0, and NaN equals itself
-        key = (op, dtype, src, ("f", struct.pack("<d", arg)) if type(arg) is float else arg)
+        key = (op, dtype, src, ("f", _pack_double(arg)) if type(arg) is float else arg)
         ref = _cache.get(key)
         if ref is not None and (u := ref()) is not None:
             return u
-        u = object.__new__(cls)
-        u.op, u.dtype, u.src, u.arg, u._key = op, dtype, src, arg, key
+        u = _new_object(cls)
+        u.op = op
+        u.dtype = dtype
+        u.src = src
+        u.arg = arg
+        u._key = key
         rule = _SHAPE_RULES.get(op)
-        u.shape = None if rule is None else rule(src, arg)
+        if rule is _LAST_SOURCE:
+            u.shape = src[-1].shape
+        elif rule is _ARG:
+            u.shape = arg if type(arg) is tuple else tuple(arg)
+        else:
+            u.shape = None if rule is None else rule(src, arg)
         u._realized = None  # a tensor-graph node that was realized keeps its Buffer here
         u._tag = None  # user source line that created it (for DEBUG), set by Tensor
-        _cache[key] = weakref.ref(u)
+        ref = _weak(u)
+        held = _keep(key, ref)
+        if held is not ref:  # another thread stored an equal node since the lookup, or a collected node's is left
+            if (v := held()) is not None:
+                u._key = ()  # (so that its __del__ leaves the table alone)
+                return v
+            _cache[key] = ref
         return u
 
     # (no __init__: all work is in __new__, and object.__init__ accepts __new__'s arguments without a Python call)
 
     def __del__(self) -> None:
+        # the entry is this node's, unless the collector cleared this node's weak reference first and an equal
+        # node took the key meanwhile: that one's entry goes back
         try:
-            ref = _cache.get(self._key)
-            if ref is not None and (ref() is None or ref() is self):
-                del _cache[self._key]
-        except (AttributeError, TypeError, KeyError):
-            pass
+            key = self._key
+            ref = _cache.pop(key, None)
+        except (AttributeError, TypeError):  # made without __new__, or the module is torn down at exit
+            return
+        if ref is not None:
+            u = ref()
+            if u is not None and u is not self:
+                _cache[key] = ref
 
     def __reduce__(self) -> Any:
         raise TypeError("UOps are not picklable")
