@@ -230,8 +230,12 @@ def test_fallback_to_python(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
         py_walk(self, roots)
 
     monkeypatch.setattr(R._Walk, "add_py", counted)
-    with Context(WALK_C=0):
+    monkeypatch.setattr(walk_c, "STATUS", [])
+    monkeypatch.setattr(walk_c, "_OFF_SAID", [])
+    with Context(WALK_C=0, DEBUG=1):
         assert walk_c.walker() is None
+    assert "structural walk runs in Python (WALK_C=0)" in capsys.readouterr().out
+    with Context(WALK_C=0):
         x = tt.tensor(np.arange(5, dtype=np.float32))
         np.testing.assert_array_equal((x - 1.0).numpy(), np.arange(5, dtype=np.float32) - 1)
     assert ran

@@ -297,7 +297,8 @@ PyMODINIT_FUNC PyInit_MODNAME(void) { return PyModule_Create(&module); }
 
 MODULE = "_tinytorch_walk"
 STATUS: list[str] = []  # which walk runs and why, once known: ["C"] or ["Python: <reason>"]
-_FN: list[Any] = []
+_FN: list[Any] = []  # the walk function once built (None: it could not be)
+_OFF_SAID: list[bool] = []  # (WALK_C=0 was said)
 _LOCK = threading.Lock()
 
 
@@ -374,15 +375,24 @@ def build() -> tuple[Any, str]:
     return mod.walk, ""
 
 
+def _say(fn: Any, why: str) -> None:
+    STATUS[:] = ["C" if fn is not None else f"Python: {why}"]
+    if DEBUG >= 1:
+        where = "C (engine/walk_c.py)" if fn is not None else f"Python ({why})"
+        print(f"walk: the plan cache's structural walk runs in {where}")
+
+
 def walker() -> Any:
     """The C walk function `walk(w, roots, part_ids, part_numbers)`, or None (WALK_C=0, or it could not be built)."""
+    if not WALK_C.value:
+        if not _OFF_SAID:
+            _OFF_SAID.append(True)
+            _say(None, "WALK_C=0")
+        return None
     if not _FN:
         with _LOCK:
             if not _FN:
-                fn, why = build() if WALK_C else (None, "WALK_C=0")
-                STATUS[:] = ["C" if fn is not None else f"Python: {why}"]
-                if DEBUG >= 1:
-                    print(f"walk: the plan cache's structural walk runs in "
-                          f"{'C (engine/walk_c.py)' if fn is not None else f'Python ({why})'}")
+                fn, why = build()
+                _say(fn, why)
                 _FN.append(fn)
-    return _FN[0] if WALK_C.value else None
+    return _FN[0]
