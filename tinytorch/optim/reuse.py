@@ -194,7 +194,8 @@ def run_step(sp: StepPlan, work: Work) -> bool:
         return False
     writes = [t for ts in tensors for t in ts]
     last = sp.last
-    if len(last) != len(writes) or any(t.uop is not u for t, u in zip(writes, last)):  # (else: as the last run left them)
+    # (tensors still holding the uops the last run left them with need no view check)
+    if len(last) != len(writes) or any(t.uop is not u for t, u in zip(writes, last)):
         for ts, want in zip(tensors, sp.chains):
             if len(ts) != len(want) or any(not _plain(t) or _chain_key(t.uop) != c for t, c in zip(ts, want)):
                 return False

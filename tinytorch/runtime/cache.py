@@ -57,6 +57,7 @@ _TMP_PREFIX = ".tmp-"
 
 _LOCK = threading.RLock()
 _REFUSED: dict[str, str] = {}  # cache folder -> why this process does not use it
+_CHECKED: set[str] = set()  # cache folders whose subfolders this process has checked
 _SIZES: dict[str, int] = {}  # cache folder -> bytes of entries (measured on the first write, then counted)
 
 
@@ -256,6 +257,11 @@ def active_root(create: bool = True) -> str | None:
         try:
             if not _check_root(root, create):
                 return None
+            if root not in _CHECKED:  # every compiler's subfolder, once: one unsafe folder refuses them all (an
+                for cdir, pres in _subdirs(root):  # entry of another name must not load from a folder beside it)
+                    for d in (cdir, *pres):
+                        _check_dir(d, "cache subfolder")
+                _CHECKED.add(root)
             return root
         except UnsafeCache as e:
             _refuse(root, str(e))
