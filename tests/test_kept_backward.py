@@ -9,10 +9,6 @@ nothing).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +21,7 @@ from tinytorch.engine import realize as R
 from tinytorch.helpers import Context
 from tinytorch.ops.uop import Ops
 
-from .test_optim import MLP, batches
+from .test_optim import MLP, batches, debug_loop
 
 STEPS = 6
 LAST: dict[str, Tensor] = {}  # tensors a scenario keeps alive across its step (dropped after each loop)
@@ -102,27 +98,8 @@ def test_backward_from_the_third_step_builds_no_graph_and_leaves_realized_gradie
 
 
 def test_debug_shows_the_kept_backward(tmp_path: Any) -> None:
-    script = tmp_path / "loop.py"
-    script.write_text(textwrap.dedent("""
-        import sys
-        sys.path.insert(0, ROOT)
-        from tinytorch import optim
-        from tests.test_optim import MLP, batches
-        model = MLP("C")
-        opt = optim.SGD(model.params(), lr=1e-2)
-        for i, (x, y) in enumerate(batches(4)):
-            x.realize(); y.realize()
-            opt.zero_grad()
-            loss = model.loss(x, y)
-            print(f"== backward {i}", flush=True)
-            loss.backward()
-            print("== step", flush=True)
-            opt.step()
-    """).replace("ROOT", repr(os.getcwd())))
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=os.getcwd(),
-                         env=dict(os.environ, DEBUG="1", DEVICE="C"))
-    assert out.returncode == 0, out.stderr[-2000:]
-    parts = out.stdout.split("== backward ")[1:]
+    out = debug_loop(tmp_path, "SGD", 4)
+    parts = out.split("== backward ")[1:]
     assert len(parts) == 4
     for i, part in enumerate(parts):
         lines = [ln for ln in part.split("== step")[0].splitlines() if ln.startswith("realize:")]

@@ -554,33 +554,39 @@ def test_lr_change_between_steps_is_a_plan_hit_and_correct() -> None:
                      rtol=1e-4, atol=1e-3 * np.abs(want).max())
 
 
-def test_debug_output_shows_one_realize_per_step(tmp_path: Any) -> None:
-    """DEBUG=1 prints one `realize:` line per schedule: one per training step, 'cached' once warm; from the
-    fourth step on a second line for the kept update plan."""
-    script = tmp_path / "step.py"
-    script.write_text(textwrap.dedent("""
+def debug_loop(tmp_path: Any, optimizer: str, steps: int, **env: str) -> str:
+    """The DEBUG=1 output of a training loop over the test MLP in a new process: `== backward i` printed before
+    each backward, `== step i` before each optimizer step."""
+    script = tmp_path / "loop.py"
+    script.write_text(textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, ROOT)
-        import numpy as np
+        sys.path.insert(0, {os.getcwd()!r})
         from tinytorch import optim
         from tests.test_optim import MLP, batches
         model = MLP("C")
-        opt = optim.Adam(model.params(), lr=1e-2)
-        for i, (x, y) in enumerate(batches(5)):
+        opt = optim.{optimizer}(model.params(), lr=1e-2)
+        for i, (x, y) in enumerate(batches({steps})):
             x.realize(); y.realize()
             opt.zero_grad()
             loss = model.loss(x, y)
+            print(f"== backward {{i}}", flush=True)
             loss.backward()
-            print(f"== step {i}", flush=True)
+            print(f"== step {{i}}", flush=True)
             opt.step()
         print("== end", flush=True)
-    """).replace("ROOT", repr(os.getcwd())))
-    env = dict(os.environ, DEBUG="1", DEVICE="C", REUSE_BACKWARD="0")  # (lazy gradients: no kept backward plans)
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120,
-                         cwd=os.getcwd())
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         cwd=os.getcwd(), env=dict(os.environ, DEBUG="1", DEVICE="C", **env))
     assert out.returncode == 0, out.stderr[-2000:]
-    sections = out.stdout.split("== step ")[1:]
-    assert len(sections) == 5, out.stdout[-2000:]
+    return out.stdout
+
+
+def test_debug_output_shows_one_realize_per_step(tmp_path: Any) -> None:
+    """DEBUG=1 prints one `realize:` line per schedule: one per training step, 'cached' once warm; from the
+    fourth step on a second line for the kept update plan."""
+    out = debug_loop(tmp_path, "Adam", 5, REUSE_BACKWARD="0")  # (lazy gradients: no kept backward plans)
+    sections = out.split("== step ")[1:]
+    assert len(sections) == 5, out[-2000:]
     for i, sec in enumerate(sections[1:], start=1):
         lines = [ln for ln in sec.splitlines() if ln.startswith("realize:")]
         assert len(lines) == (2 if i >= 2 else 1), f"step {i}: {len(lines)} realize lines:\n" + "\n".join(lines)
