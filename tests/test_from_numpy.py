@@ -91,3 +91,17 @@ def test_numpy_of_a_tensor_then_inplace_shows_in_the_array() -> None:
     arr = t.numpy()
     t.mul_(2)
     np.testing.assert_array_equal(arr, [2, 4, 6])
+
+
+def test_a_shared_array_is_not_recorded_as_handed_out() -> None:
+    """numpy() of a from_numpy tensor must not record the array's memory as handed out by the allocator: the
+    record would outlive the array, and memory allocated later at its address would count as numpy's (its
+    in-place ops written at once)."""
+    a = np.ones(64, np.float32)
+    t = tt.from_numpy(a)
+    assert t.numpy().base is not None
+    assert id(a) not in ALLOCATOR.exported
+    b = tt.tensor(np.zeros(64, np.float32)) + 0
+    b.realize()
+    b.add_(1.0)
+    assert b.uop.op.name == "ASSIGN", "an in-place op on memory numpy does not share was written at once"

@@ -636,13 +636,11 @@ def shared_with_numpy(buf: Buffer | None) -> bool:
     """Is this buffer's memory also a numpy array's (made by from_numpy, or handed out by numpy())?"""
     if buf is None:
         return False
-    mem = buf._mem
-    return buf.owner is not None or (mem is not None and id(mem.base if mem.base is not None else mem)
-                                     in ALLOCATOR.exported)
+    return buf.owner is not None or (buf._mem is not None and raw_id(buf._mem) in ALLOCATOR.exported)
 
 
 def _export(buf: Buffer) -> None:
-    """numpy now shares this memory: it must not go back to the reuse pool."""
-
-    if buf._mem is not None:
-        ALLOCATOR.exported.add(id(buf._mem.base if buf._mem.base is not None else buf._mem))
+    """numpy now shares this memory: it must not go back to the reuse pool. (A wrapped array's memory never goes
+    there, and never comes back to the allocator to be forgotten: it is not recorded.)"""
+    if buf._mem is not None and buf.owner is None:
+        ALLOCATOR.exported.add(raw_id(buf._mem))
