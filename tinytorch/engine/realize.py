@@ -27,7 +27,7 @@ from ..ops.uop import GroupOp, Ops, UOp
 from ..ops.view import ViewStack
 from ..profiler import kernel_bytes
 from ..runtime import launch
-from ..runtime.buffer import ALLOCATOR, Buffer
+from ..runtime.buffer import ALLOCATOR, Buffer, raw_id
 from ..runtime.device import KERNEL_HOOKS, Device, Runner
 from .schedule import Plan, TargetResult, _apply, resolve, schedule
 from .walk_c import walker
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 # graph structure -> (plan, leaf order); the least recently used dropped beyond TINYTORCH_CACHE_ENTRIES
 PLAN_CACHE: LRU[tuple, tuple[Plan, list[int]]] = LRU(CACHE_ENTRIES)
 CAPTURE: list[list[tuple[Any, list[Buffer]]]] = []  # the JIT records (runner, buffers) here while capturing
-# (known_plans: runs of a kept plan without a realize, `run_known_plan`)
+# (known_plans: runs of a kept plan without a realize, `run_kept_plan`)
 STATS = {"realizes": 0, "plan_hits": 0, "plan_misses": 0, "kernels_run": 0, "known_plans": 0}
 # observers of every realize, called after its kernels ran (VIZ, the profiler): f(targets, plan, device, start time)
 REALIZE_HOOKS: list[Any] = []
@@ -217,7 +217,7 @@ def realize_uops(targets: list[UOp], device: str | None = None, readers_added: b
     """Compute targets; returns, per target, a UOp that is a view over its result buffer. (readers_added: the
     lazy readers of buffers written in place are among the targets already; walk: the structure walk of the
     targets before those readers were added, continued here; keep: receives (plan, input buffers, device) when
-    the plan ran for these targets alone, for `run_known_plan`.)"""
+    the plan ran for these targets alone, for `run_kept_plan`.)"""
     if DEFERRED:
         pending = list({id(t): t for t in DEFERRED if t.uop._realized is None and t.uop.op is Ops.ASSIGN}.values())
         DEFERRED.clear()
@@ -272,11 +272,8 @@ def _bind(targets: Sequence[UOp | None], plan: Plan, inputs: list[Buffer], new: 
     value no graph was built for (a kept backward's gradient): its result is always a view of a new buffer."""
     out = []
     for t, r in zip(targets, plan.results):
-        if t is None:
-            out.append(_result_uop(t, r, inputs, new, versions))  # type: ignore[arg-type]
-            continue
-        res = _result_uop(t, r, inputs, new, versions)
-        if res is not t:
+        res = _result_uop(t, r, inputs, new, versions)  # type: ignore[arg-type]
+        if t is not None and res is not t:
             t._realized = res
             base = res.base
             if base.op is Ops.BUFFER:  # remembered so an in-place write can forget the cached result
@@ -466,33 +463,21 @@ def _run_kernels(plan: Plan, inputs: list[Buffer], dev: Any, bind: bool) -> tupl
     return new, versions, run_plan(plan, inputs, new, dev)
 
 
-def run_known_plan(plan: Plan, inputs: list[Buffer], dev: Any) -> dict[int, int]:
-    """Run a plan kept from an earlier realize (`keep`) over new input buffers of the same sizes and dtypes,
-    without building or walking a graph; returns {id(buffer written in place): its new version}. The caller
-    moves the tensors it wrote to those versions (`moved_to_versions`). Only for plans whose results are all
-    in-place writes of inputs, outside JIT capture, kernel hooks and DEBUG >= 2 (the caller checks)."""
-    t0 = time.perf_counter()
-    _, versions, _ = _run_kernels(plan, inputs, dev, True)
-    STATS["known_plans"] += 1
-    if DEBUG >= 1 and plan.kernels:
-        print(f"realize: {len(plan.kernels)} kernels from {plan.n_ops} ops, no graph (kept plan), "
-              f"run {(time.perf_counter() - t0) * 1e3:.2f} ms")
-    return versions
-
-
-def run_kept_plan(plan: Plan, inputs: list[Buffer], dev: Any, targets: list[UOp | None], what: str) -> list[UOp]:
-    """Run a plan kept from an earlier realize over new input buffers of the same sizes and dtypes, for targets
-    of the same structure as that realize's (None: a value with no graph, see `_bind`); returns per target the
-    view over its result, as realize_uops would. Only for plans that write no input in place, under
-    `known_plans_allowed` (the caller checks)."""
+def run_kept_plan(plan: Plan, inputs: list[Buffer], dev: Any, what: str,
+                  targets: Sequence[UOp | None] = ()) -> tuple[list[UOp], dict[int, int]]:
+    """Run a plan kept from an earlier realize (`keep`) over new input buffers of the same sizes and dtypes, without
+    building or walking a graph: (per target, of the same structure as that realize's, the view over its result as
+    realize_uops gives it; {id(buffer written in place): its new version}). Without targets the caller moves the
+    tensors it wrote to those versions (`moved_to_versions`). Only outside JIT capture, kernel hooks and DEBUG >= 2
+    (`known_plans_allowed`, the caller checks)."""
     t0 = time.perf_counter()
     new, versions, _ = _run_kernels(plan, inputs, dev, True)
     STATS["known_plans"] += 1
-    out = _bind(targets, plan, inputs, new, versions)
+    out = _bind(targets, plan, inputs, new, versions) if targets else []
     if DEBUG >= 1 and plan.kernels:
         print(f"realize: {len(plan.kernels)} kernels from {plan.n_ops} ops, no graph ({what}), "
               f"run {(time.perf_counter() - t0) * 1e3:.2f} ms")
-    return out
+    return out, versions
 
 
 def known_plans_allowed() -> bool:
@@ -504,12 +489,12 @@ def known_plans_allowed() -> bool:
 def realize_before_writes(tensors: list[Tensor], written: set[int]) -> None:
     """Realize tensors, together with every live lazy tensor that reads one of the buffers (ids) in written:
     what a realize of in-place writes to them would compute first (the eager-semantics rule), done ahead of
-    writes run by run_known_plan."""
+    writes run by run_kept_plan."""
     realize_tensors(tensors, lazy_readers([t.uop for t in tensors], written))
 
 
 def moved_to_versions(written: list[Tensor], versions: dict[int, int]) -> None:
-    """After run_known_plan: each written tensor (a plain view of its buffer) reads its buffer's new version, and
+    """After run_kept_plan: each written tensor (a plain view of its buffer) reads its buffer's new version, and
     so does every live tensor that views one of the written buffers."""
     for t in written:
         t.uop = at_version(t.uop, versions[id(t.uop.base.arg[0])])
@@ -553,11 +538,14 @@ def realize_tensors(tensors: list[Tensor], also: list[UOp] | None = None) -> Non
     todo = [t for t in tensors if not _is_realized(t.uop)]
     if not todo and not also:
         return
-    results = realize_uops([t.uop for t in todo] + (also or []), todo[0].device if todo else None)
-    for t, r in zip(todo, results):
-        # a tensor that requires grad keeps its graph (loss.item() before loss.backward() must work);
-        # its node caches the result. In-place writes always move on to the new buffer version.
-        if not t.requires_grad or t.uop.op is Ops.ASSIGN:
+    adopt(todo, realize_uops([t.uop for t in todo] + (also or []), todo[0].device if todo else None))
+
+
+def adopt(tensors: list[Tensor], results: list[UOp]) -> None:
+    """Each tensor takes its realized result: a tensor that requires grad keeps its graph (loss.item() before
+    loss.backward() must work; its node caches the result); in-place writes always move on to the new version."""
+    for t, r in zip(tensors, results):
+        if not t._rg or t.uop.op is Ops.ASSIGN:
             t.uop = r
 
 

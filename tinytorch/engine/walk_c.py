@@ -18,14 +18,13 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import os
-import subprocess
 import sys
 import sysconfig
 import tempfile
 import threading
 from typing import Any
 
-from ..helpers import COMPILE_TIMEOUT, DEBUG, WALK_C
+from ..helpers import DEBUG, WALK_C
 
 SOURCE = r"""
 #define PY_SSIZE_T_CLEAN
@@ -308,17 +307,13 @@ def headers() -> str:
 
 
 def _compile(cc: str, flags: list[str], source: str) -> tuple[bytes | None, str]:
+    from ..runtime.cpu import CCompiler
+
     with tempfile.TemporaryDirectory() as d:
-        src, out = os.path.join(d, "walk.c"), os.path.join(d, "walk.so")
-        with open(src, "w") as f:
-            f.write(source)
-        try:
-            p = subprocess.run([cc, *flags, src, "-o", out], capture_output=True, text=True,
-                               timeout=float(COMPILE_TIMEOUT.value) or None)
-        except (OSError, subprocess.SubprocessError) as e:
-            return None, f"{cc} failed: {e}"
-        if p.returncode != 0:
-            return None, f"{cc} failed: {p.stderr.strip()[-400:]}"
+        out = os.path.join(d, "walk.so")
+        status, msg = CCompiler(cc).run_compiler(source, tuple(flags), out)
+        if status != "ok":
+            return None, f"{cc} failed: {msg.strip()[-400:]}"
         with open(out, "rb") as f:
             return f.read(), ""
 

@@ -207,7 +207,7 @@ def run_step(sp: StepPlan, work: Work) -> bool:
         return False
     bufs = [[t.uop.base.arg[0] for t in [*ts, g]] for ts, g in zip(tensors, grads)]
     inputs = [bufs[r[0]][r[1]] if isinstance(r, tuple) else r for r in sp.roles]
-    versions = realize.run_known_plan(sp.plan, inputs, sp.dev)
+    _, versions = realize.run_kept_plan(sp.plan, inputs, sp.dev, "kept plan")
     realize.moved_to_versions([t for t in writes if id(t.uop.base.arg[0]) in versions], versions)
     sp.last = [t.uop for t in writes]
     return True

@@ -49,7 +49,7 @@ class CPUAllocator:
 
     def free(self, mem: np.ndarray) -> None:
         n = mem.nbytes
-        raw = id(mem.base if mem.base is not None else mem)
+        raw = raw_id(mem)
         with self._lock:
             self.live_bytes -= n
             self.live_count -= 1
@@ -63,6 +63,11 @@ class CPUAllocator:
     def clear_pool(self) -> None:
         self.pool.clear()
         self.pool_bytes = 0
+
+
+def raw_id(mem: np.ndarray) -> int:
+    """The identity of the allocation behind an allocator's array (the raw array it is a slice of)."""
+    return id(mem.base if mem.base is not None else mem)
 
 
 def address(arr: np.ndarray) -> int:

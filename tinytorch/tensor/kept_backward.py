@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine import realize
 from ..helpers import CACHE_ENTRIES, LRU, REUSE_BACKWARD
 from ..ops.gradient import CUSTOM_GRADIENTS
-from ..ops.uop import Ops, UOp
+from ..ops.uop import Ops
 from . import common
 
 if TYPE_CHECKING:
@@ -58,13 +58,11 @@ def backward(out: Tensor, targets: list[Tensor], build: Callable[[], list[Tensor
         return False
     root = out.uop
     fwd: list[Tensor] = []  # the live lazy tensors of the forward graph, found after the walk
-    for t in targets:
-        if t.grad is not None or (t._meta is not None and t._meta.hooks):
-            return False
+    if any(t.grad is not None for t in targets):
+        return False
     live = list(common.LIVE.values())
-    for t in live:
-        if t._meta is not None and t._meta.hooks and t._rg:
-            return False
+    if any(t._meta is not None and t._meta.hooks and t._rg for t in live):  # (the targets among them)
+        return False
     w = realize._Walk()
     w.add([root])
     if w.has_assign or w.has_realized:
@@ -92,9 +90,9 @@ def backward(out: Tensor, targets: list[Tensor], build: Callable[[], list[Tensor
     # and the tensors that read the weights, so that the kernels, and their roundings, are the same)
     if isinstance(kept, KeptBackward):
         inputs = [w.leaves[j] for j in kept.leaf_map]
-        res = realize.run_kept_plan(kept.plan, inputs, kept.dev, [*([None] * len(kept.got)), *fwd_uops],
-                                    "kept backward")
-        _bind_forward(fwd, res[len(kept.got):])
+        res, _ = realize.run_kept_plan(kept.plan, inputs, kept.dev, "kept backward",
+                                       [*([None] * len(kept.got)), *fwd_uops])
+        realize.adopt(fwd, res[len(kept.got):])
         for i, r in zip(kept.got, res):
             t = targets[i]
             t.grad = type(out)._from(r, t.device)
@@ -107,20 +105,11 @@ def backward(out: Tensor, targets: list[Tensor], build: Callable[[], list[Tensor
     gts = [grads[i] for i in got]
     keep: list[Any] = []
     res = realize.realize_uops([*[g.uop for g in gts], *fwd_uops], out.device, keep=keep)  # type: ignore[union-attr]
-    _bind_forward(fwd, res[len(got):])
-    for i, g, r in zip(got, gts, res):
-        g.uop = r  # type: ignore[union-attr]
+    realize.adopt([*gts, *fwd], res)  # type: ignore[list-item]
+    for i, g in zip(got, gts):
         targets[i].grad = g
     KEPT[key] = _kept(keep, w, got)
     return True
-
-
-def _bind_forward(fwd: list[Tensor], res: list[UOp]) -> None:
-    """A computed forward tensor that does not require grad reads its buffer (as realize_tensors leaves it); one
-    that does keeps its graph, whose node remembers the result."""
-    for t, r in zip(fwd, res):
-        if not t._rg:
-            t.uop = r
 
 
 def _kept(keep: list[Any], w: Any, got: list[int]) -> KeptBackward | None:
