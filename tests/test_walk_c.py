@@ -129,8 +129,9 @@ def test_realized_nodes(cwalk: Any) -> None:
 def test_in_place_writes(cwalk: Any) -> None:
     x = tt.tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
     x.realize()
-    y = x * 2.0
-    x.add_(1.0)
+    # (tensor operands, not 2.0 and 1.0: broadcast constant nodes are shared process-wide and may be realized already)
+    y = x * tt.tensor(np.full((2, 3), 2.0, np.float32))
+    x.add_(tt.tensor(np.ones((2, 3), np.float32)))
     x.mul_(y)
     assert x.uop.op is Ops.ASSIGN
     w = _check(cwalk, [[x.uop, y.uop]])
