@@ -1,4 +1,5 @@
-"""The intern table of graph nodes (`UOp`, `tinytorch/ops/uop.py`).
+"""The intern table of graph nodes (`UOp`, `tinytorch/ops/uop.py`), built by the Python `UOp.__new__` and by the C
+one of engine/walk_c.py (every test runs with each; one test mixes them).
 
 Takes: UOps built straight from ops, dtypes, sources and arguments.
 Produces: pass/fail on the table's promises: equal fields give the one live node, different fields never share
@@ -10,20 +11,47 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import struct
 import sys
 import threading
+import tracemalloc
 import weakref
 from typing import Any
 
 import pytest
 
 from tinytorch.dtype import dtypes
+from tinytorch.engine import walk_c
 from tinytorch.ops import uop as U
 from tinytorch.ops.uop import Ops, UOp
 from tinytorch.runtime.buffer import Buffer
 
 f32 = dtypes.float32
+
+
+def _c_methods() -> list[Any]:
+    """The C __new__ and __del__ (built and installed once); skipped only when this interpreter has no Python.h."""
+    if not os.path.exists(walk_c.headers()):
+        pytest.skip(f"no {walk_c.headers()}: the C construction cannot be built")
+    if not walk_c.NODE_METHODS:
+        fn, why = walk_c.build()
+        assert fn is not None, why
+    assert len(walk_c.NODE_METHODS) == 2
+    return walk_c.NODE_METHODS
+
+
+@pytest.fixture(autouse=True, params=["python", "c"])
+def construction(request: pytest.FixtureRequest) -> Any:
+    """Build nodes with the Python or the C methods during the test; the ones installed before come back after."""
+    new, delete = (U.py_new, U.py_del) if request.param == "python" else _c_methods()
+    saved = UOp.__dict__["__new__"], UOp.__dict__["__del__"]
+    UOp.__new__ = staticmethod(new)  # type: ignore[method-assign,assignment]
+    UOp.__del__ = delete  # type: ignore[method-assign]
+    try:
+        yield request.param
+    finally:
+        UOp.__new__, UOp.__del__ = saved  # type: ignore[method-assign]
 
 
 def _live_entries() -> int:
@@ -147,3 +175,60 @@ def test_threads_building_the_same_nodes_get_one_object() -> None:
         assert all(g[i] is first for g in got), i
         _check_fields(first.src[1], Ops.CONST, f32, (), float(i) + 0.5)
         assert UOp(Ops.ADD, f32, (c, first.src[1])) is first
+
+
+def test_shapes_and_the_calls_the_c_path_hands_to_python(construction: str) -> None:
+    a, b = UOp.const(f32, 1.0), UOp.const(f32, 2.0)
+    class Shape(tuple):  # type: ignore[type-arg]
+        pass
+
+    r = UOp(Ops.RESHAPE, f32, (a,), Shape((1, 1)))  # the argument as a shape: a tuple subclass becomes a tuple
+    assert r.shape == (1, 1) and type(r.shape) is tuple and type(r.arg) is Shape
+    e = UOp(Ops.EXPAND, f32, (r,), (3, 4))
+    assert e.shape == (3, 4) and UOp(Ops.NEG, f32, (e,)).shape == (3, 4)  # the last source's shape
+    assert UOp(Ops.PERMUTE, f32, (e,), (1, 0)).shape == (4, 3)  # a rule that is a function
+    assert UOp(Ops.SINK, dtypes.void, (e,)).shape is None  # an op without a shape rule
+    assert UOp(op=Ops.ADD, dtype=f32, src=(a, b)) is UOp(Ops.ADD, f32, (a, b))  # keywords
+    assert UOp(Ops.CONST, f32) is UOp(Ops.CONST, f32, (), None)  # defaults
+    with pytest.raises(TypeError):
+        UOp(Ops.ADD, f32, [a, b])  # type: ignore[arg-type]  # a list of sources is not a key
+    with pytest.raises(TypeError):
+        UOp(Ops.RESHAPE, f32, (a,), None)  # no shape from a missing argument
+    with pytest.raises(IndexError):
+        UOp(Ops.NEG, f32, ())  # the last source of none
+    assert UOp(Ops.ADD, f32, (a, b)).shape == ()
+
+
+def test_nodes_from_both_constructions_share_one_table(construction: str) -> None:
+    c_new, c_del = _c_methods()
+    a = UOp.const(f32, 7.0)
+    x = UOp(Ops.EXP2, f32, (a,))
+    assert c_new(UOp, Ops.EXP2, f32, (a,)) is x and U.py_new(UOp, Ops.EXP2, f32, (a,)) is x
+    key = x._key
+    del x
+    assert key not in U._cache
+    y = c_new(UOp, Ops.SQRT, f32, (a,), None)
+    assert U.py_new(UOp, Ops.SQRT, f32, (a,)) is y and y.shape == () and y._realized is None and y._tag is None
+
+
+def test_no_leak_over_100k_nodes(construction: str) -> None:
+    c = UOp.const(f32, 1.0)
+    watched = [c, f32, Ops.ADD]
+    for i in range(100):  # warm
+        UOp(Ops.ADD, f32, (c, UOp.const(f32, float(i))), 0.5)
+    gc.collect()
+    before = [sys.getrefcount(o) for o in watched]
+    entries = len(U._cache)
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        for i in range(100_000):  # new nodes with float and tuple arguments, freed at once
+            u = UOp(Ops.RESHAPE, f32, (UOp(Ops.ADD, f32, (c, UOp.const(f32, i + 0.5)), 0.25),), (1,))
+        del u
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    assert [sys.getrefcount(o) for o in watched] == before
+    assert len(U._cache) <= entries
+    assert grown < 64 * 1024, f"{grown} bytes more after 100k nodes"

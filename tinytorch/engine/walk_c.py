@@ -24,7 +24,7 @@ import tempfile
 import threading
 from typing import Any
 
-from ..helpers import DEBUG, WALK_C
+from ..helpers import DEBUG, NODES_C, WALK_C
 
 SOURCE = r"""
 #define PY_SSIZE_T_CLEAN
@@ -283,9 +283,166 @@ done:
   return result;
 }
 
+/* ---------------------------------------------------------------- node construction (UOp.__new__, UOp.__del__)
+   The same table and keys as the Python methods in ops/uop.py (which stay the reference, and take every call the
+   C path does not: keyword arguments, a source that is not a tuple, a shape rule that is a function). */
+static PyObject *table = NULL, *rules = NULL, *rule_last = NULL, *rule_arg = NULL, *py_new = NULL;
+static PyObject *s_f = NULL, *s_shape = NULL, *empty = NULL;
+#if PY_VERSION_HEX < 0x030B0000
+#define PyFloat_Pack8(x, p, le) _PyFloat_Pack8((x), (unsigned char *)(p), (le))
+#endif
+static Py_ssize_t off_dtype, off_shape, off_tag;
+
+/* The object a weak reference points to, as a new reference, or NULL (dead; no error set). */
+static PyObject *deref(PyObject *ref) {
+  if (!PyWeakref_Check(ref)) return NULL;
+#if PY_VERSION_HEX >= 0x030D0000
+  PyObject *u = NULL;
+  if (PyWeakref_GetRef(ref, &u) < 0) PyErr_Clear();
+  return u;
+#else
+  PyObject *u = PyWeakref_GET_OBJECT(ref);
+  if (u == Py_None) return NULL;
+  Py_INCREF(u);
+  return u;
+#endif
+}
+
+static void set_slot(PyObject *u, Py_ssize_t off, PyObject *v) {  /* steals v; the slot was NULL */
+  *(PyObject **)((char *)u + off) = v;
+}
+
+/* install_nodes(UOp, table, shape_rules, last_source_tag, arg_tag, python_new) */
+static PyObject *install_nodes(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs != 6 || !PyType_Check(args[0]) || (PyTypeObject *)args[0] != uop_type || !PyDict_CheckExact(args[1])
+      || !PyDict_CheckExact(args[2])) {
+    PyErr_SetString(PyExc_TypeError, "install_nodes(node_class, table, shape_rules, last_tag, arg_tag, py_new)");
+    return NULL;
+  }
+  PyObject *cls = args[0];
+  if (member_offset(cls, "dtype", &off_dtype) || member_offset(cls, "shape", &off_shape)
+      || member_offset(cls, "_tag", &off_tag)) return NULL;
+  if (s_f == NULL && ((s_f = intern("f")) == NULL || (s_shape = intern("shape")) == NULL
+                     || (empty = PyTuple_New(0)) == NULL)) return NULL;
+  for (int i = 1; i < 6; i++) Py_INCREF(args[i]);
+  Py_XSETREF(table, args[1]); Py_XSETREF(rules, args[2]); Py_XSETREF(rule_last, args[3]);
+  Py_XSETREF(rule_arg, args[4]); Py_XSETREF(py_new, args[5]);
+  Py_RETURN_NONE;
+}
+
+/* UOp.__new__(cls, op, dtype, src=(), arg=None) */
+static PyObject *uop_new(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+  Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+  if (table == NULL || kwnames != NULL || nargs < 3 || nargs > 5 || args[0] != (PyObject *)uop_type
+      || (nargs >= 4 && !PyTuple_CheckExact(args[3])))
+    return py_new == NULL ? (PyErr_SetString(PyExc_RuntimeError, "walk_c: install_nodes() was not called"), NULL)
+                          : PyObject_Vectorcall(py_new, args, nargsf, kwnames);
+  PyObject *op = args[1], *dtype = args[2], *src = nargs >= 4 ? args[3] : empty, *arg = nargs == 5 ? args[4] : Py_None;
+  PyObject *karg, *key, *ref, *u = NULL, *shape = NULL;
+  /* floats are keyed by their bits: -0.0 is not 0.0, and NaN equals itself */
+  if (PyFloat_CheckExact(arg)) {
+    char bits[8];
+    if (PyFloat_Pack8(PyFloat_AS_DOUBLE(arg), bits, 1) < 0) return NULL;
+    PyObject *b = PyBytes_FromStringAndSize(bits, 8);
+    if (b == NULL) return NULL;
+    karg = PyTuple_Pack(2, s_f, b);
+    Py_DECREF(b);
+    if (karg == NULL) return NULL;
+  } else {
+    karg = arg;
+    Py_INCREF(karg);
+  }
+  key = PyTuple_Pack(4, op, dtype, src, karg);
+  Py_DECREF(karg);
+  if (key == NULL) return NULL;
+  ref = PyDict_GetItemWithError(table, key);
+  if (ref != NULL && (u = deref(ref)) != NULL) { Py_DECREF(key); return u; }
+  if (PyErr_Occurred()) goto fail;
+  /* the shape: two rules inline (the last source's shape; the argument as a shape), other rules are functions */
+  PyObject *rule = PyDict_GetItemWithError(rules, op);
+  if (rule == NULL) {
+    if (PyErr_Occurred()) goto fail;
+    shape = Py_None; Py_INCREF(shape);
+  } else if (rule == rule_last) {
+    Py_ssize_t n = PyTuple_GET_SIZE(src);
+    if (n == 0) { Py_DECREF(key); return PyObject_Vectorcall(py_new, args, nargsf, kwnames); }
+    shape = slot(PyTuple_GET_ITEM(src, n - 1), off_shape, s_shape);
+  } else if (rule == rule_arg) {
+    shape = PyTuple_CheckExact(arg) ? (Py_INCREF(arg), arg) : PySequence_Tuple(arg);
+  } else {
+    PyObject *ra[2] = {src, arg};
+    shape = PyObject_Vectorcall(rule, ra, 2, NULL);
+  }
+  if (shape == NULL) goto fail;
+  if ((u = uop_type->tp_alloc(uop_type, 0)) == NULL) { Py_DECREF(shape); goto fail; }
+  Py_INCREF(op); set_slot(u, off_op, op);
+  Py_INCREF(dtype); set_slot(u, off_dtype, dtype);
+  Py_INCREF(src); set_slot(u, off_src, src);
+  Py_INCREF(arg); set_slot(u, off_arg, arg);
+  set_slot(u, off_shape, shape);
+  Py_INCREF(Py_None); set_slot(u, off_realized, Py_None);
+  Py_INCREF(Py_None); set_slot(u, off_tag, Py_None);
+  Py_INCREF(key); set_slot(u, off_key, key);
+  if ((ref = PyWeakref_NewRef(u, NULL)) == NULL) goto fail;
+  PyObject *held = PyDict_SetDefault(table, key, ref);  /* borrowed */
+  if (held == NULL) { Py_DECREF(ref); goto fail; }
+  if (held != ref) {  /* another thread stored an equal node since the lookup, or a collected node's is left */
+    PyObject *v = deref(held);
+    if (v != NULL) {
+      Py_INCREF(empty);
+      Py_SETREF(*(PyObject **)((char *)u + off_key), empty);  /* (so that its __del__ leaves the table alone) */
+      Py_DECREF(ref); Py_DECREF(key); Py_DECREF(u);
+      return v;
+    }
+    if (PyDict_SetItem(table, key, ref) < 0) { Py_DECREF(ref); goto fail; }
+  }
+  Py_DECREF(ref);
+  Py_DECREF(key);
+  return u;
+fail:
+  Py_DECREF(key);
+  Py_XDECREF(u);
+  return NULL;
+}
+
+/* UOp.__del__: the table's entry goes, unless it is another (live) node's */
+static PyObject *uop_del(PyObject *u, PyObject *unused) {
+  if (table == NULL) Py_RETURN_NONE;
+  PyObject *key = *(PyObject **)((char *)u + off_key);
+  if (key == NULL) Py_RETURN_NONE;  /* made without __new__ */
+  Py_INCREF(key);
+  PyObject *ref = PyDict_GetItemWithError(table, key);
+  if (ref != NULL) {
+    PyObject *v = deref(ref);
+    if (v == NULL || v == u) {
+      if (PyDict_DelItem(table, key) < 0) PyErr_Clear();
+    }
+    Py_XDECREF(v);
+  } else PyErr_Clear();  /* (an unhashable key never entered the table) */
+  Py_DECREF(key);
+  Py_RETURN_NONE;
+}
+
+static PyMethodDef del_def = {"__del__", (PyCFunction)uop_del, METH_NOARGS, "remove the node's entry from the table"};
+
+/* node_methods(): (the __new__ function, the __del__ method descriptor) to set on the node class */
+static PyObject *node_methods(PyObject *self, PyObject *unused) {
+  static PyMethodDef new_def = {"__new__", (PyCFunction)(void (*)(void))uop_new, METH_FASTCALL | METH_KEYWORDS,
+                                "the interned node with these fields"};
+  if (uop_type == NULL) { PyErr_SetString(PyExc_RuntimeError, "walk_c: setup() was not called"); return NULL; }
+  PyObject *f = PyCFunction_New(&new_def, NULL), *d = PyDescr_NewMethod(uop_type, &del_def);
+  if (f == NULL || d == NULL) { Py_XDECREF(f); Py_XDECREF(d); return NULL; }
+  PyObject *r = PyTuple_Pack(2, f, d);
+  Py_DECREF(f); Py_DECREF(d);
+  return r;
+}
+
 static PyMethodDef methods[] = {
   {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL, "setup(node_class, buffer_op, assign_op)"},
   {"walk", (PyCFunction)(void (*)(void))walk, METH_FASTCALL, "walk(w, roots, part_ids, part_numbers)"},
+  {"install_nodes", (PyCFunction)(void (*)(void))install_nodes, METH_FASTCALL,
+   "install_nodes(node_class, table, shape_rules, last_tag, arg_tag, py_new)"},
+  {"node_methods", node_methods, METH_NOARGS, "node_methods() -> (__new__, __del__)"},
   {NULL, NULL, 0, NULL},
 };
 
@@ -299,6 +456,7 @@ STATUS: list[str] = []  # which walk runs and why, once known: ["C"] or ["Python
 _FN: list[Any] = []  # the walk function once built (None: it could not be)
 _OFF_SAID: list[bool] = []  # (WALK_C=0 was said)
 _LOCK = threading.Lock()
+NODE_METHODS: list[Any] = []  # the C UOp.__new__ and UOp.__del__ once installed (install_nodes)
 
 
 def headers() -> str:
@@ -365,9 +523,23 @@ def build() -> tuple[Any, str]:
         from ..ops.uop import Ops, UOp
 
         mod.setup(UOp, Ops.BUFFER, Ops.ASSIGN)
+        if NODES_C.value:
+            install_nodes(mod)
     except Exception as e:  # noqa: BLE001  (any load failure means the Python walk)
         return None, f"loading the built module failed: {e!r}"
     return mod.walk, ""
+
+
+def install_nodes(mod: Any) -> None:
+    """Build graph nodes with the module's C `UOp.__new__` and `UOp.__del__` from now on (the Python methods of
+    ops/uop.py stay the reference and take the calls the C path does not; both use the one intern table)."""
+    from ..ops import uop as U
+
+    mod.install_nodes(U.UOp, U._cache, U._SHAPE_RULES, U._LAST_SOURCE, U._ARG, U.py_new)
+    new, delete = mod.node_methods()
+    NODE_METHODS[:] = [new, delete]
+    U.UOp.__new__ = staticmethod(new)  # type: ignore[method-assign,assignment]
+    U.UOp.__del__ = delete  # type: ignore[method-assign]
 
 
 def _say(fn: Any, why: str) -> None:

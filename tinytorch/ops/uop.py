@@ -247,6 +247,13 @@ class UOp:
         return toposort([self])
 
 
+# The Python construction and removal, the reference: engine/walk_c.py may replace UOp.__new__ and UOp.__del__
+# with C functions over the same table and keys (NODES_C=0 keeps these), which hand back to py_new what they
+# do not take themselves.
+py_new = UOp.__new__
+py_del = UOp.__del__
+
+
 def toposort(roots: list[UOp], stop: Any = None) -> list[UOp]:
     """Nodes under `roots` in dependency order (sources first), iteratively.
 
