@@ -11,7 +11,7 @@ import pytest
 
 import tinytorch as tt
 from tinytorch.codegen.kernel import analyze
-from tinytorch.codegen.opt import BLOCK_ROWS_L2_SHARE, choose_opts
+from tinytorch.codegen.opt import BLOCK_CHUNK_L2_SHARE, BLOCK_ROWS_L2_SHARE, choose_opts
 from tinytorch.engine.realize import schedule_tensors
 from tinytorch.helpers import Context
 
@@ -215,6 +215,23 @@ def _check_blocked(cdev: str, form: str, m: int, k: int, n: int, vbytes: int) ->
     _same_sums(plain, blocked, k, f"{form} {m}x{k}x{n} on {cdev}")
 
 
+# AVX-512 tiles on a host whose L2 holds a chunk of the lane panel far longer than half its L1 does: the chunks run
+# BLOCK_STEPS_PER_LANE steps per lane as far as the L2's share allows (here 64: 2 KiB L1, 128 KiB L2), and a left
+# operand contiguous along the reduce is read in place instead of packed (A^T, strided along it, is still packed)
+WIDE_CHUNK_CACHES = (2048, 128 << 10, 64 << 10)
+
+
+@pytest.mark.parametrize("form,m,k,n,packs", [("AB", 97, 200, 256, 1), ("AtB", 70, 300, 256, 2)])
+def test_blocked_long_chunks(cdev: str, form: str, m: int, k: int, n: int, packs: int) -> None:
+    """Chunks longer than the L1's half (A read in place, or packed where strided): the unblocked kernel's sums."""
+    ast, kern = _product_kernel(form, m, k, n)
+    with Context(THREADS=2):
+        o = choose_opts(kern, 64, caches=WIDE_CHUNK_CACHES)
+    assert o.kc == 64 and o.mc and o.nc and len(o.pack) == packs, o.notes
+    plain, blocked = _run_both(cdev, ast, kern, o)
+    _same_sums(plain, blocked, k, f"{form} {m}x{k}x{n}, {o.kc}-step chunks on {cdev}")
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32-epilogue"])
 def test_blocked_float64_and_epilogue(cdev: str, dtype: str) -> None:
     """float64 (4 lanes on AVX2) and a fused bias + relu, which must run once, after the last chunk."""
@@ -244,6 +261,20 @@ def test_blocking_follows_the_cache_sizes() -> None:
         assert choose_opts(kern, 32, caches=(32 << 10, 2 << 20, 32 << 20)).kc == 256
         _, half = _product_kernel("AB", 600, 16384, 256, "float16")
         assert not choose_opts(half, 32, caches=TINY_CACHES).kc
+
+
+def test_wide_vectors_chunk_longer() -> None:
+    """With 64-byte vectors a 6x64 tile's panel fills half a 48 KiB L1 in 96 steps; the chunk is BLOCK_STEPS_PER_LANE
+    steps per lane instead (512) while that chunk of the panel fits BLOCK_CHUNK_L2_SHARE of the L2 (1 MiB: yes;
+    256 KiB: 128 steps), and A, read along its rows, is not packed. AVX2 keeps the L1's chunk (256 steps)."""
+    _, kern = _product_kernel("AB", 4096, 4096, 4096)
+    with Context(THREADS=2):
+        wide = choose_opts(kern, 64, caches=(48 << 10, 1 << 20, 32 << 20))
+        assert wide.kc == 512 and wide.pack == (1,), wide.notes
+        small_l2 = choose_opts(kern, 64, caches=(48 << 10, 256 << 10, 32 << 20))
+        assert small_l2.kc == int((256 << 10) * BLOCK_CHUNK_L2_SHARE) // (64 * 4) and small_l2.pack == (1,)
+        narrow = choose_opts(kern, 32, caches=(32 << 10, 1 << 20, 32 << 20))
+        assert narrow.kc == 256 and len(narrow.pack) == 2, narrow.notes
 
 
 @pytest.mark.parametrize("n,blocked", [(1024, False), (2048, True), (4096, True)])

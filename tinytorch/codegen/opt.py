@@ -10,9 +10,10 @@ Produces: `Opts`, applied by codegen/lower.py. Each choice is a small readable r
   output axis) get a register tile: rows unrolled x vectors unrolled, and the lane axis
   becomes the outer loop so a column panel of the right operand stays in cache (tiling);
 - a packed product whose panel over the whole reduce would not fit the L2, or whose other operand would not fit
-  a quarter of the L3, is cache-blocked: the reduce runs in chunks (a chunk of the panel fills half an L1), the
-  rows in blocks (a block of the left operand, packed per chunk, fills an eighth of an L2), the lanes in blocks
-  whose packed panels fit BLOCK_PACK_BYTES; cache sizes are read from the host;
+  a quarter of the L3, is cache-blocked: the reduce runs in chunks (a chunk of the panel fills half an L1, or is
+  longer with wide vectors: BLOCK_STEPS_PER_LANE), the rows in blocks (a block of the left operand, packed per
+  chunk where the chunk is the L1's, fills an eighth of an L2), the lanes in blocks whose packed panels fit
+  BLOCK_PACK_BYTES; cache sizes are read from the host;
 - reduces over a contiguous axis keep several accumulators (instruction-level parallelism);
 - small reduces (<= 16 elements, e.g. a 3x3 window) are fully unrolled;
 - kernels with enough work split their outermost loop across threads.
@@ -222,7 +223,7 @@ def choose_opts(k: Kernel, vbytes: int | None = None, caches: tuple[int, ...] | 
                 pack = _pack_choice(k, vec_axis, row_axis, rows, vecs * width, itemsize) if not cols else ()
                 if pack:
                     kc, mc, nc, a_pack = _blocking(k, row_axis, vec_axis, rows, vecs * width, itemsize,
-                                                   caches or cache_bytes())
+                                                   caches or cache_bytes(), vbytes)
                     if kc:
                         pack = (*pack, *a_pack)
                         notes.append(f"cache blocks: reduce chunks of {kc}, rows blocks of {mc * rows}, lane blocks "
@@ -340,6 +341,16 @@ BLOCK_ROWS_L2_SHARE = 0.125
 # kernel, next to the rows block (half an L2): at most this many bytes
 BLOCK_PACK_BYTES = 512 << 10
 
+# a reduce chunk is at least this many steps per float32 lane of a vector (256 with AVX2, 512 with AVX-512), as far as
+# the lane panel over the chunk fits BLOCK_CHUNK_L2_SHARE of the L2. Each chunk reads and writes the output's partial
+# sums once (4 / chunk bytes per float32 flop) and a core's flops per cycle grow with its lanes, so the chunk grows
+# with them. The half-L1 rule gives the chunk where it is longer: on AVX2 with an L1 of 32 KiB or more (every AVX2
+# x86 core) this floor never binds, and those choices are unchanged. A 6x64 AVX-512 tile's panel (four cache lines a
+# step) fills half a 48 KiB L1 in 96 steps: on a 2-core Zen 5 (1 MiB L2), 4096 squares ran 331 GFLOP/s in 96-step
+# chunks, 450-486 in 256-512-step ones (same-process medians; the panel's chunk then sits in the L2, 128 KiB)
+BLOCK_STEPS_PER_LANE = 32
+BLOCK_CHUNK_L2_SHARE = 0.125
+
 
 def partials_fit_output(k: Kernel) -> bool:
     """Whether a reduce's partial sums can wait in its output between reduce chunks without rounding: one
@@ -353,14 +364,21 @@ def partials_fit_output(k: Kernel) -> bool:
 
 
 def _blocking(k: Kernel, row_axis: int, vec_axis: int, rows: int, panel: int, itemsize: int,
-              caches: tuple[int, ...]) -> tuple[int, int, int, tuple[int, ...]]:
+              caches: tuple[int, ...], vbytes: int) -> tuple[int, int, int, tuple[int, ...]]:
     """Cache blocking of a packed 2-d product: (reduce chunk, rows block and lane block in tiles, the broadcast
     operand to pack), or zeros while the lane panel over the whole reduce fits the L2 and the broadcast operand
     BLOCK_ROWS_L3_SHARE of the L3: the unblocked loop keeps the panel in the L2 and streams the other operand past
     it from the L3, which measured faster than blocking on a Zen 3 host (1024 squares; blocking gained 2-3 % at a
-    reduce of 16384, 12 % at a 2048 square, 14 % at a 4096 square). A chunk of a lane panel fills half an L1, a
-    packed rows block BLOCK_ROWS_L2_SHARE of an L2, a packed lane block at most BLOCK_PACK_BYTES; chunks and blocks
-    are balanced (171 row tiles: 5 blocks of 35, not 4 of 42 and 1 of 3)."""
+    reduce of 16384, 12 % at a 2048 square, 14 % at a 4096 square). A chunk of a lane panel fills half an L1, or is
+    BLOCK_STEPS_PER_LANE steps per lane of a `vbytes` vector long where that is longer and fits the L2's share; a
+    packed rows block fills BLOCK_ROWS_L2_SHARE of an L2, a packed lane block at most BLOCK_PACK_BYTES; chunks and
+    blocks are balanced (171 row tiles: 5 blocks of 35, not 4 of 42 and 1 of 3).
+
+    The broadcast operand's rows block is packed where the chunk is the L1's (its rows then come from one contiguous
+    block in the L2 while the panel's chunk stays in the L1). Where the chunk is longer than the L1 holds, a row
+    contiguous along the reduce is read in place: the panel's chunk is re-read from the L2 by every row tile either
+    way, and the pack would be a pass over A from memory that no arithmetic overlaps (4096 squares on a 2-core Zen 5,
+    512-step chunks: 432-445 GFLOP/s packed, 468-476 read in place)."""
     shape = k.shape
     if k.n_global != 2 or len(shape) != 3 or (row_axis, vec_axis) != (0, 1) or not partials_fit_output(k):
         return 0, 0, 0, ()
@@ -369,7 +387,9 @@ def _blocking(k: Kernel, row_axis: int, vec_axis: int, rows: int, panel: int, it
     m, red = shape[0], shape[2]
     if red * panel * itemsize <= l2 * BLOCK_PANEL_L2_SHARE and m * red * itemsize <= l3 * BLOCK_ROWS_L3_SHARE:
         return 0, 0, 0, ()
-    chunks = -(-red // max(16, l1 // 2 // (panel * itemsize)))
+    l1_steps = max(16, l1 // 2 // (panel * itemsize))
+    long_steps = min(BLOCK_STEPS_PER_LANE * vbytes // 4, int(l2 * BLOCK_CHUNK_L2_SHARE) // (panel * itemsize))
+    chunks = -(-red // max(l1_steps, long_steps))
     kc = min(red, (-(-red // chunks) + 15) // 16 * 16)
     tiles = -(-m // rows)
     blocks = -(-tiles // max(1, int(l2 * BLOCK_ROWS_L2_SHARE) // (rows * kc * itemsize)))
@@ -378,7 +398,7 @@ def _blocking(k: Kernel, row_axis: int, vec_axis: int, rows: int, panel: int, it
     lane_blocks = -(-per_thread // max(1, BLOCK_PACK_BYTES // (kc * panel * itemsize)))
     a_pack = tuple(i for i, ld in enumerate(k.loads()) if ld in k.pre_reduce and ld.dtype.itemsize == itemsize and
                    (st := k.views[ld.src[1]].index_strides())[vec_axis] == 0 and st[row_axis] != 0 and
-                   not k.views[ld.src[1]].masked)
+                   not k.views[ld.src[1]].masked and (long_steps <= l1_steps or st[2] != 1))
     return kc, -(-tiles // blocks), -(-per_thread // lane_blocks), a_pack[:1]
 
 
