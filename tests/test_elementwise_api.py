@@ -85,11 +85,15 @@ def test_unary_forward_and_gradient(dev: str, dt: str) -> None:
     rtol, atol = TOL[dt]
     fails = []
     finite = np.isfinite(xs)
+    # torch's slope of logit at -0.0 is +inf in its scalar loop and -inf in its vector loop (which one runs depends
+    # on the element's position and the CPU's vector width): that one point is not compared
+    not_neg_zero = finite & ~((xs == 0) & np.signbit(xs))
     for (name, _), y, g, (ty, tg) in zip(UNARY.items(), outs, grads, want):
         fails.append(_diff(name, y.numpy(), ty, xs, rtol, atol))
         # the slope is compared at finite x (at +-inf ours is 0); sinc's slope near 0 is exact here where
         # float32 torch cancels to 0, hence the absolute floor
-        fails.append(_diff(f"d {name}", g.numpy(), tg, xs, rtol, max(atol, 1e-5 if name == "sinc" else 0), finite))
+        fails.append(_diff(f"d {name}", g.numpy(), tg, xs, rtol, max(atol, 1e-5 if name == "sinc" else 0),
+                           not_neg_zero if name.startswith("logit") else finite))
     fails = [f for f in fails if f]
     assert not fails, "\n".join(fails)
 

@@ -54,7 +54,7 @@ def test_array_outlives_tensor_and_is_never_pooled() -> None:
         b = tt.full((4096,), 9.0).contiguous()
         b.numpy()
     np.testing.assert_array_equal(a, np.full(4096, 3.0, np.float32))
-    assert all(id(m.base if m.base is not None else m) != id(a) for m in ALLOCATOR.pool.get(a.nbytes, []))
+    assert all(id(m.base if m.base is not None else m) != id(a) for m, _ in ALLOCATOR.pool.get(a.nbytes, []))
 
 
 def test_tensor_keeps_the_memory_alive() -> None:

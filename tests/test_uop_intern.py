@@ -182,7 +182,8 @@ def test_shapes_and_the_calls_the_c_path_hands_to_python(construction: str) -> N
     class Shape(tuple):  # type: ignore[type-arg]
         pass
 
-    r = UOp(Ops.RESHAPE, f32, (a,), Shape((1, 1)))  # the argument as a shape: a tuple subclass becomes a tuple
+    fresh = UOp.const(f32, -271.828)  # (a source no other test reshapes: the node below is built here)
+    r = UOp(Ops.RESHAPE, f32, (fresh,), Shape((1, 1)))  # the argument as a shape: a tuple subclass becomes a tuple
     assert r.shape == (1, 1) and type(r.shape) is tuple and type(r.arg) is Shape
     e = UOp(Ops.EXPAND, f32, (r,), (3, 4))
     assert e.shape == (3, 4) and UOp(Ops.NEG, f32, (e,)).shape == (3, 4)  # the last source's shape

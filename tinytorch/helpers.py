@@ -71,7 +71,7 @@ BEAM_MIN_US = _Var("BEAM_MIN_US", 20.0)  # kernels faster than this (microsecond
 REUSE_UPDATES = _Var("REUSE_UPDATES", 1)  # 0: built-in optimizers build every step's update with Tensor ops
 REUSE_BACKWARD = _Var("REUSE_BACKWARD", 1)  # 0: every backward() builds its gradient graph (no kept backward plans)
 WALK_C = _Var("WALK_C", 1)  # 0: the plan cache's structural walk runs in Python (engine/walk_c.py builds it in C)
-NODES_C = _Var("NODES_C", 1)  # 0: graph nodes are built by Python's UOp.__new__ (else C's, built with the C walk)
+NODES_C = _Var("NODES_C", 1)  # 0: graph nodes and eager tensors are built by the Python methods (else in C)
 _VARS = {v.name: v for v in (DEBUG, DEVICE, NOOPT, THREADS, CC, CACHE_DIR, CACHE_MB, CACHE_ENTRIES, SPLIT_REDUCE, VIZ,
                              VIZ_DIR, SOURCE_LINES, CFLAGS, VECTOR_BYTES, COMPILE_TIMEOUT, CANARY, LAUNCHER, BEAM,
                              BEAM_TIME, BEAM_MIN_US, REUSE_UPDATES, REUSE_BACKWARD, WALK_C, NODES_C)}

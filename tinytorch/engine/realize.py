@@ -30,7 +30,7 @@ from ..runtime import launch
 from ..runtime.buffer import ALLOCATOR, Buffer, raw_id
 from ..runtime.device import KERNEL_HOOKS, Device, Runner
 from .schedule import Plan, TargetResult, _apply, resolve, schedule
-from .walk_c import walker
+from .walk_c import RUN_TABLE, walker
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -412,11 +412,16 @@ class BoundPlan:
     counts and threads, each kernel's buffers as indices into a table of pointers (the plan's inputs, then its
     new buffers) that each run fills. Saves the Python call (argument conversion, ctypes) per kernel."""
 
-    __slots__ = ("items", "keep", "count", "n_inputs", "n_new", "lib")
+    __slots__ = ("items", "keep", "count", "n_inputs", "n_new", "lib", "fn", "items_at", "run_c")
 
     def __init__(self, items: Any, keep: list[Any], count: int, n_inputs: int, n_new: int, lib: Any):
         self.items, self.keep, self.count, self.lib = items, keep, count, lib
         self.n_inputs, self.n_new = n_inputs, n_new
+        # the launcher's entry and the items' address for the C extension's run_table (walk_c.py), when it is built:
+        # the same call without ctypes' argument conversion
+        self.fn = ctypes.cast(lib.tt_run_table, ctypes.c_void_p).value
+        self.items_at = ctypes.addressof(items)
+        self.run_c = RUN_TABLE[0] if RUN_TABLE else None
 
     @staticmethod
     def build(plan: Plan, dev: Any) -> BoundPlan | None:
@@ -440,8 +445,12 @@ class BoundPlan:
 
     def run(self, inputs: list[Buffer], new: list[Buffer]) -> None:
         """Run every kernel on these buffers (a table of their addresses per run: threads may share the plan)."""
-        table = (ctypes.c_void_p * (self.n_inputs + self.n_new + 1))(*[b.ptr for b in inputs], *[b.ptr for b in new])
-        self.lib.tt_run_table(ctypes.addressof(self.items), self.count, table)
+        if self.run_c is not None:
+            self.run_c(self.fn, self.items_at, self.count, inputs if type(inputs) is list else list(inputs), new)
+        else:
+            table = (ctypes.c_void_p * (self.n_inputs + self.n_new + 1))(*[b.ptr for b in inputs],
+                                                                          *[b.ptr for b in new])
+            self.lib.tt_run_table(self.items_at, self.count, table)
         STATS["kernels_run"] += self.count
 
 

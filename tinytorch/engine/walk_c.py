@@ -1,16 +1,22 @@
-"""The structural walk of the plan cache (`_Walk.add` in engine/realize.py), written in C.
+"""The CPython extension of the eager hot paths: the structural walk of the plan cache (`_Walk.add` in
+engine/realize.py), graph-node construction (`UOp.__new__` / `UOp.__del__`), the common cases of eager `+ - * /` and
+`Tensor._from`, and a bound plan's launcher call (`BoundPlan.run`), written in C.
 
-Takes: a `_Walk` (its index dict UOp -> position, nodes, parts, leaves and leaf_pos containers), the roots to walk,
-the part table and its counter (realize's `_PART_IDS` and `_PART_NUMBERS`).
-Produces: the same mutations of those containers as the Python walk `_Walk.add_py`, node for node (same order, same
-part tuples numbered in the same table), and its has_assign / has_realized flags; about 0.9 us per node less.
+Takes: for the walk, a `_Walk` (its index dict UOp -> position, nodes, parts, leaves and leaf_pos containers), the
+roots to walk, the part table and its counter (realize's `_PART_IDS` and `_PART_NUMBERS`); for the rest, the classes,
+tables and Python methods they stand in for (`install_nodes`, `install_tensor`).
+Produces: the same mutations of the walk's containers as the Python walk `_Walk.add_py`, node for node (same order,
+same part tuples numbered in the same table), and its has_assign / has_realized flags; nodes and tensors equal to
+what the Python methods build (the same interned nodes), about half their cost or less. The Python code stays the
+reference: each C function hands the calls it does not take to it.
 
 The C source below is compiled at first use by the system C compiler against this interpreter's headers
 (`sysconfig.get_paths()["include"]`), kept in the compile cache like the kernel launcher, and loaded as an extension
 module. The walk runs with an explicit stack (graphs may be 100k nodes deep), holds a reference to everything it
 keeps, and raises (never crashes) on a node, buffer or container of a kind it does not know. Without a compiler or
-Python.h, after a failed build, or with WALK_C=0, `walker()` is None and realize walks in Python; DEBUG>=1 says
-once which walk runs and why (also in `STATUS`).
+Python.h, after a failed build, or with WALK_C=0, `walker()` is None and everything runs in Python; NODES_C=0 keeps
+the Python node and tensor construction with the C walk. DEBUG>=1 says once which walk runs and why (also in
+`STATUS`).
 """
 
 from __future__ import annotations
@@ -437,12 +443,272 @@ static PyObject *node_methods(PyObject *self, PyObject *unused) {
   return r;
 }
 
+/* ---------------------------------------------------------------- a bound plan's run (realize.BoundPlan.run)
+   run_table(fn, items, count, inputs, new): fill a table with the address of each buffer (inputs, then new; each
+   buffer's `ptr`, which allocates it on first use) and call the launcher's tt_run_table(items, count, table) at
+   address fn, without the GIL (kernels may run long; other threads go on). What the ctypes call did, with no
+   argument conversion. */
+typedef void (*run_table_fn)(const void *items, int count, void *const *table);
+static PyObject *s_ptr = NULL;
+
+static int fill(void **table, Py_ssize_t at, PyObject *bufs) {
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(bufs); i++) {
+    PyObject *p = PyObject_GetAttr(PyList_GET_ITEM(bufs, i), s_ptr);
+    if (p == NULL) return -1;
+    table[at + i] = PyLong_AsVoidPtr(p);
+    Py_DECREF(p);
+    if (table[at + i] == NULL && PyErr_Occurred()) return -1;
+  }
+  return 0;
+}
+
+static PyObject *run_table(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs != 5 || !PyList_Check(args[3]) || !PyList_Check(args[4])) {
+    PyErr_SetString(PyExc_TypeError, "run_table(fn, items, count, inputs: list, new: list)");
+    return NULL;
+  }
+  if (s_ptr == NULL && (s_ptr = intern("ptr")) == NULL) return NULL;
+  run_table_fn fn = (run_table_fn)PyLong_AsVoidPtr(args[0]);
+  void *items = PyLong_AsVoidPtr(args[1]);
+  long count = PyLong_AsLong(args[2]);
+  if (PyErr_Occurred()) return NULL;
+  if (fn == NULL || items == NULL || count < 0 || count > INT_MAX) {
+    PyErr_SetString(PyExc_ValueError, "run_table: no function or items, or a bad count");
+    return NULL;
+  }
+  Py_ssize_t n_in = PyList_GET_SIZE(args[3]), n = n_in + PyList_GET_SIZE(args[4]);
+  void *local[64], **table = n + 1 <= 64 ? local : PyMem_Malloc((size_t)(n + 1) * sizeof(void *));
+  if (table == NULL) return PyErr_NoMemory();
+  PyObject *result = NULL;
+  if (fill(table, 0, args[3]) == 0 && fill(table, n_in, args[4]) == 0) {
+    table[n] = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    fn(items, (int)count, table);
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+  }
+  if (table != local) PyMem_Free(table);
+  return result;
+}
+
+/* ---------------------------------------------------------------- eager tensors (tensor/core.py, elementwise.py)
+   Tensor._from and the common cases of a + b, a - b, a * b, a / b (and add, sub, mul, div without keywords): a float
+   tensor that does not require grad with another of its dtype, shape and device, or with a Python float or int. They
+   build the graph the Python methods build (the same nodes, interned) and hand every other call to those methods,
+   also whenever DEBUG >= 2 or SOURCE_LINES asks for the user line of each tensor. */
+static PyTypeObject *tensor_type = NULL;
+static PyObject *device_type = NULL, *live = NULL, *debug_var = NULL, *lines_var = NULL, *const_fn = NULL;
+static PyObject *float_dtypes = NULL, *py_from = NULL, *op_add = NULL, *op_mul = NULL, *op_neg = NULL, *op_recip = NULL;
+static PyObject *s_refs = NULL, *s_limit = NULL, *s_value = NULL, *s_add = NULL;
+static Py_ssize_t t_uop, t_device, t_rg, t_grad, t_nonleaf, t_meta;
+enum { K_ADD, K_SUB, K_MUL, K_DIV, K_N };
+static PyObject *fallback[2][K_N];  /* [0]: the dunder (__add__ ...), [1]: the named method (add ...) */
+
+#define TSLOT(t, off) (*(PyObject **)((char *)(t) + (off)))
+
+/* Does DEBUG >= 2 or SOURCE_LINES ask for each tensor's user line? (-1: an error) */
+static int tagging(void) {
+  PyObject *d = PyObject_GetAttr(debug_var, s_value);
+  if (d == NULL) return -1;
+  long level = PyLong_Check(d) ? PyLong_AsLong(d) : 2;
+  Py_DECREF(d);
+  if (level == -1 && PyErr_Occurred()) return -1;
+  if (level >= 2) return 1;
+  PyObject *l = PyObject_GetAttr(lines_var, s_value);
+  if (l == NULL) return -1;
+  int on = PyObject_IsTrue(l);
+  Py_DECREF(l);
+  return on;
+}
+
+/* A new tensor of uop on device (a TensorDevice), requires_grad rg, recorded among the live tensors (LIVE.add). */
+static PyObject *new_tensor(PyObject *uop, PyObject *device, int rg) {
+  PyObject *t = tensor_type->tp_alloc(tensor_type, 0);
+  if (t == NULL) return NULL;
+  PyObject *b = rg ? Py_True : Py_False;
+  Py_INCREF(uop); TSLOT(t, t_uop) = uop;
+  Py_INCREF(device); TSLOT(t, t_device) = device;
+  Py_INCREF(b); TSLOT(t, t_rg) = b;
+  Py_INCREF(b); TSLOT(t, t_nonleaf) = b;
+  Py_INCREF(Py_None); TSLOT(t, t_grad) = Py_None;
+  Py_INCREF(Py_None); TSLOT(t, t_meta) = Py_None;
+  /* LIVE.add(t): a weak reference appended; past the limit the Python method sweeps the dead ones */
+  PyObject *refs = PyObject_GetAttr(live, s_refs), *limit = refs ? PyObject_GetAttr(live, s_limit) : NULL;
+  int ok = 0;
+  if (limit != NULL && PyList_CheckExact(refs) && PyLong_Check(limit)
+      && PyList_GET_SIZE(refs) + 1 <= PyLong_AsSsize_t(limit)) {
+    PyObject *ref = PyWeakref_NewRef(t, NULL);
+    ok = ref != NULL && PyList_Append(refs, ref) == 0 ? 1 : -1;
+    Py_XDECREF(ref);
+  }
+  Py_XDECREF(refs); Py_XDECREF(limit);
+  if (ok == 0 && !PyErr_Occurred()) {
+    PyObject *r = PyObject_CallMethodOneArg(live, s_add, t);
+    ok = r == NULL ? -1 : 1;
+    Py_XDECREF(r);
+  }
+  if (ok < 0) { Py_DECREF(t); return NULL; }
+  return t;
+}
+
+/* Tensor._from(uop, device, requires_grad=False) */
+static PyObject *tensor_from(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+  Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+  int tag = tensor_type == NULL ? 1 : tagging();
+  if (tag < 0) return NULL;
+  if (tag || kwnames != NULL || nargs < 2 || nargs > 3 || !Py_IS_TYPE(args[1], (PyTypeObject *)device_type)
+      || (nargs == 3 && args[2] != Py_True && args[2] != Py_False))
+    return py_from == NULL ? (PyErr_SetString(PyExc_RuntimeError, "walk_c: install_tensor() was not called"), NULL)
+                           : PyObject_Vectorcall(py_from, args, nargsf, kwnames);
+  return new_tensor(args[0], args[1], nargs == 3 && args[2] == Py_True);
+}
+
+static PyObject *node(PyObject *op, PyObject *dtype, PyObject *src) {  /* UOp(op, dtype, src); steals src */
+  if (src == NULL) return NULL;
+  PyObject *a[4] = {(PyObject *)uop_type, op, dtype, src};
+  PyObject *u = uop_new(NULL, a, 4, NULL);
+  Py_DECREF(src);
+  return u;
+}
+
+/* The graph of self <kind> other for the fast cases, or NULL with no error set (the Python method's case). */
+static PyObject *fast_binop(PyObject *self, PyObject *other, int kind) {
+  if (!Py_IS_TYPE(self, tensor_type) || TSLOT(self, t_rg) != Py_False) return NULL;
+  PyObject *a = TSLOT(self, t_uop);
+  if (a == NULL || !Py_IS_TYPE(a, uop_type)) return NULL;
+  PyObject *dt = TSLOT(a, off_dtype);
+  int in = PySet_Contains(float_dtypes, dt);
+  if (in <= 0) { if (in < 0) PyErr_Clear(); return NULL; }
+  PyObject *b = NULL, *u = NULL;  /* b: the other operand's node (new reference) */
+  if (Py_IS_TYPE(other, tensor_type)) {
+    PyObject *ob = TSLOT(other, t_uop);
+    if (TSLOT(other, t_rg) != Py_False || ob == NULL || !Py_IS_TYPE(ob, uop_type) || TSLOT(ob, off_dtype) != dt
+        || TSLOT(other, t_device) != TSLOT(self, t_device)) return NULL;
+    int same = PyObject_RichCompareBool(TSLOT(a, off_shape), TSLOT(ob, off_shape), Py_EQ);
+    if (same <= 0) { if (same < 0) PyErr_Clear(); return NULL; }
+    Py_INCREF(ob);
+    b = ob;
+    if (kind == K_SUB) b = node(op_neg, dt, PyTuple_Pack(1, ob)), Py_DECREF(ob);
+  } else if (PyFloat_CheckExact(other) || (PyLong_CheckExact(other) && kind != K_SUB)) {
+    PyObject *x = other;
+    if (kind == K_SUB) x = PyFloat_FromDouble(-PyFloat_AS_DOUBLE(other));  /* a - x is a + (-x), exactly */
+    else Py_INCREF(x);
+    if (x == NULL) return NULL;
+    PyObject *ca[3] = {x, dt, TSLOT(a, off_shape)};
+    b = PyObject_Vectorcall(const_fn, ca, 3, NULL);
+    Py_DECREF(x);
+  } else return NULL;
+  if (b == NULL) return NULL;
+  if (kind == K_DIV) {
+    PyObject *r = node(op_recip, dt, PyTuple_Pack(1, b));
+    Py_DECREF(b);
+    if ((b = r) == NULL) return NULL;
+  }
+  u = node(kind == K_MUL || kind == K_DIV ? op_mul : op_add, dt, PyTuple_Pack(2, a, b));
+  Py_DECREF(b);
+  if (u == NULL) return NULL;
+  PyObject *t = new_tensor(u, TSLOT(self, t_device), 0);
+  Py_DECREF(u);
+  return t;
+}
+
+static PyObject *binop(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames, int kind, int named) {
+  Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+  if (nargs == 1 && kwnames == NULL && tensor_type != NULL) {
+    int tag = tagging();
+    if (tag < 0) return NULL;
+    if (!tag) {
+      PyObject *t = fast_binop(self, args[0], kind);
+      if (t != NULL || PyErr_Occurred()) return t;
+    }
+  }
+  PyObject *f = fallback[named][kind];
+  if (f == NULL) { PyErr_SetString(PyExc_RuntimeError, "walk_c: install_tensor() was not called"); return NULL; }
+  /* f(self, *args, **kw) */
+  Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+  PyObject *local[8], **all = nargs + nkw + 1 <= 8 ? local
+                                                    : PyMem_Malloc((size_t)(nargs + nkw + 1) * sizeof(PyObject *));
+  if (all == NULL) return PyErr_NoMemory();
+  all[0] = self;
+  for (Py_ssize_t i = 0; i < nargs + nkw; i++) all[i + 1] = args[i];
+  PyObject *r = PyObject_Vectorcall(f, all, (size_t)(nargs + 1), kwnames);
+  if (all != local) PyMem_Free(all);
+  return r;
+}
+
+#define BINOP(NAME, KIND, NAMED) \
+  static PyObject *NAME(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) { \
+    return binop(self, args, (size_t)nargs, kwnames, KIND, NAMED); }
+BINOP(d_add, K_ADD, 0) BINOP(d_sub, K_SUB, 0) BINOP(d_mul, K_MUL, 0) BINOP(d_div, K_DIV, 0)
+BINOP(m_add, K_ADD, 1) BINOP(m_sub, K_SUB, 1) BINOP(m_mul, K_MUL, 1) BINOP(m_div, K_DIV, 1)
+
+#define MDEF(PYNAME, FN) {PYNAME, (PyCFunction)(void (*)(void))FN, METH_FASTCALL | METH_KEYWORDS, NULL}
+static PyMethodDef tensor_defs[] = {
+  MDEF("__add__", d_add), MDEF("__sub__", d_sub), MDEF("__mul__", d_mul), MDEF("__truediv__", d_div),
+  MDEF("add", m_add), MDEF("sub", m_sub), MDEF("mul", m_mul), MDEF("div", m_div),
+};
+static const int tensor_kind[8] = {K_ADD, K_SUB, K_MUL, K_DIV, K_ADD, K_SUB, K_MUL, K_DIV};
+
+/* install_tensor(Tensor, TensorDevice, LIVE, DEBUG, SOURCE_LINES, const_uop, float_dtypes, (ADD, MUL, NEG, RECIPROCAL),
+   python _from, {name: python method for each of __add__ __sub__ __mul__ __truediv__ add sub mul div})
+   -> (the C _from, {name: C method descriptor}) */
+static PyObject *install_tensor(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs != 10 || !PyType_Check(args[0]) || !PyType_Check(args[1]) || !PyAnySet_Check(args[6])
+      || !PyTuple_Check(args[7]) || PyTuple_GET_SIZE(args[7]) != 4 || !PyDict_Check(args[9]) || uop_type == NULL
+      || table == NULL) {
+    PyErr_SetString(PyExc_TypeError, "install_tensor: bad arguments (or setup / install_nodes not called)");
+    return NULL;
+  }
+  PyObject *cls = args[0];
+  if (member_offset(cls, "uop", &t_uop) || member_offset(cls, "device", &t_device) || member_offset(cls, "_rg", &t_rg)
+      || member_offset(cls, "grad", &t_grad) || member_offset(cls, "_nonleaf", &t_nonleaf)
+      || member_offset(cls, "_meta", &t_meta)) return NULL;
+  if (s_refs == NULL && ((s_refs = intern("refs")) == NULL || (s_limit = intern("limit")) == NULL
+                         || (s_value = intern("value")) == NULL || (s_add = intern("add")) == NULL)) return NULL;
+  PyObject *fns[8] = {NULL};
+  for (int i = 0; i < 8; i++) {
+    fns[i] = PyDict_GetItemString(args[9], tensor_defs[i].ml_name);
+    if (fns[i] == NULL) {
+      PyErr_Format(PyExc_KeyError, "install_tensor: no Python method %s", tensor_defs[i].ml_name);
+      return NULL;
+    }
+  }
+  PyObject *out = PyDict_New();
+  if (out == NULL) return NULL;
+  for (int i = 0; i < 8; i++) {
+    PyObject *d = PyDescr_NewMethod((PyTypeObject *)cls, &tensor_defs[i]);
+    if (d == NULL || PyDict_SetItemString(out, tensor_defs[i].ml_name, d) < 0) {
+      Py_XDECREF(d);
+      Py_DECREF(out);
+      return NULL;
+    }
+    Py_DECREF(d);
+  }
+  static PyMethodDef from_def = {"_from", (PyCFunction)(void (*)(void))tensor_from, METH_FASTCALL | METH_KEYWORDS,
+                                 "a tensor of uop on device"};
+  PyObject *from = PyCFunction_New(&from_def, NULL);
+  if (from == NULL) { Py_DECREF(out); return NULL; }
+  for (int i = 0; i < 8; i++) { Py_INCREF(fns[i]); Py_XSETREF(fallback[i / 4][tensor_kind[i]], fns[i]); }
+  PyObject **dst[] = {&device_type, &live, &debug_var, &lines_var, &const_fn, &float_dtypes, &py_from};
+  PyObject *src[] = {args[1], args[2], args[3], args[4], args[5], args[6], args[8]};
+  for (int i = 0; i < 7; i++) { Py_INCREF(src[i]); Py_XSETREF(*dst[i], src[i]); }
+  PyObject **ops[] = {&op_add, &op_mul, &op_neg, &op_recip};
+  for (int i = 0; i < 4; i++) { PyObject *o = PyTuple_GET_ITEM(args[7], i); Py_INCREF(o); Py_XSETREF(*ops[i], o); }
+  Py_INCREF(cls); Py_XSETREF(tensor_type, (PyTypeObject *)cls);
+  PyObject *r = PyTuple_Pack(2, from, out);
+  Py_DECREF(from); Py_DECREF(out);
+  return r;
+}
+
 static PyMethodDef methods[] = {
   {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL, "setup(node_class, buffer_op, assign_op)"},
   {"walk", (PyCFunction)(void (*)(void))walk, METH_FASTCALL, "walk(w, roots, part_ids, part_numbers)"},
   {"install_nodes", (PyCFunction)(void (*)(void))install_nodes, METH_FASTCALL,
    "install_nodes(node_class, table, shape_rules, last_tag, arg_tag, py_new)"},
   {"node_methods", node_methods, METH_NOARGS, "node_methods() -> (__new__, __del__)"},
+  {"run_table", (PyCFunction)(void (*)(void))run_table, METH_FASTCALL, "run_table(fn, items, count, inputs, new)"},
+  {"install_tensor", (PyCFunction)(void (*)(void))install_tensor, METH_FASTCALL, "install_tensor(...)"},
   {NULL, NULL, 0, NULL},
 };
 
@@ -456,7 +722,9 @@ STATUS: list[str] = []  # which walk runs and why, once known: ["C"] or ["Python
 _FN: list[Any] = []  # the walk function once built (None: it could not be)
 _OFF_SAID: list[bool] = []  # (WALK_C=0 was said)
 _LOCK = threading.Lock()
+RUN_TABLE: list[Any] = []  # the C run_table(fn, items, count, inputs, new) once built (BoundPlan.run calls it)
 NODE_METHODS: list[Any] = []  # the C UOp.__new__ and UOp.__del__ once installed (install_nodes)
+TENSOR_C: list[Any] = []  # the C Tensor._from and {name: C method} once installed (install_tensor)
 
 
 def headers() -> str:
@@ -525,9 +793,39 @@ def build() -> tuple[Any, str]:
         mod.setup(UOp, Ops.BUFFER, Ops.ASSIGN)
         if NODES_C.value:
             install_nodes(mod)
+            install_tensor(mod)
     except Exception as e:  # noqa: BLE001  (any load failure means the Python walk)
         return None, f"loading the built module failed: {e!r}"
+    RUN_TABLE[:] = [mod.run_table]
     return mod.walk, ""
+
+
+# the Tensor methods the C extension takes the common cases of (each hands the others to the Python method)
+TENSOR_METHODS = ("__add__", "__sub__", "__mul__", "__truediv__", "add", "sub", "mul", "div")
+PY_TENSOR: dict[str, Any] = {}  # name -> the Python method (and "_from"), once the C ones are installed
+
+
+def install_tensor(mod: Any) -> None:
+    """Build eager tensors with the module's C `Tensor._from`, and take the common cases of + - * / in C (a float
+    tensor without grad with one of its dtype, shape and device, or with a Python number): the same graph as the
+    Python methods, which stay the reference and take every other call."""
+    from ..dtype import DType, dtypes
+    from ..helpers import SOURCE_LINES
+    from ..ops.uop import Ops
+    from ..tensor import common
+    from ..tensor.core import Tensor
+    from ..tensor.device import device as TensorDevice
+
+    py = PY_TENSOR or {name: Tensor.__dict__[name] for name in TENSOR_METHODS}
+    py_from = PY_TENSOR.get("_from") or Tensor.__dict__["_from"].__func__
+    floats = frozenset(v for v in vars(dtypes).values() if isinstance(v, DType) and v.kind == "f")
+    c_from, methods = mod.install_tensor(Tensor, TensorDevice, common.LIVE, DEBUG, SOURCE_LINES, common._const_uop,
+                                         floats, (Ops.ADD, Ops.MUL, Ops.NEG, Ops.RECIPROCAL), py_from, py)
+    PY_TENSOR.update(py, _from=py_from)
+    TENSOR_C[:] = [c_from, methods]
+    Tensor._from = staticmethod(c_from)  # type: ignore[method-assign,assignment]
+    for name, m in methods.items():
+        setattr(Tensor, name, m)
 
 
 def install_nodes(mod: Any) -> None:

@@ -24,7 +24,7 @@ class CPUAllocator:
     """Aligned host memory with a free pool keyed by byte size (LRU-free: sizes repeat)."""
 
     def __init__(self, pool_limit_bytes: int = 4 << 30):
-        self.pool: dict[int, list[np.ndarray]] = defaultdict(list)
+        self.pool: dict[int, list[tuple[np.ndarray, int]]] = defaultdict(list)  # byte size -> [(memory, address)]
         self.pool_bytes = 0
         self.pool_limit = pool_limit_bytes
         self.live_bytes = 0
@@ -35,19 +35,24 @@ class CPUAllocator:
         # garbage collector during an alloc frees in the same thread
         self._lock = threading.RLock()
 
-    def alloc(self, nbytes: int) -> np.ndarray:
+    def alloc(self, nbytes: int) -> tuple[np.ndarray, int]:
+        """nbytes of memory aligned to ALIGN bytes, and its address (a pooled block of that size when there is one)."""
         with self._lock:
-            self.live_bytes += nbytes
+            live = self.live_bytes = self.live_bytes + nbytes
             self.live_count += 1
-            self.peak_bytes = max(self.peak_bytes, self.live_bytes)
-            if self.pool[nbytes]:
+            if live > self.peak_bytes:
+                self.peak_bytes = live
+            free = self.pool.get(nbytes)
+            if free:
                 self.pool_bytes -= nbytes
-                return self.pool[nbytes].pop()
+                return free.pop()
         raw = np.empty(nbytes + ALIGN, dtype=np.uint8)
-        start = (-address(raw)) % ALIGN
-        return raw[start:start + nbytes]
+        base = address(raw)
+        start = (-base) % ALIGN
+        return raw[start:start + nbytes], base + start
 
-    def free(self, mem: np.ndarray) -> None:
+    def free(self, mem: np.ndarray, ptr: int) -> None:
+        """Take back memory from alloc (ptr: its address): into the pool, unless numpy users were handed it."""
         n = mem.nbytes
         raw = raw_id(mem)
         with self._lock:
@@ -57,7 +62,7 @@ class CPUAllocator:
                 self.exported.discard(raw)
                 return
             if self.pool_bytes + n <= self.pool_limit:
-                self.pool[n].append(mem)
+                self.pool[n].append((mem, ptr))
                 self.pool_bytes += n
 
     def clear_pool(self) -> None:
@@ -112,13 +117,12 @@ class Buffer:
 
     def ensure(self) -> Buffer:
         if self._mem is None:
-            self._mem = ALLOCATOR.alloc(self.nbytes)
-            self._ptr = address(self._mem)
+            self._mem, self._ptr = ALLOCATOR.alloc(self.nbytes)
         return self
 
     def __del__(self) -> None:
         if getattr(self, "_mem", None) is not None and getattr(self, "owner", None) is None:
-            ALLOCATOR.free(self._mem)  # type: ignore[arg-type]
+            ALLOCATOR.free(self._mem, self._ptr)  # type: ignore[arg-type]
         self._mem = None
 
     def numpy(self) -> np.ndarray:
