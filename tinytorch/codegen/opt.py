@@ -107,11 +107,13 @@ def cache_bytes() -> tuple[int, int, int]:
 
 
 def _lanes_for(size: int, width: int) -> int:
-    """SIMD lanes for an axis of `size`: the full width, or half of it (down to 4) when only that divides —
-    a short contiguous axis (a 4x4 feature map) still gets half-width vectors rather than none."""
-    while width > 4 and size % width and size % (width // 2) == 0:
-        width //= 2
-    return width
+    """SIMD lanes for an axis of `size`: the full width if it divides size, else the widest of its halvings (down
+    to 4) that does — a short contiguous axis (a 4x4 feature map, 12 reduce steps) gets narrower vectors rather
+    than none, with 16 float lanes as with 8 — else the full width (which does not divide: no vectors)."""
+    lanes = width
+    while lanes > 4 and size % lanes:
+        lanes //= 2
+    return lanes if size % lanes == 0 else width
 
 
 def choose_opts(k: Kernel, vbytes: int | None = None, caches: tuple[int, ...] | None = None) -> Opts:
