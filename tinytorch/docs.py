@@ -90,13 +90,15 @@ def _first_line(doc: str | None) -> str:
 
 def _tensor_members() -> dict[str, Any]:
     """Public attributes of Tensor that document behaviour: methods, properties, static methods."""
+    from .engine.walk_c import PY_TENSOR
     from .tensor import Tensor
 
     out: dict[str, Any] = {}
     for name in sorted(dir(Tensor)):
         if name.startswith("_"):
             continue
-        raw = inspect.getattr_static(Tensor, name)
+        # (where the C extension took a method's common cases, the Python method it stands in for)
+        raw = PY_TENSOR.get(name) or inspect.getattr_static(Tensor, name)
         if isinstance(raw, (staticmethod, classmethod)):
             out[name] = raw.__func__
         elif isinstance(raw, property) or inspect.isfunction(raw):

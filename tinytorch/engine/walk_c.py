@@ -22,6 +22,7 @@ the Python node and tensor construction with the C walk. DEBUG>=1 says once whic
 from __future__ import annotations
 
 import importlib.machinery
+import inspect
 import importlib.util
 import os
 import sys
@@ -650,13 +651,16 @@ static PyMethodDef tensor_defs[] = {
 };
 static const int tensor_kind[8] = {K_ADD, K_SUB, K_MUL, K_DIV, K_ADD, K_SUB, K_MUL, K_DIV};
 
+static PyObject *tensor_docs[8];  /* the methods' docstrings (their UTF-8 text is tensor_defs' ml_doc) */
+
 /* install_tensor(Tensor, TensorDevice, LIVE, DEBUG, SOURCE_LINES, const_uop, float_dtypes, (ADD, MUL, NEG, RECIPROCAL),
-   python _from, {name: python method for each of __add__ __sub__ __mul__ __truediv__ add sub mul div})
+   python _from, {name: python method for each of __add__ __sub__ __mul__ __truediv__ add sub mul div},
+   {name: docstring, opening with a text signature})
    -> (the C _from, {name: C method descriptor}) */
 static PyObject *install_tensor(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-  if (nargs != 10 || !PyType_Check(args[0]) || !PyType_Check(args[1]) || !PyAnySet_Check(args[6])
-      || !PyTuple_Check(args[7]) || PyTuple_GET_SIZE(args[7]) != 4 || !PyDict_Check(args[9]) || uop_type == NULL
-      || table == NULL) {
+  if (nargs != 11 || !PyType_Check(args[0]) || !PyType_Check(args[1]) || !PyAnySet_Check(args[6])
+      || !PyTuple_Check(args[7]) || PyTuple_GET_SIZE(args[7]) != 4 || !PyDict_Check(args[9]) || !PyDict_Check(args[10])
+      || uop_type == NULL || table == NULL) {
     PyErr_SetString(PyExc_TypeError, "install_tensor: bad arguments (or setup / install_nodes not called)");
     return NULL;
   }
@@ -672,6 +676,14 @@ static PyObject *install_tensor(PyObject *self, PyObject *const *args, Py_ssize_
     if (fns[i] == NULL) {
       PyErr_Format(PyExc_KeyError, "install_tensor: no Python method %s", tensor_defs[i].ml_name);
       return NULL;
+    }
+    PyObject *doc = PyDict_GetItemString(args[10], tensor_defs[i].ml_name);
+    if (doc != NULL && PyUnicode_Check(doc)) {
+      const char *text = PyUnicode_AsUTF8(doc);
+      if (text == NULL) return NULL;
+      Py_INCREF(doc);
+      Py_XSETREF(tensor_docs[i], doc);  /* kept alive: ml_doc points into it */
+      tensor_defs[i].ml_doc = text;
     }
   }
   PyObject *out = PyDict_New();
@@ -820,12 +832,26 @@ def install_tensor(mod: Any) -> None:
     py_from = PY_TENSOR.get("_from") or Tensor.__dict__["_from"].__func__
     floats = frozenset(v for v in vars(dtypes).values() if isinstance(v, DType) and v.kind == "f")
     c_from, methods = mod.install_tensor(Tensor, TensorDevice, common.LIVE, DEBUG, SOURCE_LINES, common._const_uop,
-                                         floats, (Ops.ADD, Ops.MUL, Ops.NEG, Ops.RECIPROCAL), py_from, py)
+                                         floats, (Ops.ADD, Ops.MUL, Ops.NEG, Ops.RECIPROCAL), py_from, py,
+                                         {name: _doc_of(name, fn) for name, fn in py.items()})
     PY_TENSOR.update(py, _from=py_from)
     TENSOR_C[:] = [c_from, methods]
     Tensor._from = staticmethod(c_from)  # type: ignore[method-assign,assignment]
     for name, m in methods.items():
         setattr(Tensor, name, m)
+
+
+def _doc_of(name: str, fn: Any) -> str:
+    """A C method's docstring for the Python method fn: CPython's text-signature line (which inspect.signature and
+    help() read; annotations dropped, defaults kept) and fn's docstring."""
+    try:
+        sig = inspect.signature(fn)
+        params = [p.replace(annotation=inspect.Parameter.empty) for p in sig.parameters.values()]
+        text = str(sig.replace(parameters=params, return_annotation=inspect.Signature.empty))
+        head = f"{name}({'$' + text[1:] if params and params[0].name == 'self' else text[1:]}\n--\n\n"
+    except (TypeError, ValueError):
+        head = ""
+    return head + (fn.__doc__ or "")
 
 
 def install_nodes(mod: Any) -> None:
