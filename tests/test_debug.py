@@ -89,6 +89,16 @@ def test_debug2_one_line_per_kernel_with_time_and_gflops(device: str) -> None:
     assert sum("<string>:" in line for line in out.splitlines() if KERNEL_LINE.match(line)) >= N_KERNELS - 1, out
 
 
+def test_debug2_first_use_shows_only_the_programs_kernels(tmp_path) -> None:
+    """With an empty compile cache the C device first checks its toolchain (runtime/canary.py, hundreds of small
+    kernels on C and INTERP): those are not the program's, DEBUG=2 lists the program's kernels only."""
+    require_device("C")
+    out = run(PROGRAM, "C", 2, tmp_cache=str(tmp_path / "cache"))
+    assert "C toolchain check" in out and "PASS" in out, out[-2000:]
+    lines = kernel_lines(out)
+    assert len(lines) == N_KERNELS and all(m["dev"] == "C" for m in lines), out[-3000:]
+
+
 def _source_blocks(out: str) -> list[tuple[str, list[str]]]:
     """(kernel name, lines) for every '--- source of NAME' block, up to the next marker line."""
     blocks: list[tuple[str, list[str]]] = []

@@ -120,10 +120,13 @@ def run_canaries(device: str, sizes: tuple[int, ...] | None = None) -> list[str]
     """Each canary (at each of `sizes`, default SIZES) on `device` and on INTERP; a line for each
     that differs (or raises on one only)."""
     from ..autograd import enable_grad
+    from ..helpers import Context
 
     sizes = SIZES if sizes is None else sizes
     failures: list[str] = []
-    with enable_grad():  # (the first compile may happen under no_grad: a gradient canary still needs gradients)
+    # (the first compile may happen under no_grad: a gradient canary still needs gradients; the canaries' own
+    # kernels are not the user's: DEBUG output and VIZ pages show the program's kernels only)
+    with enable_grad(), Context(DEBUG=0, VIZ=0):
         wants, gots = _run_all("INTERP", sizes), _run_all(device, sizes)
     for (name, n), want in wants.items():
         got = gots[(name, n)]
