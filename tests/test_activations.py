@@ -80,14 +80,20 @@ def test_activations_forward_and_gradient(dev: str, dt: str) -> None:
         tx = torch.tensor(xs, dtype=getattr(torch, dt), requires_grad=True)
         ty = tf(tx)
         ty.sum().backward()
-        runs.append((name, y, x.grad, ty.detach().numpy(), tx.grad.numpy()))
+        # torch's one-element (scalar loop) values: where its vector loop differs (float32 gelu(inf) is NaN in
+        # the AVX-512 loop, inf in the scalar one and in float64), either is accepted
+        with torch.no_grad():
+            ty1 = torch.cat([tf(tx[i:i + 1]) for i in range(len(xs))]).numpy()
+        runs.append((name, y, x.grad, ty.detach().numpy(), tx.grad.numpy(), ty1))
     Tensor.realize(*[r[1] for r in runs], *[r[2] for r in runs])
     # float64: torch computes some slopes with float32 constants (hardsigmoid's 1/6, celu's 1/alpha)
     rtol, atol = (2e-5, 1e-6) if dt == "float32" else (3e-7, 1e-12)
     fails = []
-    for name, y, g, ty, tg in runs:
+    for name, y, g, ty, tg, ty1 in runs:
         assert y.dtype == getattr(tt, dt), name
-        fails.append(_diff(name, y.numpy(), ty, xs, rtol, atol))
+        got = y.numpy()
+        scalar_ok = np.isclose(got.astype(np.float64), ty1.astype(np.float64), rtol=rtol, atol=atol, equal_nan=True)
+        fails.append(_diff(name, got, np.where(scalar_ok, ty1, ty), xs, rtol, atol))
         mask = np.isfinite(xs) & ~np.isin(xs, list(GRAD_SKIP.get(name, ())))
         fails.append(_diff(f"d {name}", g.numpy(), tg, xs, rtol, atol, mask))
     fails = [f for f in fails if f]
