@@ -22,8 +22,8 @@ the Python node and tensor construction with the C walk. DEBUG>=1 says once whic
 from __future__ import annotations
 
 import importlib.machinery
-import inspect
 import importlib.util
+import inspect
 import os
 import sys
 import sysconfig
