@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import math
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ import pytest
 import tinytorch as tt
 from tinytorch import dtypes
 from tinytorch.engine import realize as R
+from tinytorch.errors import TensorValueError
 from tinytorch.ops import uop as U
 from tinytorch.ops.uop import Ops, UOp
 from tinytorch.tensor.common import _broadcast_pair
@@ -48,6 +50,37 @@ def test_cached_constants_keep_the_sign_of_zero_and_nan() -> None:
     for v in (0.0, -0.0, np.float64(-0.0), np.float64(0.0), np.float32(-0.0), float("nan"), np.float64("nan")):
         close_to_torch(tt.tensor(x) * v, torch.tensor(x) * float(v))
         assert np.signbit(tt.full((2,), v).numpy()).tolist() == [bool(np.signbit(v))] * 2
+
+
+def test_repeated_factory_calls_give_what_the_general_path_gives() -> None:
+    """full / zeros / ones remember plain calls (creation._FILLED): a repeat gives the node, dtype and device the checks
+    give, and the remembered call depends on everything that decides them (the value's type and sign bit, the
+    default dtype and device)."""
+    from tinytorch.tensor import creation
+
+    calls = [lambda: tt.ones(3), lambda: tt.zeros(2, 3), lambda: tt.zeros((2, 3)), lambda: tt.full((2,), -0.0),
+             lambda: tt.full((2,), 0.0), lambda: tt.full(2, 0), lambda: tt.full(2, False), lambda: tt.full(2, math.nan),
+             lambda: tt.ones(3, device="INTERP"), lambda: tt.ones([2, 2])]
+    for _ in range(2):
+        for default in (tt.float64, tt.float32):
+            tt.set_default_dtype(default)
+            try:
+                firsts = [f() for f in calls]
+                for f, first in zip(calls, firsts):
+                    again = f()
+                    assert again.uop is first.uop and again.dtype == first.dtype and again.device == first.device
+                    creation._FILLED.clear()
+                    assert f().uop is first.uop
+            finally:
+                tt.set_default_dtype(tt.float32)
+            assert [t.dtype for t in firsts[:5]] == [default] * 5
+            assert [t.dtype for t in firsts[5:7]] == [tt.int64, tt.bool]
+            assert np.signbit(firsts[3].numpy()).all() and not np.signbit(firsts[4].numpy()).any()
+            assert np.isnan(firsts[7].numpy()).all() and str(firsts[8].device) == "INTERP"
+    with pytest.raises(TensorValueError):
+        tt.ones(-1)
+    with pytest.raises(TensorValueError):
+        tt.ones(-1)  # (a failed call is not remembered)
 
 
 def test_same_shape_operand_builds_the_general_graph() -> None:
