@@ -268,3 +268,22 @@ def test_sin_gradient_for_large_arguments(device: str) -> None:
     t.sin().sum().backward()
     assert t.grad is not None
     np.testing.assert_allclose(t.grad.numpy(), np.cos(x.astype(np.float64)), rtol=0, atol=5e-7)
+
+
+@needs_cc
+@pytest.mark.parametrize("vbytes", [16, 32, 64])
+def test_vector_exp2_clamps_at_every_width(vbytes: int) -> None:
+    """exp2 in 4, 8 and 16 float lanes (its clamps are min/max builtins where the compiler has them for the width,
+    else selects): the extremes, infinities and NaN as numpy's, every lane of a vector and the remainder."""
+    from tinytorch.helpers import cpu_flags
+
+    if vbytes == 64 and "avx512f" not in cpu_flags():
+        pytest.skip("no AVX-512 here: 16-lane code cannot run")
+    x = np.array([-1000, -200, -151, -150.5, -149.2, -126.3, -1, -0.5, 0, 0.5, 1e-8, 1, 88.7, 127.9, 128, 128.5, 1000,
+                  np.inf, -np.inf, np.nan] * 3 + [3.25], np.float32)
+    with Context(VECTOR_BYTES=vbytes):
+        got = tt.tensor(x, device="C").exp2().numpy()
+    with np.errstate(over="ignore"):
+        want = np.exp2(x.astype(np.float64)).astype(np.float32)
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=0)
+    assert np.array_equal(np.isnan(got), np.isnan(x))
