@@ -36,6 +36,11 @@ def find_cc() -> str | None:
     return None
 
 
+def _other_cc(cc: Any) -> str:
+    """The other common compiler to suggest instead of cc (CC=gcc for a clang, else CC=clang)."""
+    return "CC=gcc" if "clang" in os.path.basename(str(cc or "")) else "CC=clang"
+
+
 class CCompiler(Compiler):
     """C source -> shared object bytes with the system compiler.
 
@@ -238,8 +243,8 @@ class CDevice(CompiledDevice):
             state = self._toolchains[key] = "" if not fails else (
                 f"the C toolchain {key[0]} ({key[1]}) with flags {' '.join(key[2])} computes wrong results "
                 f"on this CPU ({key[3] * 8}-bit vectors); refusing it. Canaries that differ from INTERP:\n  "
-                + "\n  ".join(fails[:12]) + "\nUse DEVICE=LLVM, another compiler (CC=clang), or extra flags "
-                "(TINYTORCH_CFLAGS=...); CANARY=0 skips this check.")
+                + "\n  ".join(fails[:12]) + f"\nUse DEVICE=LLVM, another compiler ({_other_cc(key[0])}), or extra "
+                "flags (TINYTORCH_CFLAGS=...); CANARY=0 skips this check.")
             return state
 
     def searchable(self) -> bool:
