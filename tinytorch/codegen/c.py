@@ -112,7 +112,8 @@ TT_INLINE unsigned short tt_f32_to_bf16(float f) {
 # so each compiles to straight SIMD code. {V} is the float vector type, {I} the int one. Lane-wise
 # min and max (NaN lanes unspecified: callers mask them) are one instruction with clang's elementwise
 # builtins or GCC's x86 ones for the width ({FEATURE}, {MIN}, {MAX}: MINMAX_BUILTINS), else two selects
-# (a compare and bit selects: the clamps of exp2 measured 16 % of a softmax kernel that way).
+# (a compare and bit selects: the clamps of exp2 measured 16 % of a softmax kernel that way). Where either operand is
+# NaN they give the second, as x86's minps/maxps do, except clang's (TT_MINMAX_DROPS_NAN: the other operand).
 # GCC's x86 min/max builtins per float32 lane count: (the feature that has them, min, max)
 MINMAX_BUILTINS = {
     16: ("__AVX512F__", "__builtin_ia32_minps512_mask(a, b, a, (unsigned short)0xffff, 4)",
@@ -125,6 +126,7 @@ TT_INLINE {V} tt_floor_{V}({V} x) {{ {V} t = __builtin_convertvector(__builtin_c
   return t + __builtin_convertvector(t > x, {V}); }}
 TT_INLINE {V} tt_sel_{V}({I} m, {V} a, {V} b) {{ return ({V})((({I})a & m) | (({I})b & ~m)); }}
 #if defined(__clang__)
+#define TT_MINMAX_DROPS_NAN 1
 TT_INLINE {V} tt_min_{V}({V} a, {V} b) {{ return __builtin_elementwise_min(a, b); }}
 TT_INLINE {V} tt_max_{V}({V} a, {V} b) {{ return __builtin_elementwise_max(a, b); }}
 #elif defined(__GNUC__) && defined({FEATURE})
@@ -135,8 +137,9 @@ TT_INLINE {V} tt_min_{V}({V} a, {V} b) {{ return tt_sel_{V}(a < b, a, b); }}
 TT_INLINE {V} tt_max_{V}({V} a, {V} b) {{ return tt_sel_{V}(a > b, a, b); }}
 #endif
 TT_INLINE {V} tt_exp2_{V}({V} x) {{
-  /* (a NaN lane's clamp is whichever bound: the result is x there) */
-  {V} c = tt_min_{V}(tt_max_{V}(x, ({V}){{0}} - 151.0f), ({V}){{0}} + 128.0f);
+  /* a NaN x is the second operand of both clamps, which it passes through (x86's min/max and the selects give the
+     second operand where either is NaN) into the polynomial and the result */
+  {V} c = tt_min_{V}(({V}){{0}} + 128.0f, tt_max_{V}(({V}){{0}} - 151.0f, x));
   /* n = c rounded to an integer by adding and taking away 1.5 * 2^23 (exact for |c| < 2^22; a tie goes to the even
      neighbour, |f| <= 0.5 either way), the integer n read from the sum's low mantissa bits: two adds and an integer
      subtract instead of a floor made of conversions */
@@ -147,7 +150,10 @@ TT_INLINE {V} tt_exp2_{V}({V} x) {{
   p = p * f + 2.402264791363012e-1f; p = p * f + 6.931472028550421e-1f; p = p * f + 1.0f;
   {I} ni = ({I})big - 0x4B400000, e1 = ni >> 1, e2 = ni - e1;
   {V} r = p * ({V})((e1 + 127) << 23) * ({V})((e2 + 127) << 23);
-  return tt_sel_{V}(x != x, x, r);
+#if defined(TT_MINMAX_DROPS_NAN)
+  r = tt_sel_{V}(x != x, x, r);  /* (clang's elementwise min/max return the operand that is not NaN) */
+#endif
+  return r;
 }}
 TT_INLINE {V} tt_log2_{V}({V} x) {{
   {I} bits = ({I})x;
