@@ -287,3 +287,17 @@ def test_vector_exp2_clamps_at_every_width(vbytes: int) -> None:
         want = np.exp2(x.astype(np.float64)).astype(np.float32)
     np.testing.assert_allclose(got, want, rtol=3e-7, atol=0)
     assert np.array_equal(np.isnan(got), np.isnan(x))
+
+
+@pytest.mark.slow
+@needs_cc
+def test_a_refused_toolchain_is_said_when_the_default_device_falls_back(tmp_path: Path) -> None:
+    """With no DEVICE set, a C toolchain that fails the canaries leaves the default to LLVM (or INTERP) with a
+    warning that says why, rather than silently."""
+    code = "import tinytorch as tt\nprint('RESULT', (tt.tensor([1.0, 4.0]) * 3).sqrt().numpy().tolist())\n"
+    env = {k: v for k, v in os.environ.items() if k != "DEVICE"}
+    env.update(TINYTORCH_CFLAGS="-D__builtin_sqrtf(x)=(x)", TINYTORCH_CACHE=str(tmp_path))
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "RuntimeWarning: tinytorch: the default device is" in p.stderr and "refusing it" in p.stderr, p.stderr
+    assert "RESULT [1.7320507764816284, 3.464101552963257]" in p.stdout, p.stdout

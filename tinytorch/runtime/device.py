@@ -19,6 +19,7 @@ import ctypes
 import hashlib
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -326,12 +327,21 @@ class _DeviceRegistry:
         return self._default
 
     def _pick_default(self) -> str:
+        """The first available of C, LLVM, INTERP. A C device passed over although a compiler is there (its toolchain
+        failed the canaries) is said in a warning: the user's compiler was refused, not missing."""
+        refused = ""
         for cand in ("C", "LLVM", "INTERP"):
             try:
-                if self.get(cand).available()[0]:
-                    return cand
+                ok, why = self.get(cand).available()
             except Exception:
                 continue
+            if ok:
+                if refused:
+                    warnings.warn(f"tinytorch: the default device is {cand}, not C: {refused}", RuntimeWarning,
+                                  stacklevel=2)
+                return cand
+            if cand == "C" and "refusing it" in why:
+                refused = why
         return "INTERP"
 
 
