@@ -107,13 +107,6 @@ TT_INLINE unsigned short tt_f32_to_bf16(float f) {
 """
 
 
-# float32 vector versions of the approximations above, written only with operations GCC's
-# vector extensions have (arithmetic, compares giving -1/0 masks, bit casts, convertvector),
-# so each compiles to straight SIMD code. {V} is the float vector type, {I} the int one. Lane-wise
-# min and max (NaN lanes unspecified: callers mask them) are one instruction with clang's elementwise
-# builtins or GCC's x86 ones for the width ({FEATURE}, {MIN}, {MAX}: MINMAX_BUILTINS), else two selects
-# (a compare and bit selects: the clamps of exp2 measured 16 % of a softmax kernel that way). Where either operand is
-# NaN they give the second, as x86's minps/maxps do, except clang's (TT_MINMAX_DROPS_NAN: the other operand).
 # GCC's x86 min/max builtins per float32 lane count: (the feature that has them, min, max)
 MINMAX_BUILTINS = {
     16: ("__AVX512F__", "__builtin_ia32_minps512_mask(a, b, a, (unsigned short)0xffff, 4)",
@@ -121,6 +114,14 @@ MINMAX_BUILTINS = {
     8: ("__AVX__", "__builtin_ia32_minps256(a, b)", "__builtin_ia32_maxps256(a, b)"),
     4: ("__SSE__", "__builtin_ia32_minps(a, b)", "__builtin_ia32_maxps(a, b)"),
 }
+
+# float32 vector versions of the approximations above, written only with operations GCC's
+# vector extensions have (arithmetic, compares giving -1/0 masks, bit casts, convertvector),
+# so each compiles to straight SIMD code. {V} is the float vector type, {I} the int one. Lane-wise min
+# and max are one instruction with clang's elementwise builtins or GCC's x86 ones for the width ({FEATURE},
+# {MIN}, {MAX}: MINMAX_BUILTINS), else two selects (a compare and bit selects: the clamps of exp2 measured
+# 16 % of a softmax kernel that way). Where either operand is NaN they give the second, as x86's minps/maxps
+# do, except clang's (TT_MINMAX_DROPS_NAN: the other operand).
 VECTOR_MATH = r"""
 TT_INLINE {V} tt_floor_{V}({V} x) {{ {V} t = __builtin_convertvector(__builtin_convertvector(x, {I}), {V});
   return t + __builtin_convertvector(t > x, {V}); }}

@@ -332,16 +332,17 @@ class _DeviceRegistry:
         refused = ""
         for cand in ("C", "LLVM", "INTERP"):
             try:
-                ok, why = self.get(cand).available()
+                dev = self.get(cand)
+                if dev.available()[0]:
+                    if refused:
+                        warnings.warn(f"tinytorch: the default device is {cand}, not C: {refused}", RuntimeWarning,
+                                      stacklevel=2)
+                    return cand
+                check = getattr(dev, "toolchain_problem", None)  # (the C device's canary verdict, kept from
+                if cand == "C" and check is not None:  # available(); "" when the compiler is missing)
+                    refused = check()
             except Exception:
                 continue
-            if ok:
-                if refused:
-                    warnings.warn(f"tinytorch: the default device is {cand}, not C: {refused}", RuntimeWarning,
-                                  stacklevel=2)
-                return cand
-            if cand == "C" and "refusing it" in why:
-                refused = why
         return "INTERP"
 
 

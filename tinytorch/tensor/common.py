@@ -181,12 +181,17 @@ def _buffer_uop(arr: np.ndarray, dt: DType, device: str) -> UOp:
 _CONSTS: dict[tuple, UOp] = {}
 
 
-def _const_uop(value: Any, dt: DType, shape: tuple[int, ...]) -> UOp:
+def _value_key(value: Any) -> Any:
+    """A constant's value as a cache key (with its type beside it): floats by their bits (-0.0 is not 0.0, a NaN finds
+    itself), ints and bools as themselves; None for other kinds of value (not cached)."""
     tv = type(value)
-    # floats by their bits (-0.0 is not 0.0, a NaN finds itself); other kinds of value are not cached
-    kv = struct.pack("<d", value) if tv is float or isinstance(value, (float, np.floating)) else \
+    return struct.pack("<d", value) if tv is float or isinstance(value, (float, np.floating)) else \
         value if tv is int or tv is bool else None
-    key = (dt, tuple(shape), tv, kv) if kv is not None else None
+
+
+def _const_uop(value: Any, dt: DType, shape: tuple[int, ...]) -> UOp:
+    kv = _value_key(value)
+    key = (dt, tuple(shape), type(value), kv) if kv is not None else None
     if key is not None and (u := _CONSTS.get(key)) is not None:
         return u
     u = UOp(Ops.CONST, dt, (), cast_scalar(value, dt))

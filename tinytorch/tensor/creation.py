@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import builtins
 import math
-import struct
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +23,7 @@ from ..helpers import prod
 from ..ops.uop import Ops, UOp
 from ..runtime.buffer import Buffer
 from ..runtime.device import Device
-from .common import _check_device, _check_numel, _const_uop, _device_rng_state, _rng, _shape_arg
+from .common import _check_device, _check_numel, _const_uop, _device_rng_state, _rng, _shape_arg, _value_key
 from .device import as_device
 
 if TYPE_CHECKING:
@@ -133,16 +132,27 @@ def _leaf(t: Tensor, requires_grad: builtins.bool) -> Tensor:
     return t
 
 
+# (size as passed, the value's type and key, device as passed, the default device and dtypes) -> (the constant node,
+# its device), for the plain calls of full / zeros / ones that eager code repeats (`ones(16)`, `full((16,), 2.0)`): a
+# hit skips the argument checks, which the same arguments passed before. Cleared past 256 entries.
+_FILLED: dict[tuple, tuple[UOp, Any]] = {}
+
+
+def _filled_key(size: Any, value: Any, device: Any) -> tuple | None:
+    """The _FILLED key of a plain full() call, or None (sizes other than ints, values other than Python numbers)."""
+    dims = size[0] if type(size) is tuple and len(size) == 1 and type(size[0]) is tuple else size
+    kv = _value_key(value) if type(value) in (float, int, bool) else None
+    if kv is None or not (type(dims) is int or (type(dims) is tuple and all(type(d) is int for d in dims))):
+        return None
+    return (size, type(value), kv, device, Device.DEFAULT, dtypes.default_float, dtypes.default_int)
+
+
 def full(size: Any, fill_value: Any, dtype: Any = None, device: str | None = None,
          requires_grad: builtins.bool = False, **ignored: Any) -> Tensor:
     """A tensor of the given size filled with fill_value (dtype from the value: bool, int64 or the default float)."""
-    if dtype is None and not requires_grad and not ignored:
-        return _filled((size,), fill_value, device, lambda: _full(size, fill_value, None, device, False))
-    return _full(size, fill_value, dtype, device, requires_grad, **ignored)
-
-
-def _full(size: Any, fill_value: Any, dtype: Any, device: str | None, requires_grad: builtins.bool,
-          **ignored: Any) -> Tensor:
+    key = _filled_key(size, fill_value, device) if dtype is None and not requires_grad and not ignored else None
+    if key is not None and (hit := _FILLED.get(key)) is not None:
+        return Tensor._from(*hit)
     _extra(ignored, "full")
     shape = _shape_arg((size,) if isinstance(size, int) else tuple(size))
     dt = to_dtype(dtype) if dtype is not None else (
@@ -156,32 +166,7 @@ def _full(size: Any, fill_value: Any, dtype: Any, device: str | None, requires_g
     if requires_grad:  # a leaf needs memory of its own (equal constants would be one graph node)
         t = t.contiguous().realize()
         t.requires_grad = True
-    return t
-
-
-# (the call's size argument, the value's type and bits, device as passed, the default device and dtypes) ->
-# (the constant node, its device), for the plain calls of full / zeros / ones that eager code repeats (`ones(16)`,
-# `full((16,), 2.0)`): a hit skips the argument checks, which the same arguments passed before. Cleared past 256.
-_FILLED: dict[tuple, tuple[UOp, Any]] = {}
-
-
-def _filled(size: Any, value: Any, device: Any, build: Any) -> Tensor:
-    """The tensor build() makes for a plain call (no dtype, keywords or grad) with these arguments: from _FILLED when
-    the same call was made before."""
-    tv = type(value)
-    if tv is not float and tv is not int and tv is not bool:
-        return build()
-    key = (size, tv, struct.pack("<d", value) if tv is float else value, device, Device.DEFAULT,
-           dtypes.default_float, dtypes.default_int)
-    try:
-        hit = _FILLED.get(key)
-    except TypeError:  # (an unhashable size, a list: the general path)
-        return build()
-    if hit is not None:
-        return Tensor._from(hit[0], hit[1])
-    t = build()
-    dims = size[0] if type(size) is tuple and len(size) == 1 and type(size[0]) is tuple else size
-    if type(dims) is int or (type(dims) is tuple and all(type(d) is int for d in dims)):
+    elif key is not None:
         if len(_FILLED) >= 256:
             _FILLED.clear()
         _FILLED[key] = (t.uop, t.device)
@@ -191,19 +176,14 @@ def _filled(size: Any, value: Any, device: Any, build: Any) -> Tensor:
 def zeros(*size: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False,
           **kwargs: Any) -> Tensor:
     """A tensor of zeros: zeros(2, 3), zeros((2, 3)) or zeros(size=(2, 3))."""
-    if dtype is None and not requires_grad and not kwargs:
-        return _filled(size, 0.0, device, lambda: _full(_sizes(size, {}, "zeros"), 0.0, None, device, False))
-    return Tensor.full(_sizes(size, kwargs, "zeros"), 0.0, dtype or dtypes.default_float, device,
-                       requires_grad)
+    # (full takes the sizes as given, ints or one tuple or list; size= and any other keyword are read here)
+    return Tensor.full(_sizes(size, kwargs, "zeros") if kwargs else size, 0.0, dtype, device, requires_grad)
 
 
 def ones(*size: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False,
          **kwargs: Any) -> Tensor:
     """A tensor of ones: ones(2, 3), ones((2, 3)) or ones(size=(2, 3))."""
-    if dtype is None and not requires_grad and not kwargs:
-        return _filled(size, 1.0, device, lambda: _full(_sizes(size, {}, "ones"), 1.0, None, device, False))
-    return Tensor.full(_sizes(size, kwargs, "ones"), 1.0, dtype or dtypes.default_float, device,
-                       requires_grad)
+    return Tensor.full(_sizes(size, kwargs, "ones") if kwargs else size, 1.0, dtype, device, requires_grad)
 
 
 def empty(*size: Any, dtype: Any = None, device: str | None = None, requires_grad: builtins.bool = False,
